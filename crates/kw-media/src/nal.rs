@@ -1,0 +1,123 @@
+//! NAL-unit helpers for H.264 and H.265: enough to tell key frames apart and to convert between
+//! Annex B (start codes) and the length-prefixed form that MP4 samples use. Nothing here decodes.
+
+/// Splits length-prefixed (4-byte big-endian) NAL units. Stops at the first malformed length.
+pub fn iter_avc(data: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut rest = data;
+    std::iter::from_fn(move || {
+        if rest.len() < 4 {
+            return None;
+        }
+        let len = u32::from_be_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
+        let nal = rest.get(4..4 + len)?;
+        rest = &rest[4 + len..];
+        Some(nal)
+    })
+}
+
+/// Splits an Annex B byte stream (00 00 01 / 00 00 00 01 start codes) into NAL units.
+pub fn iter_annexb(data: &[u8]) -> Vec<&[u8]> {
+    let mut starts = Vec::new();
+    let mut i = 0;
+    while i + 3 <= data.len() {
+        if data[i] == 0 && data[i + 1] == 0 && data[i + 2] == 1 {
+            starts.push(i + 3);
+            i += 3;
+        } else {
+            i += 1;
+        }
+    }
+    let mut out = Vec::with_capacity(starts.len());
+    for (n, &s) in starts.iter().enumerate() {
+        let mut end = starts.get(n + 1).map(|&next| next - 3).unwrap_or(data.len());
+        while end > s && data[end - 1] == 0 {
+            end -= 1; // trailing zero bytes belong to the next 4-byte start code
+        }
+        if end > s {
+            out.push(&data[s..end]);
+        }
+    }
+    out
+}
+
+/// Converts Annex B to length-prefixed form.
+pub fn annexb_to_avc(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len() + 16);
+    for nal in iter_annexb(data) {
+        out.extend_from_slice(&(nal.len() as u32).to_be_bytes());
+        out.extend_from_slice(nal);
+    }
+    out
+}
+
+/// H.264 NAL unit type (low 5 bits of the header byte).
+pub fn h264_type(nal: &[u8]) -> u8 {
+    nal.first().map(|b| b & 0x1f).unwrap_or(0)
+}
+
+/// H.265 NAL unit type (bits 1..7 of the first header byte).
+pub fn h265_type(nal: &[u8]) -> u8 {
+    nal.first().map(|b| (b >> 1) & 0x3f).unwrap_or(0)
+}
+
+/// True when an H.265 access unit is a random access point. Every IRAP type (16..=23: BLA, IDR and CRA)
+/// counts: x265's default open GOP and many real cameras send CRA pictures where others send IDR, and a
+/// recorder that waits for IDR only would never start on them.
+pub fn h265_is_irap(avc_data: &[u8]) -> bool {
+    iter_avc(avc_data).any(|nal| (16..=23).contains(&h265_type(nal)))
+}
+
+/// True when an H.264 access unit holds an IDR slice.
+pub fn h264_is_idr(avc_data: &[u8]) -> bool {
+    iter_avc(avc_data).any(|nal| h264_type(nal) == 5)
+}
+
+/// Builds the body of an `avcC` box (AVCDecoderConfigurationRecord) from one SPS and one PPS.
+pub fn avcc_from_sps_pps(sps: &[u8], pps: &[u8]) -> Option<Vec<u8>> {
+    if sps.len() < 4 || pps.is_empty() || sps.len() > 0xffff || pps.len() > 0xffff {
+        return None;
+    }
+    let mut out = vec![1, sps[1], sps[2], sps[3], 0xff, 0xe1];
+    out.extend_from_slice(&(sps.len() as u16).to_be_bytes());
+    out.extend_from_slice(sps);
+    out.push(1);
+    out.extend_from_slice(&(pps.len() as u16).to_be_bytes());
+    out.extend_from_slice(pps);
+    Some(out)
+}
+
+/// The RFC 6381 codec string of an H.264 stream, from its SPS (`avc1.PPCCLL`).
+pub fn h264_rfc6381(sps: &[u8]) -> String {
+    match sps.get(1..4) {
+        Some(b) => format!("avc1.{:02x}{:02x}{:02x}", b[0], b[1], b[2]),
+        None => "avc1".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn annexb_round_trip() {
+        let annexb = [0, 0, 0, 1, 0x67, 1, 2, 0, 0, 1, 0x68, 3, 0, 0, 0, 1, 0x65, 9, 9];
+        let avc = annexb_to_avc(&annexb);
+        let nals: Vec<&[u8]> = iter_avc(&avc).collect();
+        assert_eq!(nals, vec![&[0x67, 1, 2][..], &[0x68, 3][..], &[0x65, 9, 9][..]]);
+        assert!(h264_is_idr(&avc));
+    }
+
+    #[test]
+    fn h265_cra_is_irap() {
+        let cra = [0, 0, 0, 3, 21 << 1, 1, 0xaa];
+        let trail = [0, 0, 0, 3, 1 << 1, 1, 0xaa];
+        assert!(h265_is_irap(&cra));
+        assert!(!h265_is_irap(&trail));
+    }
+
+    #[test]
+    fn malformed_lengths_stop() {
+        let bad = [0, 0, 0, 9, 1, 2];
+        assert_eq!(iter_avc(&bad).count(), 0);
+    }
+}
