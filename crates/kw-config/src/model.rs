@@ -1,0 +1,411 @@
+//! The validated configuration, as the rest of keepwatch sees it.
+//!
+//! These types hold checked values only (durations as [`Duration`], sizes in bytes, paths already resolved
+//! against the config file's directory), so users of the config never re-validate. `Debug` output is safe
+//! to log: passwords and secrets are replaced by `***`.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use crate::net::IpNet;
+use crate::secrets::{redacted_url, SourceUrl, REDACTED};
+
+/// The whole config file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// `[server]`
+    pub server: ServerConfig,
+    /// `[storage]`
+    pub storage: StorageConfig,
+    /// `[[cameras]]`, in file order; names are unique.
+    pub cameras: Vec<CameraConfig>,
+    /// `[[notify]]`, in file order; names are unique.
+    pub notify: Vec<NotifyConfig>,
+}
+
+impl Config {
+    /// The camera called `name`.
+    pub fn camera(&self, name: &str) -> Option<&CameraConfig> {
+        self.cameras.iter().find(|c| c.name == name)
+    }
+}
+
+/// `[server]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerConfig {
+    /// `listen`, default `127.0.0.1:8080`.
+    pub listen: SocketAddr,
+    /// `tls_cert` and `tls_key` (both or neither); `None` serves plain HTTP.
+    pub tls: Option<TlsConfig>,
+    /// `trusted_proxies`: `X-Forwarded-*` is honoured only from these; default none.
+    pub trusted_proxies: Vec<IpNet>,
+    /// `language`: the UI's default language; `None` means English unless the browser asks otherwise.
+    pub language: Option<Language>,
+    /// `timezone`, an IANA name such as `Europe/Berlin`; `None` means the system's.
+    pub timezone: Option<String>,
+}
+
+/// Default `server.listen`.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            tls: None,
+            trusted_proxies: Vec::new(),
+            language: None,
+            timezone: None,
+        }
+    }
+}
+
+/// Certificate and key files for HTTPS, resolved against the config file's directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsConfig {
+    /// PEM certificate chain.
+    pub cert: PathBuf,
+    /// PEM private key.
+    pub key: PathBuf,
+}
+
+/// `[storage]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StorageConfig {
+    /// Where segment files and the index live: `path` resolved against the config file's directory
+    /// (default `./keepwatch-data` next to the config file). Always absolute.
+    pub path: PathBuf,
+    /// `max_size`: cap on the whole store in bytes; `None` means no cap.
+    pub max_size: Option<u64>,
+    /// `max_age`: recordings older than this are deleted; `None` means kept until space runs out.
+    pub max_age: Option<Duration>,
+}
+
+/// Default `storage.path`, relative to the config file's directory.
+pub const DEFAULT_STORAGE_PATH: &str = "./keepwatch-data";
+
+/// One `[[cameras]]` entry.
+#[derive(Clone, PartialEq)]
+pub struct CameraConfig {
+    /// `[a-z0-9-]+`, unique; used in URLs and file names.
+    pub name: String,
+    /// Main stream, as written (it may hold `user:pass@`; use [`CameraConfig::url_with_credentials`]).
+    pub url: String,
+    /// Optional low-resolution stream used for motion detection and the grid view.
+    pub sub_url: Option<String>,
+    /// `username` key; wins over the URL's userinfo.
+    pub username: Option<String>,
+    /// `password` key; wins over the URL's userinfo.
+    pub password: Option<String>,
+    /// What to record, default continuous.
+    pub record: RecordMode,
+    /// Per-camera cap in bytes.
+    pub max_size: Option<u64>,
+    /// Per-camera age limit.
+    pub max_age: Option<Duration>,
+    /// `[cameras.motion]`.
+    pub motion: MotionConfig,
+}
+
+impl CameraConfig {
+    /// A camera with the given name and URL and every other key at its default.
+    pub fn new(name: impl Into<String>, url: impl Into<String>) -> Self {
+        CameraConfig {
+            name: name.into(),
+            url: url.into(),
+            sub_url: None,
+            username: None,
+            password: None,
+            record: RecordMode::default(),
+            max_size: None,
+            max_age: None,
+            motion: MotionConfig::default(),
+        }
+    }
+
+    /// The main stream's URL without userinfo, with the username and password merged from the URL and the
+    /// `username`/`password` keys (the keys win).
+    pub fn url_with_credentials(&self) -> SourceUrl {
+        SourceUrl::new(&self.url, self.username.as_deref(), self.password.as_deref())
+    }
+
+    /// Like [`CameraConfig::url_with_credentials`] for the sub stream; the same keys apply to it.
+    pub fn sub_url_with_credentials(&self) -> Option<SourceUrl> {
+        let sub = self.sub_url.as_deref()?;
+        Some(SourceUrl::new(sub, self.username.as_deref(), self.password.as_deref()))
+    }
+}
+
+impl fmt::Debug for CameraConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CameraConfig")
+            .field("name", &self.name)
+            .field("url", &redacted_url(&self.url))
+            .field("sub_url", &self.sub_url.as_deref().map(redacted_url))
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| REDACTED))
+            .field("record", &self.record)
+            .field("max_size", &self.max_size)
+            .field("max_age", &self.max_age)
+            .field("motion", &self.motion)
+            .finish()
+    }
+}
+
+/// `[cameras.motion]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MotionConfig {
+    /// Run motion detection at all (default true).
+    pub enabled: bool,
+    /// 0 (only large changes) ..= 1 (the smallest changes); default 0.5.
+    pub sensitivity: f64,
+    /// Motion shorter than this is ignored; default 1s.
+    pub min_duration: Duration,
+    /// Recorded before motion starts (record = motion); default 5s.
+    pub pre_roll: Duration,
+    /// Recorded after motion ends; default 10s.
+    pub post_roll: Duration,
+    /// Decode key frames only (cheaper, coarser); default false.
+    pub keyframes_only: bool,
+    /// Regions that count (include) or are ignored (exclude); empty means the whole frame.
+    pub zones: Vec<Zone>,
+}
+
+impl Default for MotionConfig {
+    fn default() -> Self {
+        MotionConfig {
+            enabled: true,
+            sensitivity: 0.5,
+            min_duration: Duration::from_secs(1),
+            pre_roll: Duration::from_secs(5),
+            post_roll: Duration::from_secs(10),
+            keyframes_only: false,
+            zones: Vec::new(),
+        }
+    }
+}
+
+/// A motion zone: a polygon in frame coordinates (0..1, origin top left).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Zone {
+    /// Label shown in the UI; default `zone-N` (1-based position).
+    pub name: String,
+    /// Whether motion inside counts or is ignored.
+    pub kind: ZoneKind,
+    /// At least three `(x, y)` corners, each in 0..=1.
+    pub points: Vec<(f64, f64)>,
+}
+
+/// One `[[notify]]` entry.
+#[derive(Clone, PartialEq)]
+pub struct NotifyConfig {
+    /// `[a-z0-9-]+`, unique.
+    pub name: String,
+    /// How to deliver.
+    pub kind: NotifyKind,
+    /// `mqtt(s)://`, `http(s)://` (webhook, ntfy topic URL) or `smtp(s)://`; may hold credentials.
+    pub target: String,
+    /// Cameras this notifier is for; `None` means all.
+    pub cameras: Option<Vec<String>>,
+    /// Event kinds this notifier is for; `None` means all.
+    pub events: Option<Vec<NotifyEvent>>,
+    /// Minimum time between two deliveries for the same camera and event kind; default 30s.
+    pub cooldown: Duration,
+    /// MQTT only: Home Assistant discovery prefix; `None` means `homeassistant`.
+    pub discovery_prefix: Option<String>,
+    /// Webhook only: HMAC key for signing deliveries.
+    pub secret: Option<String>,
+    /// Email only: sender address; `None` lets the notifier choose.
+    pub from: Option<String>,
+    /// Email only: recipients (at least one for email; empty otherwise).
+    pub to: Vec<String>,
+}
+
+/// Default `notify.cooldown`.
+pub const DEFAULT_COOLDOWN: Duration = Duration::from_secs(30);
+
+impl NotifyConfig {
+    /// Whether events from `camera` go to this notifier.
+    pub fn wants_camera(&self, camera: &str) -> bool {
+        self.cameras.as_ref().is_none_or(|c| c.iter().any(|n| n == camera))
+    }
+
+    /// Whether events of `kind` go to this notifier.
+    pub fn wants_event(&self, kind: NotifyEvent) -> bool {
+        self.events.as_ref().is_none_or(|e| e.contains(&kind))
+    }
+}
+
+impl fmt::Debug for NotifyConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NotifyConfig")
+            .field("name", &self.name)
+            .field("kind", &self.kind)
+            .field("target", &redacted_url(&self.target))
+            .field("cameras", &self.cameras)
+            .field("events", &self.events)
+            .field("cooldown", &self.cooldown)
+            .field("discovery_prefix", &self.discovery_prefix)
+            .field("secret", &self.secret.as_ref().map(|_| REDACTED))
+            .field("from", &self.from)
+            .field("to", &self.to)
+            .finish()
+    }
+}
+
+/// Defines a config enum with its spellings, `as_str`, `Display`, `FromStr` and the list of all values.
+macro_rules! keyword_enum {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum $name {
+            $($(#[$vmeta])* $variant),+
+        }
+
+        impl $name {
+            /// Every value, in documentation order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The spelling used in the config file.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text),+
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = String;
+
+            fn from_str(text: &str) -> Result<Self, String> {
+                match text {
+                    $($text => Ok($name::$variant),)+
+                    _ => Err(expected_one_of(Self::ALL.iter().map(|v| v.as_str()), text)),
+                }
+            }
+        }
+    };
+}
+
+/// `expected one of a, b, c, found "x"`.
+pub(crate) fn expected_one_of<'a>(choices: impl Iterator<Item = &'a str>, found: &str) -> String {
+    let list: Vec<&str> = choices.collect();
+    format!("expected one of {}, found {found:?}", list.join(", "))
+}
+
+keyword_enum! {
+    /// `cameras.record`.
+    #[derive(Default)]
+    RecordMode {
+        /// Record all the time.
+        #[default]
+        Continuous = "continuous",
+        /// Record around motion events only.
+        Motion = "motion",
+        /// Live view only.
+        Off = "off",
+    }
+}
+
+keyword_enum! {
+    /// `cameras.motion.zones[].kind`.
+    #[derive(Default)]
+    ZoneKind {
+        /// Only motion inside include zones counts.
+        #[default]
+        Include = "include",
+        /// Motion inside is ignored.
+        Exclude = "exclude",
+    }
+}
+
+keyword_enum! {
+    /// `notify.kind`.
+    NotifyKind {
+        /// MQTT broker (Home Assistant discovery).
+        Mqtt = "mqtt",
+        /// HTTP POST of the event JSON.
+        Webhook = "webhook",
+        /// Mail through an SMTP server.
+        Email = "email",
+        /// ntfy topic.
+        Ntfy = "ntfy",
+    }
+}
+
+keyword_enum! {
+    /// `notify.events` entries: the event kinds of the public contract.
+    NotifyEvent {
+        /// Motion detected by keepwatch.
+        Motion = "motion",
+        /// Motion reported by the camera itself (ONVIF).
+        CameraMotion = "camera-motion",
+        /// A camera stopped delivering video.
+        CameraOffline = "camera-offline",
+        /// Storage trouble (full, failing).
+        Storage = "storage",
+    }
+}
+
+keyword_enum! {
+    /// `server.language`.
+    Language {
+        /// English.
+        En = "en",
+        /// German.
+        De = "de",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_redacts_secrets() {
+        let mut cam = CameraConfig::new("door", "rtsp://admin:urlsecret@cam/s1");
+        cam.sub_url = Some("rtsp://admin:subsecret@cam/s2".into());
+        cam.password = Some("keysecret".into());
+        let text = format!("{cam:?}");
+        for secret in ["urlsecret", "subsecret", "keysecret"] {
+            assert!(!text.contains(secret), "{text}");
+        }
+        assert!(text.contains("admin:***@cam"), "{text}");
+
+        let notify = NotifyConfig {
+            name: "ha".into(),
+            kind: NotifyKind::Mqtt,
+            target: "mqtt://user:mqttsecret@127.0.0.1:1883".into(),
+            cameras: None,
+            events: None,
+            cooldown: DEFAULT_COOLDOWN,
+            discovery_prefix: None,
+            secret: Some("hmacsecret".into()),
+            from: None,
+            to: Vec::new(),
+        };
+        let text = format!("{notify:?}");
+        assert!(!text.contains("mqttsecret") && !text.contains("hmacsecret"), "{text}");
+        assert!(notify.wants_camera("anything") && notify.wants_event(NotifyEvent::Storage));
+    }
+
+    #[test]
+    fn keywords() {
+        assert_eq!("motion".parse::<RecordMode>(), Ok(RecordMode::Motion));
+        assert_eq!(
+            "always".parse::<RecordMode>(),
+            Err("expected one of continuous, motion, off, found \"always\"".to_string())
+        );
+        assert_eq!(NotifyEvent::CameraOffline.to_string(), "camera-offline");
+        assert_eq!(RecordMode::default(), RecordMode::Continuous);
+    }
+}

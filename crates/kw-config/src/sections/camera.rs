@@ -1,0 +1,177 @@
+//! `[[cameras]]` and `[cameras.motion]`: what to record from where, and how to detect motion.
+
+use crate::model::{CameraConfig, MotionConfig, Zone, ZoneKind};
+use crate::reader::{Ctx, Field, Section};
+use crate::secrets::UrlParts;
+
+use super::{check_url, unique_name};
+
+const CAMERA_KEYS: [&str; 9] = [
+    "name", "url", "sub_url", "username", "password", "record", "max_size", "max_age", "motion",
+];
+const MOTION_KEYS: [&str; 7] = [
+    "enabled",
+    "sensitivity",
+    "min_duration",
+    "pre_roll",
+    "post_roll",
+    "keyframes_only",
+    "zones",
+];
+const ZONE_KEYS: [&str; 3] = ["name", "kind", "points"];
+
+/// URL schemes a camera stream may use. `rtsps` is accepted here; whether ingest supports it is ingest's call.
+pub const CAMERA_SCHEMES: [&str; 6] = ["rtsp", "rtsps", "http", "https", "onvif", "demo"];
+
+/// The cameras read, plus every name as written (valid or not) so later checks do not pile up errors.
+#[derive(Default)]
+pub(super) struct Cameras {
+    pub configs: Vec<CameraConfig>,
+    pub names: Vec<String>,
+}
+
+pub(super) fn parse_cameras<'a>(ctx: &mut Ctx<'a>, field: &Field<'a>) -> Cameras {
+    let mut out = Cameras::default();
+    let mut seen = Vec::new();
+    for section in ctx.tables(field) {
+        if let Some(name) = section.get("name").and_then(|f| f.value()?.as_str().map(str::to_string)) {
+            out.names.push(name);
+        }
+        if let Some(camera) = parse_camera(ctx, &section, &mut seen) {
+            out.configs.push(camera);
+        }
+    }
+    out
+}
+
+fn parse_camera<'a>(
+    ctx: &mut Ctx<'a>,
+    section: &Section<'a>,
+    seen: &mut Vec<(String, usize)>,
+) -> Option<CameraConfig> {
+    section.check_keys(ctx, &CAMERA_KEYS);
+    let name = section
+        .require(ctx, "name")
+        .and_then(|f| unique_name(ctx, &f, seen, "camera"));
+    let url = section.require(ctx, "url").and_then(|f| stream_url(ctx, &f));
+    let mut camera = CameraConfig::new(name.unwrap_or_default(), url.unwrap_or_default());
+    if let Some(field) = section.get("sub_url") {
+        camera.sub_url = stream_url(ctx, &field).map(str::to_string);
+    }
+    if let Some(field) = section.get("username") {
+        camera.username = ctx.string(&field).map(str::to_string);
+    }
+    if let Some(field) = section.get("password") {
+        camera.password = ctx.string(&field).map(str::to_string);
+        let url_has_user = UrlParts::split(&camera.url).is_some_and(|p| p.userinfo.is_some());
+        if !url_has_user && section.get("username").is_none() {
+            ctx.error(
+                &section.key_span("password"),
+                &field.path,
+                "password without a username (add username, or write user:pass@ in the url)",
+            );
+        }
+    }
+    if let Some(field) = section.get("record") {
+        camera.record = ctx.keyword(&field).unwrap_or_default();
+    }
+    if let Some(field) = section.get("max_size") {
+        camera.max_size = ctx.size(&field);
+        if camera.max_size == Some(0) {
+            ctx.error(&field.span, &field.path, "must be greater than 0 (leave it out for no cap)");
+        }
+    }
+    if let Some(field) = section.get("max_age") {
+        camera.max_age = ctx.duration(&field);
+        if camera.max_age.is_some_and(|d| d.is_zero()) {
+            ctx.error(&field.span, &field.path, "must be greater than 0 (leave it out for no limit)");
+        }
+    }
+    if let Some(motion) = section.get("motion").and_then(|f| ctx.section(&f)) {
+        camera.motion = parse_motion(ctx, &motion);
+    }
+    (name.is_some() && url.is_some()).then_some(camera)
+}
+
+fn stream_url<'a>(ctx: &mut Ctx<'a>, field: &Field<'a>) -> Option<&'a str> {
+    let url = ctx.string(field)?;
+    ctx.check(field, check_url(url, &CAMERA_SCHEMES))?;
+    Some(url)
+}
+
+fn parse_motion<'a>(ctx: &mut Ctx<'a>, section: &Section<'a>) -> MotionConfig {
+    section.check_keys(ctx, &MOTION_KEYS);
+    let mut motion = MotionConfig::default();
+    if let Some(field) = section.get("enabled") {
+        motion.enabled = ctx.bool(&field).unwrap_or(motion.enabled);
+    }
+    if let Some(field) = section.get("sensitivity") {
+        if let Some(n) = ctx.number(&field) {
+            if (0.0..=1.0).contains(&n) {
+                motion.sensitivity = n;
+            } else {
+                ctx.error(&field.span, &field.path, format!("must be between 0 and 1, found {n}"));
+            }
+        }
+    }
+    for (key, slot) in [
+        ("min_duration", &mut motion.min_duration),
+        ("pre_roll", &mut motion.pre_roll),
+        ("post_roll", &mut motion.post_roll),
+    ] {
+        if let Some(d) = section.get(key).and_then(|f| ctx.duration(&f)) {
+            *slot = d;
+        }
+    }
+    if let Some(field) = section.get("keyframes_only") {
+        motion.keyframes_only = ctx.bool(&field).unwrap_or(motion.keyframes_only);
+    }
+    if let Some(field) = section.get("zones") {
+        for (i, zone) in ctx.tables(&field).into_iter().enumerate() {
+            if let Some(zone) = parse_zone(ctx, &zone, i) {
+                motion.zones.push(zone);
+            }
+        }
+    }
+    motion
+}
+
+fn parse_zone<'a>(ctx: &mut Ctx<'a>, section: &Section<'a>, index: usize) -> Option<Zone> {
+    section.check_keys(ctx, &ZONE_KEYS);
+    let name = match section.get("name") {
+        Some(field) => ctx.non_empty_string(&field)?.to_string(),
+        None => format!("zone-{}", index + 1),
+    };
+    let kind = match section.get("kind") {
+        Some(field) => ctx.keyword(&field)?,
+        None => ZoneKind::default(),
+    };
+    let field = section.require(ctx, "points")?;
+    let elements = ctx.array(&field);
+    let count = elements.len();
+    let points: Vec<(f64, f64)> = elements.iter().filter_map(|e| point(ctx, e)).collect();
+    if count < 3 {
+        ctx.error(&field.span, &field.path, format!("a zone needs at least 3 points, found {count}"));
+    }
+    (points.len() == count && count >= 3).then_some(Zone { name, kind, points })
+}
+
+/// One `[x, y]` corner with both coordinates in 0..=1.
+fn point<'a>(ctx: &mut Ctx<'a>, field: &Field<'a>) -> Option<(f64, f64)> {
+    let is_pair = matches!(field.value(), Some(toml_edit::Value::Array(a)) if a.len() == 2);
+    if !is_pair {
+        ctx.error(&field.span, &field.path, "expected a point [x, y]");
+        return None;
+    }
+    let coords: Vec<f64> = ctx.array(field).iter().filter_map(|c| ctx.number(c)).collect();
+    let [x, y] = coords[..] else {
+        return None;
+    };
+    if (0.0..=1.0).contains(&x) && (0.0..=1.0).contains(&y) {
+        Some((x, y))
+    } else {
+        let message = format!("x and y must be between 0 and 1 (fractions of the frame), found [{x}, {y}]");
+        ctx.error(&field.span, &field.path, message);
+        None
+    }
+}

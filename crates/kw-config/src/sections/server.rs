@@ -1,0 +1,124 @@
+//! `[server]` and `[storage]`: where keepwatch listens and where it keeps recordings.
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use crate::model::{ServerConfig, StorageConfig, TlsConfig, DEFAULT_STORAGE_PATH};
+use crate::net::IpNet;
+use crate::reader::{Ctx, Section};
+
+use super::resolve;
+
+const SERVER_KEYS: [&str; 6] = ["listen", "tls_cert", "tls_key", "trusted_proxies", "language", "timezone"];
+const STORAGE_KEYS: [&str; 3] = ["path", "max_size", "max_age"];
+
+pub(super) fn parse_server<'a>(ctx: &mut Ctx<'a>, section: &Section<'a>, base: &Path) -> ServerConfig {
+    section.check_keys(ctx, &SERVER_KEYS);
+    let mut server = ServerConfig::default();
+    if let Some(field) = section.get("listen") {
+        if let Some(text) = ctx.string(&field) {
+            let parsed = text.parse::<SocketAddr>().map_err(|_| {
+                format!("expected an address and port such as \"127.0.0.1:8080\" or \"[::]:8080\", found {text:?}")
+            });
+            if let Some(addr) = ctx.check(&field, parsed) {
+                server.listen = addr;
+            }
+        }
+    }
+
+    let cert = section.get("tls_cert");
+    let key = section.get("tls_key");
+    let cert_path = cert.as_ref().and_then(|f| ctx.non_empty_string(f));
+    let key_path = key.as_ref().and_then(|f| ctx.non_empty_string(f));
+    match (&cert, &key) {
+        (Some(f), None) => ctx.error(&f.span, &f.path, "tls_cert without tls_key (give both or neither)"),
+        (None, Some(f)) => ctx.error(&f.span, &f.path, "tls_key without tls_cert (give both or neither)"),
+        _ => {}
+    }
+    if let (Some(cert), Some(key)) = (cert_path, key_path) {
+        server.tls = Some(TlsConfig {
+            cert: resolve(base, cert),
+            key: resolve(base, key),
+        });
+    }
+
+    if let Some(field) = section.get("trusted_proxies") {
+        for (element, text) in ctx.string_list(&field) {
+            if let Some(net) = ctx.check(&element, text.parse::<IpNet>()) {
+                server.trusted_proxies.push(net);
+            }
+        }
+    }
+    if let Some(field) = section.get("language") {
+        server.language = ctx.keyword(&field);
+    }
+    if let Some(field) = section.get("timezone") {
+        if let Some(text) = ctx.string(&field) {
+            server.timezone = ctx.check(&field, check_timezone(text)).map(str::to_string);
+        }
+    }
+    server
+}
+
+/// A plausible IANA zone name (`Europe/Berlin`, `UTC`, `America/Argentina/Buenos_Aires`, `Etc/GMT+2`).
+/// Whether the zone exists is for the time code to say; this catches typos such as spaces or paths.
+fn check_timezone(text: &str) -> Result<&str, String> {
+    let ok = !text.is_empty()
+        && !text.starts_with('/')
+        && !text.ends_with('/')
+        && !text.contains("//")
+        && !text.split('/').any(|part| part == "." || part == "..")
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '_' | '-' | '+'));
+    if ok {
+        Ok(text)
+    } else {
+        Err(format!("expected a time zone name such as \"Europe/Berlin\" or \"UTC\", found {text:?}"))
+    }
+}
+
+pub(super) fn parse_storage<'a>(ctx: &mut Ctx<'a>, section: Option<&Section<'a>>, base: &Path) -> StorageConfig {
+    let mut storage = StorageConfig {
+        path: resolve(base, DEFAULT_STORAGE_PATH),
+        max_size: None,
+        max_age: None,
+    };
+    let Some(section) = section else {
+        return storage;
+    };
+    section.check_keys(ctx, &STORAGE_KEYS);
+    if let Some(field) = section.get("path") {
+        if let Some(text) = ctx.non_empty_string(&field) {
+            storage.path = resolve(base, text);
+        }
+    }
+    if let Some(field) = section.get("max_size") {
+        storage.max_size = ctx.size(&field);
+        if storage.max_size == Some(0) {
+            ctx.error(&field.span, &field.path, "must be greater than 0 (leave it out for no cap)");
+        }
+    }
+    if let Some(field) = section.get("max_age") {
+        storage.max_age = ctx.duration(&field);
+        if storage.max_age.is_some_and(|d| d.is_zero()) {
+            ctx.error(&field.span, &field.path, "must be greater than 0 (leave it out for no limit)");
+        }
+    }
+    storage
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timezones() {
+        for ok in ["UTC", "Europe/Berlin", "America/Argentina/Buenos_Aires", "Etc/GMT+2", "America/Port-au-Prince"] {
+            assert!(check_timezone(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "Europe Berlin", "/etc/localtime", "Europe/", "../x", "Europe//Berlin"] {
+            assert!(check_timezone(bad).is_err(), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Installs the third-party programs that keepwatch's integration tests stand up on
+# loopback: ffmpeg/ffprobe (test clips, probing), GStreamer's RTSP server with its
+# Python bindings (camera stand-ins, tests/support/rtsp_server.py), mosquitto (MQTT
+# broker and clients) and chromium (browser tests).
+#
+# Idempotent and non-interactive: runs `apt-get update` once, and only when something
+# is missing, then installs only the missing packages. Debian/Ubuntu only.
+# Run as root (CI) or as a user with password-less sudo.
+set -euo pipefail
+
+PACKAGES=(
+  ffmpeg
+  gstreamer1.0-rtsp
+  gir1.2-gst-rtsp-server-1.0
+  python3-gi
+  python3-gst-1.0
+  gstreamer1.0-plugins-good
+  gstreamer1.0-plugins-bad
+  gstreamer1.0-plugins-ugly
+  gstreamer1.0-libav
+  mosquitto
+  mosquitto-clients
+  chromium
+)
+
+die() {
+  echo "install-test-deps: error: $*" >&2
+  exit 1
+}
+
+command -v apt-get >/dev/null 2>&1 || die "apt-get not found (this script supports Debian/Ubuntu only)"
+command -v dpkg-query >/dev/null 2>&1 || die "dpkg-query not found"
+
+SUDO=()
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+    SUDO=(sudo -n)
+  else
+    die "must run as root (or with password-less sudo)"
+  fi
+fi
+
+is_installed() {
+  [ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null || true)" = "installed" ]
+}
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+  is_installed "$pkg" || missing+=("$pkg")
+done
+
+if [ "${#missing[@]}" -eq 0 ]; then
+  echo "install-test-deps: all ${#PACKAGES[@]} packages already installed"
+else
+  echo "install-test-deps: installing: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  log="$(mktemp)"
+  trap 'rm -f "$log"' EXIT
+  if ! "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq >"$log" 2>&1; then
+    cat "$log" >&2
+    die "apt-get update failed"
+  fi
+  if ! "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+      --no-install-recommends \
+      -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
+      "${missing[@]}" >"$log" 2>&1; then
+    tail -n 50 "$log" >&2
+    die "apt-get install failed for: ${missing[*]}"
+  fi
+  for pkg in "${missing[@]}"; do
+    is_installed "$pkg" || die "package $pkg is still not installed after apt-get install"
+  done
+fi
+
+# Sanity checks: the programs and bindings the tests actually use.
+for tool in ffmpeg ffprobe mosquitto mosquitto_pub mosquitto_sub chromium; do
+  command -v "$tool" >/dev/null 2>&1 || die "$tool not found on PATH after installation"
+done
+# The tests run the RTSP server with Debian's interpreter, not whatever python3 is on PATH.
+/usr/bin/python3 - <<'EOF' || die "GStreamer RTSP server Python bindings are not usable by /usr/bin/python3"
+import gi
+gi.require_version("Gst", "1.0")
+gi.require_version("GstRtspServer", "1.0")
+from gi.repository import Gst, GstRtspServer  # noqa: F401
+Gst.init(None)
+missing = [e for e in ("udpsrc", "tsdemux", "h264parse", "h265parse", "aacparse",
+                       "rtph264pay", "rtph265pay", "rtpmp4gpay", "rtppcmupay",
+                       "avdec_aac", "mulawenc", "audioresample", "audioconvert")
+           if Gst.ElementFactory.find(e) is None]
+if missing:
+    raise SystemExit("missing GStreamer elements: " + ", ".join(missing))
+EOF
+echo "install-test-deps: ok"

@@ -1,0 +1,264 @@
+//! `keepwatch run`: opens the store, recovers it, starts one supervisor (and recorder) per camera,
+//! enforces retention, and follows the config file: cameras added, removed or changed are applied live,
+//! without a restart. A config that fails to parse is reported and the running setup is kept.
+
+use crate::camera::{self, Status};
+use crate::clock::{SharedClock, SystemClock};
+use crate::hub::{Hub, Start};
+use crate::ingest::{self, CameraAddr};
+use crate::recorder::{self, Stats};
+use crate::Failure;
+use kw_config::{CameraConfig, Config, RecordMode};
+use kw_store::{Retention, Store};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// How often the config file is looked at.
+const CONFIG_POLL: Duration = Duration::from_secs(2);
+/// How often retention runs (it counts in-progress data, so the store stays under its cap).
+const RETENTION_EVERY: Duration = Duration::from_secs(1);
+
+struct RunningCamera {
+    cfg: CameraConfig,
+    hub: Hub,
+    status: watch::Receiver<Status>,
+    task: tokio::task::JoinHandle<()>,
+    recorder: Option<std::thread::JoinHandle<()>>,
+    stats: Arc<Stats>,
+}
+
+/// The live set of cameras.
+pub struct Cameras {
+    store: Arc<Store>,
+    clock: SharedClock,
+    running: HashMap<String, RunningCamera>,
+}
+
+impl Cameras {
+    pub fn new(store: Arc<Store>, clock: SharedClock) -> Self {
+        Cameras { store, clock, running: HashMap::new() }
+    }
+
+    /// Brings the running set in line with the config: stops removed or changed cameras, starts new ones.
+    pub fn apply(&mut self, wanted: &[CameraConfig]) {
+        let names: Vec<String> = self.running.keys().cloned().collect();
+        for name in names {
+            let keep = wanted.iter().any(|c| c.name == name && self.running.get(&name).is_some_and(|r| &r.cfg == c));
+            if !keep {
+                tracing::info!(camera = %name, "stopping camera (removed or changed in the config)");
+                self.stop(&name);
+            }
+        }
+        for c in wanted {
+            if !self.running.contains_key(&c.name) {
+                self.start(c);
+            }
+        }
+    }
+
+    fn start(&mut self, c: &CameraConfig) {
+        let (status_tx, status_rx) = watch::channel(Status::default());
+        let source = CameraAddr::parse(&c.url, c.username.as_deref(), c.password.as_deref()).and_then(ingest::source_for);
+        let source = match source {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(camera = %c.name, "camera not started: {e}");
+                status_tx.send_modify(|s| {
+                    s.state = camera::State::Offline;
+                    s.last_error = Some(e.to_string());
+                });
+                let task = tokio::spawn(async move {
+                    let _keep = status_tx; // hold the status until the camera is stopped
+                    std::future::pending::<()>().await
+                });
+                let hub = Hub::new(Duration::ZERO);
+                let stats = Arc::new(Stats::default());
+                self.running.insert(c.name.clone(), RunningCamera { cfg: c.clone(), hub, status: status_rx, task, recorder: None, stats });
+                return;
+            }
+        };
+        let hub = Hub::new(c.motion.pre_roll);
+        let stats = Arc::new(Stats::default());
+        let recorder = if c.record == RecordMode::Off {
+            None
+        } else {
+            let rx = hub.subscribe(recorder::QUEUE, Start::Now);
+            match recorder::spawn(c.name.clone(), self.store.clone(), rx, stats.clone()) {
+                Ok(h) => Some(h),
+                Err(e) => {
+                    tracing::error!(camera = %c.name, "cannot start the recorder thread: {e}");
+                    None
+                }
+            }
+        };
+        if c.record == RecordMode::Motion {
+            tracing::warn!(camera = %c.name, "record = \"motion\" needs motion detection, which is not built yet: recording continuously");
+        }
+        let task = tokio::spawn(camera::supervise(c.name.clone(), source, hub.clone(), status_tx, self.clock.clone()));
+        tracing::info!(camera = %c.name, url = %kw_config::redacted_url(&c.url), "camera started");
+        self.running.insert(c.name.clone(), RunningCamera { cfg: c.clone(), hub, status: status_rx, task, recorder, stats });
+    }
+
+    fn stop(&mut self, name: &str) {
+        let Some(r) = self.running.remove(name) else { return };
+        r.task.abort();
+        r.hub.publish_stopped();
+        drop(r.hub);
+        if let Some(h) = r.recorder {
+            // The recorder finishes its segment when the hub says Stopped and exits when the hub is gone.
+            let _ = h.join();
+        }
+    }
+
+    pub fn stop_all(&mut self) {
+        let names: Vec<String> = self.running.keys().cloned().collect();
+        for n in names {
+            self.stop(&n);
+        }
+    }
+
+    pub fn statuses(&self) -> Vec<(String, Status, u64)> {
+        let mut v: Vec<_> = self
+            .running
+            .iter()
+            .map(|(n, r)| (n.clone(), r.status.borrow().clone(), r.stats.frames.load(std::sync::atomic::Ordering::Relaxed)))
+            .collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    }
+}
+
+pub fn retention_of(cfg: &Config) -> Retention {
+    Retention {
+        max_size: cfg.storage.max_size,
+        max_age: cfg.storage.max_age,
+        cameras: cfg.cameras.iter().map(|c| (c.name.clone(), (c.max_size, c.max_age))).collect(),
+    }
+}
+
+/// `keepwatch run`.
+pub fn run(config: &Path) -> Result<(), Failure> {
+    let cfg = kw_config::load(config)?;
+    runtime()?.block_on(serve(config.to_path_buf(), cfg, |_| {}))
+}
+
+pub fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("keepwatch")
+        .build()
+        .map_err(|e| Failure::runtime(format!("cannot start the runtime: {e}")))
+}
+
+/// Serves until Ctrl-C or SIGTERM. `tick` is called every few seconds with the camera statuses (the demo
+/// prints them).
+pub async fn serve(
+    config: PathBuf,
+    cfg: Config,
+    mut tick: impl FnMut(&[(String, Status, u64)]),
+) -> Result<(), Failure> {
+    let store = {
+        let (config, cfg) = (config.clone(), cfg.clone());
+        tokio::task::spawn_blocking(move || crate::storeopen::open_for_run(&config, &cfg))
+            .await
+            .map_err(|e| Failure::runtime(format!("store open task failed: {e}")))??
+    };
+    let store = Arc::new(store);
+    let recovered = {
+        let s = store.clone();
+        tokio::task::spawn_blocking(move || s.recover()).await.map_err(|e| Failure::runtime(e.to_string()))?
+    };
+    match recovered {
+        Ok(r) => tracing::info!("store {} at {} opened; recovery: {r}", store.id(), cfg.storage.path.display()),
+        Err(e) => return Err(Failure::runtime(format!("recovery of the store failed: {e}"))),
+    }
+    let clock: SharedClock = Arc::new(SystemClock);
+    let mut cameras = Cameras::new(store.clone(), clock.clone());
+    cameras.apply(&cfg.cameras);
+    if cfg.cameras.is_empty() {
+        tracing::warn!("no cameras configured: add a [[cameras]] section to {}", config.display());
+    }
+
+    let retention = Arc::new(std::sync::Mutex::new(retention_of(&cfg)));
+    let retention_task = {
+        let (store, retention, clock) = (store.clone(), retention.clone(), clock.clone());
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(RETENTION_EVERY);
+            loop {
+                every.tick().await;
+                let policy = retention.lock().map(|p| p.clone()).unwrap_or_else(|p| p.into_inner().clone());
+                let (store, now) = (store.clone(), clock.wall());
+                match tokio::task::spawn_blocking(move || store.enforce_retention(&policy, now)).await {
+                    Ok(Ok(deleted)) if !deleted.is_empty() => {
+                        tracing::info!("retention: deleted {} old segment(s)", deleted.len())
+                    }
+                    Ok(Err(e)) => tracing::error!("retention failed: {e}"),
+                    _ => {}
+                }
+            }
+        })
+    };
+
+    let mut last_text = std::fs::read_to_string(&config).unwrap_or_default();
+    let mut poll = tokio::time::interval(CONFIG_POLL);
+    let mut ticks = 0u64;
+    let shutdown = shutdown_signal();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => break,
+            _ = poll.tick() => {
+                ticks += 1;
+                if ticks % 5 == 0 {
+                    tick(&cameras.statuses());
+                }
+                let Ok(text) = std::fs::read_to_string(&config) else { continue };
+                if text == last_text {
+                    continue;
+                }
+                last_text = text.clone();
+                match kw_config::parse(&text, &config) {
+                    Err(e) => tracing::error!("config change not applied, keeping the running setup: {e}"),
+                    Ok(new) => {
+                        tracing::info!("config changed: applying");
+                        if new.storage.path != cfg.storage.path || new.server != cfg.server {
+                            tracing::warn!("[server] and [storage] path changes take effect after a restart");
+                        }
+                        if let Ok(mut r) = retention.lock() {
+                            *r = retention_of(&new);
+                        }
+                        cameras.apply(&new.cameras);
+                    }
+                }
+            }
+        }
+    }
+    tracing::info!("shutting down: finishing open segments");
+    retention_task.abort();
+    tokio::task::block_in_place(|| cameras.stop_all());
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,0 +1,79 @@
+//! `keepwatch export`: one recorded range as one MP4, built from the index by our muxer (no re-encoding),
+//! written to a temporary file beside the target and renamed into place when complete, with a progress
+//! bar when stderr is a terminal.
+
+use crate::Failure;
+use kw_media::WallMicros;
+use kw_mp4::Part;
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+
+pub fn run(config: &Path, camera: &str, start: WallMicros, end: WallMicros, output: &Path) -> Result<(), Failure> {
+    let cfg = kw_config::load(config)?;
+    if end <= start {
+        return Err(Failure::usage("--end must be after --start"));
+    }
+    let store = crate::storeopen::open_existing(config, &cfg)?;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
+    let playable = crate::playback::build(&store, camera, start, end, now).map_err(|e| Failure::runtime(e.to_string()))?;
+    let total = playable.file.len();
+    let bar = if std::io::stderr().is_terminal() {
+        let b = indicatif::ProgressBar::new(total);
+        if let Ok(style) = indicatif::ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}") {
+            b.set_style(style);
+        }
+        Some(b)
+    } else {
+        None
+    };
+    let dir = output.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = output.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "export.mp4".into());
+    let tmp = dir.join(format!(".{name}.partial"));
+    let io_err = |e: std::io::Error| Failure::runtime(format!("writing {}: {e}", output.display()));
+    let write = || -> std::io::Result<()> {
+        let f = std::fs::File::create(&tmp)?;
+        let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
+        let mut buf = vec![0u8; 1 << 20];
+        let mut done = 0u64;
+        for part in playable.file.parts_in(0..total) {
+            match part {
+                Part::Bytes(b) => {
+                    w.write_all(&b)?;
+                    done += b.len() as u64;
+                }
+                Part::Data { source, offset, len } => {
+                    let mut at = 0u64;
+                    while at < len {
+                        let n = (len - at).min(buf.len() as u64) as usize;
+                        playable.read(source, offset + at, &mut buf[..n])?;
+                        w.write_all(&buf[..n])?;
+                        at += n as u64;
+                    }
+                    done += len;
+                }
+            }
+            if let Some(b) = &bar {
+                b.set_position(done);
+            }
+        }
+        let f = w.into_inner().map_err(|e| e.into_error())?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, output)?;
+        Ok(())
+    };
+    if let Err(e) = write() {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(io_err(e));
+    }
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    eprintln!(
+        "exported {} .. {} ({} bytes) to {}",
+        crate::timefmt::format(playable.start),
+        crate::timefmt::format(playable.end),
+        total,
+        output.display()
+    );
+    Ok(())
+}

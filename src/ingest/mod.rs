@@ -1,0 +1,170 @@
+//! Ingest: turning a camera into a stream of access units, without decoding them.
+//!
+//! Every kind of camera sits behind the [`Source`] seam (RTSP through retina, the built-in synthetic
+//! camera of `keepwatch demo`, later MJPEG and ONVIF). A source yields [`SourceEvent`]s with the camera's
+//! own timestamps and arrival instants; the camera supervisor maps them to local media time (see
+//! [`timeline`]) and publishes them to the camera's hub. Sources never see the store.
+
+pub mod rtsp;
+pub mod synthetic;
+pub mod timeline;
+
+use bytes::Bytes;
+use futures::Stream;
+use kw_media::{StreamKind, StreamParams};
+use std::future::Future;
+use std::pin::Pin;
+use std::time::{Duration, Instant};
+
+/// What a connected source yields.
+#[derive(Clone, Debug)]
+pub enum SourceEvent {
+    /// The streams' parameters: before the first frame, and again whenever they change (a new run).
+    Params { video: StreamParams, audio: Option<StreamParams> },
+    Frame(SourceFrame),
+}
+
+#[derive(Clone, Debug)]
+pub struct SourceFrame {
+    pub stream: StreamKind,
+    /// The camera's timestamp in ticks of `clock_rate`, extended monotonically across 32-bit wraps.
+    pub ts: i64,
+    pub clock_rate: u32,
+    pub key: bool,
+    pub loss: bool,
+    pub data: Bytes,
+    pub arrival: Instant,
+}
+
+pub type SourceStream = Pin<Box<dyn Stream<Item = Result<SourceEvent, IngestError>> + Send>>;
+pub type ConnectFuture<'a> = Pin<Box<dyn Future<Output = Result<SourceStream, IngestError>> + Send + 'a>>;
+
+/// A camera keepwatch can connect to.
+pub trait Source: Send + Sync {
+    /// Opens one session to the camera.
+    fn connect(&self) -> ConnectFuture<'_>;
+}
+
+/// Why a camera session failed. The variant decides the reconnect back-off; the text is what the user
+/// sees in logs and in the camera's status (never a password).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum IngestError {
+    #[error("wrong username or password: {0}")]
+    Auth(String),
+    #[error("cannot reach the camera: {0}")]
+    Unreachable(String),
+    #[error("not supported: {0}")]
+    Unsupported(String),
+    #[error("the camera offers no video stream keepwatch can record ({0})")]
+    NoVideo(String),
+    #[error("the camera sent something keepwatch does not understand: {0}")]
+    Protocol(String),
+    #[error("the camera sent nothing for {} s", .0.as_secs())]
+    Timeout(Duration),
+    #[error("the camera ended the stream")]
+    Ended,
+    #[error("bad camera URL: {0}")]
+    BadUrl(String),
+}
+
+impl IngestError {
+    /// Errors that retrying soon cannot fix (a wrong password): back off longer, never hammer a camera.
+    pub fn is_auth(&self) -> bool {
+        matches!(self, IngestError::Auth(_))
+    }
+}
+
+/// Credentials and address of a camera, merged from the URL and the config's username/password.
+#[derive(Clone)]
+pub struct CameraAddr {
+    pub url: url::Url,
+    pub username: Option<String>,
+    pub password: Option<String>,
+}
+
+impl std::fmt::Debug for CameraAddr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", redact(&self.url))
+    }
+}
+
+/// The URL without credentials: what logs and status may show.
+pub fn redact(url: &url::Url) -> String {
+    let mut u = url.clone();
+    let _ = u.set_password(None);
+    let _ = u.set_username("");
+    u.to_string()
+}
+
+impl CameraAddr {
+    /// Parses a camera URL, moving any credentials out of it.
+    pub fn parse(raw: &str, username: Option<&str>, password: Option<&str>) -> Result<Self, IngestError> {
+        let mut url = url::Url::parse(raw).map_err(|e| IngestError::BadUrl(format!("{e}")))?;
+        let mut user = (!url.username().is_empty()).then(|| percent_decode(url.username()));
+        let mut pass = url.password().map(percent_decode);
+        if let Some(u) = username {
+            user = Some(u.to_owned());
+        }
+        if let Some(p) = password {
+            pass = Some(p.to_owned());
+        }
+        let _ = url.set_password(None);
+        let _ = url.set_username("");
+        Ok(CameraAddr { url, username: user, password: pass })
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Picks the source for a camera URL.
+pub fn source_for(addr: CameraAddr) -> Result<Box<dyn Source>, IngestError> {
+    match addr.url.scheme() {
+        "rtsp" => Ok(Box::new(rtsp::RtspSource::new(addr))),
+        "rtsps" => Err(IngestError::Unsupported(
+            "rtsps:// (RTSP over TLS) is not supported yet; use the camera's rtsp:// URL".into(),
+        )),
+        "demo" => Ok(Box::new(synthetic::SyntheticSource::from_url(&addr.url)?)),
+        "http" | "https" => Err(IngestError::Unsupported("MJPEG/JPEG cameras over HTTP are not supported yet".into())),
+        "onvif" => Err(IngestError::Unsupported("onvif:// cameras are not supported yet; use the RTSP URL".into())),
+        other => Err(IngestError::BadUrl(format!("unknown scheme {other}://"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_move_out_of_the_url() {
+        let a = CameraAddr::parse("rtsp://admin:s%40cret@10.0.0.1:554/s1", None, None).unwrap();
+        assert_eq!(a.username.as_deref(), Some("admin"));
+        assert_eq!(a.password.as_deref(), Some("s@cret"));
+        assert_eq!(a.url.as_str(), "rtsp://10.0.0.1:554/s1");
+        assert!(!format!("{a:?}").contains("cret"));
+        let b = CameraAddr::parse("rtsp://u:p@h/s", Some("x"), Some("y")).unwrap();
+        assert_eq!((b.username.as_deref(), b.password.as_deref()), (Some("x"), Some("y")));
+    }
+
+    #[test]
+    fn rtsps_is_a_clear_no() {
+        let a = CameraAddr::parse("rtsps://h/s", None, None).unwrap();
+        let e = source_for(a).err().unwrap();
+        assert!(e.to_string().contains("not supported yet"), "{e}");
+    }
+}

@@ -1,0 +1,72 @@
+//! Opening the store the config names, and refusing the wrong directory.
+//!
+//! The store directory carries a marker with its id, but an unmounted USB disk leaves an *empty* mount
+//! point, which looks just like a place for a new store: recording there would fill the root filesystem.
+//! So the id of the store a config created is remembered beside the config file (`<config>.store-id`).
+//! When that file exists, `run` only opens a store with that id and never creates one; the message says
+//! how to start afresh on purpose (delete the id file).
+
+use crate::Failure;
+use kw_store::{Create, Store, StoreError};
+use std::path::{Path, PathBuf};
+use uuid::Uuid;
+
+fn id_file(config: &Path) -> PathBuf {
+    let mut name = config.file_name().map(|n| n.to_os_string()).unwrap_or_else(|| "keepwatch.toml".into());
+    name.push(".store-id");
+    config.with_file_name(name)
+}
+
+fn remembered(config: &Path) -> Result<Option<Uuid>, Failure> {
+    let f = id_file(config);
+    match std::fs::read_to_string(&f) {
+        Ok(s) => Uuid::parse_str(s.trim())
+            .map(Some)
+            .map_err(|_| Failure::usage(format!("{}: not a store id; delete the file to start afresh", f.display()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Failure::runtime(format!("cannot read {}: {e}", f.display()))),
+    }
+}
+
+fn explain(e: StoreError, path: &Path, config: &Path, expected: Option<Uuid>) -> Failure {
+    match (&e, expected) {
+        (StoreError::NotAStore(..), _) => Failure::runtime(format!(
+            "{} is not empty and is not a keepwatch store; refusing to write into it (choose another [storage] path)",
+            path.display()
+        )),
+        (StoreError::WrongStore { .. }, _) => Failure::runtime(format!(
+            "{e}; the config {} belongs to another store (remove {} to adopt this one)",
+            config.display(),
+            id_file(config).display()
+        )),
+        (_, Some(id)) if !path.join("keepwatch-store.json").exists() => Failure::runtime(format!(
+            "store {id} is expected at {} but the directory is missing or empty: is the disk mounted? \
+             (to start a new store there on purpose, delete {})",
+            path.display(),
+            id_file(config).display()
+        )),
+        _ => Failure::runtime(format!("cannot open the store at {}: {e}", path.display())),
+    }
+}
+
+/// For `run` and `demo`: opens the store, creating it when this config never had one.
+pub fn open_for_run(config: &Path, cfg: &kw_config::Config) -> Result<Store, Failure> {
+    let path = cfg.storage.path.clone();
+    let expected = remembered(config)?;
+    let create = if expected.is_some() { Create::Never } else { Create::IfMissing };
+    let store = Store::open(&path, create, expected).map_err(|e| explain(e, &path, config, expected))?;
+    if expected.is_none() {
+        let f = id_file(config);
+        if let Err(e) = std::fs::write(&f, format!("{}\n", store.id())) {
+            tracing::warn!("could not remember the store id in {}: {e}", f.display());
+        }
+    }
+    Ok(store)
+}
+
+/// For `check`, `export` and other store commands: never creates anything.
+pub fn open_existing(config: &Path, cfg: &kw_config::Config) -> Result<Store, Failure> {
+    let path = cfg.storage.path.clone();
+    let expected = remembered(config)?;
+    Store::open(&path, Create::Never, expected).map_err(|e| explain(e, &path, config, expected))
+}
