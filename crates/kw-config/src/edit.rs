@@ -11,9 +11,10 @@ use toml_edit::{ArrayOfTables, DocumentMut, Item, Table, TableLike, Value};
 
 use crate::atomic::write_atomically;
 use crate::error::ConfigError;
+use crate::merge::merge_table;
 use crate::model::{CameraConfig, Config};
 use crate::sections::parse_config;
-use crate::to_toml::camera_table;
+use crate::to_toml::{camera_table, default_camera_keys};
 
 /// An editable config file.
 #[derive(Clone)]
@@ -36,10 +37,7 @@ impl ConfigDoc {
         let doc = text
             .parse::<DocumentMut>()
             .map_err(|e| ConfigError::Edit(format!("{}: {}", path.display(), e.message())))?;
-        Ok(ConfigDoc {
-            doc,
-            file: path.to_path_buf(),
-        })
+        Ok(ConfigDoc { doc, file: path.to_path_buf() })
     }
 
     /// The config as it stands after the edits so far.
@@ -52,8 +50,9 @@ impl ConfigDoc {
         self.upsert_camera_table(camera_table(camera))
     }
 
-    /// Like [`ConfigDoc::upsert_camera`] with the camera given as TOML keys (`name` required); keys missing
-    /// from `table` are removed from an existing camera.
+    /// Like [`ConfigDoc::upsert_camera`] with the camera given as TOML keys (`name` required). An existing
+    /// camera's keys that `table` leaves out go back to their default in place, or are removed when they have
+    /// none (`sub_url`, `username`, `password`, `max_size`, `max_age`).
     pub fn upsert_camera_table(&mut self, table: Table) -> Result<(), ConfigError> {
         let name = camera_name(&table)?;
         self.edit(|doc| {
@@ -115,10 +114,7 @@ impl ConfigDoc {
     }
 
     /// Applies `change` to a copy and keeps it only if the result is a valid config.
-    fn edit(
-        &mut self,
-        change: impl FnOnce(&mut DocumentMut) -> Result<(), ConfigError>,
-    ) -> Result<(), ConfigError> {
+    fn edit(&mut self, change: impl FnOnce(&mut DocumentMut) -> Result<(), ConfigError>) -> Result<(), ConfigError> {
         let mut doc = self.doc.clone();
         change(&mut doc)?;
         parse_config(&doc.to_string(), &self.file)?;
@@ -152,9 +148,7 @@ fn find_camera(doc: &DocumentMut, name: &str) -> Option<usize> {
     let named = |t: &dyn TableLike| t.get("name").and_then(Item::as_str) == Some(name);
     match doc.get("cameras")? {
         Item::ArrayOfTables(array) => array.iter().position(|t| named(t)),
-        Item::Value(Value::Array(array)) => array
-            .iter()
-            .position(|v| v.as_inline_table().is_some_and(|t| named(t))),
+        Item::Value(Value::Array(array)) => array.iter().position(|v| v.as_inline_table().is_some_and(|t| named(t))),
         _ => None,
     }
 }
@@ -171,13 +165,13 @@ fn set_camera(doc: &mut DocumentMut, existing: Option<&str>, table: Table) -> Re
         }
         (Some(Item::ArrayOfTables(array)), Some(i)) => {
             if let Some(old) = array.get_mut(i) {
-                merge_table(old, &table, false);
+                merge_table(old, &table, Some(&default_camera_keys()), false);
             }
         }
         (Some(Item::ArrayOfTables(array)), None) => array.push(table),
         (Some(Item::Value(Value::Array(array))), Some(i)) => {
             if let Some(old) = array.get_mut(i).and_then(Value::as_inline_table_mut) {
-                merge_table(old, &table, true);
+                merge_table(old, &table, Some(&default_camera_keys()), true);
             }
         }
         (Some(Item::Value(Value::Array(array))), None) => {
@@ -186,80 +180,6 @@ fn set_camera(doc: &mut DocumentMut, existing: Option<&str>, table: Table) -> Re
         (Some(_), _) => return Err(ConfigError::Edit("`cameras` is not a list of tables".to_string())),
     }
     Ok(())
-}
-
-/// Makes `old` hold exactly `new`'s keys and values while keeping the comments and formatting of what is
-/// unchanged. `inline` says `old` is an inline table, whose entries must be plain values.
-fn merge_table(old: &mut dyn TableLike, new: &Table, inline: bool) {
-    let stale: Vec<String> = old
-        .iter()
-        .map(|(k, _)| k.to_string())
-        .filter(|k| !new.contains_key(k))
-        .collect();
-    for key in stale {
-        old.remove(&key);
-    }
-    for (key, new_item) in new.iter() {
-        match old.get_mut(key) {
-            Some(old_item) => merge_item(old_item, new_item, inline),
-            None if inline => {
-                if let Ok(v) = new_item.clone().into_value() {
-                    old.insert(key, Item::Value(v));
-                }
-            }
-            None => {
-                old.insert(key, new_item.clone());
-            }
-        }
-    }
-}
-
-fn merge_item(old: &mut Item, new: &Item, inline: bool) {
-    match (old, new) {
-        (Item::Table(old_table), Item::Table(new_table)) => merge_table(old_table, new_table, false),
-        (Item::Value(Value::InlineTable(old_table)), Item::Table(new_table)) => {
-            merge_table(old_table, new_table, true)
-        }
-        (Item::Value(old_value), Item::Value(new_value)) => {
-            if !same_value(old_value, new_value) {
-                let decor = old_value.decor().clone();
-                *old_value = new_value.clone();
-                *old_value.decor_mut() = decor;
-            }
-        }
-        (old, new) => {
-            let replacement = if inline || matches!(old, Item::Value(_)) {
-                new.clone().into_value().map(Item::Value).unwrap_or_else(|item| item)
-            } else {
-                new.clone()
-            };
-            *old = replacement;
-        }
-    }
-}
-
-/// Equal in meaning (ignoring formatting; integers and floats compare by value).
-fn same_value(a: &Value, b: &Value) -> bool {
-    match (a, b) {
-        (Value::String(x), Value::String(y)) => x.value() == y.value(),
-        (Value::Integer(x), Value::Integer(y)) => x.value() == y.value(),
-        (Value::Boolean(x), Value::Boolean(y)) => x.value() == y.value(),
-        (Value::Datetime(x), Value::Datetime(y)) => x.value() == y.value(),
-        (Value::Float(_) | Value::Integer(_), Value::Float(_) | Value::Integer(_)) => number(a) == number(b),
-        (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y.iter()).all(|(p, q)| same_value(p, q)),
-        (Value::InlineTable(x), Value::InlineTable(y)) => {
-            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| same_value(v, w)))
-        }
-        _ => false,
-    }
-}
-
-fn number(v: &Value) -> Option<f64> {
-    match v {
-        Value::Float(f) => Some(*f.value()),
-        Value::Integer(i) => Some(*i.value() as f64),
-        _ => None,
-    }
 }
 
 /// Calls `f` on every notifier's `cameras` array.
@@ -271,10 +191,9 @@ fn for_each_notify_camera_list(doc: &mut DocumentMut, mut f: impl FnMut(&mut tom
     };
     match doc.get_mut("notify") {
         Some(Item::ArrayOfTables(array)) => array.iter_mut().for_each(|t| visit(t)),
-        Some(Item::Value(Value::Array(array))) => array
-            .iter_mut()
-            .filter_map(Value::as_inline_table_mut)
-            .for_each(|t| visit(t)),
+        Some(Item::Value(Value::Array(array))) => {
+            array.iter_mut().filter_map(Value::as_inline_table_mut).for_each(|t| visit(t))
+        }
         _ => {}
     }
 }

@@ -66,11 +66,7 @@ impl ConfigError {
     }
 
     pub(crate) fn io(path: &Path, action: &'static str, source: std::io::Error) -> Self {
-        ConfigError::Io {
-            path: path.to_path_buf(),
-            action,
-            source,
-        }
+        ConfigError::Io { path: path.to_path_buf(), action, source }
     }
 }
 
@@ -98,17 +94,8 @@ mod tests {
             message: "bad".into(),
         };
         assert_eq!(d.to_string(), "keepwatch.toml:12: cameras[1].record: bad");
-        let e = ConfigError::Invalid(vec![
-            d.clone(),
-            Diagnostic {
-                key: String::new(),
-                ..d
-            },
-        ]);
-        assert_eq!(
-            e.to_string(),
-            "keepwatch.toml:12: cameras[1].record: bad\nkeepwatch.toml:12: bad"
-        );
+        let e = ConfigError::Invalid(vec![d.clone(), Diagnostic { key: String::new(), ..d }]);
+        assert_eq!(e.to_string(), "keepwatch.toml:12: cameras[1].record: bad\nkeepwatch.toml:12: bad");
     }
 
     #[test]

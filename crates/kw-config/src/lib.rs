@@ -21,6 +21,7 @@
 mod atomic;
 mod edit;
 mod error;
+mod merge;
 mod model;
 mod net;
 mod reader;
@@ -35,9 +36,8 @@ use std::path::Path;
 pub use edit::ConfigDoc;
 pub use error::{ConfigError, Diagnostic};
 pub use model::{
-    CameraConfig, Config, Language, MotionConfig, NotifyConfig, NotifyEvent, NotifyKind, RecordMode,
-    ServerConfig, StorageConfig, TlsConfig, Zone, ZoneKind, DEFAULT_COOLDOWN, DEFAULT_LISTEN,
-    DEFAULT_STORAGE_PATH,
+    CameraConfig, Config, Language, MotionConfig, NotifyConfig, NotifyEvent, NotifyKind, RecordMode, ServerConfig,
+    StorageConfig, TlsConfig, Zone, ZoneKind, DEFAULT_COOLDOWN, DEFAULT_LISTEN, DEFAULT_STORAGE_PATH,
 };
 pub use net::IpNet;
 pub use secrets::{redacted_url, SourceUrl};

@@ -25,11 +25,7 @@ pub(crate) struct Ctx<'a> {
 
 impl<'a> Ctx<'a> {
     pub fn new(text: &'a str, file: &'a Path) -> Self {
-        Ctx {
-            text,
-            file,
-            diagnostics: Vec::new(),
-        }
+        Ctx { text, file, diagnostics: Vec::new() }
     }
 
     /// 1-based line of a span's start (line 1 when unknown).
@@ -137,11 +133,7 @@ impl<'a> Ctx<'a> {
                 return None;
             }
         };
-        Some(Section {
-            table,
-            path: field.path.clone(),
-            span: field.span.clone(),
-        })
+        Some(Section { table, path: field.path.clone(), span: field.span.clone() })
     }
 
     /// An array of tables: `[[x]]` sections or an inline array of `{ ... }`.
@@ -247,11 +239,7 @@ pub(crate) struct Section<'a> {
 
 impl<'a> Section<'a> {
     pub fn root(table: &'a dyn TableLike) -> Self {
-        Section {
-            table,
-            path: String::new(),
-            span: Some(0..0),
-        }
+        Section { table, path: String::new(), span: Some(0..0) }
     }
 
     /// `path.key` (or `key` at the root).
@@ -296,19 +284,12 @@ impl<'a> Section<'a> {
                 .get_key_value(key)
                 .and_then(|(k, item)| k.span().or_else(|| item.span()))
                 .or_else(|| self.span.clone());
-            ctx.error(
-                &span,
-                &self.key_path(key),
-                format!("unknown key (expected one of {})", allowed.join(", ")),
-            );
+            ctx.error(&span, &self.key_path(key), format!("unknown key (expected one of {})", allowed.join(", ")));
         }
     }
 
     /// The span of the key `key` itself (for errors about a key's presence rather than its value).
     pub fn key_span(&self, key: &str) -> Span {
-        self.table
-            .get_key_value(key)
-            .and_then(|(k, _)| k.span())
-            .or_else(|| self.span.clone())
+        self.table.get_key_value(key).and_then(|(k, _)| k.span()).or_else(|| self.span.clone())
     }
 }

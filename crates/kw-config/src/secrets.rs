@@ -10,19 +10,8 @@ use std::fmt;
 pub const REDACTED: &str = "***";
 
 /// Query parameters whose values are treated as secrets by [`redacted_url`] (compared case-insensitively).
-const SECRET_PARAMS: [&str; 11] = [
-    "password",
-    "passwd",
-    "pass",
-    "pwd",
-    "token",
-    "access_token",
-    "secret",
-    "key",
-    "apikey",
-    "api_key",
-    "sig",
-];
+const SECRET_PARAMS: [&str; 11] =
+    ["password", "passwd", "pass", "pwd", "token", "access_token", "secret", "key", "apikey", "api_key", "sig"];
 
 /// A stream address with its credentials separated from it.
 #[derive(Clone, PartialEq, Eq)]
@@ -139,9 +128,7 @@ impl<'a> UrlParts<'a> {
     pub fn split(url: &'a str) -> Option<Self> {
         let (scheme, after) = url.split_once("://")?;
         let scheme_ok = scheme.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
-            && scheme
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+            && scheme.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
         if !scheme_ok {
             return None;
         }
@@ -151,12 +138,7 @@ impl<'a> UrlParts<'a> {
             Some(at) => (Some(&authority[..at]), &authority[at + 1..]),
             None => (None, authority),
         };
-        Some(UrlParts {
-            scheme,
-            userinfo,
-            host,
-            rest,
-        })
+        Some(UrlParts { scheme, userinfo, host, rest })
     }
 }
 

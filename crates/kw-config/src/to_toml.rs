@@ -1,48 +1,79 @@
 //! Writing a [`CameraConfig`] back as TOML, for the editing API.
 //!
-//! The output uses the same spellings a person would (`"50GB"`, `"1h30m"`), writes `record` and the whole
-//! `[cameras.motion]` table explicitly (so editing never depends on defaults silently), and omits optional
-//! keys that are unset.
+//! The output is what a person would write: the same spellings (`"50GB"`, `"1h30m"`), and keys at their
+//! default left out, so a camera added from the UI looks like a hand-written one. [`default_camera_keys`]
+//! spells out every default so an edit can tell which lines of an existing file are merely redundant.
 
 use toml_edit::{value, Array, InlineTable, Item, Table, Value};
 
-use crate::model::{CameraConfig, MotionConfig, Zone};
+use crate::model::{CameraConfig, MotionConfig, RecordMode, Zone};
 use crate::units::{format_duration, format_size};
 
-/// The `[[cameras]]` table for `camera`.
+/// The `[[cameras]]` table for `camera`, without keys that hold their default value.
 pub fn camera_table(camera: &CameraConfig) -> Table {
+    build(camera, false)
+}
+
+/// Every defaultable camera key at its default (`record`, and the whole `motion` table).
+pub(crate) fn default_camera_keys() -> Table {
+    build(&CameraConfig::new("", ""), true)
+}
+
+fn build(camera: &CameraConfig, full: bool) -> Table {
     let mut table = Table::new();
-    table.insert("name", value(camera.name.as_str()));
-    table.insert("url", value(camera.url.as_str()));
-    if let Some(sub) = &camera.sub_url {
-        table.insert("sub_url", value(sub.as_str()));
+    if !full {
+        table.insert("name", value(camera.name.as_str()));
+        table.insert("url", value(camera.url.as_str()));
     }
-    if let Some(user) = &camera.username {
-        table.insert("username", value(user.as_str()));
+    let optional = [
+        ("sub_url", camera.sub_url.clone()),
+        ("username", camera.username.clone()),
+        ("password", camera.password.clone()),
+    ];
+    for (key, text) in optional {
+        if let Some(text) = text {
+            table.insert(key, value(text));
+        }
     }
-    if let Some(password) = &camera.password {
-        table.insert("password", value(password.as_str()));
+    if full || camera.record != RecordMode::default() {
+        table.insert("record", value(camera.record.as_str()));
     }
-    table.insert("record", value(camera.record.as_str()));
     if let Some(size) = camera.max_size {
         table.insert("max_size", value(format_size(size)));
     }
     if let Some(age) = camera.max_age {
         table.insert("max_age", value(format_duration(age)));
     }
-    table.insert("motion", Item::Table(motion_table(&camera.motion)));
+    let motion = motion_table(&camera.motion, full);
+    if !motion.is_empty() {
+        table.insert("motion", Item::Table(motion));
+    }
     table
 }
 
-fn motion_table(motion: &MotionConfig) -> Table {
+fn motion_table(motion: &MotionConfig, full: bool) -> Table {
+    let defaults = MotionConfig::default();
     let mut table = Table::new();
-    table.insert("enabled", value(motion.enabled));
-    table.insert("sensitivity", value(motion.sensitivity));
-    table.insert("min_duration", value(format_duration(motion.min_duration)));
-    table.insert("pre_roll", value(format_duration(motion.pre_roll)));
-    table.insert("post_roll", value(format_duration(motion.post_roll)));
-    table.insert("keyframes_only", value(motion.keyframes_only));
-    if !motion.zones.is_empty() {
+    if full || motion.enabled != defaults.enabled {
+        table.insert("enabled", value(motion.enabled));
+    }
+    if full || motion.sensitivity != defaults.sensitivity {
+        table.insert("sensitivity", value(motion.sensitivity));
+    }
+    let durations = [
+        ("min_duration", motion.min_duration, defaults.min_duration),
+        ("pre_roll", motion.pre_roll, defaults.pre_roll),
+        ("post_roll", motion.post_roll, defaults.post_roll),
+    ];
+    for (key, duration, default) in durations {
+        if full || duration != default {
+            table.insert(key, value(format_duration(duration)));
+        }
+    }
+    if full || motion.keyframes_only != defaults.keyframes_only {
+        table.insert("keyframes_only", value(motion.keyframes_only));
+    }
+    if full || !motion.zones.is_empty() {
         let zones: Array = motion.zones.iter().map(zone_value).collect();
         table.insert("zones", value(zones));
     }
@@ -53,11 +84,22 @@ fn zone_value(zone: &Zone) -> Value {
     let mut table = InlineTable::new();
     table.insert("name", zone.name.as_str().into());
     table.insert("kind", zone.kind.as_str().into());
-    let points: Array = zone
-        .points
-        .iter()
-        .map(|&(x, y)| Value::Array(Array::from_iter([x, y])))
-        .collect();
+    let points: Array = zone.points.iter().map(|&(x, y)| Value::Array(Array::from_iter([x, y]))).collect();
     table.insert("points", Value::Array(points));
     Value::InlineTable(table)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_left_out() {
+        let camera = CameraConfig::new("door", "rtsp://cam/1");
+        assert_eq!(camera_table(&camera).to_string(), "name = \"door\"\nurl = \"rtsp://cam/1\"\n");
+        let full = default_camera_keys();
+        assert_eq!(full["record"].as_str(), Some("continuous"));
+        assert_eq!(full["motion"]["zones"].as_array().map(|a| a.len()), Some(0));
+        assert_eq!(full["motion"].as_table().map(|t| t.len()), Some(7));
+    }
 }

@@ -43,31 +43,22 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let mut last_unit = usize::MAX; // index into DURATION_UNITS of the previous component
     while !rest.is_empty() {
         let (number, after) = split_number(rest).ok_or_else(bad)?;
-        let unit_len = after
-            .find(|c: char| !c.is_ascii_alphabetic())
-            .unwrap_or(after.len());
+        let after = after.trim_start();
+        let unit_len = after.find(|c: char| !c.is_ascii_alphabetic()).unwrap_or(after.len());
         let unit = &after[..unit_len];
-        let index = DURATION_UNITS
-            .iter()
-            .position(|(name, _)| *name == unit)
-            .ok_or_else(|| {
-                if unit.is_empty() {
-                    format!("{text:?} needs a unit: ms, s, m, h or d (for example \"{number}s\")")
-                } else {
-                    format!("unknown duration unit {unit:?} in {text:?} (use ms, s, m, h or d)")
-                }
-            })?;
+        let index = DURATION_UNITS.iter().position(|(name, _)| *name == unit).ok_or_else(|| {
+            if unit.is_empty() {
+                format!("{text:?} needs a unit: ms, s, m, h or d (for example \"{number}s\")")
+            } else {
+                format!("unknown duration unit {unit:?} in {text:?} (use ms, s, m, h or d)")
+            }
+        })?;
         if last_unit != usize::MAX && index <= last_unit {
-            return Err(format!(
-                "units in {text:?} must go from largest to smallest, each once (like \"1h30m\")"
-            ));
+            return Err(format!("units in {text:?} must go from largest to smallest, each once (like \"1h30m\")"));
         }
         last_unit = index;
-        let nanos = scale(number, DURATION_UNITS[index].1)
-            .ok_or_else(|| format!("duration {text:?} is too large"))?;
-        total = total
-            .checked_add(nanos)
-            .ok_or_else(|| format!("duration {text:?} is too large"))?;
+        let nanos = scale(number, DURATION_UNITS[index].1).ok_or_else(|| format!("duration {text:?} is too large"))?;
+        total = total.checked_add(nanos).ok_or_else(|| format!("duration {text:?} is too large"))?;
         rest = after[unit_len..].trim_start();
     }
     let secs = u64::try_from(total / NANOS_PER_S).map_err(|_| format!("duration {text:?} is too large"))?;
@@ -90,9 +81,7 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
             .iter()
             .find(|(name, _)| *name == unit)
             .map(|&(_, m)| m)
-            .ok_or_else(|| {
-                format!("unknown size unit in {text:?} (use B, KB, MB, GB, TB, KiB, MiB, GiB or TiB)")
-            })?
+            .ok_or_else(|| format!("unknown size unit in {text:?} (use B, KB, MB, GB, TB, KiB, MiB, GiB or TiB)"))?
     };
     let bytes = scale(number, u128::from(multiplier)).ok_or_else(|| format!("size {text:?} is too large"))?;
     u64::try_from(bytes).map_err(|_| format!("size {text:?} is too large"))
@@ -162,19 +151,11 @@ fn split_number(text: &str) -> Option<(Number<'_>, &str)> {
     let int = &text[..int_len];
     let after = &text[int_len..];
     if let Some(frac_text) = after.strip_prefix('.') {
-        let frac_len = frac_text
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(frac_text.len());
+        let frac_len = frac_text.find(|c: char| !c.is_ascii_digit()).unwrap_or(frac_text.len());
         if frac_len == 0 {
             return None;
         }
-        return Some((
-            Number {
-                int,
-                frac: &frac_text[..frac_len],
-            },
-            &frac_text[frac_len..],
-        ));
+        return Some((Number { int, frac: &frac_text[..frac_len] }, &frac_text[frac_len..]));
     }
     Some((Number { int, frac: "" }, after))
 }
@@ -212,6 +193,7 @@ mod tests {
         assert_eq!(parse_duration("1d 12h"), Ok(Duration::from_secs(129_600)));
         assert_eq!(parse_duration("1m30s500ms"), Ok(ms(90_500)));
         assert_eq!(parse_duration(" 1.5s "), Ok(ms(1_500)));
+        assert_eq!(parse_duration("1 h 30 m"), Ok(Duration::from_secs(5_400)));
         assert_eq!(parse_duration("0s"), Ok(Duration::ZERO));
         assert_eq!(parse_duration("0.25m"), Ok(ms(15_000)));
     }
@@ -219,8 +201,21 @@ mod tests {
     #[test]
     fn bad_durations() {
         for text in [
-            "", " ", "10", "s", "10x", "5mins", "1.s", ".5s", "-1s", "1m1h", "1m1m", "10 s s", "1e3s",
-            "99999999999999999999999999999999999999999d", "213503982336000d",
+            "",
+            " ",
+            "10",
+            "s",
+            "10x",
+            "5mins",
+            "1.s",
+            ".5s",
+            "-1s",
+            "1m1h",
+            "1m1m",
+            "10 s s",
+            "1e3s",
+            "99999999999999999999999999999999999999999d",
+            "213503982336000d",
         ] {
             assert!(parse_duration(text).is_err(), "{text:?} should fail");
         }

@@ -25,13 +25,13 @@ mod trak;
 mod vfile;
 
 #[cfg(test)]
-mod testwalk;
-#[cfg(test)]
 mod structure_tests;
+#[cfg(test)]
+mod testwalk;
 
 pub use fragmented::{init_segment, media_segment, FragSample, FragTrack};
 pub use progressive::{build, DataRef, MovieIn, SampleIn, TrackIn};
-pub use vfile::{Mp4File, Part};
+pub use vfile::{Mp4File, Part, ReadSource};
 
 use kw_media::Codec;
 

@@ -66,6 +66,8 @@ const MOVIE_TIMESCALE: u32 = VIDEO_TIMESCALE;
 /// A track that will be written, with everything derived from its input.
 pub(crate) struct Prepared<'a> {
     pub input: &'a TrackIn,
+    /// The timescale written: the input's, or a coarser one when the input's cannot express a gap.
+    pub timescale: u32,
     pub timing: Timing,
     pub edits: Vec<Edit>,
     pub media_duration: u64,
@@ -75,7 +77,10 @@ pub(crate) struct Prepared<'a> {
 pub fn build(m: &MovieIn) -> Result<Mp4File, Mp4Error> {
     let window = m.end.checked_sub(m.start).filter(|&d| d > 0);
     let Some(total) = window else {
-        return Err(Mp4Error::Window { start: m.start, end: m.end });
+        return Err(Mp4Error::Window {
+            start: m.start,
+            end: m.end,
+        });
     };
     let total = total as u64;
     let mut tracks = Vec::new();
@@ -119,7 +124,11 @@ pub fn build(m: &MovieIn) -> Result<Mp4File, Mp4Error> {
     let parts = std::iter::once(Part::Bytes(Bytes::from(head))).chain(order.iter().flat_map(|c| {
         tracks[c.track].input.samples[c.first..c.first + c.count]
             .iter()
-            .map(|s| Part::Data { source: s.data.source, offset: s.data.offset, len: s.size.into() })
+            .map(|s| Part::Data {
+                source: s.data.source,
+                offset: s.data.offset,
+                len: s.size.into(),
+            })
     }));
     Ok(Mp4File::from_parts(parts))
 }
@@ -143,7 +152,7 @@ fn moov(
             descs: &t.input.descs,
             time,
             duration: total,
-            timescale: t.input.timescale,
+            timescale: t.timescale,
             media_duration: t.media_duration,
             edits: &t.edits,
         };
@@ -157,19 +166,33 @@ fn moov(
 }
 
 /// Validates a track and derives its timing and edit list; `None` when it has nothing to present.
-fn prepare<'a>(index: usize, t: &'a TrackIn, m: &MovieIn, total: u64) -> Result<Option<Prepared<'a>>, Mp4Error> {
-    let err = |reason: &str| Mp4Error::Track { track: index, reason: reason.into() };
+fn prepare<'a>(
+    index: usize,
+    t: &'a TrackIn,
+    m: &MovieIn,
+    total: u64,
+) -> Result<Option<Prepared<'a>>, Mp4Error> {
+    let err = |reason: &str| Mp4Error::Track {
+        track: index,
+        reason: reason.into(),
+    };
     if t.timescale == 0 {
         return Err(err("timescale is 0"));
     }
     let Some(first) = t.descs.first() else {
         return Err(err("no sample description"));
     };
-    if t.descs.iter().any(|d| Kind::of(d.codec) != Kind::of(first.codec)) {
+    if t.descs
+        .iter()
+        .any(|d| Kind::of(d.codec) != Kind::of(first.codec))
+    {
         return Err(err("mixes audio and video sample descriptions"));
     }
     if let Some(s) = t.samples.iter().find(|s| s.desc as usize >= t.descs.len()) {
-        return Err(Mp4Error::Track { track: index, reason: format!("sample refers to missing description {}", s.desc) });
+        return Err(Mp4Error::Track {
+            track: index,
+            reason: format!("sample refers to missing description {}", s.desc),
+        });
     }
     if t.samples.is_empty() {
         return Ok(None);
@@ -177,11 +200,7 @@ fn prepare<'a>(index: usize, t: &'a TrackIn, m: &MovieIn, total: u64) -> Result<
     if u32::try_from(t.samples.len()).is_err() {
         return Err(err("too many samples"));
     }
-    let ts = t.timescale;
-    let start_t = rescale(m.start, MOVIE_TIMESCALE, ts).ok_or_else(|| err("window start out of range"))?;
-    let end_t = rescale(m.end, MOVIE_TIMESCALE, ts).ok_or_else(|| err("window end out of range"))?;
-    let pts: Vec<i64> = t.samples.iter().map(|s| s.pts).collect();
-    let timing = timing::track_timing(&pts, end_t, (ts / 25).max(1)).map_err(err)?;
+    let (ts, timing, start_t, end_t) = fit_timing(t, m).map_err(err)?;
     if timing.first_pts >= end_t {
         return Ok(None);
     }
@@ -195,15 +214,61 @@ fn prepare<'a>(index: usize, t: &'a TrackIn, m: &MovieIn, total: u64) -> Result<
         if empty >= total {
             return Ok(None);
         }
-        edits.push(Edit { duration: empty, media_time: -1 });
-        edits.push(Edit { duration: total - empty, media_time: timing.shift });
+        edits.push(Edit {
+            duration: empty,
+            media_time: -1,
+        });
+        edits.push(Edit {
+            duration: total - empty,
+            media_time: timing.shift,
+        });
     } else {
-        let media_time = i128::from(start_t) - i128::from(timing.first_pts) + i128::from(timing.shift);
+        let media_time =
+            i128::from(start_t) - i128::from(timing.first_pts) + i128::from(timing.shift);
         let media_time = i64::try_from(media_time).map_err(|_| err("window start out of range"))?;
-        edits.push(Edit { duration: total, media_time });
+        edits.push(Edit {
+            duration: total,
+            media_time,
+        });
     }
-    let media_duration = timing.durations.iter().map(|&d| u64::from(d)).sum::<u64>().saturating_add(timing.shift as u64);
-    Ok(Some(Prepared { input: t, timing, edits, media_duration }))
+    let media_duration = timing
+        .durations
+        .iter()
+        .map(|&d| u64::from(d))
+        .sum::<u64>()
+        .saturating_add(timing.shift as u64);
+    Ok(Some(Prepared {
+        input: t,
+        timescale: ts,
+        timing,
+        edits,
+        media_duration,
+    }))
+}
+
+/// Derives the timing of a track in its own timescale or, when a gap (camera offline for more than 2^32
+/// ticks, about 13 hours at 90 kHz) does not fit the 32-bit tables, in a 10 or 100 times coarser one.
+/// Returns the timescale, the timing and the window in it.
+fn fit_timing(t: &TrackIn, m: &MovieIn) -> Result<(u32, Timing, i64, i64), &'static str> {
+    let mut last_err = "timing does not fit";
+    for div in [1, 10, 100] {
+        let ts = t.timescale / div;
+        if div > 1 && ts < 100 {
+            break;
+        }
+        let start_t = rescale(m.start, MOVIE_TIMESCALE, ts).ok_or("window start out of range")?;
+        let end_t = rescale(m.end, MOVIE_TIMESCALE, ts).ok_or("window end out of range")?;
+        let pts = t
+            .samples
+            .iter()
+            .map(|s| rescale(s.pts, t.timescale, ts).ok_or("pts out of range"));
+        let pts = pts.collect::<Result<Vec<i64>, _>>()?;
+        match timing::track_timing(&pts, end_t, (ts / 25).max(1)) {
+            Ok(timing) => return Ok((ts, timing, start_t, end_t)),
+            Err(e) => last_err = e,
+        }
+    }
+    Err(last_err)
 }
 
 /// `v` ticks of timescale `from` in timescale `to`, rounded to nearest; `None` if it does not fit.

@@ -30,7 +30,7 @@ pub(crate) struct Chunk {
 pub(crate) fn layout(tracks: &[Prepared<'_>]) -> (Vec<Chunk>, Vec<Vec<Chunk>>) {
     let mut all = Vec::new();
     for (ti, t) in tracks.iter().enumerate() {
-        let span = i128::from(t.input.timescale);
+        let span = i128::from(t.timescale);
         let mut dts = i128::from(t.timing.first_dts);
         let mut open: Option<Chunk> = None;
         for (i, (s, &dur)) in t.input.samples.iter().zip(&t.timing.durations).enumerate() {
@@ -41,7 +41,15 @@ pub(crate) fn layout(tracks: &[Prepared<'_>]) -> (Vec<Chunk>, Vec<Vec<Chunk>>) {
             if split {
                 all.extend(open.take());
                 let at = i64::try_from(dts).unwrap_or(i64::MAX);
-                open = Some(Chunk { track: ti, first: i, count: 0, dts: at, desc: s.desc, rel_offset: 0, bytes: 0 });
+                open = Some(Chunk {
+                    track: ti,
+                    first: i,
+                    count: 0,
+                    dts: at,
+                    desc: s.desc,
+                    rel_offset: 0,
+                    bytes: 0,
+                });
             }
             if let Some(c) = open.as_mut() {
                 c.count += 1;
@@ -64,9 +72,11 @@ pub(crate) fn layout(tracks: &[Prepared<'_>]) -> (Vec<Chunk>, Vec<Vec<Chunk>>) {
 }
 
 fn earlier(a: &Chunk, b: &Chunk, tracks: &[Prepared<'_>]) -> Ordering {
-    let ta = i128::from(tracks[a.track].input.timescale);
-    let tb = i128::from(tracks[b.track].input.timescale);
-    (i128::from(a.dts) * tb).cmp(&(i128::from(b.dts) * ta)).then(a.track.cmp(&b.track))
+    let ta = i128::from(tracks[a.track].timescale);
+    let tb = i128::from(tracks[b.track].timescale);
+    (i128::from(a.dts) * tb)
+        .cmp(&(i128::from(b.dts) * ta))
+        .then(a.track.cmp(&b.track))
 }
 
 /// Writes `stts`, `ctts`, `stss`, `stsz`, `stsc` and `stco`/`co64` of one track; chunk offsets are

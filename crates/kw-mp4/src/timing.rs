@@ -70,7 +70,13 @@ pub(crate) fn track_timing(pts: &[i64], end: i64, fallback: u32) -> Result<Timin
         .map(|(&p, &d)| u32::try_from(i128::from(p) - i128::from(d)))
         .collect::<Result<Vec<u32>, _>>()
         .map_err(|_| "a composition offset exceeds 2^32 ticks")?;
-    Ok(Timing { first_dts, first_pts: first_dts.saturating_add(shift), shift, durations, offsets })
+    Ok(Timing {
+        first_dts,
+        first_pts: first_dts.saturating_add(shift),
+        shift,
+        durations,
+        offsets,
+    })
 }
 
 #[cfg(test)]

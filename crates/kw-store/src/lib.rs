@@ -1,1 +1,136 @@
-//! placeholder
+//! keepwatch's recording store: segment files on disk, an SQLite index over them, and the rules that
+//! keep the two consistent through crashes, full disks and deletions.
+//!
+//! # Why it is built this way
+//!
+//! A recorder is killed, loses power and fills its disk; none of that may cost more than a second or
+//! two of video, and none of it may leave the index pointing at data that is not there. Two ideas carry
+//! that:
+//!
+//! 1. **Write order.** Segment bytes are made durable before the index row that promises them
+//!    ([`SegmentWriter::finish`]: flush, fsync file, fsync directory, *then* insert). Rows are deleted
+//!    before their bytes (one transaction deletes the row and puts the file on a garbage list; then the
+//!    file is unlinked; then the list entry goes). A crash therefore leaves only files without rows
+//!    (re-indexed by [`Store::recover`]) and garbage entries (unlinked, never resurrected).
+//! 2. **Self-describing segment files.** Each file names its store, camera, run and sequence number,
+//!    carries the stream parameters, and frames its records with a magic byte and a CRC, so recovery
+//!    can rebuild a row from a file alone and cut a torn tail off at the last whole frame.
+//!
+//! # Layout of a store directory
+//!
+//! ```text
+//! keepwatch-store.json              marker: store id (UUID), format version, creation time
+//! index.sqlite3                     the index (WAL mode: `check` and `export` read while recording)
+//! segments/<camera_id>/<run_id>-<seq>.kws
+//! ```
+//!
+//! The marker makes the store refuse a directory that is not itself: a non-empty directory without a
+//! marker is [`StoreError::NotAStore`], a marker with another id is [`StoreError::WrongStore`]. A store
+//! is only created where the directory is missing or empty, and only with [`Create::IfMissing`]; the
+//! caller decides whether an empty directory (perhaps an unmounted mount point) is acceptable.
+//!
+//! # Segment file (`.kws`)
+//!
+//! Header: magic `KWSEG\0\x01\0`, u32 body length, u32 CRC-32 of the body; the body holds the store id,
+//! camera id, run id, seq, wall anchor and the length-prefixed video (and optional audio)
+//! [`kw_media::StreamParams`] encodings. Then frame records: a 20-byte header (0xF5, stream, flags
+//! (bit 0 key, bit 1 loss before), reserved, size u32, pts i64, CRC-32 over the first 16 header bytes
+//! and the data), then the data. Big-endian throughout. See [`format`].
+//!
+//! # Index
+//!
+//! Tables `cameras`, `runs` (stream parameters as blobs), `segments` (wall-clock `[start, end)`, bytes,
+//! video frame count, loss flag and ONE frame index blob per segment — see [`frame_index`]) and
+//! `garbage`. The schema version is `PRAGMA user_version`, advanced by an ordered migration list in one
+//! transaction; an index from a newer keepwatch is refused ([`StoreError::TooNew`]).
+//!
+//! # Seams
+//!
+//! [`IndexBackend`] (implemented by [`SqliteIndex`]) and [`SegmentBackend`] (implemented by
+//! [`LocalDir`]) are deliberately narrow, so that PostgreSQL or an object store can be added without
+//! touching the consistency rules, which live in [`Store`].
+//!
+//! # Durability in numbers
+//!
+//! The recorder calls [`SegmentWriter::sync`] about once a second, so a `kill -9` or power cut loses
+//! at most the last one to two seconds. On ENOSPC ([`StoreError::NoSpace`]) buffered frames are kept;
+//! the recorder calls [`Store::free_space_for`] and carries on with the same writer.
+#![forbid(unsafe_code)]
+
+pub mod backend;
+mod check;
+mod error;
+pub mod format;
+pub mod frame_index;
+pub mod index;
+mod marker;
+mod recover;
+mod retention;
+mod scan;
+mod spans;
+mod store;
+mod timing;
+mod usage;
+mod writer;
+
+pub use backend::{LocalDir, ReadAt, SegmentBackend, SegmentKey};
+pub use check::{CheckReport, Problem, ProblemKind};
+pub use error::{is_no_space, StoreError};
+pub use frame_index::FrameEntry;
+pub use index::{IndexBackend, SegmentRow, SqliteIndex, SCHEMA_VERSION};
+pub use marker::{FORMAT_VERSION, MARKER_FILE};
+pub use recover::{RecoveryReport, Reindexed};
+pub use retention::Retention;
+pub use store::{Create, Store, INDEX_FILE, SEGMENTS_DIR};
+pub use usage::{CameraUsage, Usage};
+pub use writer::SegmentWriter;
+
+#[cfg(test)]
+mod testutil {
+    //! Shared fixtures of the unit tests.
+
+    use std::io;
+
+    use kw_media::{Codec, RunInfo, StreamParams};
+
+    use crate::backend::ReadAt;
+
+    /// An in-memory segment.
+    pub struct MemReader(pub Vec<u8>);
+
+    impl ReadAt for MemReader {
+        fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
+            let start = usize::try_from(offset).map_err(|_| io::ErrorKind::UnexpectedEof)?;
+            let src = self.0.get(start..start + buf.len()).ok_or(io::ErrorKind::UnexpectedEof)?;
+            buf.copy_from_slice(src);
+            Ok(())
+        }
+    }
+
+    /// H.264 video and, when asked, 8 kHz G.711 audio, anchored at 2024-01-01.
+    pub fn run_info(audio: bool) -> RunInfo {
+        RunInfo {
+            video: StreamParams {
+                codec: Codec::H264,
+                timescale: 90_000,
+                width: 1280,
+                height: 720,
+                sample_rate: 0,
+                channels: 0,
+                extra: vec![1, 0x64, 0, 0x1f, 0xff, 0xe1],
+                rfc6381: "avc1.64001f".into(),
+            },
+            audio: audio.then(|| StreamParams {
+                codec: Codec::Pcmu,
+                timescale: 8_000,
+                width: 0,
+                height: 0,
+                sample_rate: 8_000,
+                channels: 1,
+                extra: vec![],
+                rfc6381: "ulaw".into(),
+            }),
+            wall_anchor: 1_704_067_200_000_000,
+        }
+    }
+}

@@ -6,18 +6,10 @@ use crate::secrets::UrlParts;
 
 use super::{check_url, unique_name};
 
-const CAMERA_KEYS: [&str; 9] = [
-    "name", "url", "sub_url", "username", "password", "record", "max_size", "max_age", "motion",
-];
-const MOTION_KEYS: [&str; 7] = [
-    "enabled",
-    "sensitivity",
-    "min_duration",
-    "pre_roll",
-    "post_roll",
-    "keyframes_only",
-    "zones",
-];
+const CAMERA_KEYS: [&str; 9] =
+    ["name", "url", "sub_url", "username", "password", "record", "max_size", "max_age", "motion"];
+const MOTION_KEYS: [&str; 7] =
+    ["enabled", "sensitivity", "min_duration", "pre_roll", "post_roll", "keyframes_only", "zones"];
 const ZONE_KEYS: [&str; 3] = ["name", "kind", "points"];
 
 /// URL schemes a camera stream may use. `rtsps` is accepted here; whether ingest supports it is ingest's call.
@@ -35,7 +27,9 @@ pub(super) fn parse_cameras<'a>(ctx: &mut Ctx<'a>, field: &Field<'a>) -> Cameras
     let mut seen = Vec::new();
     for section in ctx.tables(field) {
         if let Some(name) = section.get("name").and_then(|f| f.value()?.as_str().map(str::to_string)) {
-            out.names.push(name);
+            if !out.names.contains(&name) {
+                out.names.push(name);
+            }
         }
         if let Some(camera) = parse_camera(ctx, &section, &mut seen) {
             out.configs.push(camera);
@@ -44,15 +38,9 @@ pub(super) fn parse_cameras<'a>(ctx: &mut Ctx<'a>, field: &Field<'a>) -> Cameras
     out
 }
 
-fn parse_camera<'a>(
-    ctx: &mut Ctx<'a>,
-    section: &Section<'a>,
-    seen: &mut Vec<(String, usize)>,
-) -> Option<CameraConfig> {
+fn parse_camera<'a>(ctx: &mut Ctx<'a>, section: &Section<'a>, seen: &mut Vec<(String, usize)>) -> Option<CameraConfig> {
     section.check_keys(ctx, &CAMERA_KEYS);
-    let name = section
-        .require(ctx, "name")
-        .and_then(|f| unique_name(ctx, &f, seen, "camera"));
+    let name = section.require(ctx, "name").and_then(|f| unique_name(ctx, &f, seen, "camera"));
     let url = section.require(ctx, "url").and_then(|f| stream_url(ctx, &f));
     let mut camera = CameraConfig::new(name.unwrap_or_default(), url.unwrap_or_default());
     if let Some(field) = section.get("sub_url") {

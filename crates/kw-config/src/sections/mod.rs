@@ -43,12 +43,7 @@ pub(crate) fn parse_config(text: &str, file: &Path) -> Result<Config, ConfigErro
     };
 
     if ctx.diagnostics.is_empty() {
-        Ok(Config {
-            server,
-            storage,
-            cameras: cameras.configs,
-            notify,
-        })
+        Ok(Config { server, storage, cameras: cameras.configs, notify })
     } else {
         let mut diagnostics = ctx.diagnostics;
         diagnostics.sort_by_key(|d| d.line);
@@ -84,16 +79,11 @@ pub(crate) fn resolve(base: &Path, path: &str) -> PathBuf {
 
 /// Names of cameras and notifiers: `[a-z0-9-]+`.
 pub(crate) fn check_name(name: &str) -> Result<(), String> {
-    let ok = !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    let ok = !name.is_empty() && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
     if ok {
         Ok(())
     } else {
-        Err(format!(
-            "expected lowercase letters, digits and '-' only (like \"front-door\"), found {name:?}"
-        ))
+        Err(format!("expected lowercase letters, digits and '-' only (like \"front-door\"), found {name:?}"))
     }
 }
 

@@ -5,18 +5,8 @@ use crate::reader::{Ctx, Field, Section};
 
 use super::{check_url, unique_name};
 
-const NOTIFY_KEYS: [&str; 10] = [
-    "name",
-    "kind",
-    "target",
-    "cameras",
-    "events",
-    "cooldown",
-    "discovery_prefix",
-    "secret",
-    "from",
-    "to",
-];
+const NOTIFY_KEYS: [&str; 10] =
+    ["name", "kind", "target", "cameras", "events", "cooldown", "discovery_prefix", "secret", "from", "to"];
 
 /// Keys that only make sense for one kind.
 const KIND_KEYS: [(&str, NotifyKind); 4] = [
@@ -53,9 +43,7 @@ fn parse_notify<'a>(
     seen: &mut Vec<(String, usize)>,
 ) -> Option<NotifyConfig> {
     section.check_keys(ctx, &NOTIFY_KEYS);
-    let name = section
-        .require(ctx, "name")
-        .and_then(|f| unique_name(ctx, &f, seen, "notifier"));
+    let name = section.require(ctx, "name").and_then(|f| unique_name(ctx, &f, seen, "notifier"));
     let kind: Option<NotifyKind> = section.require(ctx, "kind").and_then(|f| ctx.keyword(&f));
     let target_field = section.require(ctx, "target");
     let target = target_field.as_ref().and_then(|f| ctx.non_empty_string(f));

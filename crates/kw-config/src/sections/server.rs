@@ -36,10 +36,7 @@ pub(super) fn parse_server<'a>(ctx: &mut Ctx<'a>, section: &Section<'a>, base: &
         _ => {}
     }
     if let (Some(cert), Some(key)) = (cert_path, key_path) {
-        server.tls = Some(TlsConfig {
-            cert: resolve(base, cert),
-            key: resolve(base, key),
-        });
+        server.tls = Some(TlsConfig { cert: resolve(base, cert), key: resolve(base, key) });
     }
 
     if let Some(field) = section.get("trusted_proxies") {
@@ -68,9 +65,7 @@ fn check_timezone(text: &str) -> Result<&str, String> {
         && !text.ends_with('/')
         && !text.contains("//")
         && !text.split('/').any(|part| part == "." || part == "..")
-        && text
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '_' | '-' | '+'));
+        && text.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '_' | '-' | '+'));
     if ok {
         Ok(text)
     } else {
@@ -79,11 +74,7 @@ fn check_timezone(text: &str) -> Result<&str, String> {
 }
 
 pub(super) fn parse_storage<'a>(ctx: &mut Ctx<'a>, section: Option<&Section<'a>>, base: &Path) -> StorageConfig {
-    let mut storage = StorageConfig {
-        path: resolve(base, DEFAULT_STORAGE_PATH),
-        max_size: None,
-        max_age: None,
-    };
+    let mut storage = StorageConfig { path: resolve(base, DEFAULT_STORAGE_PATH), max_size: None, max_age: None };
     let Some(section) = section else {
         return storage;
     };

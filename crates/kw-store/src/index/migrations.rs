@@ -1,0 +1,104 @@
+//! The index schema and its migrations.
+//!
+//! Why migrations from the first release: every later feature (events, users, ...) adds tables, and a
+//! recorder upgraded in place must bring an existing index forward without losing recordings. The
+//! schema version lives in `PRAGMA user_version`; `MIGRATIONS[i]` takes version `i` to `i + 1`, and all
+//! pending ones run in one transaction so a crash never leaves a half-migrated index. An index newer
+//! than this build is refused with a clear message instead of being misread.
+
+use std::path::Path;
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use crate::error::StoreError;
+
+/// Version 1: cameras, runs, segments (one frame index blob each) and the garbage list.
+const V1: &str = r#"
+CREATE TABLE cameras (
+    id   INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE
+);
+CREATE TABLE runs (
+    id           INTEGER PRIMARY KEY,
+    camera_id    INTEGER NOT NULL REFERENCES cameras(id),
+    wall_anchor  INTEGER NOT NULL,
+    video_params BLOB NOT NULL,
+    audio_params BLOB
+);
+CREATE INDEX runs_camera ON runs(camera_id);
+CREATE TABLE segments (
+    id           INTEGER PRIMARY KEY,
+    camera_id    INTEGER NOT NULL REFERENCES cameras(id),
+    run_id       INTEGER NOT NULL REFERENCES runs(id),
+    seq          INTEGER NOT NULL,
+    start        INTEGER NOT NULL,
+    "end"        INTEGER NOT NULL,
+    bytes        INTEGER NOT NULL,
+    video_frames INTEGER NOT NULL,
+    has_loss     INTEGER NOT NULL,
+    frame_index  BLOB NOT NULL,
+    UNIQUE (run_id, seq)
+);
+CREATE INDEX segments_camera_start ON segments(camera_id, start);
+CREATE INDEX segments_start ON segments(start);
+CREATE TABLE garbage (
+    path TEXT PRIMARY KEY
+);
+"#;
+
+/// Ordered migrations; index `i` upgrades schema version `i` to `i + 1`.
+const MIGRATIONS: &[&str] = &[V1];
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
+
+fn user_version(conn: &Connection) -> rusqlite::Result<u32> {
+    conn.query_row("PRAGMA user_version", [], |r| r.get::<_, u32>(0))
+}
+
+/// Brings the schema up to [`SCHEMA_VERSION`].
+pub fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
+    let sq = |source| StoreError::Sqlite { path: path.to_path_buf(), source };
+    let too_new = |v: u32| StoreError::TooNew {
+        path: path.to_path_buf(),
+        what: format!("index schema version {v}, this keepwatch knows up to {SCHEMA_VERSION}"),
+    };
+    let v = user_version(conn).map_err(sq)?;
+    if v > SCHEMA_VERSION {
+        return Err(too_new(v));
+    }
+    if v == SCHEMA_VERSION {
+        return Ok(());
+    }
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sq)?;
+    // Another process may have migrated between the read above and taking the write lock.
+    let v = user_version(&tx).map_err(sq)?;
+    if v > SCHEMA_VERSION {
+        return Err(too_new(v));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(v as usize) {
+        tx.execute_batch(sql).map_err(sq)?;
+        tracing::info!(index = %path.display(), "index schema migrated to version {}", i + 1);
+    }
+    tx.pragma_update(None, "user_version", SCHEMA_VERSION).map_err(sq)?;
+    tx.commit().map_err(sq)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrates_once_and_refuses_newer() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("i.sqlite3");
+        let mut c = Connection::open(&path).unwrap();
+        migrate(&mut c, &path).unwrap();
+        assert_eq!(user_version(&c).unwrap(), SCHEMA_VERSION);
+        migrate(&mut c, &path).unwrap(); // idempotent
+        c.pragma_update(None, "user_version", SCHEMA_VERSION + 1).unwrap();
+        let e = migrate(&mut c, &path).unwrap_err();
+        assert!(matches!(e, StoreError::TooNew { .. }), "{e}");
+        assert!(e.to_string().contains("upgrade keepwatch"), "{e}");
+    }
+}

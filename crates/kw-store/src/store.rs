@@ -1,0 +1,234 @@
+//! [`Store`]: opening a store directory and the plain queries the recorder and the web server use.
+//!
+//! Why `Store` composes two narrow backends: the index and the segment bytes may later live in
+//! different systems (PostgreSQL, S3), but the rules that keep them consistent must exist once. Those
+//! rules live in this crate's `writer`, `recover`, `retention` and `check` modules, each an `impl Store`
+//! block of its own; this module holds only the state they share and the read-only queries.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use kw_media::{RunInfo, WallMicros};
+use uuid::Uuid;
+
+use crate::backend::{LocalDir, ReadAt, SegmentBackend, SegmentKey};
+use crate::error::{io_err, StoreError};
+use crate::frame_index::{self, FrameEntry};
+use crate::index::{IndexBackend, SegmentRow, SqliteIndex};
+use crate::marker;
+
+/// File name of the SQLite index inside the store directory.
+pub const INDEX_FILE: &str = "index.sqlite3";
+/// Directory of segment files inside the store directory.
+pub const SEGMENTS_DIR: &str = "segments";
+
+/// Whether [`Store::open`] may create a new store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Create {
+    /// Create the store when the directory is missing or empty (`lost+found` aside).
+    IfMissing,
+    /// Only open an existing store.
+    Never,
+}
+
+/// A segment writer that has not finished yet: its bytes count as used space.
+pub(crate) struct OpenWriter {
+    pub camera_id: i64,
+    pub key: SegmentKey,
+    pub bytes: Arc<AtomicU64>,
+}
+
+pub(crate) struct Inner {
+    pub id: Uuid,
+    pub index: Box<dyn IndexBackend>,
+    pub segs: Box<dyn SegmentBackend>,
+    pub writers: Mutex<HashMap<u64, OpenWriter>>,
+    pub next_writer: AtomicU64,
+}
+
+/// A recording store: segment files plus their index. Cheap to clone; all clones share state.
+#[derive(Clone)]
+pub struct Store {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("id", &self.inner.id)
+            .field("index", &self.inner.index.location())
+            .field("segments", &self.inner.segs.root())
+            .finish()
+    }
+}
+
+/// Microseconds since the Unix epoch, now.
+pub(crate) fn now_micros() -> WallMicros {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+impl Store {
+    /// Opens the store in `dir`. See [`Create`] for when a store is created; `expected_id`, when
+    /// given, must match the store's id (it is also the id a newly created store gets).
+    pub fn open(dir: &Path, create: Create, expected_id: Option<Uuid>) -> Result<Store, StoreError> {
+        let not_a_store = |reason: &str| StoreError::NotAStore { path: dir.to_path_buf(), reason: reason.into() };
+        let exists = match std::fs::metadata(dir) {
+            Ok(m) if m.is_dir() => true,
+            Ok(_) => return Err(not_a_store("it is not a directory")),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
+            Err(e) => return Err(io_err(dir, e)),
+        };
+        let found = if exists { marker::read(dir)? } else { None };
+        let marker = match found {
+            Some(m) => m,
+            None => {
+                if exists && !marker::is_empty_dir(dir)? {
+                    return Err(not_a_store(&format!(
+                        "the directory is not empty and has no {} marker",
+                        marker::MARKER_FILE
+                    )));
+                }
+                if create == Create::Never {
+                    return Err(not_a_store(if exists {
+                        "the directory is empty (is the disk mounted?)"
+                    } else {
+                        "the directory does not exist"
+                    }));
+                }
+                std::fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
+                let id = expected_id.unwrap_or_else(Uuid::new_v4);
+                let m = marker::create(dir, id, now_micros())?;
+                if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+                    marker::sync_dir(parent)?;
+                }
+                tracing::info!(store = %dir.display(), id = %id, "created a new keepwatch store");
+                m
+            }
+        };
+        if let Some(expected) = expected_id {
+            if expected != marker.store_id {
+                return Err(StoreError::WrongStore {
+                    path: dir.to_path_buf(),
+                    found: marker.store_id,
+                    expected,
+                });
+            }
+        }
+        let index = SqliteIndex::open(&dir.join(INDEX_FILE))?;
+        let seg_dir = dir.join(SEGMENTS_DIR);
+        let segs = LocalDir::new(seg_dir.clone()).map_err(|e| io_err(&seg_dir, e))?;
+        Ok(Store::from_backends(marker.store_id, Box::new(index), Box::new(segs)))
+    }
+
+    /// A store over arbitrary backends (the seam for other databases and object stores; tests).
+    pub fn from_backends(id: Uuid, index: Box<dyn IndexBackend>, segs: Box<dyn SegmentBackend>) -> Store {
+        Store {
+            inner: Arc::new(Inner {
+                id,
+                index,
+                segs,
+                writers: Mutex::new(HashMap::new()),
+                next_writer: AtomicU64::new(1),
+            }),
+        }
+    }
+
+    /// The store's id (from its marker).
+    pub fn id(&self) -> Uuid {
+        self.inner.id
+    }
+
+    pub(crate) fn index(&self) -> &dyn IndexBackend {
+        &*self.inner.index
+    }
+
+    pub(crate) fn segs(&self) -> &dyn SegmentBackend {
+        &*self.inner.segs
+    }
+
+    pub(crate) fn writers(&self) -> MutexGuard<'_, HashMap<u64, OpenWriter>> {
+        self.inner.writers.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Maps an I/O error on a segment to a [`StoreError`] naming its path.
+    pub(crate) fn seg_err(&self, key: &SegmentKey, e: std::io::Error) -> StoreError {
+        io_err(self.segs().location(key), e)
+    }
+
+    /// Where a segment lives (a path for the local backend), for messages.
+    pub fn segment_location(&self, key: &SegmentKey) -> PathBuf {
+        self.segs().location(key)
+    }
+
+    /// Keys of the segments being written by this process right now.
+    pub(crate) fn open_keys(&self) -> Vec<SegmentKey> {
+        self.writers().values().map(|w| w.key).collect()
+    }
+
+    /// Bytes of unfinished writers, per camera id.
+    pub(crate) fn open_bytes(&self) -> HashMap<i64, u64> {
+        let mut out = HashMap::new();
+        for w in self.writers().values() {
+            *out.entry(w.camera_id).or_insert(0) += w.bytes.load(Ordering::Relaxed);
+        }
+        out
+    }
+
+    /// The id of camera `name`, created if missing.
+    pub fn camera_id(&self, name: &str) -> Result<i64, StoreError> {
+        if name.is_empty() {
+            return Err(StoreError::Invalid { what: "a camera name must not be empty".into() });
+        }
+        self.index().camera_id(name)
+    }
+
+    /// Starts a run (one unbroken camera session with fixed stream parameters); returns its id.
+    pub fn begin_run(&self, camera: &str, run: &RunInfo) -> Result<i64, StoreError> {
+        let camera_id = self.camera_id(camera)?;
+        self.index().insert_run(camera_id, run)
+    }
+
+    /// All camera names, sorted.
+    pub fn cameras(&self) -> Result<Vec<String>, StoreError> {
+        Ok(self.index().cameras()?.into_iter().map(|(_, n)| n).collect())
+    }
+
+    /// A camera's segments overlapping `[start, end)`, ordered by start. Unknown camera: none.
+    pub fn segments(&self, camera: &str, start: WallMicros, end: WallMicros) -> Result<Vec<SegmentRow>, StoreError> {
+        match self.index().find_camera(camera)? {
+            Some(id) => self.index().segments(id, start, end),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// The description of run `run_id`.
+    pub fn run_info(&self, run_id: i64) -> Result<RunInfo, StoreError> {
+        self.index()
+            .run(run_id)?
+            .map(|(_, r)| r)
+            .ok_or_else(|| StoreError::NotFound { what: format!("run {run_id}") })
+    }
+
+    /// Every frame of a segment, in the order written (decode order).
+    pub fn frames(&self, seg: &SegmentRow) -> Result<Vec<FrameEntry>, StoreError> {
+        let blob = self.index().frame_index(seg.id)?.ok_or_else(|| StoreError::NotFound {
+            what: format!("segment {} ({})", seg.id, seg.key().name()),
+        })?;
+        frame_index::decode(&blob).map(|(_, f)| f).map_err(|what| StoreError::Corrupt {
+            path: PathBuf::from(format!("{} (frame index of segment {})", self.index().location(), seg.id)),
+            what,
+        })
+    }
+
+    /// Opens a segment's data for reading at the offsets [`Store::frames`] gives.
+    pub fn open_data(&self, seg: &SegmentRow) -> Result<Box<dyn ReadAt>, StoreError> {
+        let key = seg.key();
+        self.segs().open(&key).map_err(|e| self.seg_err(&key, e))
+    }
+}

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Long durability stress run, outside CI: kill -9 the recorder N times (default 50) at arbitrary moments,
+# then check the store and export every cycle (the same assertions as the CI test, more cycles).
+# Usage: ./scripts/stress-kill.sh [CYCLES]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/install-test-deps.sh
+KW_KILL_CYCLES="${1:-50}" cargo test --test durability kill_dash_nine -- --nocapture
