@@ -6,7 +6,11 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
-#[command(name = "keepwatch", version, about = "Self-hosted network video recorder: record, watch and export your cameras")]
+#[command(
+    name = "keepwatch",
+    version,
+    about = "Self-hosted network video recorder: record, watch and export your cameras"
+)]
 pub struct Cli {
     /// More log detail (-v debug, -vv trace); KEEPWATCH_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
@@ -89,7 +93,12 @@ fn check(config: &std::path::Path, repair: bool) -> Result<(), Failure> {
     }
 }
 
-fn recordings(config: &std::path::Path, camera: &str, start: Option<String>, end: Option<String>) -> Result<(), Failure> {
+fn recordings(
+    config: &std::path::Path,
+    camera: &str,
+    start: Option<String>,
+    end: Option<String>,
+) -> Result<(), Failure> {
     let parse = |v: Option<String>, default: i64, what: &str| -> Result<i64, Failure> {
         match v {
             Some(s) => crate::timefmt::parse(&s).map_err(|e| Failure::usage(format!("--{what}: {e}"))),

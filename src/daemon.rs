@@ -61,7 +61,8 @@ impl Cameras {
 
     fn start(&mut self, c: &CameraConfig) {
         let (status_tx, status_rx) = watch::channel(Status::default());
-        let source = CameraAddr::parse(&c.url, c.username.as_deref(), c.password.as_deref()).and_then(ingest::source_for);
+        let source =
+            CameraAddr::parse(&c.url, c.username.as_deref(), c.password.as_deref()).and_then(ingest::source_for);
         let source = match source {
             Ok(s) => s,
             Err(e) => {
@@ -76,7 +77,10 @@ impl Cameras {
                 });
                 let hub = Hub::new(Duration::ZERO);
                 let stats = Arc::new(Stats::default());
-                self.running.insert(c.name.clone(), RunningCamera { cfg: c.clone(), hub, status: status_rx, task, recorder: None, stats });
+                self.running.insert(
+                    c.name.clone(),
+                    RunningCamera { cfg: c.clone(), hub, status: status_rx, task, recorder: None, stats },
+                );
                 return;
             }
         };
@@ -99,7 +103,8 @@ impl Cameras {
         }
         let task = tokio::spawn(camera::supervise(c.name.clone(), source, hub.clone(), status_tx, self.clock.clone()));
         tracing::info!(camera = %c.name, url = %kw_config::redacted_url(&c.url), "camera started");
-        self.running.insert(c.name.clone(), RunningCamera { cfg: c.clone(), hub, status: status_rx, task, recorder, stats });
+        self.running
+            .insert(c.name.clone(), RunningCamera { cfg: c.clone(), hub, status: status_rx, task, recorder, stats });
     }
 
     fn stop(&mut self, name: &str) {
@@ -124,7 +129,9 @@ impl Cameras {
         let mut v: Vec<_> = self
             .running
             .iter()
-            .map(|(n, r)| (n.clone(), r.status.borrow().clone(), r.stats.frames.load(std::sync::atomic::Ordering::Relaxed)))
+            .map(|(n, r)| {
+                (n.clone(), r.status.borrow().clone(), r.stats.frames.load(std::sync::atomic::Ordering::Relaxed))
+            })
             .collect();
         v.sort_by(|a, b| a.0.cmp(&b.0));
         v
@@ -172,7 +179,12 @@ pub async fn serve(
         tokio::task::spawn_blocking(move || s.recover()).await.map_err(|e| Failure::runtime(e.to_string()))?
     };
     match recovered {
-        Ok(r) => tracing::info!("store {} at {} opened; recovery: {r}", store.id(), cfg.storage.path.display()),
+        Ok(r) => tracing::info!(
+            "store {} at {} opened; {}",
+            store.id(),
+            cfg.storage.path.display(),
+            r.to_string().trim_end()
+        ),
         Err(e) => return Err(Failure::runtime(format!("recovery of the store failed: {e}"))),
     }
     let clock: SharedClock = Arc::new(SystemClock);

@@ -63,9 +63,7 @@ impl Hub {
     /// `keep` is how much video to keep buffered beyond the current GOP (pre-roll).
     pub fn new(keep: std::time::Duration) -> Self {
         let keep_ticks = (keep.as_secs_f64() * f64::from(VIDEO_TIMESCALE)) as i64;
-        Hub {
-            inner: Arc::new(Mutex::new(Inner { run: None, gops: VecDeque::new(), subs: Vec::new(), keep_ticks })),
-        }
+        Hub { inner: Arc::new(Mutex::new(Inner { run: None, gops: VecDeque::new(), subs: Vec::new(), keep_ticks })) }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {

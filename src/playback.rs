@@ -54,7 +54,13 @@ struct Pick {
 }
 
 /// Builds the MP4 of `[start, end)` for a camera.
-pub fn build(store: &Store, camera: &str, start: WallMicros, end: WallMicros, now: i64) -> Result<Playable, PlaybackError> {
+pub fn build(
+    store: &Store,
+    camera: &str,
+    start: WallMicros,
+    end: WallMicros,
+    now: i64,
+) -> Result<Playable, PlaybackError> {
     if end <= start {
         return Err(PlaybackError::EmptyRange);
     }
@@ -128,7 +134,11 @@ pub fn build(store: &Store, camera: &str, start: WallMicros, end: WallMicros, no
         let timescale = adescs.first().map(|(_, p)| p.timescale).unwrap_or(48_000);
         // One audio timescale per track: audio of other runs with another rate is left out.
         let same: Vec<Pick> = audio.into_iter().filter(|p| adescs[p.desc as usize].1.timescale == timescale).collect();
-        tracks.push(TrackIn { descs: adescs.into_iter().map(|(_, p)| p).collect(), samples: to_track(&same), timescale });
+        tracks.push(TrackIn {
+            descs: adescs.into_iter().map(|(_, p)| p).collect(),
+            samples: to_track(&same),
+            timescale,
+        });
     }
     let movie = MovieIn {
         tracks,

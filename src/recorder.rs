@@ -157,7 +157,8 @@ impl Recorder {
                 }
             }
         }
-        let loss = f.loss_before || (f.stream == StreamKind::Video && self.cur.as_ref().is_some_and(|c| c.loss_pending));
+        let loss =
+            f.loss_before || (f.stream == StreamKind::Video && self.cur.as_ref().is_some_and(|c| c.loss_pending));
         let owned;
         let f = if loss != f.loss_before {
             owned = Frame { loss_before: loss, ..f.clone() };
@@ -176,7 +177,7 @@ impl Recorder {
                     }
                 }
             }
-            Some(Err(StoreError::NoSpace(_))) => {
+            Some(Err(StoreError::NoSpace { .. })) => {
                 self.disk_full();
                 // Retry once after freeing space.
                 if let Some(Err(e)) = self.with_writer(|w| w.append(f)) {
@@ -203,7 +204,7 @@ impl Recorder {
             return;
         }
         let mut result = self.with_writer(|w| w.sync());
-        if let Some(Err(StoreError::NoSpace(_))) = result {
+        if let Some(Err(StoreError::NoSpace { .. })) = result {
             self.disk_full();
             result = self.with_writer(|w| w.sync());
         }

@@ -30,10 +30,6 @@ fn remembered(config: &Path) -> Result<Option<Uuid>, Failure> {
 
 fn explain(e: StoreError, path: &Path, config: &Path, expected: Option<Uuid>) -> Failure {
     match (&e, expected) {
-        (StoreError::NotAStore(..), _) => Failure::runtime(format!(
-            "{} is not empty and is not a keepwatch store; refusing to write into it (choose another [storage] path)",
-            path.display()
-        )),
         (StoreError::WrongStore { .. }, _) => Failure::runtime(format!(
             "{e}; the config {} belongs to another store (remove {} to adopt this one)",
             config.display(),
@@ -45,6 +41,9 @@ fn explain(e: StoreError, path: &Path, config: &Path, expected: Option<Uuid>) ->
             path.display(),
             id_file(config).display()
         )),
+        (StoreError::NotAStore { .. }, _) => {
+            Failure::runtime(format!("{e}; refusing to write into it (choose another [storage] path)"))
+        }
         _ => Failure::runtime(format!("cannot open the store at {}: {e}", path.display())),
     }
 }

@@ -114,7 +114,11 @@ fn bad_cameras_get_clear_messages_and_never_a_panic() {
     let dir = tempfile::tempdir().unwrap();
     let mut cams = String::new();
     cams += &camera("unreachable", &format!("rtsp://127.0.0.1:{unreachable}/x"), "");
-    cams += &camera("wrongpass", &secured.url_without_credentials("cam"), "username = \"admin\"\npassword = \"wrong-secret\"\n");
+    cams += &camera(
+        "wrongpass",
+        &secured.url_without_credentials("cam"),
+        "username = \"admin\"\npassword = \"wrong-secret\"\n",
+    );
     cams += &camera("garbage", &format!("rtsp://127.0.0.1:{garbage_port}/x"), "");
     cams += &camera("novideo", &format!("rtsp://127.0.0.1:{audio_port}/x"), "");
     cams += &camera("tls", "rtsps://127.0.0.1:1/x", "");
@@ -152,7 +156,11 @@ fn bad_cameras_get_clear_messages_and_never_a_panic() {
 fn broken_config_names_file_line_and_key_and_exits_2() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("keepwatch.toml");
-    std::fs::write(&path, "[storage]\npath = \"s\"\n\n[[cameras]]\nname = \"cam\"\nurl = \"rtsp://h/x\"\nrecord = \"always\"\n").unwrap();
+    std::fs::write(
+        &path,
+        "[storage]\npath = \"s\"\n\n[[cameras]]\nname = \"cam\"\nurl = \"rtsp://h/x\"\nrecord = \"always\"\n",
+    )
+    .unwrap();
     let out = cli(&["run", "--config", path.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
@@ -162,6 +170,18 @@ fn broken_config_names_file_line_and_key_and_exits_2() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("keepwatch.toml:3") && err.contains("shape"), "{err}");
-    let out = cli(&["export", "--config", path.to_str().unwrap(), "--camera", "x", "--start", "soon", "--end", "later", "-o", "x.mp4"]);
+    let out = cli(&[
+        "export",
+        "--config",
+        path.to_str().unwrap(),
+        "--camera",
+        "x",
+        "--start",
+        "soon",
+        "--end",
+        "later",
+        "-o",
+        "x.mp4",
+    ]);
     assert_eq!(out.status.code(), Some(2));
 }

@@ -23,7 +23,11 @@ fn cameras_are_added_changed_and_removed_live() {
 
     // A broken edit is refused and "two" keeps recording.
     std::fs::write(&config, "[storage]\npath = \"store\"\n[[cameras]]\nname = \"Two!\"\n").unwrap();
-    assert!(kw.wait_line(&["config change not applied", "keepwatch.toml:"], Duration::from_secs(10)), "{}", kw.log_text());
+    assert!(
+        kw.wait_line(&["config change not applied", "keepwatch.toml:"], Duration::from_secs(10)),
+        "{}",
+        kw.log_text()
+    );
 
     // Change "two" (a new resolution): it restarts with the new parameters.
     let changed = CAM.replace("width=160", "width=320");

@@ -48,7 +48,11 @@ fn kill_dash_nine_cycles_lose_at_most_two_seconds() {
     let mut worst = 0i64;
     for (i, kill) in kills.iter().enumerate() {
         // The span recorded in this cycle is the last one that starts before the kill.
-        let (s, e) = *spans.iter().filter(|(s, _)| s < kill).max_by_key(|(s, _)| *s).unwrap_or_else(|| panic!("cycle {i}: nothing recorded: {spans:?}"));
+        let (s, e) = *spans
+            .iter()
+            .filter(|(s, _)| s < kill)
+            .max_by_key(|(s, _)| *s)
+            .unwrap_or_else(|| panic!("cycle {i}: nothing recorded: {spans:?}"));
         let lost = kill - e;
         worst = worst.max(lost);
         assert!(lost <= 2_000_000, "cycle {i}: lost {} ms before the kill (span {s}..{e}, kill {kill})", lost / 1000);
@@ -99,7 +103,11 @@ fn full_disk_deletes_oldest_and_keeps_recording() {
     assert!(!log.contains("panicked"), "{log}");
     let spans = spans(&config, "cam");
     let last_end = spans.iter().map(|(_, e)| *e).max().expect("something recorded");
-    assert!(stop_at - last_end < 3_000_000, "recording stopped {} ms before the end: {spans:?}\n{log}", (stop_at - last_end) / 1000);
+    assert!(
+        stop_at - last_end < 3_000_000,
+        "recording stopped {} ms before the end: {spans:?}\n{log}",
+        (stop_at - last_end) / 1000
+    );
     let r = check(&config, false);
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stdout));
 }

@@ -8,18 +8,11 @@ use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use support::{
-    codecs_of, ffmpeg_decode_errors, ffprobe_json, run_with_timeout, Auth, ClipSpec, RtspServer,
-};
+use support::{codecs_of, ffmpeg_decode_errors, ffprobe_json, run_with_timeout, Auth, ClipSpec, RtspServer};
 
 /// ffprobe the URL (asserting its codecs), then record 3 s with `ffmpeg -c copy` and check
 /// the recording holds the same video codec and about 3 s of it.
-fn probe_and_record(
-    url: String,
-    video: &'static str,
-    audio: Option<&'static str>,
-    out_dir: std::path::PathBuf,
-) {
+fn probe_and_record(url: String, video: &'static str, audio: Option<&'static str>, out_dir: std::path::PathBuf) {
     let probe = ffprobe_json(&url);
     assert_eq!(codecs_of(&probe, "video"), [video], "{url}: {probe}");
     let expected_audio: Vec<&str> = audio.into_iter().collect();
@@ -28,72 +21,30 @@ fn probe_and_record(
     let out = out_dir.join(format!("{}.mp4", url.rsplit('/').next().unwrap()));
     let rec = run_with_timeout(
         Command::new("ffmpeg")
-            .args([
-                "-nostdin",
-                "-v",
-                "error",
-                "-y",
-                "-rtsp_transport",
-                "tcp",
-                "-i",
-                &url,
-            ])
+            .args(["-nostdin", "-v", "error", "-y", "-rtsp_transport", "tcp", "-i", &url])
             .args(["-t", "3", "-c", "copy"])
             .arg(&out),
         Duration::from_secs(60),
     );
-    assert!(
-        rec.status.success(),
-        "recording {url} failed: {}",
-        String::from_utf8_lossy(&rec.stderr)
-    );
+    assert!(rec.status.success(), "recording {url} failed: {}", String::from_utf8_lossy(&rec.stderr));
     let probe = ffprobe_json(&out);
-    assert_eq!(
-        codecs_of(&probe, "video"),
-        [video],
-        "{}: {probe}",
-        out.display()
-    );
-    let duration: f64 = probe["format"]["duration"]
-        .as_str()
-        .and_then(|d| d.parse().ok())
-        .unwrap_or(0.0);
-    assert!(
-        (2.5..4.5).contains(&duration),
-        "{}: duration {duration}",
-        out.display()
-    );
+    assert_eq!(codecs_of(&probe, "video"), [video], "{}: {probe}", out.display());
+    let duration: f64 = probe["format"]["duration"].as_str().and_then(|d| d.parse().ok()).unwrap_or(0.0);
+    assert!((2.5..4.5).contains(&duration), "{}: duration {duration}", out.display());
 }
 
 #[test]
 fn rtsp_server_serves_h264_and_h265_with_and_without_digest_auth() {
     support::require_tools(&["ffmpeg", "ffprobe"]);
     let t0 = Instant::now();
-    let h264 = support::clip(&ClipSpec {
-        codec: "h264",
-        seconds: 6,
-        bframes: true,
-        audio: true,
-        ..ClipSpec::default()
-    });
-    let h265 = support::clip(&ClipSpec {
-        codec: "h265",
-        seconds: 6,
-        ..ClipSpec::default()
-    });
+    let h264 =
+        support::clip(&ClipSpec { codec: "h264", seconds: 6, bframes: true, audio: true, ..ClipSpec::default() });
+    let h265 = support::clip(&ClipSpec { codec: "h265", seconds: 6, ..ClipSpec::default() });
     for (clip, video, audio) in [(&h264, "h264", Some("aac")), (&h265, "hevc", None)] {
         let probe = ffprobe_json(clip);
         assert_eq!(codecs_of(&probe, "video"), [video]);
-        assert_eq!(
-            codecs_of(&probe, "audio"),
-            audio.into_iter().collect::<Vec<_>>()
-        );
-        assert_eq!(
-            ffmpeg_decode_errors(clip),
-            "",
-            "{} does not decode cleanly",
-            clip.display()
-        );
+        assert_eq!(codecs_of(&probe, "audio"), audio.into_iter().collect::<Vec<_>>());
+        assert_eq!(ffmpeg_decode_errors(clip), "", "{} does not decode cleanly", clip.display());
     }
     eprintln!("clips ready after {:?}", t0.elapsed());
 
@@ -110,16 +61,11 @@ fn rtsp_server_serves_h264_and_h265_with_and_without_digest_auth() {
             let url = server.url(mount);
             let dir = out.path().join(name);
             std::fs::create_dir_all(&dir).unwrap();
-            jobs.push(thread::spawn(move || {
-                probe_and_record(url, video, audio, dir)
-            }));
+            jobs.push(thread::spawn(move || probe_and_record(url, video, audio, dir)));
         }
     }
     // Without credentials, or with wrong ones, the secured server answers 401.
-    for url in [
-        secured.url_without_credentials("cam264"),
-        secured.url_with_credentials("cam264", "admin", "wrong"),
-    ] {
+    for url in [secured.url_without_credentials("cam264"), secured.url_with_credentials("cam264", "admin", "wrong")] {
         let r = run_with_timeout(
             Command::new("ffprobe").args(["-v", "error", "-rtsp_transport", "tcp", &url]),
             Duration::from_secs(60),
@@ -151,20 +97,12 @@ fn rtsp_server_serves_h264_and_h265_with_and_without_digest_auth() {
 #[test]
 fn rtsp_server_reencodes_audio_to_pcmu_with_basic_auth() {
     support::require_tools(&["ffmpeg", "ffprobe"]);
-    let h264 = support::clip(&ClipSpec {
-        codec: "h264",
-        seconds: 6,
-        bframes: true,
-        audio: true,
-        ..ClipSpec::default()
-    });
+    let h264 =
+        support::clip(&ClipSpec { codec: "h264", seconds: 6, bframes: true, audio: true, ..ClipSpec::default() });
     let server = RtspServer::start_with(
         &[("cam", h264.as_path())],
         Some(Auth::basic("viewer", "pw")),
-        support::ServerOptions {
-            audio: "pcmu",
-            ..Default::default()
-        },
+        support::ServerOptions { audio: "pcmu", ..Default::default() },
     );
     let probe = ffprobe_json(server.url("cam"));
     assert_eq!(codecs_of(&probe, "video"), ["h264"]);

@@ -49,11 +49,8 @@ fn records_real_rtsp_cameras_and_exports_clean_mp4() {
     for c in &cams[..4] {
         sections += &camera(c.name, &open.url(c.name), "");
     }
-    sections += &camera(
-        "digest",
-        &secured.url_without_credentials("cam"),
-        "username = \"admin\"\npassword = \"pa ss\"\n",
-    );
+    sections +=
+        &camera("digest", &secured.url_without_credentials("cam"), "username = \"admin\"\npassword = \"pa ss\"\n");
     sections += &camera("g711", &g711.url("cam"), "");
     let config = write_config(dir.path(), "", &sections);
     let mut kw = Keepwatch::start(&config);
@@ -78,7 +75,8 @@ fn records_real_rtsp_cameras_and_exports_clean_mp4() {
 
     for c in &cams {
         let spans = spans(&config, c.name);
-        let (s, e) = *spans.iter().max_by_key(|(s, e)| e - s).unwrap_or_else(|| panic!("{}: nothing recorded\n{log}", c.name));
+        let (s, e) =
+            *spans.iter().max_by_key(|(s, e)| e - s).unwrap_or_else(|| panic!("{}: nothing recorded\n{log}", c.name));
         assert!(e - s >= 32_000_000, "{}: longest span only {} ms: {spans:?}", c.name, (e - s) / 1000);
         // 30 s starting mid-GOP, so the export needs its edit list.
         let start = s + 1_330_000;
@@ -98,7 +96,10 @@ fn records_real_rtsp_cameras_and_exports_clean_mp4() {
         assert!(frames.abs_diff(expected) <= 1, "{}: {frames} frames, expected {expected}", c.name);
         match c.audio {
             Some(codec) => {
-                let a = streams.iter().find(|s| s["codec_type"] == "audio").unwrap_or_else(|| panic!("{}: no audio", c.name));
+                let a = streams
+                    .iter()
+                    .find(|s| s["codec_type"] == "audio")
+                    .unwrap_or_else(|| panic!("{}: no audio", c.name));
                 assert_eq!(a["codec_name"], codec, "{}", c.name);
             }
             None => assert!(streams.iter().all(|s| s["codec_type"] != "audio"), "{}", c.name),

@@ -20,7 +20,10 @@ use std::time::{Duration, Instant};
 #[derive(Clone, Debug)]
 pub enum SourceEvent {
     /// The streams' parameters: before the first frame, and again whenever they change (a new run).
-    Params { video: StreamParams, audio: Option<StreamParams> },
+    Params {
+        video: StreamParams,
+        audio: Option<StreamParams>,
+    },
     Frame(SourceFrame),
 }
 

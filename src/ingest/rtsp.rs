@@ -92,10 +92,12 @@ impl Source for RtspSource {
                 (None, Some(p)) => Some(Credentials { username: String::new(), password: p.clone() }),
                 (None, None) => None,
             };
-            let opts = SessionOptions::default().creds(creds).user_agent(format!("keepwatch/{}", env!("CARGO_PKG_VERSION")));
+            let opts =
+                SessionOptions::default().creds(creds).user_agent(format!("keepwatch/{}", env!("CARGO_PKG_VERSION")));
             let mut session = Session::describe(self.addr.url.clone(), opts).await.map_err(classify)?;
             let streams = session.streams();
-            let Some(vi) = streams.iter().position(|s| s.media() == "video" && video_codec(s.encoding_name()).is_some())
+            let Some(vi) =
+                streams.iter().position(|s| s.media() == "video" && video_codec(s.encoding_name()).is_some())
             else {
                 let offered: Vec<String> =
                     streams.iter().map(|s| format!("{}/{}", s.media(), s.encoding_name())).collect();

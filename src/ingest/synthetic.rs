@@ -11,7 +11,7 @@
 use super::{ConnectFuture, IngestError, Source, SourceEvent, SourceFrame, SourceStream};
 use bytes::Bytes;
 use kw_media::{nal, Codec, StreamKind, StreamParams, VIDEO_TIMESCALE};
-use openh264::encoder::{BitRate, Encoder, EncoderConfig, FrameRate, FrameType, IntraFramePeriod};
+use openh264::encoder::{BitRate, Encoder, EncoderConfig, FrameRate, FrameType, IntraFramePeriod, RateControlMode};
 use openh264::formats::YUVBuffer;
 use openh264::OpenH264API;
 use std::time::{Duration, Instant};
@@ -41,7 +41,8 @@ impl SyntheticSource {
     pub fn from_url(url: &url::Url) -> Result<Self, IngestError> {
         let mut s = SyntheticSource::default();
         for (k, v) in url.query_pairs() {
-            let num = |v: &str| v.parse::<f64>().map_err(|_| IngestError::BadUrl(format!("demo:// {k}={v} is not a number")));
+            let num =
+                |v: &str| v.parse::<f64>().map_err(|_| IngestError::BadUrl(format!("demo:// {k}={v} is not a number")));
             match k.as_ref() {
                 "width" => s.width = num(&v)?.clamp(16.0, 3840.0) as u16 & !1,
                 "height" => s.height = num(&v)?.clamp(16.0, 2160.0) as u16 & !1,
@@ -155,6 +156,7 @@ fn run_encoder(cfg: SyntheticSource, tx: tokio::sync::mpsc::Sender<Result<Source
         .max_frame_rate(FrameRate::from_hz(cfg.fps as f32))
         .bitrate(BitRate::from_bps(u32::from(cfg.width) * u32::from(cfg.height) * cfg.fps / 8))
         .intra_frame_period(IntraFramePeriod::from_num_frames(gop_frames))
+        .rate_control_mode(RateControlMode::Off)
         .skip_frames(false);
     let mut enc = match Encoder::with_api_config(OpenH264API::from_source(), config) {
         Ok(e) => e,

@@ -227,8 +227,11 @@ mod tests {
         let mut tl = Timeline::new(90_000, 90_000);
         // Decode order I P B B with presentation 0, 3, 1, 2.
         let pts = [0, 3, 1, 2, 6, 4, 5];
-        let out: Vec<i64> =
-            pts.iter().enumerate().map(|(i, p)| tl.map(p * 3600, t0 + Duration::from_millis(i as u64 * 40)).pts).collect();
+        let out: Vec<i64> = pts
+            .iter()
+            .enumerate()
+            .map(|(i, p)| tl.map(p * 3600, t0 + Duration::from_millis(i as u64 * 40)).pts)
+            .collect();
         assert_eq!(out, pts.iter().map(|p| p * 3600).collect::<Vec<_>>());
     }
 

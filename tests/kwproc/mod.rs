@@ -27,9 +27,8 @@ pub fn parse_rfc3339(s: &str) -> i64 {
 /// Writes `keepwatch.toml` in `dir` with the store in `dir/store` and the given camera sections.
 pub fn write_config(dir: &Path, extra_storage: &str, cameras: &str) -> PathBuf {
     let path = dir.join("keepwatch.toml");
-    let text = format!(
-        "[server]\nlisten = \"127.0.0.1:0\"\n\n[storage]\npath = \"store\"\n{extra_storage}\n\n{cameras}\n"
-    );
+    let text =
+        format!("[server]\nlisten = \"127.0.0.1:0\"\n\n[storage]\npath = \"store\"\n{extra_storage}\n\n{cameras}\n");
     std::fs::write(&path, text).unwrap();
     path
 }

@@ -22,8 +22,7 @@ pub const READY_TIMEOUT: Duration = Duration::from_secs(60);
 /// Default limit for one ffprobe/ffmpeg run started by these helpers.
 pub const TOOL_TIMEOUT: Duration = Duration::from_secs(120);
 
-const RTSP_SERVER_SCRIPT: &str =
-    concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/rtsp_server.py");
+const RTSP_SERVER_SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/rtsp_server.py");
 
 // ---------------------------------------------------------------------------------------
 // Processes
@@ -46,11 +45,8 @@ fn signal_pid(pid: u32, sig: i32) -> bool {
 /// Whether `name` is an executable on PATH (or an executable path, if it has a slash).
 pub fn have_tool(name: &str) -> bool {
     use std::os::unix::fs::PermissionsExt;
-    let is_exec = |p: &Path| {
-        fs::metadata(p)
-            .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-            .unwrap_or(false)
-    };
+    let is_exec =
+        |p: &Path| fs::metadata(p).map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0).unwrap_or(false);
     if name.contains('/') {
         return is_exec(Path::new(name));
     }
@@ -87,18 +83,8 @@ pub fn run_with_timeout(cmd: &mut Command, timeout: Duration) -> Output {
             buf
         })
     };
-    let out = drain(
-        child
-            .stdout
-            .take()
-            .map(|r| Box::new(r) as Box<dyn Read + Send>),
-    );
-    let err = drain(
-        child
-            .stderr
-            .take()
-            .map(|r| Box::new(r) as Box<dyn Read + Send>),
-    );
+    let out = drain(child.stdout.take().map(|r| Box::new(r) as Box<dyn Read + Send>));
+    let err = drain(child.stderr.take().map(|r| Box::new(r) as Box<dyn Read + Send>));
     let deadline = Instant::now() + timeout;
     let status: ExitStatus = loop {
         if let Some(st) = child.try_wait().expect("try_wait") {
@@ -108,18 +94,11 @@ pub fn run_with_timeout(cmd: &mut Command, timeout: Duration) -> Output {
             let _ = child.kill();
             let _ = child.wait();
             let stderr = err.join().unwrap_or_default();
-            panic!(
-                "{desc} did not finish within {timeout:?}; stderr:\n{}",
-                String::from_utf8_lossy(&stderr)
-            );
+            panic!("{desc} did not finish within {timeout:?}; stderr:\n{}", String::from_utf8_lossy(&stderr));
         }
         thread::sleep(Duration::from_millis(20));
     };
-    Output {
-        status,
-        stdout: out.join().unwrap_or_default(),
-        stderr: err.join().unwrap_or_default(),
-    }
+    Output { status, stdout: out.join().unwrap_or_default(), stderr: err.join().unwrap_or_default() }
 }
 
 /// A TCP port on 127.0.0.1 that was free a moment ago (never the same one twice in a
@@ -128,11 +107,7 @@ pub fn free_port() -> u16 {
     static HANDED_OUT: OnceLock<Mutex<HashSet<u16>>> = OnceLock::new();
     let handed_out = HANDED_OUT.get_or_init(Default::default);
     for _ in 0..100 {
-        let port = TcpListener::bind(("127.0.0.1", 0))
-            .expect("bind 127.0.0.1:0")
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = TcpListener::bind(("127.0.0.1", 0)).expect("bind 127.0.0.1:0").local_addr().unwrap().port();
         if handed_out.lock().unwrap().insert(port) {
             return port;
         }
@@ -158,8 +133,7 @@ pub fn ffprobe_json(target: impl AsRef<OsStr>) -> serde_json::Value {
     if is_rtsp(target) {
         cmd.args(["-rtsp_transport", "tcp"]);
     }
-    cmd.args(["-print_format", "json", "-show_format", "-show_streams"])
-        .arg(target);
+    cmd.args(["-print_format", "json", "-show_format", "-show_streams"]).arg(target);
     let out = run_with_timeout(&mut cmd, TOOL_TIMEOUT);
     assert!(
         out.status.success(),
@@ -190,10 +164,7 @@ pub fn codecs_of(probe: &serde_json::Value, codec_type: &str) -> Vec<String> {
 /// ffmpeg reported on stderr: empty when the file decodes cleanly.
 pub fn ffmpeg_decode_errors(path: impl AsRef<Path>) -> String {
     let out = run_with_timeout(
-        Command::new("ffmpeg")
-            .args(["-nostdin", "-v", "error", "-i"])
-            .arg(path.as_ref())
-            .args(["-f", "null", "-"]),
+        Command::new("ffmpeg").args(["-nostdin", "-v", "error", "-i"]).arg(path.as_ref()).args(["-f", "null", "-"]),
         Duration::from_secs(600),
     );
     String::from_utf8_lossy(&out.stderr).into_owned()
@@ -239,10 +210,7 @@ impl ClipSpec {
         ClipSpec::default()
     }
     pub fn h265() -> Self {
-        ClipSpec {
-            codec: "h265",
-            ..ClipSpec::default()
-        }
+        ClipSpec { codec: "h265", ..ClipSpec::default() }
     }
     /// Key frame interval in frames.
     pub fn gop_frames(&self) -> u32 {
@@ -281,19 +249,9 @@ pub fn clips_dir() -> PathBuf {
 /// in [`clips_dir`]. Safe to call from parallel tests and test processes (each
 /// generates into a temporary name and renames it into place).
 pub fn clip(spec: &ClipSpec) -> PathBuf {
-    assert!(
-        spec.codec == "h264" || spec.codec == "h265",
-        "ClipSpec.codec must be h264 or h265, not {:?}",
-        spec.codec
-    );
-    assert!(
-        spec.width.is_multiple_of(2) && spec.height.is_multiple_of(2),
-        "clip dimensions must be even"
-    );
-    assert!(
-        spec.fps > 0 && spec.seconds > 0,
-        "clip needs fps and seconds"
-    );
+    assert!(spec.codec == "h264" || spec.codec == "h265", "ClipSpec.codec must be h264 or h265, not {:?}", spec.codec);
+    assert!(spec.width.is_multiple_of(2) && spec.height.is_multiple_of(2), "clip dimensions must be even");
+    assert!(spec.fps > 0 && spec.seconds > 0, "clip needs fps and seconds");
     let dir = clips_dir();
     let path = dir.join(spec.file_name());
     if path.exists() {
@@ -307,24 +265,13 @@ pub fn clip(spec: &ClipSpec) -> PathBuf {
         return path;
     }
     fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    let tmp = dir.join(format!(
-        ".{}.{}-{}.tmp.mp4",
-        spec.file_name(),
-        std::process::id(),
-        nanos
-    ));
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().subsec_nanos();
+    let tmp = dir.join(format!(".{}.{}-{}.tmp.mp4", spec.file_name(), std::process::id(), nanos));
 
     let gop = spec.gop_frames();
     let mut cmd = Command::new("ffmpeg");
     cmd.args(["-nostdin", "-hide_banner", "-v", "error", "-y"]);
-    cmd.args(["-f", "lavfi", "-i"]).arg(format!(
-        "testsrc2=size={}x{}:rate={}",
-        spec.width, spec.height, spec.fps
-    ));
+    cmd.args(["-f", "lavfi", "-i"]).arg(format!("testsrc2=size={}x{}:rate={}", spec.width, spec.height, spec.fps));
     if spec.audio {
         cmd.args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"]);
     }
@@ -335,22 +282,8 @@ pub fn clip(spec: &ClipSpec) -> PathBuf {
     cmd.args(["-t", &spec.seconds.to_string(), "-pix_fmt", "yuv420p"]);
     match spec.codec {
         "h264" => {
-            cmd.args([
-                "-c:v",
-                "libx264",
-                "-preset",
-                "veryfast",
-                "-profile:v",
-                "high",
-            ]);
-            cmd.args([
-                "-g",
-                &gop.to_string(),
-                "-keyint_min",
-                &gop.to_string(),
-                "-sc_threshold",
-                "0",
-            ]);
+            cmd.args(["-c:v", "libx264", "-preset", "veryfast", "-profile:v", "high"]);
+            cmd.args(["-g", &gop.to_string(), "-keyint_min", &gop.to_string(), "-sc_threshold", "0"]);
             cmd.args(["-bf", if spec.bframes { "3" } else { "0" }]);
         }
         _ => {
@@ -370,14 +303,9 @@ pub fn clip(spec: &ClipSpec) -> PathBuf {
     let out = run_with_timeout(&mut cmd, Duration::from_secs(600));
     if !out.status.success() {
         let _ = fs::remove_file(&tmp);
-        panic!(
-            "generating clip {} failed: {}",
-            spec.file_name(),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        panic!("generating clip {} failed: {}", spec.file_name(), String::from_utf8_lossy(&out.stderr));
     }
-    fs::rename(&tmp, &path)
-        .unwrap_or_else(|e| panic!("cannot rename {} into place: {e}", tmp.display()));
+    fs::rename(&tmp, &path).unwrap_or_else(|e| panic!("cannot rename {} into place: {e}", tmp.display()));
     path
 }
 
@@ -393,16 +321,10 @@ pub enum Auth {
 
 impl Auth {
     pub fn basic(user: &str, password: &str) -> Auth {
-        Auth::Basic {
-            user: user.into(),
-            password: password.into(),
-        }
+        Auth::Basic { user: user.into(), password: password.into() }
     }
     pub fn digest(user: &str, password: &str) -> Auth {
-        Auth::Digest {
-            user: user.into(),
-            password: password.into(),
-        }
+        Auth::Digest { user: user.into(), password: password.into() }
     }
     pub fn user(&self) -> &str {
         match self {
@@ -434,10 +356,7 @@ pub struct ServerOptions {
 
 impl Default for ServerOptions {
     fn default() -> Self {
-        ServerOptions {
-            audio: "aac",
-            port: None,
-        }
+        ServerOptions { audio: "aac", port: None }
     }
 }
 
@@ -445,9 +364,7 @@ impl Default for ServerOptions {
 fn encode_userinfo(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
             _ => format!("%{b:02X}"),
         })
         .collect()
@@ -474,11 +391,7 @@ impl RtspServer {
         Self::start_with(mounts, auth, ServerOptions::default())
     }
 
-    pub fn start_with(
-        mounts: &[(&str, &Path)],
-        auth: Option<Auth>,
-        opts: ServerOptions,
-    ) -> RtspServer {
+    pub fn start_with(mounts: &[(&str, &Path)], auth: Option<Auth>, opts: ServerOptions) -> RtspServer {
         assert!(!mounts.is_empty(), "RtspServer needs at least one mount");
         let mut args: Vec<OsString> = Vec::new();
         for (name, path) in mounts {
@@ -491,14 +404,7 @@ impl RtspServer {
         args.push("--audio".into());
         args.push(opts.audio.into());
         if let Some(a) = &auth {
-            for s in [
-                "--auth",
-                a.scheme(),
-                "--user",
-                a.user(),
-                "--password",
-                a.password(),
-            ] {
+            for s in ["--auth", a.scheme(), "--user", a.user(), "--password", a.password()] {
                 args.push(s.into());
             }
         }
@@ -509,10 +415,7 @@ impl RtspServer {
             child: None,
             stdin: None,
             feeders: Default::default(),
-            log_dir: tempfile::Builder::new()
-                .prefix("kw-rtsp-server")
-                .tempdir()
-                .expect("tempdir"),
+            log_dir: tempfile::Builder::new().prefix("kw-rtsp-server").tempdir().expect("tempdir"),
         };
         // A port picked by free_port can be taken by someone else before the server binds
         // it; then pick another one.
@@ -538,11 +441,7 @@ impl RtspServer {
     }
 
     pub fn url_without_credentials(&self, mount: &str) -> String {
-        format!(
-            "rtsp://127.0.0.1:{}/{}",
-            self.port,
-            mount.trim_start_matches('/')
-        )
+        format!("rtsp://127.0.0.1:{}/{}", self.port, mount.trim_start_matches('/'))
     }
 
     pub fn url_with_credentials(&self, mount: &str, user: &str, password: &str) -> String {
@@ -611,9 +510,7 @@ impl RtspServer {
         loop {
             match self.spawn() {
                 Ok(()) => return,
-                Err(e) if e.bind_failed && Instant::now() < deadline => {
-                    thread::sleep(Duration::from_millis(200))
-                }
+                Err(e) if e.bind_failed && Instant::now() < deadline => thread::sleep(Duration::from_millis(200)),
                 Err(e) => panic!("restart: {}", e.message),
             }
         }
@@ -621,15 +518,10 @@ impl RtspServer {
 
     fn spawn(&mut self) -> Result<(), SpawnError> {
         assert!(self.child.is_none());
-        let python =
-            std::env::var_os("KW_TEST_PYTHON").unwrap_or_else(|| "/usr/bin/python3".into());
+        let python = std::env::var_os("KW_TEST_PYTHON").unwrap_or_else(|| "/usr/bin/python3".into());
         let log_path = self.log_dir.path().join("stderr.log");
         let log_start = fs::metadata(&log_path).map(|m| m.len()).unwrap_or(0);
-        let log = fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&log_path)
-            .expect("server log");
+        let log = fs::OpenOptions::new().create(true).append(true).open(&log_path).expect("server log");
         let mut child = Command::new(&python)
             .arg("-u")
             .arg(RTSP_SERVER_SCRIPT)
@@ -640,12 +532,7 @@ impl RtspServer {
             .stdout(Stdio::piped())
             .stderr(log)
             .spawn()
-            .unwrap_or_else(|e| {
-                panic!(
-                    "cannot run {} {RTSP_SERVER_SCRIPT}: {e}",
-                    python.to_string_lossy()
-                )
-            });
+            .unwrap_or_else(|e| panic!("cannot run {} {RTSP_SERVER_SCRIPT}: {e}", python.to_string_lossy()));
         self.stdin = child.stdin.take();
         let stdout = child.stdout.take().unwrap();
         let feeders = Arc::clone(&self.feeders);
@@ -654,15 +541,9 @@ impl RtspServer {
         thread::spawn(move || {
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
-                if let Some(pid) = line
-                    .strip_prefix("FEEDER ")
-                    .and_then(|p| p.trim().parse().ok())
-                {
+                if let Some(pid) = line.strip_prefix("FEEDER ").and_then(|p| p.trim().parse().ok()) {
                     feeders.lock().unwrap().push(pid);
-                } else if let Some(port) = line
-                    .strip_prefix("READY ")
-                    .and_then(|p| p.trim().parse().ok())
-                {
+                } else if let Some(port) = line.strip_prefix("READY ").and_then(|p| p.trim().parse().ok()) {
                     let _ = ready_tx.send(port);
                 }
             }

@@ -11,7 +11,7 @@ pub fn example_config() -> &'static str {
 }
 
 /// The `keepwatch.toml` that `keepwatch demo` writes into `dir`: one synthetic camera named `demo`, recording
-/// continuously with motion detection on, the store in `dir` itself (`path = "."`), capped at 2 GB.
+/// continuously with motion detection on, the store in `dir/store` (`path = "store"`), capped at 2 GB.
 pub fn demo_config(listen: &str, dir: &Path) -> String {
     let dir_text = one_line(&dir.display().to_string());
     let config = dir.join("keepwatch.toml");
@@ -29,7 +29,7 @@ listen = {listen}
 
 [storage]
 # "." is the directory of this file: recordings and the index live next to it.
-path = "."
+path = "store"
 # The oldest recordings are deleted to stay under this size.
 max_size = "2GB"
 

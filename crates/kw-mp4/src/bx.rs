@@ -122,10 +122,7 @@ mod tests {
         w.end(outer);
         let b = w.finish().unwrap();
         assert_eq!(&b[..8], &[0, 0, 0, 22, b'm', b'o', b'o', b'v']);
-        assert_eq!(
-            &b[8..20],
-            &[0, 0, 0, 14, b'm', b'v', b'h', b'd', 1, 2, 0, 1]
-        );
+        assert_eq!(&b[8..20], &[0, 0, 0, 14, b'm', b'v', b'h', b'd', 1, 2, 0, 1]);
         assert_eq!(&b[20..], &[0, 7]);
     }
 }

@@ -50,26 +50,15 @@ fn sample_entry(w: &mut W, p: &StreamParams) -> Result<(), Mp4Error> {
         }
         Codec::Aac => {
             if p.extra.len() < 2 {
-                return Err(Mp4Error::Config {
-                    codec: p.codec,
-                    reason: "AudioSpecificConfig is missing",
-                });
+                return Err(Mp4Error::Config { codec: p.codec, reason: "AudioSpecificConfig is missing" });
             }
-            let channels = if p.channels != 0 {
-                p.channels
-            } else {
-                asc_channels(&p.extra).unwrap_or(2)
-            };
+            let channels = if p.channels != 0 { p.channels } else { asc_channels(&p.extra).unwrap_or(2) };
             let b = audio_head(w, b"mp4a", p, channels);
             esds(w, &p.extra)?;
             w.end(b);
         }
         Codec::Pcmu | Codec::Pcma => {
-            let fourcc = if p.codec == Codec::Pcmu {
-                b"ulaw"
-            } else {
-                b"alaw"
-            };
+            let fourcc = if p.codec == Codec::Pcmu { b"ulaw" } else { b"alaw" };
             let b = audio_head(w, fourcc, p, p.channels.max(1));
             w.end(b);
         }
@@ -81,10 +70,7 @@ fn sample_entry(w: &mut W, p: &StreamParams) -> Result<(), Mp4Error> {
 fn video_config(p: &StreamParams, min_len: usize, len_byte: usize) -> Result<Vec<u8>, Mp4Error> {
     let mut cfg = p.extra.clone();
     if cfg.len() < min_len || cfg[0] != 1 {
-        return Err(Mp4Error::Config {
-            codec: p.codec,
-            reason: "decoder configuration record is malformed",
-        });
+        return Err(Mp4Error::Config { codec: p.codec, reason: "decoder configuration record is malformed" });
     }
     cfg[len_byte] |= 0x03;
     Ok(cfg)
@@ -119,11 +105,7 @@ fn audio_head(w: &mut W, fourcc: &[u8; 4], p: &StreamParams, channels: u8) -> cr
     w.u16(channels.into());
     w.u16(16); // samplesize
     w.u32(0); // pre_defined, reserved
-    let rate = if p.sample_rate != 0 {
-        p.sample_rate
-    } else {
-        p.timescale
-    };
+    let rate = if p.sample_rate != 0 { p.sample_rate } else { p.timescale };
     // 16.16 fixed point; rates that do not fit are left to the decoder configuration.
     w.u32(if rate <= 0xffff { rate << 16 } else { 0 });
     b

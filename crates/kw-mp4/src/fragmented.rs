@@ -45,10 +45,7 @@ pub fn init_segment(tracks: &[StreamParams]) -> Result<Vec<u8>, Mp4Error> {
     trak::mvhd(&mut w, 0, VIDEO_TIMESCALE, 0, next_id);
     for (i, p) in tracks.iter().enumerate() {
         if p.timescale == 0 {
-            return Err(Mp4Error::Track {
-                track: i,
-                reason: "timescale is 0".into(),
-            });
+            return Err(Mp4Error::Track { track: i, reason: "timescale is 0".into() });
         }
         let head = TrackHead {
             track_id: i as u32 + 1,
@@ -120,11 +117,7 @@ pub fn media_segment(seq: u32, tracks: &[FragTrack]) -> Vec<u8> {
     }
     w.end(moof);
     // Data offsets count from the start of moof (which starts this buffer) to each track's first byte.
-    let payload: u64 = tracks
-        .iter()
-        .flat_map(|t| &t.data)
-        .map(|d| d.len() as u64)
-        .sum();
+    let payload: u64 = tracks.iter().flat_map(|t| &t.data).map(|d| d.len() as u64).sum();
     let large = payload + 8 > u64::from(u32::MAX);
     let mut at = w.pos() as u64 + if large { 16 } else { 8 };
     for (field, t) in offset_fields.into_iter().zip(tracks) {

@@ -77,10 +77,7 @@ pub(crate) struct Prepared<'a> {
 pub fn build(m: &MovieIn) -> Result<Mp4File, Mp4Error> {
     let window = m.end.checked_sub(m.start).filter(|&d| d > 0);
     let Some(total) = window else {
-        return Err(Mp4Error::Window {
-            start: m.start,
-            end: m.end,
-        });
+        return Err(Mp4Error::Window { start: m.start, end: m.end });
     };
     let total = total as u64;
     let mut tracks = Vec::new();
@@ -122,13 +119,11 @@ pub fn build(m: &MovieIn) -> Result<Mp4File, Mp4Error> {
         head.extend_from_slice(&(payload.saturating_add(16)).to_be_bytes());
     }
     let parts = std::iter::once(Part::Bytes(Bytes::from(head))).chain(order.iter().flat_map(|c| {
-        tracks[c.track].input.samples[c.first..c.first + c.count]
-            .iter()
-            .map(|s| Part::Data {
-                source: s.data.source,
-                offset: s.data.offset,
-                len: s.size.into(),
-            })
+        tracks[c.track].input.samples[c.first..c.first + c.count].iter().map(|s| Part::Data {
+            source: s.data.source,
+            offset: s.data.offset,
+            len: s.size.into(),
+        })
     }));
     Ok(Mp4File::from_parts(parts))
 }
@@ -166,26 +161,15 @@ fn moov(
 }
 
 /// Validates a track and derives its timing and edit list; `None` when it has nothing to present.
-fn prepare<'a>(
-    index: usize,
-    t: &'a TrackIn,
-    m: &MovieIn,
-    total: u64,
-) -> Result<Option<Prepared<'a>>, Mp4Error> {
-    let err = |reason: &str| Mp4Error::Track {
-        track: index,
-        reason: reason.into(),
-    };
+fn prepare<'a>(index: usize, t: &'a TrackIn, m: &MovieIn, total: u64) -> Result<Option<Prepared<'a>>, Mp4Error> {
+    let err = |reason: &str| Mp4Error::Track { track: index, reason: reason.into() };
     if t.timescale == 0 {
         return Err(err("timescale is 0"));
     }
     let Some(first) = t.descs.first() else {
         return Err(err("no sample description"));
     };
-    if t.descs
-        .iter()
-        .any(|d| Kind::of(d.codec) != Kind::of(first.codec))
-    {
+    if t.descs.iter().any(|d| Kind::of(d.codec) != Kind::of(first.codec)) {
         return Err(err("mixes audio and video sample descriptions"));
     }
     if let Some(s) = t.samples.iter().find(|s| s.desc as usize >= t.descs.len()) {
@@ -214,36 +198,16 @@ fn prepare<'a>(
         if empty >= total {
             return Ok(None);
         }
-        edits.push(Edit {
-            duration: empty,
-            media_time: -1,
-        });
-        edits.push(Edit {
-            duration: total - empty,
-            media_time: timing.shift,
-        });
+        edits.push(Edit { duration: empty, media_time: -1 });
+        edits.push(Edit { duration: total - empty, media_time: timing.shift });
     } else {
-        let media_time =
-            i128::from(start_t) - i128::from(timing.first_pts) + i128::from(timing.shift);
+        let media_time = i128::from(start_t) - i128::from(timing.first_pts) + i128::from(timing.shift);
         let media_time = i64::try_from(media_time).map_err(|_| err("window start out of range"))?;
-        edits.push(Edit {
-            duration: total,
-            media_time,
-        });
+        edits.push(Edit { duration: total, media_time });
     }
-    let media_duration = timing
-        .durations
-        .iter()
-        .map(|&d| u64::from(d))
-        .sum::<u64>()
-        .saturating_add(timing.shift as u64);
-    Ok(Some(Prepared {
-        input: t,
-        timescale: ts,
-        timing,
-        edits,
-        media_duration,
-    }))
+    let media_duration =
+        timing.durations.iter().map(|&d| u64::from(d)).sum::<u64>().saturating_add(timing.shift as u64);
+    Ok(Some(Prepared { input: t, timescale: ts, timing, edits, media_duration }))
 }
 
 /// Derives the timing of a track in its own timescale or, when a gap (camera offline for more than 2^32
@@ -258,10 +222,7 @@ fn fit_timing(t: &TrackIn, m: &MovieIn) -> Result<(u32, Timing, i64, i64), &'sta
         }
         let start_t = rescale(m.start, MOVIE_TIMESCALE, ts).ok_or("window start out of range")?;
         let end_t = rescale(m.end, MOVIE_TIMESCALE, ts).ok_or("window end out of range")?;
-        let pts = t
-            .samples
-            .iter()
-            .map(|s| rescale(s.pts, t.timescale, ts).ok_or("pts out of range"));
+        let pts = t.samples.iter().map(|s| rescale(s.pts, t.timescale, ts).ok_or("pts out of range"));
         let pts = pts.collect::<Result<Vec<i64>, _>>()?;
         match timing::track_timing(&pts, end_t, (ts / 25).max(1)) {
             Ok(timing) => return Ok((ts, timing, start_t, end_t)),

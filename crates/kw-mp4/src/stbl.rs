@@ -41,15 +41,7 @@ pub(crate) fn layout(tracks: &[Prepared<'_>]) -> (Vec<Chunk>, Vec<Vec<Chunk>>) {
             if split {
                 all.extend(open.take());
                 let at = i64::try_from(dts).unwrap_or(i64::MAX);
-                open = Some(Chunk {
-                    track: ti,
-                    first: i,
-                    count: 0,
-                    dts: at,
-                    desc: s.desc,
-                    rel_offset: 0,
-                    bytes: 0,
-                });
+                open = Some(Chunk { track: ti, first: i, count: 0, dts: at, desc: s.desc, rel_offset: 0, bytes: 0 });
             }
             if let Some(c) = open.as_mut() {
                 c.count += 1;
@@ -74,9 +66,7 @@ pub(crate) fn layout(tracks: &[Prepared<'_>]) -> (Vec<Chunk>, Vec<Vec<Chunk>>) {
 fn earlier(a: &Chunk, b: &Chunk, tracks: &[Prepared<'_>]) -> Ordering {
     let ta = i128::from(tracks[a.track].timescale);
     let tb = i128::from(tracks[b.track].timescale);
-    (i128::from(a.dts) * tb)
-        .cmp(&(i128::from(b.dts) * ta))
-        .then(a.track.cmp(&b.track))
+    (i128::from(a.dts) * tb).cmp(&(i128::from(b.dts) * ta)).then(a.track.cmp(&b.track))
 }
 
 /// Writes `stts`, `ctts`, `stss`, `stsz`, `stsc` and `stco`/`co64` of one track; chunk offsets are

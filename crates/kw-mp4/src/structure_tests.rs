@@ -13,9 +13,7 @@ fn video_params(width: u16) -> StreamParams {
         height: 240,
         sample_rate: 0,
         channels: 0,
-        extra: vec![
-            1, 0x64, 0, 0x1f, 0xff, 0xe1, 0, 4, 0x67, 0x64, 0, 0x1f, 1, 0, 2, 0x68, 0xee,
-        ],
+        extra: vec![1, 0x64, 0, 0x1f, 0xff, 0xe1, 0, 4, 0x67, 0x64, 0, 0x1f, 1, 0, 2, 0x68, 0xee],
         rfc6381: "avc1.64001f".into(),
     }
 }
@@ -42,22 +40,12 @@ fn video(pts: &[i64], base: u64) -> TrackIn {
         .enumerate()
         .map(|(i, &pts)| {
             let size = 1000 + i as u32;
-            let s = SampleIn {
-                pts,
-                size,
-                key: i % 25 == 0,
-                desc: 0,
-                data: DataRef { source: 0, offset },
-            };
+            let s = SampleIn { pts, size, key: i % 25 == 0, desc: 0, data: DataRef { source: 0, offset } };
             offset += u64::from(size);
             s
         })
         .collect();
-    TrackIn {
-        descs: vec![video_params(320)],
-        samples,
-        timescale: 90_000,
-    }
+    TrackIn { descs: vec![video_params(320)], samples, timescale: 90_000 }
 }
 
 fn audio(frames: usize, first_pts: i64) -> TrackIn {
@@ -67,26 +55,14 @@ fn audio(frames: usize, first_pts: i64) -> TrackIn {
             size: 300,
             key: true,
             desc: 0,
-            data: DataRef {
-                source: 1,
-                offset: i as u64 * 300,
-            },
+            data: DataRef { source: 1, offset: i as u64 * 300 },
         })
         .collect();
-    TrackIn {
-        descs: vec![aac_params()],
-        samples,
-        timescale: 48_000,
-    }
+    TrackIn { descs: vec![aac_params()], samples, timescale: 48_000 }
 }
 
 fn movie(tracks: Vec<TrackIn>, start: i64, end: i64) -> MovieIn {
-    MovieIn {
-        tracks,
-        start,
-        end,
-        creation_time_unix: 1_700_000_000,
-    }
+    MovieIn { tracks, start, end, creation_time_unix: 1_700_000_000 }
 }
 
 /// The generated head (ftyp, moov, mdat header) of a file.
@@ -106,10 +82,7 @@ fn parse(h: &[u8]) -> Parsed<'_> {
     let boxes = top(h);
     let names: Vec<String> = boxes.iter().map(|b| b.name()).collect();
     assert_eq!(names, ["ftyp", "moov", "mdat"]);
-    Parsed {
-        moov: boxes[1],
-        mdat: boxes[2],
-    }
+    Parsed { moov: boxes[1], mdat: boxes[2] }
 }
 
 fn stbl<'a>(trak: &Bx<'a>) -> Bx<'a> {
@@ -117,12 +90,7 @@ fn stbl<'a>(trak: &Bx<'a>) -> Bx<'a> {
 }
 
 /// Checks the invariants every track must satisfy and returns (stts durations, ctts offsets).
-fn check_track(
-    trak: &Bx<'_>,
-    file: &Mp4File,
-    input: &TrackIn,
-    data_start: u64,
-) -> (Vec<u32>, Vec<u32>) {
+fn check_track(trak: &Bx<'_>, file: &Mp4File, input: &TrackIn, data_start: u64) -> (Vec<u32>, Vec<u32>) {
     let st = stbl(trak);
     let names: Vec<String> = st.kids().iter().map(|b| b.name()).collect();
     assert_eq!(names[0], "stsd");
@@ -147,10 +115,7 @@ fn check_track(
         dts += u64::from(*d);
     }
     assert!(u64::from(mdhd.u32(16)) >= dts);
-    assert_eq!(
-        u64::from(mdhd.u32(16)),
-        last_cts + u64::from(*durations.last().unwrap())
-    );
+    assert_eq!(u64::from(mdhd.u32(16)), last_cts + u64::from(*durations.last().unwrap()));
     assert!(input.timescale.is_multiple_of(mdhd.u32(12)));
 
     // Chunk offsets and sizes lead back to each sample's DataRef.
@@ -160,11 +125,7 @@ fn check_track(
     let chunk_offsets: Vec<u64> = if let Some(co) = st.kids_named("co64").first() {
         (0..co.u32(4) as usize).map(|i| co.u64(8 + i * 8)).collect()
     } else {
-        st.kid("stco")
-            .table(1)
-            .into_iter()
-            .map(|r| u64::from(r[0]))
-            .collect()
+        st.kid("stco").table(1).into_iter().map(|r| u64::from(r[0])).collect()
     };
     let stsc = st.kid("stsc").table(3);
     let mut sample = 0usize;
@@ -177,23 +138,14 @@ fn check_track(
             assert_eq!(s.desc + 1, row[2]);
             assert_eq!(stsz.u32(12 + sample * 4), s.size);
             let parts = file.parts_in(at..at + u64::from(s.size));
-            assert_eq!(
-                parts,
-                [Part::Data {
-                    source: s.data.source,
-                    offset: s.data.offset,
-                    len: s.size.into()
-                }]
-            );
+            assert_eq!(parts, [Part::Data { source: s.data.source, offset: s.data.offset, len: s.size.into() }]);
             at += u64::from(s.size);
             sample += 1;
         }
     }
     assert_eq!(sample, input.samples.len());
 
-    let keys: Vec<u32> = (1..=input.samples.len() as u32)
-        .filter(|&i| input.samples[i as usize - 1].key)
-        .collect();
+    let keys: Vec<u32> = (1..=input.samples.len() as u32).filter(|&i| input.samples[i as usize - 1].key).collect();
     match st.kids_named("stss").first() {
         Some(stss) => assert_eq!(stss.table(1).concat(), keys),
         None => assert_eq!(keys.len(), input.samples.len()),
@@ -204,20 +156,13 @@ fn check_track(
 fn elst(trak: &Bx<'_>) -> Vec<(u32, i32)> {
     let e = trak.path(&["edts", "elst"]);
     assert_eq!(e.version(), 0);
-    e.table(3)
-        .into_iter()
-        .map(|r| (r[0], r[1] as i32))
-        .collect()
+    e.table(3).into_iter().map(|r| (r[0], r[1] as i32)).collect()
 }
 
 #[test]
 fn video_and_audio_structure() {
     let pts: Vec<i64> = (0..100).map(|i| 1_000 + i * 3_600).collect();
-    let m = movie(
-        vec![video(&pts, 500), audio(180, 0)],
-        1_000 + 30 * 3_600,
-        1_000 + 100 * 3_600,
-    );
+    let m = movie(vec![video(&pts, 500), audio(180, 0)], 1_000 + 30 * 3_600, 1_000 + 100 * 3_600);
     let f = build(&m).unwrap();
     let h = head(&f);
     let p = parse(&h);
@@ -310,10 +255,7 @@ fn gap_and_late_start() {
     let trak = p.moov.kid("trak");
     let (durations, _) = check_track(&trak, &f, &m.tracks[0], h.len() as u64);
     assert_eq!(durations[9], 3_600 + 450_000);
-    assert_eq!(
-        *durations.last().unwrap(),
-        900_000 - 90_000 - 36_000 - 450_000 - 9 * 3_600
-    );
+    assert_eq!(*durations.last().unwrap(), 900_000 - 90_000 - 36_000 - 450_000 - 9 * 3_600);
     // The window starts a second before the first frame: an empty edit first.
     assert_eq!(elst(&trak), [(90_000, -1), (810_000, 0)]);
 }
@@ -354,10 +296,7 @@ fn several_descriptions() {
     let stsd = stbl(&trak).kid("stsd");
     assert_eq!(stsd.u32(4), 2);
     assert_eq!(walk(&stsd.body[8..], 0, true).len(), 2);
-    assert_eq!(
-        stbl(&trak).kid("stsc").table(3),
-        [vec![1, 25, 1], vec![2, 25, 2]]
-    );
+    assert_eq!(stbl(&trak).kid("stsc").table(3), [vec![1, 25, 1], vec![2, 25, 2]]);
 }
 
 #[test]
@@ -368,17 +307,10 @@ fn large_files_use_64_bit_offsets() {
             size: 0x8000_0000,
             key: true,
             desc: 0,
-            data: DataRef {
-                source: 7,
-                offset: i as u64 * 0x8000_0000,
-            },
+            data: DataRef { source: 7, offset: i as u64 * 0x8000_0000 },
         })
         .collect();
-    let t = TrackIn {
-        descs: vec![video_params(320)],
-        samples,
-        timescale: 90_000,
-    };
+    let t = TrackIn { descs: vec![video_params(320)], samples, timescale: 90_000 };
     let m = movie(vec![t], 0, 3 * 90_000);
     let f = build(&m).unwrap();
     let h = head(&f);
@@ -395,20 +327,11 @@ fn large_files_use_64_bit_offsets() {
 #[test]
 fn bad_input_is_an_error() {
     let pts: Vec<i64> = (0..5).map(|i| i * 3_600).collect();
-    assert!(matches!(
-        build(&movie(vec![video(&pts, 0)], 10, 10)),
-        Err(Mp4Error::Window { .. })
-    ));
-    assert!(matches!(
-        build(&movie(vec![], 0, 10)),
-        Err(Mp4Error::NoTracks)
-    ));
+    assert!(matches!(build(&movie(vec![video(&pts, 0)], 10, 10)), Err(Mp4Error::Window { .. })));
+    assert!(matches!(build(&movie(vec![], 0, 10)), Err(Mp4Error::NoTracks)));
     let mut t = video(&pts, 0);
     t.samples[2].desc = 4;
-    assert!(matches!(
-        build(&movie(vec![t], 0, 10)),
-        Err(Mp4Error::Track { track: 0, .. })
-    ));
+    assert!(matches!(build(&movie(vec![t], 0, 10)), Err(Mp4Error::Track { track: 0, .. })));
     let mut t = video(&pts, 0);
     t.timescale = 0;
     assert!(build(&movie(vec![t], 0, 10)).is_err());
@@ -419,10 +342,7 @@ fn bad_input_is_an_error() {
     t.samples[4].pts = 1 << 40;
     assert!(build(&movie(vec![t], 0, 10)).is_err());
     // Samples only after the window: nothing to present.
-    assert!(matches!(
-        build(&movie(vec![video(&pts, 0)], -100_000, -10)),
-        Err(Mp4Error::NoTracks)
-    ));
+    assert!(matches!(build(&movie(vec![video(&pts, 0)], -100_000, -10)), Err(Mp4Error::NoTracks)));
     // An empty audio track is left out.
     let f = build(&movie(vec![video(&pts, 0), audio(0, 0)], 0, 10)).unwrap();
     assert_eq!(parse(&head(&f)).moov.kids_named("trak").len(), 1);
@@ -432,10 +352,7 @@ fn bad_input_is_an_error() {
 fn fragments() {
     let init = init_segment(&[video_params(320), aac_params()]).unwrap();
     let boxes = walk(&init, 0, true);
-    assert_eq!(
-        boxes.iter().map(|b| b.name()).collect::<Vec<_>>(),
-        ["ftyp", "moov"]
-    );
+    assert_eq!(boxes.iter().map(|b| b.name()).collect::<Vec<_>>(), ["ftyp", "moov"]);
     assert_eq!(&boxes[0].body[..4], b"iso6");
     let moov = boxes[1];
     assert_eq!(moov.kids_named("trak").len(), 2);
@@ -447,38 +364,20 @@ fn fragments() {
         track_id: 1,
         base_dts: 1 << 33,
         samples: vec![
-            FragSample {
-                duration: 3_600,
-                size: 3,
-                cts_offset: 3_600,
-                key: true,
-            },
-            FragSample {
-                duration: 3_600,
-                size: 2,
-                cts_offset: -3_600,
-                key: false,
-            },
+            FragSample { duration: 3_600, size: 3, cts_offset: 3_600, key: true },
+            FragSample { duration: 3_600, size: 2, cts_offset: -3_600, key: false },
         ],
         data: vec![Bytes::from_static(b"abc"), Bytes::from_static(b"de")],
     };
     let a = FragTrack {
         track_id: 2,
         base_dts: 0,
-        samples: vec![FragSample {
-            duration: 1_024,
-            size: 4,
-            cts_offset: 0,
-            key: true,
-        }],
+        samples: vec![FragSample { duration: 1_024, size: 4, cts_offset: 0, key: true }],
         data: vec![Bytes::from_static(b"wxyz")],
     };
     let seg = media_segment(9, &[v, a]);
     let boxes = walk(&seg, 0, true);
-    assert_eq!(
-        boxes.iter().map(|b| b.name()).collect::<Vec<_>>(),
-        ["moof", "mdat"]
-    );
+    assert_eq!(boxes.iter().map(|b| b.name()).collect::<Vec<_>>(), ["moof", "mdat"]);
     let (moof, mdat) = (boxes[0], boxes[1]);
     assert_eq!(mdat.body, b"abcdewxyz");
     assert_eq!(moof.kid("mfhd").u32(4), 9);

@@ -23,17 +23,11 @@ impl<'a> Bx<'a> {
     }
 
     pub fn kid(&self, typ: &str) -> Bx<'a> {
-        self.kids_named(typ)
-            .into_iter()
-            .next()
-            .unwrap_or_else(|| panic!("no {typ} in {}", self.name()))
+        self.kids_named(typ).into_iter().next().unwrap_or_else(|| panic!("no {typ} in {}", self.name()))
     }
 
     pub fn kids_named(&self, typ: &str) -> Vec<Bx<'a>> {
-        self.kids()
-            .into_iter()
-            .filter(|b| b.name() == typ)
-            .collect()
+        self.kids().into_iter().filter(|b| b.name() == typ).collect()
     }
 
     /// Follows a path of container boxes.
@@ -57,19 +51,8 @@ impl<'a> Bx<'a> {
     /// A full box's table of `width` u32 columns after version/flags and an entry count.
     pub fn table(&self, width: usize) -> Vec<Vec<u32>> {
         let n = self.u32(4) as usize;
-        assert_eq!(
-            self.body.len(),
-            8 + n * width * 4,
-            "{} table size",
-            self.name()
-        );
-        (0..n)
-            .map(|i| {
-                (0..width)
-                    .map(|c| self.u32(8 + (i * width + c) * 4))
-                    .collect()
-            })
-            .collect()
+        assert_eq!(self.body.len(), 8 + n * width * 4, "{} table size", self.name());
+        (0..n).map(|i| (0..width).map(|c| self.u32(8 + (i * width + c) * 4)).collect()).collect()
     }
 }
 
@@ -79,11 +62,7 @@ pub fn walk(buf: &[u8], base: usize, exact: bool) -> Vec<Bx<'_>> {
     let mut out = Vec::new();
     let mut pos = 0;
     while pos < buf.len() {
-        assert!(
-            pos + 8 <= buf.len(),
-            "truncated box header at {}",
-            base + pos
-        );
+        assert!(pos + 8 <= buf.len(), "truncated box header at {}", base + pos);
         let mut size = u32::from_be_bytes(buf[pos..pos + 4].try_into().unwrap()) as u64;
         let typ: [u8; 4] = buf[pos + 4..pos + 8].try_into().unwrap();
         let mut header = 8;
@@ -94,19 +73,10 @@ pub fn walk(buf: &[u8], base: usize, exact: bool) -> Vec<Bx<'_>> {
         assert!(size >= header as u64, "box {typ:?} too small");
         let end = pos as u64 + size;
         if exact || end <= buf.len() as u64 {
-            assert!(
-                end <= buf.len() as u64,
-                "box {typ:?} at {} overruns its parent",
-                base + pos
-            );
+            assert!(end <= buf.len() as u64, "box {typ:?} at {} overruns its parent", base + pos);
         }
         let body_end = end.min(buf.len() as u64) as usize;
-        out.push(Bx {
-            typ,
-            at: base + pos,
-            size,
-            body: &buf[pos + header..body_end],
-        });
+        out.push(Bx { typ, at: base + pos, size, body: &buf[pos + header..body_end] });
         pos = body_end;
     }
     out

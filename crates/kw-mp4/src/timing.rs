@@ -12,12 +12,7 @@
 pub fn decode_times(pts: &[i64]) -> (Vec<i64>, i64) {
     let mut sorted = pts.to_vec();
     sorted.sort_unstable();
-    let shift = sorted
-        .iter()
-        .zip(pts)
-        .map(|(&s, &p)| (i128::from(s) - i128::from(p)).max(0))
-        .max()
-        .unwrap_or(0);
+    let shift = sorted.iter().zip(pts).map(|(&s, &p)| (i128::from(s) - i128::from(p)).max(0)).max().unwrap_or(0);
     // The shift is the difference of two i64 values, so it fits when the values are sane; saturate
     // rather than overflow on absurd input.
     let shift = i64::try_from(shift).unwrap_or(i64::MAX);
@@ -70,13 +65,7 @@ pub(crate) fn track_timing(pts: &[i64], end: i64, fallback: u32) -> Result<Timin
         .map(|(&p, &d)| u32::try_from(i128::from(p) - i128::from(d)))
         .collect::<Result<Vec<u32>, _>>()
         .map_err(|_| "a composition offset exceeds 2^32 ticks")?;
-    Ok(Timing {
-        first_dts,
-        first_pts: first_dts.saturating_add(shift),
-        shift,
-        durations,
-        offsets,
-    })
+    Ok(Timing { first_dts, first_pts: first_dts.saturating_add(shift), shift, durations, offsets })
 }
 
 #[cfg(test)]

@@ -70,10 +70,7 @@ pub(crate) fn trak(
     h: &TrackHead<'_>,
     tables: impl FnOnce(&mut W) -> Result<(), Mp4Error>,
 ) -> Result<(), Mp4Error> {
-    let first = h.descs.first().ok_or(Mp4Error::Track {
-        track: 0,
-        reason: "no sample description".into(),
-    })?;
+    let first = h.descs.first().ok_or(Mp4Error::Track { track: 0, reason: "no sample description".into() })?;
     let kind = Kind::of(first.codec);
     let trak = w.begin(b"trak");
 
@@ -89,11 +86,7 @@ pub(crate) fn trak(
     w.u16(if kind == Kind::Audio { 0x0100 } else { 0 });
     w.u16(0);
     w.matrix();
-    let (width, height) = if kind == Kind::Video {
-        (first.width, first.height)
-    } else {
-        (0, 0)
-    };
+    let (width, height) = if kind == Kind::Video { (first.width, first.height) } else { (0, 0) };
     w.u32(u32::from(width) << 16);
     w.u32(u32::from(height) << 16);
     w.end(b);
@@ -114,17 +107,9 @@ pub(crate) fn trak(
 
     let b = w.begin_full(b"hdlr", 0, 0);
     w.u32(0);
-    w.bytes(if kind == Kind::Video {
-        b"vide"
-    } else {
-        b"soun"
-    });
+    w.bytes(if kind == Kind::Video { b"vide" } else { b"soun" });
     w.zeros(12);
-    w.bytes(if kind == Kind::Video {
-        b"VideoHandler\0"
-    } else {
-        b"SoundHandler\0"
-    });
+    w.bytes(if kind == Kind::Video { b"VideoHandler\0" } else { b"SoundHandler\0" });
     w.end(b);
 
     let minf = w.begin(b"minf");
@@ -156,9 +141,7 @@ pub(crate) fn trak(
 }
 
 fn elst(w: &mut W, edits: &[Edit]) {
-    let v1 = edits
-        .iter()
-        .any(|e| e.duration > u32::MAX.into() || i32::try_from(e.media_time).is_err());
+    let v1 = edits.iter().any(|e| e.duration > u32::MAX.into() || i32::try_from(e.media_time).is_err());
     let edts = w.begin(b"edts");
     let b = w.begin_full(b"elst", v1.into(), 0);
     w.u32(edits.len() as u32);

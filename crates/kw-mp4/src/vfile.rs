@@ -33,11 +33,9 @@ impl Part {
     fn slice(&self, from: u64, to: u64) -> Part {
         match self {
             Part::Bytes(b) => Part::Bytes(b.slice(from as usize..to as usize)),
-            Part::Data { source, offset, .. } => Part::Data {
-                source: *source,
-                offset: offset.saturating_add(from),
-                len: to - from,
-            },
+            Part::Data { source, offset, .. } => {
+                Part::Data { source: *source, offset: offset.saturating_add(from), len: to - from }
+            }
         }
     }
 }
@@ -60,27 +58,13 @@ const COPY_CHUNK: u64 = 256 * 1024;
 impl Mp4File {
     /// Builds a file from parts in order, merging `Data` parts that continue one another.
     pub(crate) fn from_parts(parts: impl IntoIterator<Item = Part>) -> Mp4File {
-        let mut f = Mp4File {
-            starts: Vec::new(),
-            parts: Vec::new(),
-            len: 0,
-        };
+        let mut f = Mp4File { starts: Vec::new(), parts: Vec::new(), len: 0 };
         for p in parts {
             if p.is_empty() {
                 continue;
             }
-            if let (
-                Part::Data {
-                    source,
-                    offset,
-                    len,
-                },
-                Some(Part::Data {
-                    source: ls,
-                    offset: lo,
-                    len: ll,
-                }),
-            ) = (&p, f.parts.last_mut())
+            if let (Part::Data { source, offset, len }, Some(Part::Data { source: ls, offset: lo, len: ll })) =
+                (&p, f.parts.last_mut())
             {
                 if source == ls && lo.checked_add(*ll) == Some(*offset) {
                     *ll += len;
@@ -112,10 +96,7 @@ impl Mp4File {
             return Vec::new();
         }
         // First part whose end lies beyond `start`.
-        let first = self
-            .starts
-            .partition_point(|&s| s <= start)
-            .saturating_sub(1);
+        let first = self.starts.partition_point(|&s| s <= start).saturating_sub(1);
         let mut out = Vec::new();
         for (at, part) in self.starts[first..].iter().zip(&self.parts[first..]) {
             if *at >= end {
@@ -134,21 +115,12 @@ impl Mp4File {
     }
 
     /// Writes the bytes of `range` (clipped to the file), as for an HTTP Range request.
-    pub fn write_range(
-        &self,
-        range: Range<u64>,
-        w: &mut dyn Write,
-        read: &mut ReadSource<'_>,
-    ) -> io::Result<()> {
+    pub fn write_range(&self, range: Range<u64>, w: &mut dyn Write, read: &mut ReadSource<'_>) -> io::Result<()> {
         let mut buf = Vec::new();
         for part in self.parts_in(range) {
             match part {
                 Part::Bytes(b) => w.write_all(&b)?,
-                Part::Data {
-                    source,
-                    offset,
-                    len,
-                } => {
+                Part::Data { source, offset, len } => {
                     let mut done = 0u64;
                     while done < len {
                         let n = (len - done).min(COPY_CHUNK) as usize;
@@ -171,26 +143,10 @@ mod tests {
     fn file() -> Mp4File {
         Mp4File::from_parts([
             Part::Bytes(Bytes::from_static(b"head")),
-            Part::Data {
-                source: 0,
-                offset: 10,
-                len: 3,
-            },
-            Part::Data {
-                source: 0,
-                offset: 13,
-                len: 2,
-            },
-            Part::Data {
-                source: 1,
-                offset: 0,
-                len: 0,
-            },
-            Part::Data {
-                source: 1,
-                offset: 5,
-                len: 4,
-            },
+            Part::Data { source: 0, offset: 10, len: 3 },
+            Part::Data { source: 0, offset: 13, len: 2 },
+            Part::Data { source: 1, offset: 0, len: 0 },
+            Part::Data { source: 1, offset: 5, len: 4 },
         ])
     }
 
@@ -208,29 +164,11 @@ mod tests {
         assert_eq!(f.parts.len(), 3);
         assert_eq!(
             f.parts_in(2..7),
-            [
-                Part::Bytes(Bytes::from_static(b"ad")),
-                Part::Data {
-                    source: 0,
-                    offset: 10,
-                    len: 3
-                }
-            ]
+            [Part::Bytes(Bytes::from_static(b"ad")), Part::Data { source: 0, offset: 10, len: 3 }]
         );
         assert_eq!(
             f.parts_in(8..100),
-            [
-                Part::Data {
-                    source: 0,
-                    offset: 14,
-                    len: 1
-                },
-                Part::Data {
-                    source: 1,
-                    offset: 5,
-                    len: 4
-                }
-            ]
+            [Part::Data { source: 0, offset: 14, len: 1 }, Part::Data { source: 1, offset: 5, len: 4 }]
         );
         assert!(f.parts_in(13..20).is_empty());
         assert!(f.parts_in(5..5).is_empty());

@@ -15,26 +15,14 @@ const FRAME: i64 = 3_600; // 25 fps in 90 kHz ticks
 fn samples(pkts: &[Pkt], stream: usize, source: u32) -> Vec<SampleIn> {
     pkts.iter()
         .filter(|p| p.stream == stream)
-        .map(|p| SampleIn {
-            pts: p.pts,
-            size: p.size,
-            key: p.key,
-            desc: 0,
-            data: DataRef {
-                source,
-                offset: p.pos,
-            },
-        })
+        .map(|p| SampleIn { pts: p.pts, size: p.size, key: p.key, desc: 0, data: DataRef { source, offset: p.pos } })
         .collect()
 }
 
 /// The samples a recorder would hand over for a window: from the last key frame at or before `start`
 /// (decode order) through the last sample presented before `end`.
 fn window(all: &[SampleIn], start: i64, end: i64) -> Vec<SampleIn> {
-    let first = all
-        .iter()
-        .rposition(|s| s.key && s.pts <= start)
-        .unwrap_or(0);
+    let first = all.iter().rposition(|s| s.key && s.pts <= start).unwrap_or(0);
     let last = all.iter().rposition(|s| s.pts < end).unwrap();
     all[first..=last].to_vec()
 }
@@ -63,89 +51,43 @@ struct Expect<'a> {
 }
 
 /// Builds, writes and checks one movie. `tracks[0]` is video with pts in 90 kHz.
-fn check(
-    name: &str,
-    sources: &Sources,
-    tracks: Vec<TrackIn>,
-    start: i64,
-    end: i64,
-    expect: &Expect<'_>,
-) {
-    let video_frames = tracks[0]
-        .samples
-        .iter()
-        .filter(|s| s.pts >= start && s.pts < end)
-        .count();
-    let m = MovieIn {
-        tracks,
-        start,
-        end,
-        creation_time_unix: 1_750_000_000,
-    };
+fn check(name: &str, sources: &Sources, tracks: Vec<TrackIn>, start: i64, end: i64, expect: &Expect<'_>) {
+    let video_frames = tracks[0].samples.iter().filter(|s| s.pts >= start && s.pts < end).count();
+    let m = MovieIn { tracks, start, end, creation_time_unix: 1_750_000_000 };
     let file = kw_mp4::build(&m).unwrap();
     assert_eq!(kw_mp4::build(&m).unwrap(), file, "deterministic");
     let path = common::out_dir().join(format!("{name}.mp4"));
     let bytes = sources.write(&file, &path);
 
     let streams = common::streams(&path);
-    let video = streams
-        .iter()
-        .find(|s| s["codec_type"] == "video")
-        .expect("video stream");
+    let video = streams.iter().find(|s| s["codec_type"] == "video").expect("video stream");
     assert_eq!(video["codec_name"], expect.video_codec);
     assert_eq!(video["width"], "320");
-    assert_eq!(
-        video["nb_read_frames"],
-        video_frames.to_string(),
-        "{name}: decoded frames"
-    );
+    assert_eq!(video["nb_read_frames"], video_frames.to_string(), "{name}: decoded frames");
     let want = (end - start) as f64 / f64::from(VIDEO_TIMESCALE);
     let got: f64 = video["duration"].parse().unwrap();
-    assert!(
-        (got - want).abs() <= FRAME as f64 / 90_000.0,
-        "{name}: duration {got}, want {want}"
-    );
+    assert!((got - want).abs() <= FRAME as f64 / 90_000.0, "{name}: duration {got}, want {want}");
     let audio = streams.iter().find(|s| s["codec_type"] == "audio");
-    assert_eq!(
-        audio.map(|a| a["codec_name"].as_str()),
-        expect.audio_codec,
-        "{name}: audio codec"
-    );
+    assert_eq!(audio.map(|a| a["codec_name"].as_str()), expect.audio_codec, "{name}: audio codec");
     if let Some(a) = audio {
         let got: f64 = a["duration"].parse().unwrap();
-        assert!(
-            (got - want).abs() <= 0.05,
-            "{name}: audio duration {got}, want {want}"
-        );
+        assert!((got - want).abs() <= 0.05, "{name}: audio duration {got}, want {want}");
     }
     let errors = common::decode_errors(&path);
     assert!(errors.is_empty(), "{name}: ffmpeg says: {errors}");
     // Exactly the source's pictures of the window, in order.
     let shown = &expect.frames[(start / FRAME) as usize..(end / FRAME) as usize];
-    assert_eq!(
-        common::frame_hashes(&path),
-        shown,
-        "{name}: decoded pictures"
-    );
+    assert_eq!(common::frame_hashes(&path), shown, "{name}: decoded pictures");
 
     // Range requests: any range of parts equals that slice of the whole file.
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ file.len());
     for i in 0..40 {
         let a = if i == 0 { 0 } else { rng.below(file.len()) };
-        let b = if i == 1 {
-            file.len() + 10
-        } else {
-            a + rng.below(file.len() - a + 1)
-        };
+        let b = if i == 1 { file.len() + 10 } else { a + rng.below(file.len() - a + 1) };
         let got = sources.parts_bytes(&file, a..b);
-        assert_eq!(
-            got,
-            bytes[a as usize..(b.min(file.len())) as usize],
-            "{name}: range {a}..{b}"
-        );
+        assert_eq!(got, bytes[a as usize..(b.min(file.len())) as usize], "{name}: range {a}..{b}");
         let mut w = Vec::new();
-        file.write_range(a..b, &mut w, &mut |s, o, buf| sources.read(s, o, buf))
-            .unwrap();
+        file.write_range(a..b, &mut w, &mut |s, o, buf| sources.read(s, o, buf)).unwrap();
         assert_eq!(w, got);
     }
 }
@@ -158,24 +100,15 @@ fn check_clip(name: &str, clip: &Path, video_codec: &str) {
     let video = samples(&pkts, 0, 0);
     let audio = samples(&pkts, 1, 0);
     let ats = params[1].timescale;
-    let track = |p: &StreamParams, s: Vec<SampleIn>| TrackIn {
-        descs: vec![p.clone()],
-        samples: s,
-        timescale: p.timescale,
-    };
+    let track =
+        |p: &StreamParams, s: Vec<SampleIn>| TrackIn { descs: vec![p.clone()], samples: s, timescale: p.timescale };
     let frames = common::frame_hashes(clip);
     assert_eq!(frames.len(), 100);
-    let expect = Expect {
-        video_codec,
-        audio_codec: Some("aac"),
-        frames: &frames,
-    };
+    let expect = Expect { video_codec, audio_codec: Some("aac"), frames: &frames };
 
     let end = 100 * FRAME;
-    let tracks = vec![
-        track(&params[0], window(&video, 0, end)),
-        track(&params[1], window(&audio, 0, rescale(end, ats))),
-    ];
+    let tracks =
+        vec![track(&params[0], window(&video, 0, end)), track(&params[1], window(&audio, 0, rescale(end, ats)))];
     check(&format!("{name}-whole"), &sources, tracks, 0, end, &expect);
 
     // Starts 12 frames into the second GOP, ends mid-GOP too.
@@ -184,14 +117,7 @@ fn check_clip(name: &str, clip: &Path, video_codec: &str) {
     assert!(v[0].pts < start, "window starts mid-GOP");
     let a = window(&audio, rescale(start, ats), rescale(end, ats));
     let tracks = vec![track(&params[0], v.clone()), track(&params[1], a)];
-    check(
-        &format!("{name}-window"),
-        &sources,
-        tracks,
-        start,
-        end,
-        &expect,
-    );
+    check(&format!("{name}-window"), &sources, tracks, start, end, &expect);
 
     // Video only.
     check(
@@ -200,11 +126,7 @@ fn check_clip(name: &str, clip: &Path, video_codec: &str) {
         vec![track(&params[0], v)],
         start,
         end,
-        &Expect {
-            video_codec,
-            audio_codec: None,
-            frames: &frames,
-        },
+        &Expect { video_codec, audio_codec: None, frames: &frames },
     );
 }
 
@@ -224,15 +146,8 @@ fn h264_with_b_frames() {
     }
     let clip = common::av_clip("h264-bf", &["-c:v", "libx264", "-g", "25"]);
     let pkts = common::packets(&clip);
-    let v: Vec<i64> = pkts
-        .iter()
-        .filter(|p| p.stream == 0)
-        .map(|p| p.pts)
-        .collect();
-    assert!(
-        v.windows(2).any(|w| w[1] < w[0]),
-        "clip has reordered frames"
-    );
+    let v: Vec<i64> = pkts.iter().filter(|p| p.stream == 0).map(|p| p.pts).collect();
+    assert!(v.windows(2).any(|w| w[1] < w[0]), "clip has reordered frames");
     check_clip("h264-bf", &clip, "h264");
 }
 
@@ -242,10 +157,7 @@ fn h265() {
         return;
     }
     let x265 = "keyint=25:min-keyint=25:open-gop=0:log-level=error";
-    let clip = common::av_clip(
-        "h265",
-        &["-c:v", "libx265", "-x265-params", x265, "-tag:v", "hvc1"],
-    );
+    let clip = common::av_clip("h265", &["-c:v", "libx265", "-x265-params", x265, "-tag:v", "hvc1"]);
     check_clip("h265", &clip, "hevc");
 }
 
@@ -258,23 +170,11 @@ fn g711() {
     let params = common::stream_params(&video_clip);
     let video = samples(&common::packets(&video_clip), 0, 0);
     let frames = common::frame_hashes(&video_clip);
-    for (codec, fmt, name) in [
-        (Codec::Pcmu, "mulaw", "pcm_mulaw"),
-        (Codec::Pcma, "alaw", "pcm_alaw"),
-    ] {
+    for (codec, fmt, name) in [(Codec::Pcmu, "mulaw", "pcm_mulaw"), (Codec::Pcma, "alaw", "pcm_alaw")] {
         let raw = common::clip(
             &format!("g711-{fmt}"),
             "raw",
-            &[
-                "-f",
-                "lavfi",
-                "-i",
-                "sine=frequency=440:sample_rate=8000",
-                "-t",
-                "4",
-                "-f",
-                fmt,
-            ],
+            &["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=8000", "-t", "4", "-f", fmt],
         );
         let len = std::fs::metadata(&raw).unwrap().len();
         // 20 ms packets as an RTP camera sends them.
@@ -284,10 +184,7 @@ fn g711() {
                 size: 160,
                 key: true,
                 desc: 0,
-                data: DataRef {
-                    source: 1,
-                    offset: i * 160,
-                },
+                data: DataRef { source: 1, offset: i * 160 },
             })
             .collect();
         let ap = StreamParams {
@@ -303,30 +200,15 @@ fn g711() {
         let sources = Sources::open(&[&video_clip, &raw]);
         let (start, end) = (13 * FRAME, 90 * FRAME);
         let tracks = vec![
-            TrackIn {
-                descs: vec![params[0].clone()],
-                samples: window(&video, start, end),
-                timescale: 90_000,
-            },
+            TrackIn { descs: vec![params[0].clone()], samples: window(&video, start, end), timescale: 90_000 },
             TrackIn {
                 descs: vec![ap],
                 samples: window(&audio, rescale(start, 8_000), rescale(end, 8_000)),
                 timescale: 8_000,
             },
         ];
-        let expect = Expect {
-            video_codec: "h264",
-            audio_codec: Some(name),
-            frames: &frames,
-        };
-        check(
-            &format!("g711-{fmt}"),
-            &sources,
-            tracks,
-            start,
-            end,
-            &expect,
-        );
+        let expect = Expect { video_codec: "h264", audio_codec: Some(name), frames: &frames };
+        check(&format!("g711-{fmt}"), &sources, tracks, start, end, &expect);
     }
 }
 
@@ -350,44 +232,21 @@ fn fragmented() {
             .iter()
             .enumerate()
             .map(|(i, p)| FragSample {
-                duration: dts
-                    .get(i + 1)
-                    .map(|n| (n - dts[i]) as u32)
-                    .unwrap_or(default_duration),
+                duration: dts.get(i + 1).map(|n| (n - dts[i]) as u32).unwrap_or(default_duration),
                 size: p.size,
                 cts_offset: (p.pts - dts[i]) as i32,
                 key: p.key,
             })
             .collect();
-        let data = pkts
-            .iter()
-            .map(|p| Bytes::copy_from_slice(&data[p.pos as usize..][..p.size as usize]))
-            .collect();
-        FragTrack {
-            track_id,
-            base_dts: dts[0].max(0) as u64,
-            samples,
-            data,
-        }
+        let data = pkts.iter().map(|p| Bytes::copy_from_slice(&data[p.pos as usize..][..p.size as usize])).collect();
+        FragTrack { track_id, base_dts: dts[0].max(0) as u64, samples, data }
     };
     let video: Vec<&Pkt> = pkts.iter().filter(|p| p.stream == 0).collect();
-    let audio: Vec<&Pkt> = pkts
-        .iter()
-        .filter(|p| p.stream == 1 && p.pts >= 0)
-        .collect();
+    let audio: Vec<&Pkt> = pkts.iter().filter(|p| p.stream == 1 && p.pts >= 0).collect();
     assert!(video[50].key);
     let cut_a = audio.iter().position(|p| p.pts >= 2 * 48_000).unwrap();
-    for (seq, (v, a)) in [
-        (&video[..50], &audio[..cut_a]),
-        (&video[50..], &audio[cut_a..]),
-    ]
-    .into_iter()
-    .enumerate()
-    {
-        out.extend(kw_mp4::media_segment(
-            seq as u32 + 1,
-            &[frag(1, v, 3_600), frag(2, a, 1_024)],
-        ));
+    for (seq, (v, a)) in [(&video[..50], &audio[..cut_a]), (&video[50..], &audio[cut_a..])].into_iter().enumerate() {
+        out.extend(kw_mp4::media_segment(seq as u32 + 1, &[frag(1, v, 3_600), frag(2, a, 1_024)]));
     }
     let path = common::out_dir().join("fragmented.mp4");
     std::fs::write(&path, &out).unwrap();

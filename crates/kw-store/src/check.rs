@@ -130,7 +130,10 @@ impl Store {
         let mut runs: HashMap<i64, Option<(i64, RunInfo)>> = HashMap::new();
         for (camera_id, _) in self.index().cameras()? {
             for row in self.index().segments(camera_id, i64::MIN, i64::MAX)? {
-                let size = files.remove(&row.key());
+                files.remove(&row.key());
+                // The size now, not at listing time: the recorder (another process) may have
+                // finished this segment since.
+                let size = self.segs().size(&row.key()).map_err(|e| self.seg_err(&row.key(), e))?;
                 rep.segments_checked += 1;
                 let run = match runs.get(&row.run_id) {
                     Some(r) => r.clone(),
@@ -151,6 +154,9 @@ impl Store {
         let mut rest: Vec<_> = files.into_iter().filter(|(k, _)| !open.contains(k)).collect();
         rest.sort();
         for (key, size) in rest {
+            if self.index().segment(key.run_id, key.seq)?.is_some() {
+                continue; // finished by the recorder while we checked
+            }
             rep.notes.push(format!(
                 "{}: {size} bytes without an index row (being recorded now, or left by a crash; \
                  the recorder recovers it when it starts)",
@@ -188,15 +194,15 @@ impl Store {
         rep: &mut CheckReport,
     ) -> Result<Option<(ProblemKind, String)>, StoreError> {
         use ProblemKind::*;
+        let Some(blob) = self.index().frame_index(row.id)? else {
+            return Ok(None); // deleted meanwhile (retention in the recorder)
+        };
         let Some(size) = size else {
             return Ok(Some((MissingFile, "the file is missing".into())));
         };
         if size < row.bytes {
             return Ok(Some((ShortFile, format!("the file has {size} bytes, the index says {}", row.bytes))));
         }
-        let Some(blob) = self.index().frame_index(row.id)? else {
-            return Ok(None); // deleted meanwhile (retention in the recorder)
-        };
         let (data_start, want) = match frame_index::decode(&blob) {
             Ok(v) => v,
             Err(e) => return Ok(Some((BadIndex, e))),
@@ -236,12 +242,21 @@ impl Store {
             return Ok(Some((BadIndex, format!("frame {} differs between the index and the file", i + 1))));
         }
         if u64::from(row.video_frames) != s.extent.video_frames() {
-            return Ok(Some((BadIndex, format!("the row counts {} video frames, the file has {}", row.video_frames, s.extent.video_frames()))));
+            return Ok(Some((
+                BadIndex,
+                format!("the row counts {} video frames, the file has {}", row.video_frames, s.extent.video_frames()),
+            )));
         }
         Ok(None)
     }
 
-    fn repair_row(&self, row: &SegmentRow, kind: ProblemKind, size: Option<u64>, rep: &mut CheckReport) -> Result<(), StoreError> {
+    fn repair_row(
+        &self,
+        row: &SegmentRow,
+        kind: ProblemKind,
+        size: Option<u64>,
+        rep: &mut CheckReport,
+    ) -> Result<(), StoreError> {
         let name = row.key().name();
         self.index().delete_segment(row.id)?;
         let Some(size) = size.filter(|_| kind != ProblemKind::MissingFile) else {
@@ -251,7 +266,9 @@ impl Store {
         let mut sub = RecoveryReport::default();
         let outcome = self.reindex(&row.key(), size)?;
         let text = match &outcome {
-            Outcome::Indexed(r) => format!("{name}: re-indexed {} valid frames ({} bytes cut off)", r.frames, r.truncated),
+            Outcome::Indexed(r) => {
+                format!("{name}: re-indexed {} valid frames ({} bytes cut off)", r.frames, r.truncated)
+            }
             Outcome::Removed(why) => format!("{name}: removed the row and the file ({why})"),
             Outcome::LeftAlone(why) => format!("{name}: removed the row, left the file ({why})"),
         };

@@ -74,13 +74,11 @@ impl StoreError {
 
 /// True when an I/O error means the file system is full or a quota is exhausted.
 pub fn is_no_space(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded
-    ) || matches!(
-        rustix::io::Errno::from_io_error(e),
-        Some(rustix::io::Errno::NOSPC) | Some(rustix::io::Errno::DQUOT)
-    )
+    matches!(e.kind(), io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded)
+        || matches!(
+            rustix::io::Errno::from_io_error(e),
+            Some(rustix::io::Errno::NOSPC) | Some(rustix::io::Errno::DQUOT)
+        )
 }
 
 /// Wraps an I/O error on `path`, turning ENOSPC/EDQUOT into [`StoreError::NoSpace`].

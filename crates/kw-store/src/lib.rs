@@ -21,6 +21,7 @@
 //! ```text
 //! keepwatch-store.json              marker: store id (UUID), format version, creation time
 //! index.sqlite3                     the index (WAL mode: `check` and `export` read while recording)
+//! space-reserve                     1 MiB given up on a full disk so the index can still commit deletes
 //! segments/<camera_id>/<run_id>-<seq>.kws
 //! ```
 //!
@@ -35,7 +36,7 @@
 //! camera id, run id, seq, wall anchor and the length-prefixed video (and optional audio)
 //! [`kw_media::StreamParams`] encodings. Then frame records: a 20-byte header (0xF5, stream, flags
 //! (bit 0 key, bit 1 loss before), reserved, size u32, pts i64, CRC-32 over the first 16 header bytes
-//! and the data), then the data. Big-endian throughout. See [`format`].
+//! and the data), then the data. Big-endian throughout. See [`mod@format`].
 //!
 //! # Index
 //!
@@ -65,6 +66,7 @@ pub mod frame_index;
 pub mod index;
 mod marker;
 mod recover;
+mod reserve;
 mod retention;
 mod scan;
 mod spans;
@@ -80,6 +82,7 @@ pub use frame_index::FrameEntry;
 pub use index::{IndexBackend, SegmentRow, SqliteIndex, SCHEMA_VERSION};
 pub use marker::{FORMAT_VERSION, MARKER_FILE};
 pub use recover::{RecoveryReport, Reindexed};
+pub use reserve::RESERVE_FILE;
 pub use retention::Retention;
 pub use store::{Create, Store, INDEX_FILE, SEGMENTS_DIR};
 pub use usage::{CameraUsage, Usage};

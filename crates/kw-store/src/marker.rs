@@ -55,15 +55,11 @@ pub fn read(dir: &Path) -> Result<Option<Marker>, StoreError> {
     let corrupt = |what: String| StoreError::Corrupt { path: path.clone(), what };
     let json: MarkerJson =
         serde_json::from_str(&text).map_err(|e| corrupt(format!("not a valid store marker: {e}")))?;
-    let store_id = Uuid::parse_str(&json.store_id)
-        .map_err(|e| corrupt(format!("store_id is not a UUID: {e}")))?;
+    let store_id = Uuid::parse_str(&json.store_id).map_err(|e| corrupt(format!("store_id is not a UUID: {e}")))?;
     if json.format_version > FORMAT_VERSION {
         return Err(StoreError::TooNew {
             path,
-            what: format!(
-                "store format version {}, this keepwatch knows up to {FORMAT_VERSION}",
-                json.format_version
-            ),
+            what: format!("store format version {}, this keepwatch knows up to {FORMAT_VERSION}", json.format_version),
         });
     }
     Ok(Some(Marker { store_id, format_version: json.format_version, created: json.created }))
@@ -72,15 +68,13 @@ pub fn read(dir: &Path) -> Result<Option<Marker>, StoreError> {
 /// Writes a new marker atomically (temporary file, fsync, rename, fsync of the directory).
 pub fn create(dir: &Path, store_id: Uuid, created: i64) -> Result<Marker, StoreError> {
     let json = MarkerJson {
-        about: "This directory is a keepwatch recording store. Do not edit or move files in it by hand."
-            .into(),
+        about: "This directory is a keepwatch recording store. Do not edit or move files in it by hand.".into(),
         store_id: store_id.to_string(),
         format_version: FORMAT_VERSION,
         created,
     };
-    let text = serde_json::to_string_pretty(&json).map_err(|e| StoreError::Invalid {
-        what: format!("cannot encode the store marker: {e}"),
-    })?;
+    let text = serde_json::to_string_pretty(&json)
+        .map_err(|e| StoreError::Invalid { what: format!("cannot encode the store marker: {e}") })?;
     let tmp = dir.join(format!("{MARKER_FILE}.tmp"));
     let mut f = fs::File::create(&tmp).map_err(|e| io_err(&tmp, e))?;
     f.write_all(text.as_bytes()).map_err(|e| io_err(&tmp, e))?;

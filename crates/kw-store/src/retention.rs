@@ -45,7 +45,7 @@ impl Store {
         let mut total: u64 = open.values().sum();
         for cam in self.index().camera_stats()? {
             let (cap, age) = policy.cameras.get(&cam.name).copied().unwrap_or((None, None));
-            let mut used = cam.bytes + open.get(&cam.camera_id).copied().unwrap_or(0);
+            let mut used = cam.bytes.saturating_add(open.get(&cam.camera_id).copied().unwrap_or(0));
             if let Some(age) = age.or(policy.max_age) {
                 let cutoff = now.saturating_sub(micros(age));
                 let gone = self.delete_oldest(Some(cam.camera_id), |r| r.end <= cutoff)?;
@@ -127,7 +127,7 @@ impl Store {
         if rows.is_empty() {
             return Ok(());
         }
-        self.index().delete_to_garbage(rows)?;
+        self.index_write(|| self.index().delete_to_garbage(rows))?;
         for r in rows {
             let key = r.key();
             match self.segs().delete(&key) {
@@ -136,6 +136,7 @@ impl Store {
                 Err(e) => tracing::warn!("cannot remove deleted segment: {}", self.seg_err(&key, e)),
             }
         }
+        self.restore_reserve();
         Ok(())
     }
 }

@@ -115,7 +115,13 @@ mod tests {
         let h = SegmentHeader { store_id: Uuid::nil(), camera_id: 1, run_id: 2, seq: 3, run: run_info(false) };
         let mut out = h.encode();
         for &(data, pts) in frames {
-            let rh = RecordHeader { stream: StreamKind::Video, key: pts == 0, loss_before: false, size: data.len() as u32, pts };
+            let rh = RecordHeader {
+                stream: StreamKind::Video,
+                key: pts == 0,
+                loss_before: false,
+                size: data.len() as u32,
+                pts,
+            };
             out.extend_from_slice(&rh.encode(data));
             out.extend_from_slice(data);
         }

@@ -12,7 +12,12 @@ use crate::store::Store;
 
 impl Store {
     /// Merged recorded spans of `camera` within `[start, end)`, clipped to it, in order.
-    pub fn spans(&self, camera: &str, start: WallMicros, end: WallMicros) -> Result<Vec<(WallMicros, WallMicros)>, StoreError> {
+    pub fn spans(
+        &self,
+        camera: &str,
+        start: WallMicros,
+        end: WallMicros,
+    ) -> Result<Vec<(WallMicros, WallMicros)>, StoreError> {
         Ok(merge(&self.segments(camera, start, end)?, start, end))
     }
 }
@@ -22,7 +27,7 @@ fn interval(r: &SegmentRow) -> i64 {
     if r.video_frames == 0 {
         0
     } else {
-        (r.end - r.start) / i64::from(r.video_frames)
+        r.end.saturating_sub(r.start) / i64::from(r.video_frames)
     }
 }
 
@@ -35,7 +40,7 @@ pub(crate) fn merge(rows: &[SegmentRow], start: WallMicros, end: WallMicros) -> 
         if s >= e {
             continue;
         }
-        let tolerance = 2 * prev_interval.max(interval(r));
+        let tolerance = prev_interval.max(interval(r)).saturating_mul(2);
         match out.last_mut() {
             Some(cur) if s <= cur.1.saturating_add(tolerance) => cur.1 = cur.1.max(e),
             _ => out.push((s, e)),
@@ -60,10 +65,10 @@ mod tests {
         let s = 1_000_000_000;
         let rows = [
             row(1, 0, s, s + 60_000_000),
-            row(1, 1, s + 60_000_000, s + 120_000_000),            // contiguous: merges
-            row(1, 2, s + 120_000_000 + 80_000, s + 180_000_000),  // gap of 2 frames: merges
+            row(1, 1, s + 60_000_000, s + 120_000_000), // contiguous: merges
+            row(1, 2, s + 120_000_000 + 80_000, s + 180_000_000), // gap of 2 frames: merges
             row(2, 0, s + 180_000_000 + 80_040, s + 240_000_040), // gap just over 2 frames: splits
-            row(3, 0, s + 300_000_000, s + 360_000_000),           // a long outage
+            row(3, 0, s + 300_000_000, s + 360_000_000), // a long outage
         ];
         assert_eq!(
             merge(&rows, i64::MIN, i64::MAX),

@@ -19,6 +19,7 @@ use crate::error::{io_err, StoreError};
 use crate::frame_index::{self, FrameEntry};
 use crate::index::{IndexBackend, SegmentRow, SqliteIndex};
 use crate::marker;
+use crate::reserve::{Reserve, RESERVE_FILE};
 
 /// File name of the SQLite index inside the store directory.
 pub const INDEX_FILE: &str = "index.sqlite3";
@@ -47,6 +48,8 @@ pub(crate) struct Inner {
     pub segs: Box<dyn SegmentBackend>,
     pub writers: Mutex<HashMap<u64, OpenWriter>>,
     pub next_writer: AtomicU64,
+    /// Space given up when the disk is full (local stores only).
+    pub reserve: Option<Reserve>,
 }
 
 /// A recording store: segment files plus their index. Cheap to clone; all clones share state.
@@ -67,10 +70,7 @@ impl std::fmt::Debug for Store {
 
 /// Microseconds since the Unix epoch, now.
 pub(crate) fn now_micros() -> WallMicros {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX)).unwrap_or(0)
 }
 
 impl Store {
@@ -113,17 +113,21 @@ impl Store {
         };
         if let Some(expected) = expected_id {
             if expected != marker.store_id {
-                return Err(StoreError::WrongStore {
-                    path: dir.to_path_buf(),
-                    found: marker.store_id,
-                    expected,
-                });
+                return Err(StoreError::WrongStore { path: dir.to_path_buf(), found: marker.store_id, expected });
             }
         }
         let index = SqliteIndex::open(&dir.join(INDEX_FILE))?;
         let seg_dir = dir.join(SEGMENTS_DIR);
         let segs = LocalDir::new(seg_dir.clone()).map_err(|e| io_err(&seg_dir, e))?;
-        Ok(Store::from_backends(marker.store_id, Box::new(index), Box::new(segs)))
+        let mut store = Store::from_backends(marker.store_id, Box::new(index), Box::new(segs));
+        let reserve = Reserve { path: dir.join(RESERVE_FILE) };
+        if let Err(e) = reserve.ensure() {
+            tracing::warn!("cannot reserve space for freeing space on a full disk: {e}");
+        }
+        if let Some(inner) = Arc::get_mut(&mut store.inner) {
+            inner.reserve = Some(reserve);
+        }
+        Ok(store)
     }
 
     /// A store over arbitrary backends (the seam for other databases and object stores; tests).
@@ -135,6 +139,7 @@ impl Store {
                 segs,
                 writers: Mutex::new(HashMap::new()),
                 next_writer: AtomicU64::new(1),
+                reserve: None,
             }),
         }
     }
@@ -209,17 +214,15 @@ impl Store {
 
     /// The description of run `run_id`.
     pub fn run_info(&self, run_id: i64) -> Result<RunInfo, StoreError> {
-        self.index()
-            .run(run_id)?
-            .map(|(_, r)| r)
-            .ok_or_else(|| StoreError::NotFound { what: format!("run {run_id}") })
+        self.index().run(run_id)?.map(|(_, r)| r).ok_or_else(|| StoreError::NotFound { what: format!("run {run_id}") })
     }
 
     /// Every frame of a segment, in the order written (decode order).
     pub fn frames(&self, seg: &SegmentRow) -> Result<Vec<FrameEntry>, StoreError> {
-        let blob = self.index().frame_index(seg.id)?.ok_or_else(|| StoreError::NotFound {
-            what: format!("segment {} ({})", seg.id, seg.key().name()),
-        })?;
+        let blob = self
+            .index()
+            .frame_index(seg.id)?
+            .ok_or_else(|| StoreError::NotFound { what: format!("segment {} ({})", seg.id, seg.key().name()) })?;
         frame_index::decode(&blob).map(|(_, f)| f).map_err(|what| StoreError::Corrupt {
             path: PathBuf::from(format!("{} (frame index of segment {})", self.index().location(), seg.id)),
             what,

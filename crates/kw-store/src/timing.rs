@@ -36,10 +36,10 @@ impl Range {
         let end = match end_pts {
             Some(e) if e > self.max => e,
             _ if self.count > 1 => {
-                let mean = (self.max - self.min) / (self.count as i64 - 1);
-                self.max + mean.max(1)
+                let mean = self.max.saturating_sub(self.min) / (self.count as i64 - 1);
+                self.max.saturating_add(mean.max(1))
             }
-            _ => self.max + single,
+            _ => self.max.saturating_add(single),
         };
         (self.min, end)
     }

@@ -62,10 +62,26 @@ pub struct SegmentWriter {
     first_video_pts: Option<i64>,
 }
 
+impl std::fmt::Debug for SegmentWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SegmentWriter")
+            .field("segment", &self.key.name())
+            .field("bytes", &self.bytes())
+            .field("frames", &self.frames)
+            .finish()
+    }
+}
+
 impl Store {
     /// Starts segment `seq` of run `run_id` of `camera`. `run` must be the run's description (it is
     /// written into the file header so the file can be re-indexed on its own).
-    pub fn create_segment(&self, camera: &str, run_id: i64, seq: u32, run: &RunInfo) -> Result<SegmentWriter, StoreError> {
+    pub fn create_segment(
+        &self,
+        camera: &str,
+        run_id: i64,
+        seq: u32,
+        run: &RunInfo,
+    ) -> Result<SegmentWriter, StoreError> {
         let camera_id = self.camera_id(camera)?;
         match self.index().run(run_id)? {
             None => return Err(StoreError::NotFound { what: format!("run {run_id}") }),
@@ -182,7 +198,7 @@ impl SegmentWriter {
         self.sink.sync_all().map_err(err)?;
         self.sink.sync_name().map_err(err)?;
         drop(self.sink);
-        let row = store.index().upsert_segment(&NewSegment {
+        let new = NewSegment {
             camera_id: key.camera_id,
             run_id: key.run_id,
             seq: key.seq,
@@ -192,8 +208,8 @@ impl SegmentWriter {
             video_frames: u32::try_from(self.extent.video_frames()).unwrap_or(u32::MAX),
             has_loss: self.has_loss,
             frame_index: self.index.blob().to_vec(),
-        })?;
-        Ok(row)
+        };
+        store.index_write(|| store.index().upsert_segment(&new))
     }
 
     /// Bytes of the segment so far (header and frames, buffered ones included).

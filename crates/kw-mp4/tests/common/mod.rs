@@ -14,12 +14,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 /// True when ffmpeg and ffprobe can run; prints why a test is skipped otherwise.
 pub fn have_ffmpeg(test: &str) -> bool {
-    let ok = |tool: &str| {
-        Command::new(tool)
-            .arg("-version")
-            .output()
-            .is_ok_and(|o| o.status.success())
-    };
+    let ok = |tool: &str| Command::new(tool).arg("-version").output().is_ok_and(|o| o.status.success());
     let have = ok("ffmpeg") && ok("ffprobe");
     if !have {
         println!("skipping {test}: ffmpeg/ffprobe not found");
@@ -43,9 +38,7 @@ pub fn out_dir() -> PathBuf {
 
 /// FNV-1a, so cache keys stay stable across Rust versions.
 fn fnv(s: &str) -> u64 {
-    s.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
-    })
+    s.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
 }
 
 /// Runs `ffmpeg -y -v error ARGS OUT` once and caches the result under `target/kw-test-clips/`, keyed by
@@ -60,17 +53,8 @@ pub fn clip(name: &str, ext: &str, args: &[&str]) -> PathBuf {
     static N: AtomicU32 = AtomicU32::new(0);
     let n = N.fetch_add(1, Ordering::Relaxed);
     let tmp = dir.join(format!("tmp-{}-{n}-{name}.{ext}", std::process::id()));
-    let out = Command::new("ffmpeg")
-        .args(["-y", "-v", "error"])
-        .args(args)
-        .arg(&tmp)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "ffmpeg failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = Command::new("ffmpeg").args(["-y", "-v", "error"]).args(args).arg(&tmp).output().unwrap();
+    assert!(out.status.success(), "ffmpeg failed: {}", String::from_utf8_lossy(&out.stderr));
     std::fs::rename(&tmp, &path).unwrap();
     path
 }
@@ -92,14 +76,7 @@ pub fn av_clip(name: &str, video_args: &[&str]) -> PathBuf {
         "yuv420p",
     ];
     args.extend_from_slice(video_args);
-    args.extend_from_slice(&[
-        "-c:a",
-        "aac",
-        "-b:a",
-        "64k",
-        "-video_track_timescale",
-        "90000",
-    ]);
+    args.extend_from_slice(&["-c:a", "aac", "-b:a", "64k", "-video_track_timescale", "90000"]);
     clip(name, "mp4", &args)
 }
 
@@ -127,59 +104,38 @@ fn compact(out: &[u8]) -> Vec<HashMap<String, String>> {
 }
 
 fn ffprobe(args: &[&str], path: &Path) -> Vec<HashMap<String, String>> {
-    let out = Command::new("ffprobe")
-        .args(["-v", "error"])
-        .args(args)
-        .args(["-of", "compact=p=0"])
-        .arg(path)
-        .output();
+    let out = Command::new("ffprobe").args(["-v", "error"]).args(args).args(["-of", "compact=p=0"]).arg(path).output();
     let out = out.unwrap();
-    assert!(
-        out.status.success(),
-        "ffprobe failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "ffprobe failed: {}", String::from_utf8_lossy(&out.stderr));
     compact(&out.stdout)
 }
 
 /// Packets in file (decode) order.
 pub fn packets(path: &Path) -> Vec<Pkt> {
-    ffprobe(
-        &["-show_entries", "packet=stream_index,pts,size,pos,flags"],
-        path,
-    )
-    .into_iter()
-    .filter(|m| m.contains_key("stream_index"))
-    .map(|m| Pkt {
-        stream: m["stream_index"].parse().unwrap(),
-        pts: m["pts"].parse().unwrap(),
-        size: m["size"].parse().unwrap(),
-        pos: m["pos"].parse().unwrap(),
-        key: m["flags"].starts_with('K'),
-    })
-    .collect()
+    ffprobe(&["-show_entries", "packet=stream_index,pts,size,pos,flags"], path)
+        .into_iter()
+        .filter(|m| m.contains_key("stream_index"))
+        .map(|m| Pkt {
+            stream: m["stream_index"].parse().unwrap(),
+            pts: m["pts"].parse().unwrap(),
+            size: m["size"].parse().unwrap(),
+            pos: m["pos"].parse().unwrap(),
+            key: m["flags"].starts_with('K'),
+        })
+        .collect()
 }
 
 /// Streams with codec, type, duration and the number of decoded frames.
 pub fn streams(path: &Path) -> Vec<HashMap<String, String>> {
     ffprobe(
-        &[
-            "-count_frames",
-            "-show_entries",
-            "stream=index,codec_name,codec_type,duration,nb_read_frames,width,height",
-        ],
+        &["-count_frames", "-show_entries", "stream=index,codec_name,codec_type,duration,nb_read_frames,width,height"],
         path,
     )
 }
 
 /// What `ffmpeg -v error` says while decoding the whole file (empty when clean).
 pub fn decode_errors(path: &Path) -> String {
-    let out = Command::new("ffmpeg")
-        .args(["-v", "error", "-i"])
-        .arg(path)
-        .args(["-f", "null", "-"])
-        .output()
-        .unwrap();
+    let out = Command::new("ffmpeg").args(["-v", "error", "-i"]).arg(path).args(["-f", "null", "-"]).output().unwrap();
     let mut s = String::from_utf8_lossy(&out.stdout).into_owned();
     s.push_str(&String::from_utf8_lossy(&out.stderr));
     if !out.status.success() {
@@ -191,11 +147,7 @@ pub fn decode_errors(path: &Path) -> String {
 /// Reads the sample descriptions of ffmpeg's own MP4 (one per track, in track order).
 pub fn stream_params(path: &Path) -> Vec<StreamParams> {
     let buf = std::fs::read(path).unwrap();
-    let moov = boxes(&buf)
-        .into_iter()
-        .find(|b| b.0 == *b"moov")
-        .expect("moov")
-        .1;
+    let moov = boxes(&buf).into_iter().find(|b| b.0 == *b"moov").expect("moov").1;
     let mut out = Vec::new();
     for (typ, trak) in boxes(moov) {
         if typ != *b"trak" {
@@ -211,11 +163,7 @@ pub fn stream_params(path: &Path) -> Vec<StreamParams> {
         let p = match &entry.0 {
             b"avc1" | b"hvc1" | b"hev1" => {
                 let cfg = boxes(&body[78..])[0].1.to_vec();
-                let codec = if entry.0 == *b"avc1" {
-                    Codec::H264
-                } else {
-                    Codec::H265
-                };
+                let codec = if entry.0 == *b"avc1" { Codec::H264 } else { Codec::H265 };
                 StreamParams {
                     codec,
                     timescale,
@@ -236,9 +184,7 @@ pub fn stream_params(path: &Path) -> Vec<StreamParams> {
                     height: 0,
                     sample_rate: timescale,
                     channels: body[17],
-                    extra: find_descriptor(&esds[4..], 5)
-                        .expect("DecoderSpecificInfo")
-                        .to_vec(),
+                    extra: find_descriptor(&esds[4..], 5).expect("DecoderSpecificInfo").to_vec(),
                     rfc6381: String::new(),
                 }
             }
@@ -265,11 +211,7 @@ fn boxes(mut b: &[u8]) -> Vec<([u8; 4], &[u8])> {
 }
 
 fn child<'a>(b: &'a [u8], typ: &[u8; 4]) -> &'a [u8] {
-    boxes(b)
-        .into_iter()
-        .find(|c| c.0 == *typ)
-        .unwrap_or_else(|| panic!("no {typ:?}"))
-        .1
+    boxes(b).into_iter().find(|c| c.0 == *typ).unwrap_or_else(|| panic!("no {typ:?}")).1
 }
 
 /// Finds the body of descriptor `tag` inside MPEG-4 descriptors, descending into ES and decoder config.
@@ -312,18 +254,14 @@ impl Sources {
     }
 
     pub fn read(&self, source: u32, offset: u64, buf: &mut [u8]) -> io::Result<()> {
-        let f = self
-            .0
-            .get(source as usize)
-            .ok_or_else(|| io::Error::other("no such source"))?;
+        let f = self.0.get(source as usize).ok_or_else(|| io::Error::other("no such source"))?;
         f.read_exact_at(buf, offset)
     }
 
     /// Writes `file` to `path`.
     pub fn write(&self, file: &Mp4File, path: &Path) -> Vec<u8> {
         let mut out = Vec::new();
-        file.write_to(&mut out, &mut |s, o, b| self.read(s, o, b))
-            .unwrap();
+        file.write_to(&mut out, &mut |s, o, b| self.read(s, o, b)).unwrap();
         assert_eq!(out.len() as u64, file.len());
         std::fs::write(path, &out).unwrap();
         out
@@ -335,11 +273,7 @@ impl Sources {
         for p in file.parts_in(range) {
             match p {
                 kw_mp4::Part::Bytes(b) => out.extend_from_slice(&b),
-                kw_mp4::Part::Data {
-                    source,
-                    offset,
-                    len,
-                } => {
+                kw_mp4::Part::Data { source, offset, len } => {
                     let mut buf = vec![0; len as usize];
                     self.read(source, offset, &mut buf).unwrap();
                     out.extend_from_slice(&buf);
@@ -358,11 +292,7 @@ pub fn frame_hashes(path: &Path) -> Vec<String> {
         .args(["-map", "0:v", "-f", "framemd5", "-"])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "ffmpeg framemd5 failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "ffmpeg framemd5 failed: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter(|l| !l.starts_with('#'))

@@ -84,7 +84,7 @@ impl SegmentBackend for LocalDir {
         let path = self.path(key);
         let dir = path.parent().map(Path::to_path_buf).unwrap_or_else(|| self.root.clone());
         fs::create_dir_all(&dir)?;
-        let file = OpenOptions::new().write(true).create(true).truncate(true).open(&path)?;
+        let file = OpenOptions::new().write(true).create_new(true).open(&path)?;
         Ok(Box::new(LocalSink { file, dir, root: self.root.clone() }))
     }
 
@@ -164,6 +164,7 @@ mod tests {
         s.write_at(6, b"there").unwrap();
         s.sync_data().unwrap();
         s.sync_name().unwrap();
+        assert_eq!(b.create(&k).err().map(|e| e.kind()), Some(io::ErrorKind::AlreadyExists));
         let r = b.open(&k).unwrap();
         let mut buf = [0u8; 11];
         r.read_at(0, &mut buf).unwrap();

@@ -76,7 +76,7 @@ pub trait SegmentBackend: Send + Sync {
     fn location(&self, key: &SegmentKey) -> PathBuf;
     /// The backend's root, for messages.
     fn root(&self) -> PathBuf;
-    /// Creates (or replaces) a segment for writing.
+    /// Creates a new segment for writing; fails (`AlreadyExists`) rather than replace existing data.
     fn create(&self, key: &SegmentKey) -> io::Result<Box<dyn SegmentSink>>;
     /// Opens a segment for reading.
     fn open(&self, key: &SegmentKey) -> io::Result<Box<dyn ReadAt>>;

@@ -101,8 +101,7 @@ impl IndexBackend for SqliteIndex {
         let conn = self.conn();
         conn.execute("INSERT INTO cameras (name) VALUES (?1) ON CONFLICT (name) DO NOTHING", [name])
             .map_err(|e| self.err(e))?;
-        conn.query_row("SELECT id FROM cameras WHERE name = ?1", [name], |r| r.get(0))
-            .map_err(|e| self.err(e))
+        conn.query_row("SELECT id FROM cameras WHERE name = ?1", [name], |r| r.get(0)).map_err(|e| self.err(e))
     }
 
     fn find_camera(&self, name: &str) -> Result<Option<i64>, StoreError> {

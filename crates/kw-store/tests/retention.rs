@@ -1,0 +1,101 @@
+//! Retention and freeing space.
+
+mod common;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use common::*;
+use kw_store::{Retention, SegmentRow, Store};
+
+/// Writes `n` one-second segments of `len`-byte frames for `camera`, starting at `anchor`.
+fn seconds(store: &Store, camera: &str, anchor: i64, n: u32, len: usize) -> Vec<SegmentRow> {
+    let run = run_info(anchor, false);
+    let run_id = store.begin_run(camera, &run).unwrap();
+    (0..n)
+        .map(|seq| {
+            let first = i64::from(seq) * 25 * FRAME;
+            write_segment(store, camera, run_id, seq, &run, &gop(first, 25, len), Some(first + 25 * FRAME))
+        })
+        .collect()
+}
+
+fn exists(store: &Store, r: &SegmentRow) -> bool {
+    store.segment_location(&r.key()).exists()
+}
+
+#[test]
+fn max_size_counts_open_writers_and_deletes_oldest_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let a = seconds(&store, "a", T0, 3, 4000); // ~100 kB each
+    let b = seconds(&store, "b", T0 + 500_000, 2, 4000);
+    let committed: u64 = a.iter().chain(&b).map(|r| r.bytes).sum();
+    let policy = Retention { max_size: Some(committed), ..Retention::default() };
+    assert!(store.enforce_retention(&policy, T0).unwrap().is_empty());
+
+    // An open writer of 150 kB pushes the total over the limit: the two oldest segments go.
+    let run = run_info(T0 + 10_000_000, false);
+    let rc = store.begin_run("c", &run).unwrap();
+    let mut w = store.create_segment("c", rc, 0, &run).unwrap();
+    for f in gop(0, 30, 5000) {
+        w.append(&f).unwrap();
+    }
+    assert!(w.bytes() > a[0].bytes && w.bytes() < a[0].bytes + b[0].bytes);
+    let deleted = store.enforce_retention(&policy, T0).unwrap();
+    assert_eq!(deleted, vec![a[0].clone(), b[0].clone()]);
+    assert!(!exists(&store, &a[0]) && !exists(&store, &b[0]) && exists(&store, &a[1]));
+    let u = store.usage().unwrap();
+    assert!(u.total_bytes() <= committed, "{} > {committed}", u.total_bytes());
+    assert_eq!(u.oldest, Some(a[1].start));
+    assert!(store.check(false).unwrap().is_clean());
+    drop(w);
+}
+
+#[test]
+fn per_camera_age_and_size_limits() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let hour = 3_600_000_000i64;
+    let old_a = seconds(&store, "a", T0, 2, 100);
+    let new_a = seconds(&store, "a", T0 + 2 * hour, 2, 100);
+    let old_b = seconds(&store, "b", T0, 2, 100);
+    let c = seconds(&store, "c", T0, 4, 1000);
+    let now = T0 + 2 * hour + 10_000_000;
+    let mut cameras = HashMap::new();
+    cameras.insert("a".to_string(), (None, Some(Duration::from_secs(3600))));
+    cameras.insert("c".to_string(), (Some(c[0].bytes * 2 + 1), None));
+    let policy = Retention { max_size: None, max_age: None, cameras };
+    let deleted = store.enforce_retention(&policy, now).unwrap();
+    let mut want = old_a.clone();
+    want.extend(c[..2].iter().cloned());
+    assert_eq!(deleted, want);
+    assert!(new_a.iter().chain(&old_b).chain(&c[2..]).all(|r| exists(&store, r)));
+
+    // The global age applies to cameras without their own; a camera's own age replaces it.
+    let policy = Retention {
+        max_age: Some(Duration::from_secs(60)),
+        cameras: [("a".to_string(), (None, Some(Duration::from_secs(3 * 3600))))].into(),
+        ..Retention::default()
+    };
+    let deleted = store.enforce_retention(&policy, now).unwrap();
+    let mut want = old_b.clone();
+    want.extend(c[2..].iter().cloned());
+    assert_eq!(deleted, want);
+    assert_eq!(store.segments("a", i64::MIN, i64::MAX).unwrap(), new_a);
+    assert!(store.check(false).unwrap().is_clean());
+}
+
+#[test]
+fn free_space_for_deletes_oldest_of_any_camera() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let a = seconds(&store, "a", T0 + 1, 2, 1000);
+    let b = seconds(&store, "b", T0, 2, 1000);
+    let freed = store.free_space_for(b[0].bytes + 1).unwrap();
+    assert_eq!(freed, b[0].bytes + a[0].bytes);
+    assert!(!exists(&store, &b[0]) && !exists(&store, &a[0]) && exists(&store, &b[1]));
+    assert_eq!(store.free_space_for(u64::MAX).unwrap(), a[1].bytes + b[1].bytes);
+    assert_eq!(store.free_space_for(1).unwrap(), 0);
+    assert!(store.recover().unwrap().is_empty());
+}

@@ -1,0 +1,39 @@
+//! keepwatch: a self-hosted network video recorder. The library holds every part (see ARCHITECTURE.md for
+//! the map); `main.rs` only parses the command line and maps outcomes to exit codes.
+#![forbid(unsafe_code)]
+
+pub mod camera;
+pub mod cli;
+pub mod clock;
+pub mod daemon;
+pub mod demo;
+pub mod export;
+pub mod hub;
+pub mod ingest;
+pub mod playback;
+pub mod recorder;
+pub mod storeopen;
+pub mod timefmt;
+
+/// A failure with its exit code: 2 for bad usage or configuration, 1 for everything else.
+#[derive(Debug)]
+pub struct Failure {
+    pub code: u8,
+    pub message: String,
+}
+
+impl Failure {
+    pub fn usage(message: impl Into<String>) -> Self {
+        Failure { code: 2, message: message.into() }
+    }
+
+    pub fn runtime(message: impl Into<String>) -> Self {
+        Failure { code: 1, message: message.into() }
+    }
+}
+
+impl From<kw_config::ConfigError> for Failure {
+    fn from(e: kw_config::ConfigError) -> Self {
+        Failure::usage(e.to_string())
+    }
+}
