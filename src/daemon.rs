@@ -84,7 +84,9 @@ impl Cameras {
                 return;
             }
         };
-        let hub = Hub::new(c.motion.pre_roll);
+        // Pre-roll GOPs are only worth their memory when recording on motion; otherwise keep the current GOP.
+        let keep = if c.record == RecordMode::Motion { c.motion.pre_roll } else { Duration::ZERO };
+        let hub = Hub::new(keep);
         let stats = Arc::new(Stats::default());
         let recorder = if c.record == RecordMode::Off {
             None
@@ -111,7 +113,7 @@ impl Cameras {
         let Some(r) = self.running.remove(name) else { return };
         r.task.abort();
         r.hub.publish_stopped();
-        drop(r.hub);
+        r.hub.close();
         if let Some(h) = r.recorder {
             // The recorder finishes its segment when the hub says Stopped and exits when the hub is gone.
             let _ = h.join();

@@ -117,6 +117,15 @@ impl Hub {
         Self::send_all(&mut inner, MediaEvent::Run(run), false);
     }
 
+    /// Ends every subscription (the camera is being removed): subscribers see their queue close after
+    /// draining what was already sent.
+    pub fn close(&self) {
+        let mut inner = self.lock();
+        inner.subs.clear();
+        inner.run = None;
+        inner.gops.clear();
+    }
+
     pub fn publish_stopped(&self) {
         let mut inner = self.lock();
         inner.run = None;
@@ -220,7 +229,7 @@ mod tests {
         assert_eq!(n, 50, "the fast subscriber loses nothing");
         let evs: Vec<MediaEvent> = std::iter::from_fn(|| slow.try_recv().ok()).collect();
         assert_eq!(evs.len(), 4);
-        // Drained: it resumes at the next key frame, after a Gap marker.
+        // Drained: it resumes at the next key frame (50), after a Gap marker.
         for i in 50..61 {
             hub.publish_frame(frame(i, i % 10 == 0));
         }
@@ -229,7 +238,7 @@ mod tests {
             other => panic!("expected Gap, got {other:?}"),
         }
         match slow.try_recv() {
-            Ok(MediaEvent::Frame(f)) => assert!(f.key && f.pts == 60 * 3600),
+            Ok(MediaEvent::Frame(f)) => assert!(f.key && f.pts == 50 * 3600),
             other => panic!("expected key frame, got {other:?}"),
         }
     }

@@ -219,9 +219,37 @@ impl Recorder {
 
     fn disk_full(&mut self) {
         tracing::warn!(camera = %self.camera, "disk full: deleting the oldest recordings to keep recording");
+        let mut freed = self.free();
+        if freed == 0 {
+            // Nothing finished to delete (a disk smaller than one segment, or only open segments): cut the
+            // open segment where its data is on disk, let recovery index it (it skips other cameras' open
+            // writers), and free again. Recording resumes at the next key frame.
+            tracing::warn!(camera = %self.camera, "disk full with nothing old to delete: closing the open segment early");
+            self.abandon();
+            match self.store.recover() {
+                Ok(r) if !r.is_empty() => tracing::info!(camera = %self.camera, "{}", r.to_string().trim_end()),
+                Ok(_) => {}
+                Err(e) => tracing::error!(camera = %self.camera, "could not index the cut segment: {e}"),
+            }
+            freed = self.free();
+        }
+        if freed == 0 {
+            tracing::error!(camera = %self.camera, "disk full and nothing could be deleted; frames are being lost");
+        }
+    }
+
+    fn free(&mut self) -> u64 {
         match self.store.free_space_for(FREE_ON_FULL) {
-            Ok(freed) => tracing::warn!(camera = %self.camera, "freed {} MB", freed / 1_000_000),
-            Err(e) => tracing::error!(camera = %self.camera, "could not free space: {e}"),
+            Ok(freed) => {
+                if freed > 0 {
+                    tracing::warn!(camera = %self.camera, "freed {} MB", freed / 1_000_000);
+                }
+                freed
+            }
+            Err(e) => {
+                tracing::error!(camera = %self.camera, "could not free space: {e}");
+                0
+            }
         }
     }
 

@@ -37,7 +37,8 @@ fn kill_dash_nine_cycles_lose_at_most_two_seconds() {
     }
     // One more start recovers the last cycle's data; stop it cleanly.
     let mut kw = Keepwatch::start(&config);
-    assert!(kw.wait_line(&["recovery"], Duration::from_secs(30)), "{}", kw.log_text());
+    assert!(kw.wait_line(&["store ", "opened"], Duration::from_secs(30)), "{}", kw.log_text());
+    assert!(kw.wait_line(&["streaming", "camera=cam"], Duration::from_secs(30)), "{}", kw.log_text());
     assert_eq!(kw.stop(), Some(0), "{}", kw.log_text());
 
     let r = check(&config, false);
@@ -90,8 +91,12 @@ fn full_disk_deletes_oldest_and_keeps_recording() {
         }
     }
     let _guard = Unmount(mnt.clone());
-    // ~1.6 Mbit/s: the 6 MB disk fills in about half a minute.
-    let cam = camera("cam", "demo://synthetic?width=960&height=540&fps=25&gop=1", "");
+    // A real 1080p camera (several Mbit/s): the 6 MB disk fills within seconds.
+    support::require_tools(&["ffmpeg"]);
+    let clip =
+        support::clip(&support::ClipSpec { width: 1920, height: 1080, gop_seconds: 2.0, ..support::ClipSpec::h264() });
+    let server = support::RtspServer::start(&[("cam", &clip)], None);
+    let cam = camera("cam", &server.url("cam"), "");
     let config = write_config(dir.path(), "", &cam);
     let mut kw = Keepwatch::start(&config);
     assert!(kw.wait_line(&["disk full"], Duration::from_secs(120)), "the disk never filled; log:\n{}", kw.log_text());

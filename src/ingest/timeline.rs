@@ -36,7 +36,8 @@ pub struct Timeline {
     rate: f64,
     last_cam: i64,
     max_out: i64,
-    nominal: i64,
+    /// Typical frame interval in output ticks (0 until the first positive delta).
+    nominal: f64,
     /// The reference offset (arrival - media, in output ticks) and the running window minimum.
     ref_offset: Option<i64>,
     window_min: i64,
@@ -65,7 +66,7 @@ impl Timeline {
             rate: 1.0,
             last_cam: 0,
             max_out: i64::MIN,
-            nominal: i64::from(out_rate) / 10,
+            nominal: 0.0,
             ref_offset: None,
             window_min: i64::MAX,
             window_start: None,
@@ -113,7 +114,8 @@ impl Timeline {
         if rebased {
             // A jump: continue one nominal interval after the latest frame, or at the arrival time if the
             // camera was silent for longer (a real gap stays a gap).
-            let target = (self.max_out + self.nominal).max(arrival_ticks - offset_ref as i64);
+            let nominal = if self.nominal > 0.0 { self.nominal.round() as i64 } else { i64::from(self.out_rate) / 10 };
+            let target = (self.max_out + nominal).max(arrival_ticks - offset_ref as i64);
             self.base_cam = cam_ts;
             self.base_out = target as f64;
             out = target as f64;
@@ -125,7 +127,8 @@ impl Timeline {
             let delta = out as i64 - self.max_out;
             if delta > 0 && delta < i64::from(self.out_rate) {
                 // Track the typical frame interval (for re-basing) with a cheap moving estimate.
-                self.nominal = (self.nominal * 7 + delta) / 8;
+                self.nominal =
+                    if self.nominal == 0.0 { delta as f64 } else { (self.nominal * 7.0 + delta as f64) / 8.0 };
             }
         }
         self.last_cam = cam_ts;

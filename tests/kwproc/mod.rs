@@ -105,7 +105,11 @@ impl Keepwatch {
     }
 
     fn signal(&self, sig: &str) {
-        let _ = Command::new("kill").arg(format!("-{sig}")).arg(self.pid().to_string()).status();
+        use rustix::process::{kill_process, Pid, Signal};
+        let sig = if sig == "KILL" { Signal::KILL } else { Signal::TERM };
+        if let Some(p) = Pid::from_raw(self.pid() as i32) {
+            let _ = kill_process(p, sig);
+        }
     }
 
     /// kill -9; returns the wall time just before the signal.

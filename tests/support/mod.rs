@@ -28,18 +28,17 @@ const RTSP_SERVER_SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sup
 // Processes
 
 mod sys {
-    // std links libc already; declaring the one function avoids a libc dev-dependency.
-    extern "C" {
-        pub fn kill(pid: i32, sig: i32) -> i32;
-    }
-    pub const SIGTERM: i32 = 15;
-    pub const SIGKILL: i32 = 9;
+    pub use rustix::process::Signal;
+    pub const SIGTERM: Signal = Signal::TERM;
+    pub const SIGKILL: Signal = Signal::KILL;
 }
 
 /// Sends `sig` to one process this test started. Returns false if it was already gone.
-fn signal_pid(pid: u32, sig: i32) -> bool {
-    // SAFETY: kill(2) has no memory-safety preconditions; the pid is one we spawned.
-    unsafe { sys::kill(pid as i32, sig) == 0 }
+fn signal_pid(pid: u32, sig: sys::Signal) -> bool {
+    match rustix::process::Pid::from_raw(pid as i32) {
+        Some(p) => rustix::process::kill_process(p, sig).is_ok(),
+        None => false,
+    }
 }
 
 /// Whether `name` is an executable on PATH (or an executable path, if it has a slash).

@@ -114,7 +114,7 @@ fn demo_config_parses() {
     let text = demo_config("127.0.0.1:8099", dir);
     let config = parse(&text, &dir.join("keepwatch.toml")).unwrap();
     assert_eq!(config.server.listen.to_string(), "127.0.0.1:8099");
-    assert_eq!(config.storage.path, dir);
+    assert_eq!(config.storage.path, dir.join("store"));
     assert_eq!(config.storage.max_size, Some(2_000_000_000));
     assert_eq!(config.cameras.len(), 1);
     let camera = &config.cameras[0];

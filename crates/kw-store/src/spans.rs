@@ -18,7 +18,15 @@ impl Store {
         start: WallMicros,
         end: WallMicros,
     ) -> Result<Vec<(WallMicros, WallMicros)>, StoreError> {
-        Ok(merge(&self.segments(camera, start, end)?, start, end))
+        let rows = self.segments(camera, start, end)?;
+        // A span also breaks where the codec parameters change (a new resolution), even without a gap.
+        let mut params: std::collections::HashMap<i64, Option<kw_media::StreamParams>> = Default::default();
+        for r in &rows {
+            if !params.contains_key(&r.run_id) {
+                params.insert(r.run_id, self.run_info(r.run_id).ok().map(|i| i.video));
+            }
+        }
+        Ok(merge(&rows, start, end, |a, b| a == b || params.get(&a) == params.get(&b)))
     }
 }
 
@@ -32,9 +40,16 @@ fn interval(r: &SegmentRow) -> i64 {
 }
 
 /// Merges rows ordered by start into spans clipped to `[start, end)`.
-pub(crate) fn merge(rows: &[SegmentRow], start: WallMicros, end: WallMicros) -> Vec<(WallMicros, WallMicros)> {
+/// `same_params(run_a, run_b)` says whether two runs have the same video parameters.
+pub(crate) fn merge(
+    rows: &[SegmentRow],
+    start: WallMicros,
+    end: WallMicros,
+    same_params: impl Fn(i64, i64) -> bool,
+) -> Vec<(WallMicros, WallMicros)> {
     let mut out: Vec<(WallMicros, WallMicros)> = Vec::new();
     let mut prev_interval = 0;
+    let mut prev_run: Option<i64> = None;
     for r in rows {
         let (s, e) = (r.start.max(start), r.end.min(end));
         if s >= e {
@@ -42,10 +57,13 @@ pub(crate) fn merge(rows: &[SegmentRow], start: WallMicros, end: WallMicros) -> 
         }
         let tolerance = prev_interval.max(interval(r)).saturating_mul(2);
         match out.last_mut() {
-            Some(cur) if s <= cur.1.saturating_add(tolerance) => cur.1 = cur.1.max(e),
+            Some(cur) if s <= cur.1.saturating_add(tolerance) && prev_run.is_none_or(|p| same_params(p, r.run_id)) => {
+                cur.1 = cur.1.max(e)
+            }
             _ => out.push((s, e)),
         }
         prev_interval = interval(r);
+        prev_run = Some(r.run_id);
     }
     out
 }
@@ -71,11 +89,22 @@ mod tests {
             row(3, 0, s + 300_000_000, s + 360_000_000), // a long outage
         ];
         assert_eq!(
-            merge(&rows, i64::MIN, i64::MAX),
+            merge(&rows, i64::MIN, i64::MAX, |_, _| true),
             vec![(s, s + 180_000_000), (s + 180_080_040, s + 240_000_040), (s + 300_000_000, s + 360_000_000)]
         );
         // Clipped to the query.
-        assert_eq!(merge(&rows, s + 10, s + 20), vec![(s + 10, s + 20)]);
-        assert_eq!(merge(&rows, s + 250_000_000, s + 260_000_000), vec![]);
+        assert_eq!(merge(&rows, s + 10, s + 20, |_, _| true), vec![(s + 10, s + 20)]);
+        assert_eq!(merge(&rows, s + 250_000_000, s + 260_000_000, |_, _| true), vec![]);
+    }
+
+    #[test]
+    fn splits_where_parameters_change() {
+        let s = 1_000_000_000;
+        let rows = [row(1, 0, s, s + 60_000_000), row(2, 0, s + 60_000_000, s + 120_000_000)];
+        let same_run_only = |a: i64, b: i64| a == b;
+        assert_eq!(
+            merge(&rows, i64::MIN, i64::MAX, same_run_only),
+            vec![(s, s + 60_000_000), (s + 60_000_000, s + 120_000_000)]
+        );
     }
 }
