@@ -226,7 +226,7 @@ pub async fn serve(
             _ = &mut shutdown => break,
             _ = poll.tick() => {
                 ticks += 1;
-                if ticks % 5 == 0 {
+                if ticks.is_multiple_of(5) {
                     tick(&cameras.statuses());
                 }
                 let Ok(text) = std::fs::read_to_string(&config) else { continue };

@@ -173,7 +173,7 @@ fn run_encoder(cfg: SyntheticSource, tx: tokio::sync::mpsc::Sender<Result<Source
         if due > now {
             std::thread::sleep(due - now);
         }
-        if n > 0 && n % u64::from(gop_frames) == 0 {
+        if n > 0 && n.is_multiple_of(u64::from(gop_frames)) {
             enc.force_intra_frame();
         }
         cfg.draw(n, &mut buf);

@@ -22,9 +22,7 @@ impl Store {
         // A span also breaks where the codec parameters change (a new resolution), even without a gap.
         let mut params: std::collections::HashMap<i64, Option<kw_media::StreamParams>> = Default::default();
         for r in &rows {
-            if !params.contains_key(&r.run_id) {
-                params.insert(r.run_id, self.run_info(r.run_id).ok().map(|i| i.video));
-            }
+            params.entry(r.run_id).or_insert_with(|| self.run_info(r.run_id).ok().map(|i| i.video));
         }
         Ok(merge(&rows, start, end, |a, b| a == b || params.get(&a) == params.get(&b)))
     }
