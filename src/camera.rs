@@ -200,7 +200,12 @@ impl<'a> Session<'a> {
         if let Some((video, audio)) = self.pending.take() {
             // A new run: the first session's first frame, or changed parameters mid-session.
             let wall_anchor = match &self.run {
-                None => self.clock.wall(),
+                // The wall time the frame *arrived*, not when it is handled here: a late start of the pipeline
+                // must not shift the run later (it could then overlap the next run).
+                None => {
+                    let waited = self.clock.monotonic().saturating_duration_since(f.arrival);
+                    self.clock.wall() - waited.as_micros() as i64
+                }
                 Some(old) => old.wall_anchor + kw_media::ticks_to_micros(mapped.pts - self.run_origin, VIDEO_TIMESCALE),
             };
             if let Some(old) = &self.run {

@@ -75,7 +75,21 @@ pub fn build(
     let mut audio: Vec<Pick> = Vec::new();
     let mut sources: Vec<Box<dyn ReadAt>> = Vec::new();
     let mut covered_end = start;
+    // Runs never overlap in time when the clocks behave; a run that starts (or, after a wall-clock step,
+    // overlaps) within one frame interval of the run before it loses its frames up to its next key frame, so
+    // decode times stay monotonic and at least a frame apart for players.
+    let mut prev_run: Option<i64> = None;
+    let mut video_floor = i64::MIN;
+    let mut need_key = false;
     for seg in &segs {
+        if prev_run.is_some_and(|r| r != seg.run_id) {
+            // The next run must begin at least one frame interval after the last frame of this one.
+            let n = video.len();
+            let last_interval = if n >= 2 { video[n - 1].wall - video[n - 2].wall } else { 0 };
+            video_floor = video.last().map(|p| p.wall + last_interval.max(0) - 1).unwrap_or(i64::MIN);
+            need_key = true;
+        }
+        prev_run = Some(seg.run_id);
         let run = match runs.get(&seg.run_id) {
             Some(r) => r.clone(),
             None => {
@@ -94,6 +108,12 @@ pub fn build(
             match fr.stream {
                 StreamKind::Video => {
                     let wall = run.wall_anchor + ticks_to_micros(fr.pts, VIDEO_TIMESCALE);
+                    if need_key {
+                        if wall <= video_floor || !fr.key {
+                            continue;
+                        }
+                        need_key = false;
+                    }
                     let pts_out = micros_to_ticks(wall - start, VIDEO_TIMESCALE);
                     video.push(Pick { wall, pts_out, size: fr.size, key: fr.key, desc: vdesc, data });
                 }
