@@ -1,5 +1,5 @@
 //! The command line: the public names are fixed by the project's contract (docs/conventions in README):
-//! `run`, `demo`, `export`, `check`, each store command with `--config PATH`.
+//! `run`, `demo`, `export`, `check`, `user`, `token`, each store command with `--config PATH`.
 
 use crate::Failure;
 use clap::{Parser, Subcommand};
@@ -65,6 +65,78 @@ pub enum Command {
         #[arg(long)]
         repair: bool,
     },
+    /// Manage the users who log in to the web UI and API (works while `run` is running).
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Manage API tokens for scripts, VLC and Home Assistant (works while `run` is running).
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UserCommand {
+    /// Add a user; the password is read from standard input (prompted twice on a terminal).
+    Add {
+        #[arg(long, default_value = "keepwatch.toml")]
+        config: PathBuf,
+        /// The login name: a-z, 0-9, '.', '_' and '-', starting with a letter or digit.
+        name: String,
+        /// admin (everything) or viewer (watching only).
+        #[arg(long, value_name = "admin|viewer")]
+        role: String,
+        /// Limit a viewer to these cameras (comma-separated); all cameras when left out.
+        #[arg(long, value_name = "a,b")]
+        cameras: Option<String>,
+    },
+    /// List the users with their roles and cameras.
+    List {
+        #[arg(long, default_value = "keepwatch.toml")]
+        config: PathBuf,
+    },
+    /// Remove a user and end their sessions (the last admin cannot be removed).
+    Remove {
+        #[arg(long, default_value = "keepwatch.toml")]
+        config: PathBuf,
+        name: String,
+    },
+    /// Set a user's password, read from standard input, and end their sessions.
+    Passwd {
+        #[arg(long, default_value = "keepwatch.toml")]
+        config: PathBuf,
+        name: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TokenCommand {
+    /// Create an API token and print it (on standard output, alone on its line); it is shown only once.
+    Create {
+        #[arg(long, default_value = "keepwatch.toml")]
+        config: PathBuf,
+        /// A name for the token: a-z, 0-9, '.', '_' and '-', starting with a letter or digit.
+        label: String,
+        /// admin (everything) or viewer (watching only).
+        #[arg(long, value_name = "admin|viewer")]
+        role: String,
+        /// Limit a viewer token to these cameras (comma-separated); all cameras when left out.
+        #[arg(long, value_name = "a,b")]
+        cameras: Option<String>,
+    },
+    /// List the tokens (labels, roles, cameras, dates; never the tokens themselves).
+    List {
+        #[arg(long, default_value = "keepwatch.toml")]
+        config: PathBuf,
+    },
+    /// Revoke a token: it stops working at once.
+    Revoke {
+        #[arg(long, default_value = "keepwatch.toml")]
+        config: PathBuf,
+        label: String,
+    },
 }
 
 pub fn dispatch(cli: Cli) -> Result<(), Failure> {
@@ -78,6 +150,21 @@ pub fn dispatch(cli: Cli) -> Result<(), Failure> {
         }
         Command::Check { config, repair } => check(&config, repair),
         Command::Recordings { config, camera, start, end } => recordings(&config, &camera, start, end),
+        Command::User { command } => match command {
+            UserCommand::Add { config, name, role, cameras } => {
+                crate::usercli::user_add(&config, &name, &role, cameras.as_deref())
+            }
+            UserCommand::List { config } => crate::usercli::user_list(&config),
+            UserCommand::Remove { config, name } => crate::usercli::user_remove(&config, &name),
+            UserCommand::Passwd { config, name } => crate::usercli::user_passwd(&config, &name),
+        },
+        Command::Token { command } => match command {
+            TokenCommand::Create { config, label, role, cameras } => {
+                crate::usercli::token_create(&config, &label, &role, cameras.as_deref())
+            }
+            TokenCommand::List { config } => crate::usercli::token_list(&config),
+            TokenCommand::Revoke { config, label } => crate::usercli::token_revoke(&config, &label),
+        },
     }
 }
 

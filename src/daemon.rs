@@ -30,16 +30,61 @@ struct RunningCamera {
     stats: Arc<Stats>,
 }
 
+/// What the HTTP API sees of one running camera.
+#[derive(Clone)]
+pub struct CameraView {
+    pub cfg: CameraConfig,
+    pub hub: Hub,
+    pub status: watch::Receiver<Status>,
+    pub stats: Arc<Stats>,
+}
+
+/// The running cameras by name, shared with the HTTP API (which only reads it).
+#[derive(Clone, Default)]
+pub struct Directory(Arc<std::sync::RwLock<std::collections::BTreeMap<String, CameraView>>>);
+
+impl Directory {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, std::collections::BTreeMap<String, CameraView>> {
+        self.0.read().unwrap_or_else(|p| p.into_inner())
+    }
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, std::collections::BTreeMap<String, CameraView>> {
+        self.0.write().unwrap_or_else(|p| p.into_inner())
+    }
+    pub fn get(&self, name: &str) -> Option<CameraView> {
+        self.read().get(name).cloned()
+    }
+    /// Ordered by name.
+    pub fn list(&self) -> Vec<CameraView> {
+        self.read().values().cloned().collect()
+    }
+    pub fn names(&self) -> Vec<String> {
+        self.read().keys().cloned().collect()
+    }
+}
+
 /// The live set of cameras.
 pub struct Cameras {
     store: Arc<Store>,
     clock: SharedClock,
     running: HashMap<String, RunningCamera>,
+    dir: Directory,
 }
 
 impl Cameras {
     pub fn new(store: Arc<Store>, clock: SharedClock) -> Self {
-        Cameras { store, clock, running: HashMap::new() }
+        Cameras { store, clock, running: HashMap::new(), dir: Directory::default() }
+    }
+
+    /// The view the HTTP API reads.
+    pub fn directory(&self) -> Directory {
+        self.dir.clone()
+    }
+
+    fn insert(&mut self, r: RunningCamera) {
+        let view =
+            CameraView { cfg: r.cfg.clone(), hub: r.hub.clone(), status: r.status.clone(), stats: r.stats.clone() };
+        self.dir.write().insert(r.cfg.name.clone(), view);
+        self.running.insert(r.cfg.name.clone(), r);
     }
 
     /// Brings the running set in line with the config: stops removed or changed cameras, starts new ones.
@@ -77,10 +122,7 @@ impl Cameras {
                 });
                 let hub = Hub::new(Duration::ZERO);
                 let stats = Arc::new(Stats::default());
-                self.running.insert(
-                    c.name.clone(),
-                    RunningCamera { cfg: c.clone(), hub, status: status_rx, task, recorder: None, stats },
-                );
+                self.insert(RunningCamera { cfg: c.clone(), hub, status: status_rx, task, recorder: None, stats });
                 return;
             }
         };
@@ -105,11 +147,11 @@ impl Cameras {
         }
         let task = tokio::spawn(camera::supervise(c.name.clone(), source, hub.clone(), status_tx, self.clock.clone()));
         tracing::info!(camera = %c.name, url = %kw_config::redacted_url(&c.url), "camera started");
-        self.running
-            .insert(c.name.clone(), RunningCamera { cfg: c.clone(), hub, status: status_rx, task, recorder, stats });
+        self.insert(RunningCamera { cfg: c.clone(), hub, status: status_rx, task, recorder, stats });
     }
 
     fn stop(&mut self, name: &str) {
+        self.dir.write().remove(name);
         let Some(r) = self.running.remove(name) else { return };
         r.task.abort();
         r.hub.publish_stopped();
@@ -169,6 +211,7 @@ pub async fn serve(
     cfg: Config,
     mut tick: impl FnMut(&[(String, Status, u64)]),
 ) -> Result<(), Failure> {
+    let bound = crate::http::bind(cfg.server.listen)?;
     let store = {
         let (config, cfg) = (config.clone(), cfg.clone());
         tokio::task::spawn_blocking(move || crate::storeopen::open_for_run(&config, &cfg))
@@ -191,6 +234,25 @@ pub async fn serve(
     }
     let clock: SharedClock = Arc::new(SystemClock);
     let mut cameras = Cameras::new(store.clone(), clock.clone());
+    let state = Arc::new(crate::http::AppState::new(
+        store.clone(),
+        cameras.directory(),
+        &cfg.storage.path.join("index.sqlite3"),
+        clock.clone(),
+        &cfg.server,
+        config.clone(),
+    )?);
+    match state.with_auth(|db| db.list_users()).await {
+        Ok(users) if users.is_empty() => tracing::warn!(
+            "no users yet, so nobody can log in. Create the first admin with: keepwatch user add admin --role admin --config {} (it reads the password from stdin)",
+            config.display()
+        ),
+        Ok(_) => {}
+        Err(e) => return Err(Failure::runtime(format!("cannot read the users: {}", e.message))),
+    }
+    let handle = axum_server::Handle::new();
+    let server = tokio::spawn(crate::http::serve(bound, cfg.server.tls.clone(), state, handle.clone()));
+    tokio::pin!(server);
     cameras.apply(&cfg.cameras);
     if cfg.cameras.is_empty() {
         tracing::warn!("no cameras configured: add a [[cameras]] section to {}", config.display());
@@ -224,6 +286,15 @@ pub async fn serve(
     loop {
         tokio::select! {
             _ = &mut shutdown => break,
+            r = &mut server => {
+                retention_task.abort();
+                tokio::task::block_in_place(|| cameras.stop_all());
+                return match r {
+                    Ok(Err(e)) => Err(e),
+                    Ok(Ok(())) => Err(Failure::runtime("the HTTP server stopped")),
+                    Err(e) => Err(Failure::runtime(format!("the HTTP server failed: {e}"))),
+                };
+            }
             _ = poll.tick() => {
                 ticks += 1;
                 if ticks.is_multiple_of(5) {
@@ -251,6 +322,7 @@ pub async fn serve(
         }
     }
     tracing::info!("shutting down: finishing open segments");
+    handle.graceful_shutdown(Some(crate::http::SHUTDOWN_GRACE));
     retention_task.abort();
     tokio::task::block_in_place(|| cameras.stop_all());
     Ok(())

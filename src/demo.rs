@@ -1,8 +1,12 @@
 //! `keepwatch demo`: the whole pipeline on the built-in synthetic camera, so a newcomer sees keepwatch
 //! work with no camera. It writes `DIR/keepwatch.toml` (only if absent: the user's edits are kept) and
 //! its store under `DIR`, never a real store's path, and runs until Ctrl-C, deleting nothing.
+//!
+//! Every start sets a fresh random password for the user `admin` (created if missing) and prints it
+//! with the URL: a demo has no secret worth keeping, and a newcomer needs no `user add` to log in.
 
 use crate::Failure;
+use kw_auth::Role;
 use std::path::Path;
 
 pub fn run(listen: &str, dir: &Path) -> Result<(), Failure> {
@@ -13,8 +17,11 @@ pub fn run(listen: &str, dir: &Path) -> Result<(), Failure> {
             .map_err(|e| Failure::runtime(format!("cannot write {}: {e}", config.display())))?;
     }
     let cfg = kw_config::load(&config)?;
+    let password = demo_login(&config, &cfg)?;
     let c = config.display();
     println!("keepwatch demo: recording the built-in synthetic camera \"demo\" into {}", dir.display());
+    println!("  open:    {}", url(&cfg.server));
+    println!("  login:   admin / {password}");
     println!("  config:  {c} (edit it while the demo runs: changes apply live)");
     println!("  check:   keepwatch check --config {c}");
     println!("  export:  keepwatch export --config {c} --camera demo --start <RFC 3339> --end <RFC 3339> -o demo.mp4");
@@ -35,4 +42,41 @@ pub fn run(listen: &str, dir: &Path) -> Result<(), Failure> {
             println!("  try:     keepwatch export --config {c} --camera demo --start {from} --end {to} -o demo.mp4");
         }
     }))
+}
+
+/// Ensures the user `admin` (role admin, every camera) and gives it a fresh random password, returned
+/// for printing (never logged).
+fn demo_login(config: &Path, cfg: &kw_config::Config) -> Result<String, Failure> {
+    const ADMIN: &str = "admin";
+    let fail = |e: kw_auth::AuthError| Failure::runtime(format!("cannot set up the demo login: {e}"));
+    let mut db = crate::storeopen::auth_db(config, cfg)?;
+    let password = kw_auth::random_token(12).map_err(fail)?;
+    match db.get_user(ADMIN).map_err(fail)? {
+        None => {
+            db.add_user(ADMIN, Role::Admin, None, &password).map_err(fail)?;
+            tracing::info!(user = %ADMIN, role = %Role::Admin, cameras = %"all", "user added");
+        }
+        Some(user) => {
+            if user.role != Role::Admin || user.cameras.is_some() {
+                db.update_user(ADMIN, Role::Admin, None).map_err(fail)?;
+            }
+            db.set_password(ADMIN, &password).map_err(fail)?;
+            tracing::info!(user = %ADMIN, "password changed; the user's sessions were ended");
+        }
+    }
+    Ok(password)
+}
+
+/// The address to open in a browser: the configured `listen`, with a wildcard address (`0.0.0.0`,
+/// `[::]`) shown as loopback, which is what a browser on this machine can open.
+fn url(server: &kw_config::ServerConfig) -> String {
+    let mut addr = server.listen;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(match addr {
+            std::net::SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            std::net::SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    let scheme = if server.tls.is_some() { "https" } else { "http" };
+    format!("{scheme}://{addr}/")
 }

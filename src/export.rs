@@ -14,10 +14,7 @@ pub fn run(config: &Path, camera: &str, start: WallMicros, end: WallMicros, outp
         return Err(Failure::usage("--end must be after --start"));
     }
     let store = crate::storeopen::open_existing(config, &cfg)?;
-    let now =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
-    let playable =
-        crate::playback::build(&store, camera, start, end, now).map_err(|e| Failure::runtime(e.to_string()))?;
+    let playable = crate::playback::build(&store, camera, start, end).map_err(|e| Failure::runtime(e.to_string()))?;
     let total = playable.file.len();
     let bar = if std::io::stderr().is_terminal() {
         let b = indicatif::ProgressBar::new(total);

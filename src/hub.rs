@@ -105,6 +105,16 @@ impl Hub {
         self.lock().run.clone()
     }
 
+    /// The current run and its buffered video frames from the latest video key frame on, in decode order
+    /// (for snapshots). None when the camera is not streaming or no key frame has arrived yet.
+    pub fn current_gop(&self) -> Option<(Arc<RunInfo>, Vec<Arc<Frame>>)> {
+        let inner = self.lock();
+        let run = inner.run.clone()?;
+        let from = inner.gops.iter().rposition(|f| f.stream == StreamKind::Video && f.key)?;
+        let frames = inner.gops.iter().skip(from).filter(|f| f.stream == StreamKind::Video).cloned().collect();
+        Some((run, frames))
+    }
+
     /// Number of live subscribers (closed ones are pruned on publish).
     pub fn subscribers(&self) -> usize {
         self.lock().subs.iter().filter(|s| !s.tx.is_closed()).count()

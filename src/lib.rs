@@ -8,12 +8,15 @@ pub mod clock;
 pub mod daemon;
 pub mod demo;
 pub mod export;
+pub mod http;
 pub mod hub;
 pub mod ingest;
 pub mod playback;
 pub mod recorder;
+pub mod snapshot;
 pub mod storeopen;
 pub mod timefmt;
+pub mod usercli;
 
 /// A failure with its exit code: 2 for bad usage or configuration, 1 for everything else.
 #[derive(Debug)]

@@ -53,14 +53,10 @@ struct Pick {
     data: DataRef,
 }
 
-/// Builds the MP4 of `[start, end)` for a camera.
-pub fn build(
-    store: &Store,
-    camera: &str,
-    start: WallMicros,
-    end: WallMicros,
-    now: i64,
-) -> Result<Playable, PlaybackError> {
+/// Builds the MP4 of `[start, end)` for a camera. The result depends only on the range and the index
+/// (the file's creation time is the recording's start), so HTTP and `export` give the same bytes and an
+/// ETag stays valid.
+pub fn build(store: &Store, camera: &str, start: WallMicros, end: WallMicros) -> Result<Playable, PlaybackError> {
     if end <= start {
         return Err(PlaybackError::EmptyRange);
     }
@@ -164,7 +160,7 @@ pub fn build(
         tracks,
         start: micros_to_ticks(shown_start - start, VIDEO_TIMESCALE),
         end: micros_to_ticks(shown_end - start, VIDEO_TIMESCALE),
-        creation_time_unix: now,
+        creation_time_unix: shown_start.div_euclid(1_000_000),
     };
     let file = kw_mp4::build(&movie)?;
     Ok(Playable { file, sources, start: shown_start, end: shown_end })

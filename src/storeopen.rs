@@ -69,3 +69,13 @@ pub fn open_existing(config: &Path, cfg: &kw_config::Config) -> Result<Store, Fa
     let expected = remembered(config)?;
     Store::open(&path, Create::Never, expected).map_err(|e| explain(e, &path, config, expected))
 }
+
+/// The users, sessions and API tokens of the store the config names (their tables live in the store's
+/// index file). Opens the store first like `run` does, creating it when this config never had one, so
+/// `keepwatch user add` works before the first `run` and never writes beside an unmounted disk.
+pub fn auth_db(config: &Path, cfg: &kw_config::Config) -> Result<kw_auth::AuthDb, Failure> {
+    drop(open_for_run(config, cfg)?);
+    let index = cfg.storage.path.join(kw_store::INDEX_FILE);
+    kw_auth::AuthDb::open(&index)
+        .map_err(|e| Failure::runtime(format!("cannot open the users and tokens in {}: {e}", index.display())))
+}

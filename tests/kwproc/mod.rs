@@ -96,6 +96,15 @@ impl Keepwatch {
         false
     }
 
+    /// The base URL (`http://127.0.0.1:PORT` or https) from the "listening on" log line.
+    pub fn base_url(&self, timeout: Duration) -> String {
+        assert!(self.wait_line(&["listening on "], timeout), "keepwatch did not listen; log:\n{}", self.log_text());
+        let text = self.log_text();
+        let line = text.lines().find(|l| l.contains("listening on ")).unwrap();
+        let url = line.split("listening on ").nth(1).unwrap().trim();
+        url.trim_end_matches('/').to_owned()
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.as_ref().expect("running").id()
     }

@@ -1,0 +1,168 @@
+//! `GET /api/cameras` and a camera's recorded spans, plus the one rule every camera route follows
+//! ([`camera_access`]): a valid name, granted to the caller, known to the config or the store.
+
+use super::{ApiError, Shared};
+use crate::camera::State as CamState;
+use axum::extract::{Path, Query, State};
+use axum::{Extension, Json};
+use kw_auth::Principal;
+use kw_media::WallMicros;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+/// Checks a camera name from a URL before it goes anywhere near the store: the config's rule
+/// (`[a-z0-9-]+`) rules out `..`, `/`, `%2e%2e` (already decoded here) and every other path trick.
+pub fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+/// May `p` use camera `name`? 404 for a malformed or unknown name (admins), 403 for a camera not granted
+/// (checked before existence, so a viewer learns nothing about cameras it may not see).
+pub async fn camera_access(st: &Shared, p: &Principal, name: &str) -> Result<(), ApiError> {
+    if !valid_name(name) {
+        return Err(ApiError::not_found("no such camera (names are a-z, 0-9 and -)"));
+    }
+    if !p.may_see(name) {
+        return Err(ApiError::forbidden(format!("you may not see camera {name:?}")));
+    }
+    if st.cameras.get(name).is_some() {
+        return Ok(());
+    }
+    // A camera removed from the config keeps its recordings until retention deletes them.
+    let store = st.store.clone();
+    let known = tokio::task::spawn_blocking(move || store.cameras()).await?.map_err(ApiError::internal)?;
+    if known.iter().any(|c| c == name) {
+        Ok(())
+    } else {
+        Err(ApiError::not_found(format!("no camera {name:?}")))
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CameraInfo {
+    pub name: String,
+    /// `connecting`, `streaming` or `offline`
+    pub status: String,
+    /// Whether its video is being written to the store (`record` is not `off` and it is streaming).
+    pub recording: bool,
+    /// `continuous`, `motion` or `off`
+    pub record: String,
+    pub last_error: Option<String>,
+    /// `h264` or `h265`, once connected
+    pub codec: Option<String>,
+    pub width: Option<u16>,
+    pub height: Option<u16>,
+    pub has_audio: bool,
+    /// Frames received from the camera since keepwatch started it.
+    pub frames: u64,
+    pub bytes: u64,
+    pub reconnects: u64,
+    /// RFC 3339 time of the newest frame.
+    pub last_frame: Option<String>,
+    /// The camera's address without credentials (admins only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+}
+
+/// The cameras the caller may see, with their status. Never a camera password.
+#[utoipa::path(get, path = "/api/cameras", tag = "cameras", security(("session" = []), ("token" = [])),
+    responses((status = 200, body = [CameraInfo])))]
+pub async fn list(State(st): State<Shared>, Extension(p): Extension<Principal>) -> Json<Vec<CameraInfo>> {
+    let out = st
+        .cameras
+        .list()
+        .into_iter()
+        .filter(|v| p.may_see(&v.cfg.name))
+        .map(|v| {
+            let s = v.status.borrow().clone();
+            let streaming = s.state == CamState::Streaming;
+            CameraInfo {
+                name: v.cfg.name.clone(),
+                status: match s.state {
+                    CamState::Connecting => "connecting",
+                    CamState::Streaming => "streaming",
+                    CamState::Offline => "offline",
+                }
+                .to_owned(),
+                recording: streaming && v.cfg.record != kw_config::RecordMode::Off,
+                record: record_name(v.cfg.record).to_owned(),
+                last_error: s.last_error.clone(),
+                codec: s.codec.map(str::to_owned),
+                width: s.width,
+                height: s.height,
+                has_audio: s.has_audio,
+                frames: s.frames,
+                bytes: s.bytes,
+                reconnects: s.reconnects,
+                last_frame: s.last_frame.map(crate::timefmt::format),
+                url: p.is_admin().then(|| kw_config::redacted_url(&v.cfg.url)),
+            }
+        })
+        .collect();
+    Json(out)
+}
+
+pub fn record_name(m: kw_config::RecordMode) -> &'static str {
+    match m {
+        kw_config::RecordMode::Continuous => "continuous",
+        kw_config::RecordMode::Motion => "motion",
+        kw_config::RecordMode::Off => "off",
+    }
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct OptRange {
+    /// RFC 3339; default: the beginning of the recordings
+    pub start: Option<String>,
+    /// RFC 3339; default: now
+    pub end: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Span {
+    pub start: String,
+    pub end: String,
+}
+
+/// Parses an RFC 3339 query value, naming the parameter in the error.
+pub fn parse_time(what: &str, v: &str) -> Result<WallMicros, ApiError> {
+    crate::timefmt::parse(v).map_err(|e| ApiError::bad_request(format!("{what}: {e} (RFC 3339; send '+' as %2B)")))
+}
+
+/// Recorded spans of a camera within `[start, end)`.
+#[utoipa::path(get, path = "/api/cameras/{name}/recordings", tag = "cameras",
+    params(("name" = String, Path, description = "camera name"), OptRange),
+    security(("session" = []), ("token" = [])),
+    responses((status = 200, body = [Span]), (status = 403), (status = 404)))]
+pub async fn recordings(
+    State(st): State<Shared>,
+    Extension(p): Extension<Principal>,
+    Path(name): Path<String>,
+    Query(q): Query<OptRange>,
+) -> Result<Json<Vec<Span>>, ApiError> {
+    camera_access(&st, &p, &name).await?;
+    let start = q.start.as_deref().map(|v| parse_time("start", v)).transpose()?.unwrap_or(i64::MIN / 2);
+    let end = q.end.as_deref().map(|v| parse_time("end", v)).transpose()?.unwrap_or(i64::MAX / 2);
+    let store = st.store.clone();
+    let spans =
+        tokio::task::spawn_blocking(move || store.spans(&name, start, end)).await?.map_err(ApiError::internal)?;
+    Ok(Json(
+        spans
+            .into_iter()
+            .map(|(s, e)| Span { start: crate::timefmt::format(s), end: crate::timefmt::format(e) })
+            .collect(),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn names() {
+        for bad in ["", "..", "a/b", "A", "a.b", "%2e%2e", "a b", "ä"] {
+            assert!(!super::valid_name(bad), "{bad}");
+        }
+        assert!(super::valid_name("front-door-2"));
+    }
+}

@@ -1,0 +1,268 @@
+//! `video.mp4` and `snapshot.jpg`.
+//!
+//! `video.mp4?start=&end=` is the same file `keepwatch export` writes for the range (both come from
+//! [`crate::playback::build`], whose bytes depend only on the range and the index): `moov` first, length
+//! known up front, served with HTTP Range (one range per request; a browser seeks by asking again), an
+//! ETag derived from the file's generated header, and `If-None-Match` / `If-Range`. Bytes are streamed
+//! from the segment files in chunks by a blocking task, so a slow client holds only a few chunks.
+
+use super::cameras::{camera_access, parse_time};
+use super::{ApiError, Shared};
+use crate::playback::{Playable, PlaybackError};
+use crate::snapshot::SnapshotError;
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Extension;
+use bytes::Bytes;
+use kw_auth::Principal;
+use kw_mp4::Part;
+use serde::Deserialize;
+use std::hash::{Hash, Hasher};
+use std::ops::Range;
+use std::sync::Arc;
+use utoipa::IntoParams;
+
+/// Bytes per chunk sent to the client.
+const CHUNK: u64 = 512 * 1024;
+/// Chunks read ahead of a slow client.
+const AHEAD: usize = 4;
+
+#[derive(Deserialize, IntoParams)]
+pub struct VideoQuery {
+    /// RFC 3339 start (inclusive)
+    pub start: String,
+    /// RFC 3339 end (exclusive)
+    pub end: String,
+    /// `1` to ask the browser to save the file (Content-Disposition: attachment)
+    pub download: Option<String>,
+    /// API token, for clients that cannot send headers
+    pub token: Option<String>,
+}
+
+/// MP4 of a recorded range, no re-encoding; supports Range requests.
+#[utoipa::path(get, path = "/api/cameras/{name}/video.mp4", tag = "cameras",
+    params(("name" = String, Path, description = "camera name"), VideoQuery),
+    security(("session" = []), ("token" = [])),
+    responses((status = 200, content_type = "video/mp4", description = "the whole file"),
+              (status = 206, content_type = "video/mp4", description = "the requested byte range"),
+              (status = 304), (status = 400), (status = 403), (status = 404, description = "nothing recorded"),
+              (status = 416)))]
+pub async fn video(
+    State(st): State<Shared>,
+    Extension(p): Extension<Principal>,
+    Path(name): Path<String>,
+    Query(q): Query<VideoQuery>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    camera_access(&st, &p, &name).await?;
+    let start = parse_time("start", &q.start)?;
+    let end = parse_time("end", &q.end)?;
+    let store = st.store.clone();
+    let cam = name.clone();
+    let playable = tokio::task::spawn_blocking(move || crate::playback::build(&store, &cam, start, end))
+        .await?
+        .map_err(|e| match e {
+            PlaybackError::NothingRecorded { .. } => ApiError::not_found(e.to_string()),
+            PlaybackError::EmptyRange => ApiError::bad_request(e.to_string()),
+            other => ApiError::internal(other),
+        })?;
+    let len = playable.file.len();
+    let etag = etag_of(&playable);
+    let etag_value = HeaderValue::from_str(&etag).map_err(ApiError::internal)?;
+    if let Some(inm) = headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) {
+        if inm.split(',').any(|t| t.trim() == etag || t.trim() == "*") {
+            let mut r = StatusCode::NOT_MODIFIED.into_response();
+            r.headers_mut().insert(header::ETAG, etag_value);
+            return Ok(r);
+        }
+    }
+    let if_range_ok =
+        headers.get(header::IF_RANGE).map(|v| v.to_str().map(|s| s.trim() == etag).unwrap_or(false)).unwrap_or(true);
+    let range = match headers.get(header::RANGE).and_then(|v| v.to_str().ok()) {
+        Some(r) if if_range_ok => match parse_range(r, len) {
+            RangeAnswer::Whole => None,
+            RangeAnswer::Part(r) => Some(r),
+            RangeAnswer::Unsatisfiable => {
+                let mut resp =
+                    ApiError::new(StatusCode::RANGE_NOT_SATISFIABLE, "range outside the file").into_response();
+                if let Ok(v) = HeaderValue::from_str(&format!("bytes */{len}")) {
+                    resp.headers_mut().insert(header::CONTENT_RANGE, v);
+                }
+                return Ok(resp);
+            }
+        },
+        _ => None,
+    };
+    let (status, span) = match &range {
+        Some(r) => (StatusCode::PARTIAL_CONTENT, r.clone()),
+        None => (StatusCode::OK, 0..len),
+    };
+    let mut resp = Response::new(stream_body(Arc::new(playable), span.clone()));
+    *resp.status_mut() = status;
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("video/mp4"));
+    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(span.end - span.start));
+    h.insert(header::ETAG, etag_value);
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, max-age=0, must-revalidate"));
+    if range.is_some() {
+        if let Ok(v) = HeaderValue::from_str(&format!("bytes {}-{}/{len}", span.start, span.end.saturating_sub(1))) {
+            h.insert(header::CONTENT_RANGE, v);
+        }
+    }
+    let file_name = format!("{name}-{}.mp4", q.start.replace(':', ""));
+    let disposition = if q.download.as_deref() == Some("1") { "attachment" } else { "inline" };
+    if let Ok(v) = HeaderValue::from_str(&format!("{disposition}; filename=\"{file_name}\"")) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    Ok(resp)
+}
+
+/// The ETag: a hash of the generated header bytes (which list every sample's size and offset) and the
+/// length, so any change of the index under the range changes it.
+fn etag_of(p: &Playable) -> String {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    let len = p.file.len();
+    len.hash(&mut h);
+    for part in p.file.parts_in(0..len) {
+        match part {
+            Part::Bytes(b) => b.hash(&mut h),
+            Part::Data { source, offset, len } => (source, offset, len).hash(&mut h),
+        }
+    }
+    format!("\"{:016x}-{len:x}\"", h.finish())
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum RangeAnswer {
+    Whole,
+    Part(Range<u64>),
+    Unsatisfiable,
+}
+
+/// Parses `Range: bytes=...` for a file of `len` bytes. Several ranges are answered with the whole file
+/// (allowed by RFC 9110; players ask for one range at a time).
+fn parse_range(v: &str, len: u64) -> RangeAnswer {
+    let Some(spec) = v.trim().strip_prefix("bytes=") else { return RangeAnswer::Whole };
+    if spec.contains(',') {
+        return RangeAnswer::Whole;
+    }
+    let Some((a, b)) = spec.trim().split_once('-') else { return RangeAnswer::Whole };
+    let (a, b) = (a.trim(), b.trim());
+    let r = if a.is_empty() {
+        let Ok(n) = b.parse::<u64>() else { return RangeAnswer::Whole };
+        if n == 0 {
+            return RangeAnswer::Unsatisfiable;
+        }
+        len.saturating_sub(n)..len
+    } else {
+        let Ok(from) = a.parse::<u64>() else { return RangeAnswer::Whole };
+        let to = if b.is_empty() {
+            len
+        } else {
+            match b.parse::<u64>() {
+                Ok(t) if t >= from => t.saturating_add(1).min(len),
+                _ => return RangeAnswer::Whole,
+            }
+        };
+        from..to
+    };
+    if r.start >= len || r.start >= r.end {
+        RangeAnswer::Unsatisfiable
+    } else {
+        RangeAnswer::Part(r)
+    }
+}
+
+/// Streams `range` of the file: a blocking task reads chunk by chunk, at most [`AHEAD`] chunks ahead of
+/// the client, and stops when the client goes away.
+fn stream_body(p: Arc<Playable>, range: Range<u64>) -> Body {
+    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(AHEAD);
+    tokio::task::spawn_blocking(move || {
+        let mut at = range.start;
+        while at < range.end {
+            let to = (at + CHUNK).min(range.end);
+            let mut buf = Vec::with_capacity((to - at) as usize);
+            let mut read = |source: u32, offset: u64, out: &mut [u8]| p.read(source, offset, out);
+            let r = p.file.write_range(at..to, &mut buf, &mut read).map(|_| Bytes::from(buf));
+            let failed = r.is_err();
+            if let Err(e) = &r {
+                tracing::error!("reading recorded video failed: {e}");
+            }
+            if tx.blocking_send(r).is_err() || failed {
+                return;
+            }
+            at = to;
+        }
+    });
+    let stream = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) });
+    Body::from_stream(stream)
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct SnapshotQuery {
+    /// RFC 3339: the picture at this time; default the newest
+    pub at: Option<String>,
+    /// API token, for clients that cannot send headers
+    pub token: Option<String>,
+}
+
+/// JPEG of the newest picture, or of the picture at time `at`.
+#[utoipa::path(get, path = "/api/cameras/{name}/snapshot.jpg", tag = "cameras",
+    params(("name" = String, Path, description = "camera name"), SnapshotQuery),
+    security(("session" = []), ("token" = [])),
+    responses((status = 200, content_type = "image/jpeg"), (status = 403), (status = 404),
+              (status = 501, description = "no decoder for this camera's codec (H.265): the reason is in the answer")))]
+pub async fn snapshot(
+    State(st): State<Shared>,
+    Extension(p): Extension<Principal>,
+    Path(name): Path<String>,
+    Query(q): Query<SnapshotQuery>,
+) -> Result<Response, ApiError> {
+    camera_access(&st, &p, &name).await?;
+    let at = q.at.as_deref().map(|v| parse_time("at", v)).transpose()?;
+    let st2 = st.clone();
+    let jpeg = tokio::task::spawn_blocking(move || match at {
+        Some(at) => crate::snapshot::at_time(&st2.store, &name, at),
+        None => match st2.cameras.get(&name) {
+            Some(v) => crate::snapshot::latest(&name, &v.hub),
+            None => Err(SnapshotError::NothingRecorded { camera: name.clone() }),
+        },
+    })
+    .await?
+    .map_err(|e| match e {
+        SnapshotError::NothingRecorded { .. } => ApiError::not_found(e.to_string()),
+        SnapshotError::NoDecoder { .. } => ApiError::new(StatusCode::NOT_IMPLEMENTED, e.to_string()),
+        other => ApiError::internal(other),
+    })?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static("image/jpeg")),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        ],
+        jpeg,
+    )
+        .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{parse_range, RangeAnswer::*};
+
+    #[test]
+    fn ranges() {
+        assert_eq!(parse_range("bytes=0-99", 1000), Part(0..100));
+        assert_eq!(parse_range("bytes=900-", 1000), Part(900..1000));
+        assert_eq!(parse_range("bytes=-100", 1000), Part(900..1000));
+        assert_eq!(parse_range("bytes=-2000", 1000), Part(0..1000));
+        assert_eq!(parse_range("bytes=990-2000", 1000), Part(990..1000));
+        assert_eq!(parse_range("bytes=1000-", 1000), Unsatisfiable);
+        assert_eq!(parse_range("bytes=-0", 1000), Unsatisfiable);
+        assert_eq!(parse_range("bytes=5-1", 1000), Whole);
+        assert_eq!(parse_range("bytes=0-1,5-6", 1000), Whole);
+        assert_eq!(parse_range("items=0-1", 1000), Whole);
+        assert_eq!(parse_range("bytes=x-1", 1000), Whole);
+    }
+}

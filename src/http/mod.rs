@@ -1,0 +1,240 @@
+//! The HTTP API (axum on tokio): the routes and auth rules of the project's contract (docs/conventions.md),
+//! plain or TLS (rustls), behind a reverse proxy or not.
+//!
+//! Why it is shaped this way:
+//! - **Every route is declared once**, with its OpenAPI description, through `utoipa-axum`'s router, so the
+//!   served `/api/openapi.json` is generated from the very table that routes requests and cannot drift; the
+//!   tests enumerate the protected routes from it.
+//! - **Authentication is one middleware** ([`auth::authenticate`]) in front of everything: a request under
+//!   `/api/` or `/metrics` gets a [`kw_auth::Principal`] (session cookie + CSRF rules, Bearer token, or
+//!   `?token=` on the GET media routes) or a 401, except the three open routes. Handlers then only decide
+//!   *what* the principal may do (admin-only, cameras granted to a viewer).
+//! - **Blocking work never runs on the reactor**: SQLite, argon2 (also capped by a semaphore so a login
+//!   flood cannot eat every core), MP4 building, file reads and JPEG decoding run in `spawn_blocking`.
+//! - **Media bytes are streamed** from the segment files through the virtual MP4 (`kw_mp4::Mp4File`), so an
+//!   hour-long `video.mp4` costs a few megabytes of index work, not gigabytes of memory.
+
+pub mod auth;
+pub mod cameras;
+pub mod error;
+pub mod media;
+pub mod metrics;
+pub mod system;
+pub mod users;
+
+use crate::clock::SharedClock;
+use crate::daemon::Directory;
+use crate::Failure;
+use axum::Router;
+use kw_auth::{AuthDb, LoginLimiter};
+use kw_store::Store;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub use error::ApiError;
+
+/// The paths any client may use without credentials (besides the web UI outside `/api/`).
+pub const OPEN_PATHS: [&str; 3] = ["/api/login", "/api/health", "/api/openapi.json"];
+
+/// Most argon2 computations at once (each takes ~46 MiB and ~60 ms of one core).
+const HASH_PERMITS: usize = 2;
+
+/// Everything the handlers share.
+pub struct AppState {
+    pub store: Arc<Store>,
+    pub cameras: Directory,
+    /// Sessions, tokens and user lookups: quick queries only.
+    pub auth: Mutex<AuthDb>,
+    /// Password checks and hashing (slow on purpose), on their own connection so they never hold up the
+    /// quick queries.
+    pub auth_slow: Mutex<AuthDb>,
+    pub hash_permits: tokio::sync::Semaphore,
+    pub limiter: LoginLimiter,
+    pub clock: SharedClock,
+    /// Served over TLS: cookies get `Secure`.
+    pub tls: bool,
+    pub trusted_proxies: Vec<kw_config::IpNet>,
+    pub metrics: metrics::HttpMetrics,
+    /// The config file, for messages that tell the user which file to edit.
+    pub config_path: std::path::PathBuf,
+}
+
+pub type Shared = Arc<AppState>;
+
+impl AppState {
+    pub fn new(
+        store: Arc<Store>,
+        cameras: Directory,
+        auth_path: &std::path::Path,
+        clock: SharedClock,
+        server: &kw_config::ServerConfig,
+        config_path: std::path::PathBuf,
+    ) -> Result<AppState, Failure> {
+        let open = || {
+            AuthDb::open(auth_path)
+                .map_err(|e| Failure::runtime(format!("cannot open the user database in {}: {e}", auth_path.display())))
+        };
+        Ok(AppState {
+            store,
+            cameras,
+            auth: Mutex::new(open()?),
+            auth_slow: Mutex::new(open()?),
+            hash_permits: tokio::sync::Semaphore::new(HASH_PERMITS),
+            limiter: LoginLimiter::new(),
+            clock,
+            tls: server.tls.is_some(),
+            trusted_proxies: server.trusted_proxies.clone(),
+            metrics: metrics::HttpMetrics::default(),
+            config_path,
+        })
+    }
+
+    /// Runs `f` on the quick auth connection in a blocking task.
+    pub async fn with_auth<T: Send + 'static>(
+        self: &Arc<Self>,
+        f: impl FnOnce(&mut AuthDb) -> kw_auth::Result<T> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let st = self.clone();
+        let r = tokio::task::spawn_blocking(move || {
+            let mut db = st.auth.lock().unwrap_or_else(|p| p.into_inner());
+            f(&mut db)
+        })
+        .await?;
+        Ok(r?)
+    }
+
+    /// Runs `f` (which hashes or verifies a password) on the slow connection, at most [`HASH_PERMITS`] at once.
+    pub async fn with_hashing<T: Send + 'static>(
+        self: &Arc<Self>,
+        f: impl FnOnce(&mut AuthDb) -> kw_auth::Result<T> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let _permit = self.hash_permits.acquire().await.map_err(ApiError::internal)?;
+        let st = self.clone();
+        let r = tokio::task::spawn_blocking(move || {
+            let mut db = st.auth_slow.lock().unwrap_or_else(|p| p.into_inner());
+            f(&mut db)
+        })
+        .await?;
+        Ok(r?)
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "keepwatch",
+        description = "Self-hosted network video recorder. Times are RFC 3339; ranges are half-open [start, end). \
+                       Authenticate with the session cookie from POST /api/login (writes need X-CSRF-Token), \
+                       or with `Authorization: Bearer TOKEN`, or `?token=TOKEN` on GET media routes."
+    ),
+    modifiers(&SecuritySchemes),
+    tags(
+        (name = "auth", description = "Login, logout, who am I"),
+        (name = "cameras", description = "Cameras, their recordings and media"),
+        (name = "admin", description = "Users, tokens, system"),
+    )
+)]
+struct ApiDoc;
+
+struct SecuritySchemes;
+
+impl utoipa::Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let c = openapi.components.get_or_insert_with(Default::default);
+        c.add_security_scheme("session", SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(auth::COOKIE))));
+        c.add_security_scheme("token", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
+    }
+}
+
+/// The application: every route, its OpenAPI description, and the middleware.
+pub fn app(state: Shared) -> Router {
+    let (router, api) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(auth::login))
+        .routes(routes!(auth::logout))
+        .routes(routes!(auth::me))
+        .routes(routes!(system::health))
+        .routes(routes!(system::system))
+        .routes(routes!(cameras::list))
+        .routes(routes!(cameras::recordings))
+        .routes(routes!(media::video))
+        .routes(routes!(media::snapshot))
+        .routes(routes!(users::list, users::add))
+        .routes(routes!(users::remove))
+        .routes(routes!(users::create_token))
+        .routes(routes!(metrics::metrics))
+        .split_for_parts();
+    let spec = Arc::new(api.to_pretty_json().unwrap_or_else(|_| "{}".into()));
+    router
+        .route(
+            "/api/openapi.json",
+            axum::routing::get(move || {
+                let spec = spec.clone();
+                async move { ([(axum::http::header::CONTENT_TYPE, "application/json")], spec.as_str().to_owned()) }
+            }),
+        )
+        .fallback(|| async { ApiError::not_found("no such route") })
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), metrics::count))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), auth::authenticate))
+        .with_state(state)
+}
+
+/// A bound, not yet serving, listener: binding first lets `run` fail at once, with a clear message, when
+/// the address is taken.
+pub struct Bound {
+    listener: std::net::TcpListener,
+    pub addr: SocketAddr,
+}
+
+pub fn bind(addr: SocketAddr) -> Result<Bound, Failure> {
+    let listener = std::net::TcpListener::bind(addr).map_err(|e| {
+        Failure::runtime(format!("cannot listen on {addr}: {e} (change [server] listen in the config)"))
+    })?;
+    listener.set_nonblocking(true).map_err(|e| Failure::runtime(format!("listener on {addr}: {e}")))?;
+    let addr = listener.local_addr().unwrap_or(addr);
+    Ok(Bound { listener, addr })
+}
+
+/// Serves until `handle` is told to shut down.
+pub async fn serve(
+    bound: Bound,
+    tls: Option<kw_config::TlsConfig>,
+    state: Shared,
+    handle: axum_server::Handle,
+) -> Result<(), Failure> {
+    let app = app(state).into_make_service_with_connect_info::<SocketAddr>();
+    let addr = bound.addr;
+    match tls {
+        None => {
+            tracing::info!("listening on http://{addr}/");
+            axum_server::from_tcp(bound.listener)
+                .handle(handle)
+                .serve(app)
+                .await
+                .map_err(|e| Failure::runtime(format!("HTTP server on {addr}: {e}")))
+        }
+        Some(t) => {
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            let config = axum_server::tls_rustls::RustlsConfig::from_pem_file(&t.cert, &t.key).await.map_err(|e| {
+                Failure::runtime(format!(
+                    "cannot load TLS certificate {} / key {}: {e} (check [server] tls_cert and tls_key)",
+                    t.cert.display(),
+                    t.key.display()
+                ))
+            })?;
+            tracing::info!("listening on https://{addr}/");
+            axum_server::from_tcp_rustls(bound.listener, config)
+                .handle(handle)
+                .serve(app)
+                .await
+                .map_err(|e| Failure::runtime(format!("HTTPS server on {addr}: {e}")))
+        }
+    }
+}
+
+/// How long open connections get to finish when `run` stops.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);

@@ -1,0 +1,82 @@
+//! `GET /api/health` (open: load balancers and Home Assistant probe it) and `GET /api/system` (storage,
+//! oldest recording, cameras' health, version).
+
+use super::{ApiError, Shared};
+use axum::extract::State;
+use axum::{Extension, Json};
+use kw_auth::Principal;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+#[derive(Serialize, ToSchema)]
+pub struct Health {
+    /// always `ok` while the server answers
+    pub status: String,
+}
+
+/// Is the server up? Open without credentials.
+#[utoipa::path(get, path = "/api/health", tag = "admin", security(()), responses((status = 200, body = Health)))]
+pub async fn health() -> Json<Health> {
+    Json(Health { status: "ok".into() })
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct StorageInfo {
+    pub path: Option<String>,
+    pub used_bytes: u64,
+    pub free_bytes: Option<u64>,
+    pub max_size: Option<u64>,
+    /// RFC 3339 start of the oldest recording
+    pub oldest: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CameraHealth {
+    pub name: String,
+    pub status: String,
+    pub last_error: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SystemInfo {
+    pub version: String,
+    pub storage: StorageInfo,
+    pub cameras: Vec<CameraHealth>,
+}
+
+/// Storage used and free, the oldest recording, the cameras' health, the version.
+#[utoipa::path(get, path = "/api/system", tag = "admin", security(("session" = []), ("token" = [])),
+    responses((status = 200, body = SystemInfo)))]
+pub async fn system(
+    State(st): State<Shared>,
+    Extension(p): Extension<Principal>,
+) -> Result<Json<SystemInfo>, ApiError> {
+    let store = st.store.clone();
+    let usage = tokio::task::spawn_blocking(move || store.usage()).await?.map_err(ApiError::internal)?;
+    let cameras = st
+        .cameras
+        .list()
+        .into_iter()
+        .filter(|v| p.may_see(&v.cfg.name))
+        .map(|v| {
+            let s = v.status.borrow();
+            CameraHealth {
+                name: v.cfg.name.clone(),
+                status: format!("{:?}", s.state).to_lowercase(),
+                last_error: s.last_error.clone(),
+            }
+        })
+        .collect();
+    let cfg = kw_config::load(&st.config_path).ok();
+    Ok(Json(SystemInfo {
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        storage: StorageInfo {
+            path: p.is_admin().then(|| cfg.as_ref().map(|c| c.storage.path.display().to_string())).flatten(),
+            used_bytes: usage.total_bytes(),
+            free_bytes: usage.free_bytes,
+            max_size: cfg.as_ref().and_then(|c| c.storage.max_size),
+            oldest: usage.oldest.map(crate::timefmt::format),
+        },
+        cameras,
+    }))
+}
