@@ -285,6 +285,18 @@ fn api_auth_playback_snapshots_and_metrics() {
     assert_eq!(r.status, 400);
     assert!(r.text().contains("RFC 3339"), "{}", r.text());
 
+    // --- The segment being written is visible up to the recorder's last sync (about a second ago).
+    std::thread::sleep(Duration::from_secs(3));
+    let spans = http.get("/api/cameras/side/recordings", &admin).json();
+    let last_end = parse_rfc3339(spans.as_array().unwrap().last().unwrap()["end"].as_str().unwrap());
+    assert!(now_us() - last_end < 4_000_000, "recordings lag by {} ms", (now_us() - last_end) / 1000);
+    let recent = format!(
+        "/api/cameras/side/video.mp4?start={}&end={}",
+        rfc3339(last_end - 2_000_000).replace('+', "%2B"),
+        rfc3339(last_end).replace('+', "%2B")
+    );
+    assert_eq!(http.get(&recent, &admin).status, 200, "the last seconds play");
+
     // --- Snapshots: latest and at a time (H.264 decoded to JPEG); H.265 answers 501 with the reason.
     let r = http.get("/api/cameras/side/snapshot.jpg", &admin);
     assert_eq!(r.status, 200, "{}", r.text());

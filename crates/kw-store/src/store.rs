@@ -40,6 +40,17 @@ pub(crate) struct OpenWriter {
     pub camera_id: i64,
     pub key: SegmentKey,
     pub bytes: Arc<AtomicU64>,
+    /// What the writer has made durable so far (updated after each successful sync), so readers in this
+    /// process see the recording up to the last second instead of up to the last finished segment.
+    pub synced: Arc<Mutex<Option<SyncedPart>>>,
+}
+
+/// The durable part of an unfinished segment: a row (with a negative id, `-writer id`) and the frame
+/// index blob of the frames it covers.
+#[derive(Clone)]
+pub(crate) struct SyncedPart {
+    pub row: SegmentRow,
+    pub blob: Arc<Vec<u8>>,
 }
 
 pub(crate) struct Inner {
@@ -205,11 +216,31 @@ impl Store {
     }
 
     /// A camera's segments overlapping `[start, end)`, ordered by start. Unknown camera: none.
+    ///
+    /// Besides the indexed (finished) segments this includes the durable part of segments this process
+    /// is writing now (rows with a negative `id`; see [`SegmentRow::is_open`]), so playback, spans and
+    /// snapshots reach up to the recorder's last sync, about a second ago, not up to a minute ago.
+    /// Other processes (`keepwatch export`) see finished segments only.
     pub fn segments(&self, camera: &str, start: WallMicros, end: WallMicros) -> Result<Vec<SegmentRow>, StoreError> {
-        match self.index().find_camera(camera)? {
-            Some(id) => self.index().segments(id, start, end),
-            None => Ok(Vec::new()),
+        let Some(id) = self.index().find_camera(camera)? else { return Ok(Vec::new()) };
+        let mut rows = self.index().segments(id, start, end)?;
+        let open: Vec<SegmentRow> = self
+            .writers()
+            .values()
+            .filter(|w| w.camera_id == id)
+            .filter_map(|w| w.synced.lock().unwrap_or_else(|e| e.into_inner()).as_ref().map(|p| p.row.clone()))
+            .filter(|r| r.start < end && r.end > start)
+            .collect();
+        if !open.is_empty() {
+            for r in open {
+                // A writer that just finished may be in the index already.
+                if !rows.iter().any(|x| x.run_id == r.run_id && x.seq == r.seq) {
+                    rows.push(r);
+                }
+            }
+            rows.sort_by_key(|r| (r.start, r.run_id, r.seq));
         }
+        Ok(rows)
     }
 
     /// The description of run `run_id`.
@@ -219,6 +250,25 @@ impl Store {
 
     /// Every frame of a segment, in the order written (decode order).
     pub fn frames(&self, seg: &SegmentRow) -> Result<Vec<FrameEntry>, StoreError> {
+        if seg.is_open() {
+            let part = self
+                .writers()
+                .get(&seg.id.unsigned_abs())
+                .and_then(|w| w.synced.lock().unwrap_or_else(|e| e.into_inner()).clone());
+            let blob = match part {
+                Some(p) => Some(p.blob.to_vec()),
+                // Finished meanwhile: its row is in the index now.
+                None => match self.index().segment(seg.run_id, seg.seq)? {
+                    Some(row) => self.index().frame_index(row.id)?,
+                    None => None,
+                },
+            };
+            let blob = blob.ok_or_else(|| StoreError::NotFound { what: format!("segment {}", seg.key().name()) })?;
+            return frame_index::decode(&blob).map(|(_, f)| f).map_err(|what| StoreError::Corrupt {
+                path: PathBuf::from(format!("frame index of the open segment {}", seg.key().name())),
+                what,
+            });
+        }
         let blob = self
             .index()
             .frame_index(seg.id)?

@@ -21,7 +21,7 @@ use crate::error::StoreError;
 use crate::format::{RecordHeader, SegmentHeader, MAX_FRAME};
 use crate::frame_index::IndexBuilder;
 use crate::index::{NewSegment, SegmentRow};
-use crate::store::{OpenWriter, Store};
+use crate::store::{OpenWriter, Store, SyncedPart};
 use crate::timing::Extent;
 
 /// Buffered bytes that trigger a write on the next append.
@@ -33,6 +33,7 @@ struct Registration {
     store: Store,
     id: u64,
     bytes: Arc<AtomicU64>,
+    synced: Arc<std::sync::Mutex<Option<SyncedPart>>>,
 }
 
 impl Drop for Registration {
@@ -101,9 +102,10 @@ impl Store {
         let sink = self.segs().create(&key).map_err(|e| self.seg_err(&key, e))?;
         let bytes = Arc::new(AtomicU64::new(header.len() as u64));
         let id = self.inner.next_writer.fetch_add(1, Ordering::Relaxed);
-        self.writers().insert(id, OpenWriter { camera_id, key, bytes: bytes.clone() });
+        let synced = Arc::new(std::sync::Mutex::new(None));
+        self.writers().insert(id, OpenWriter { camera_id, key, bytes: bytes.clone(), synced: synced.clone() });
         Ok(SegmentWriter {
-            reg: Registration { store: self.clone(), id, bytes },
+            reg: Registration { store: self.clone(), id, bytes, synced },
             key,
             run: run.clone(),
             sink,
@@ -172,7 +174,26 @@ impl SegmentWriter {
             self.sink.sync_name().map_err(|e| self.reg.store.seg_err(&self.key, e))?;
             self.name_synced = true;
         }
+        self.publish_synced();
         Ok(())
+    }
+
+    /// Lets readers in this process see the frames made durable so far (see [`Store::segments`]).
+    fn publish_synced(&self) {
+        let Some((start, end)) = self.extent.wall_range(&self.run, None) else { return };
+        let row = SegmentRow {
+            id: -i64::try_from(self.reg.id).unwrap_or(i64::MAX),
+            camera_id: self.key.camera_id,
+            run_id: self.key.run_id,
+            seq: self.key.seq,
+            start,
+            end,
+            bytes: self.written,
+            video_frames: self.video_frames(),
+            has_loss: self.has_loss,
+        };
+        let part = SyncedPart { row, blob: Arc::new(self.index.blob().to_vec()) };
+        *self.reg.synced.lock().unwrap_or_else(|e| e.into_inner()) = Some(part);
     }
 
     /// Completes the segment: writes the buffer, fsyncs the file and its directory, and only then

@@ -172,3 +172,39 @@ fn misuse_is_reported_not_panicked() {
     assert_eq!(row.end, T0 + 640_000);
     assert!(read_back(&store, &row).iter().all(|f| f.stream == StreamKind::Audio));
 }
+
+#[test]
+fn an_open_segment_is_readable_up_to_its_last_sync_in_this_process_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let run = run_info(T0, false);
+    let run_id = store.begin_run("yard", &run).unwrap();
+    let mut w = store.create_segment("yard", run_id, 0, &run).unwrap();
+    let frames = gop(0, 10, 700);
+    for f in &frames[..6] {
+        w.append(f).unwrap();
+    }
+    assert!(store.segments("yard", T0, T0 + 10_000_000).unwrap().is_empty(), "nothing is durable before a sync");
+    w.sync().unwrap();
+    for f in &frames[6..] {
+        w.append(f).unwrap(); // not synced: must stay invisible
+    }
+    let rows = store.segments("yard", T0, T0 + 10_000_000).unwrap();
+    assert_eq!(rows.len(), 1);
+    let open_row = &rows[0];
+    assert!(open_row.is_open());
+    assert_eq!(open_row.video_frames, 6);
+    assert_eq!(read_back(&store, open_row), frames[..6].to_vec());
+    assert_eq!(store.spans("yard", T0, T0 + 10_000_000).unwrap().len(), 1);
+    // Another process (a second handle) sees only finished segments.
+    let other = open(dir.path());
+    assert!(other.segments("yard", T0, T0 + 10_000_000).unwrap().is_empty());
+
+    let finished = w.finish(None).unwrap();
+    let rows = store.segments("yard", T0, T0 + 10_000_000).unwrap();
+    assert_eq!(rows, vec![finished.clone()], "the open row gives way to the finished one");
+    // A reader holding the open row from before gets the frames from the index now (all of them).
+    assert_eq!(store.frames(open_row).unwrap().len(), 10);
+    assert_eq!(read_back(&store, &finished), frames);
+    assert!(store.check(false).unwrap().is_clean());
+}

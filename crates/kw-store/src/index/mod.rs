@@ -35,6 +35,12 @@ pub struct SegmentRow {
 }
 
 impl SegmentRow {
+    /// A segment still being written by this process (only its durable part is described); its
+    /// `id` is negative and not an index row id.
+    pub fn is_open(&self) -> bool {
+        self.id < 0
+    }
+
     pub fn key(&self) -> SegmentKey {
         SegmentKey { camera_id: self.camera_id, run_id: self.run_id, seq: self.seq }
     }
