@@ -21,7 +21,16 @@ const CONFIG_POLL: Duration = Duration::from_secs(2);
 /// How often retention runs (it counts in-progress data, so the store stays under its cap).
 const RETENTION_EVERY: Duration = Duration::from_secs(1);
 
+/// A camera's low-resolution second stream (`sub_url`): ingested into its own hub, never recorded; motion,
+/// grid views and snapshots of H.265 cameras use it.
+struct SubStream {
+    hub: Hub,
+    status: watch::Receiver<Status>,
+    task: tokio::task::JoinHandle<()>,
+}
+
 struct RunningCamera {
+    sub: Option<SubStream>,
     cfg: CameraConfig,
     hub: Hub,
     status: watch::Receiver<Status>,
@@ -37,6 +46,9 @@ pub struct CameraView {
     pub hub: Hub,
     pub status: watch::Receiver<Status>,
     pub stats: Arc<Stats>,
+    /// The `sub_url` stream's hub and status, when configured.
+    pub sub_hub: Option<Hub>,
+    pub sub_status: Option<watch::Receiver<Status>>,
 }
 
 /// The running cameras by name, shared with the HTTP API (which only reads it).
@@ -81,8 +93,14 @@ impl Cameras {
     }
 
     fn insert(&mut self, r: RunningCamera) {
-        let view =
-            CameraView { cfg: r.cfg.clone(), hub: r.hub.clone(), status: r.status.clone(), stats: r.stats.clone() };
+        let view = CameraView {
+            cfg: r.cfg.clone(),
+            hub: r.hub.clone(),
+            status: r.status.clone(),
+            stats: r.stats.clone(),
+            sub_hub: r.sub.as_ref().map(|s| s.hub.clone()),
+            sub_status: r.sub.as_ref().map(|s| s.status.clone()),
+        };
         self.dir.write().insert(r.cfg.name.clone(), view);
         self.running.insert(r.cfg.name.clone(), r);
     }
@@ -122,7 +140,15 @@ impl Cameras {
                 });
                 let hub = Hub::new(Duration::ZERO);
                 let stats = Arc::new(Stats::default());
-                self.insert(RunningCamera { cfg: c.clone(), hub, status: status_rx, task, recorder: None, stats });
+                self.insert(RunningCamera {
+                    cfg: c.clone(),
+                    hub,
+                    status: status_rx,
+                    task,
+                    recorder: None,
+                    stats,
+                    sub: None,
+                });
                 return;
             }
         };
@@ -147,7 +173,25 @@ impl Cameras {
         }
         let task = tokio::spawn(camera::supervise(c.name.clone(), source, hub.clone(), status_tx, self.clock.clone()));
         tracing::info!(camera = %c.name, url = %kw_config::redacted_url(&c.url), "camera started");
-        self.insert(RunningCamera { cfg: c.clone(), hub, status: status_rx, task, recorder, stats });
+        let sub = c.sub_url.as_deref().and_then(|url| self.start_sub(c, url));
+        self.insert(RunningCamera { cfg: c.clone(), hub, status: status_rx, task, recorder, stats, sub });
+    }
+
+    fn start_sub(&self, c: &CameraConfig, url: &str) -> Option<SubStream> {
+        let source =
+            match CameraAddr::parse(url, c.username.as_deref(), c.password.as_deref()).and_then(ingest::source_for) {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::error!(camera = %c.name, "sub-stream not started: {e}");
+                    return None;
+                }
+            };
+        let (tx, rx) = watch::channel(Status::default());
+        let hub = Hub::new(Duration::ZERO);
+        let name = format!("sub:{}", c.name);
+        let task = tokio::spawn(camera::supervise(name, source, hub.clone(), tx, self.clock.clone()));
+        tracing::info!(camera = %c.name, url = %kw_config::redacted_url(url), "sub-stream started");
+        Some(SubStream { hub, status: rx, task })
     }
 
     fn stop(&mut self, name: &str) {
@@ -156,6 +200,12 @@ impl Cameras {
         r.task.abort();
         r.hub.publish_stopped();
         r.hub.close();
+        if let Some(sub) = r.sub {
+            sub.task.abort();
+            sub.hub.publish_stopped();
+            sub.hub.close();
+            drop(sub.status);
+        }
         if let Some(h) = r.recorder {
             // The recorder finishes its segment when the hub says Stopped and exits when the hub is gone.
             let _ = h.join();

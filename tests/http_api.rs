@@ -45,7 +45,7 @@ struct Http {
 
 impl Http {
     fn new(base: &str) -> Http {
-        let agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+        let agent = ureq::Agent::config_builder().http_status_as_error(false).max_idle_connections(0).build().into();
         Http { base: base.to_owned(), agent }
     }
 
@@ -158,6 +158,13 @@ fn api_auth_playback_snapshots_and_metrics() {
             &format!("username = \"cam\"\npassword = \"{CAM_PW}\""),
         ),
         camera("side", "demo://synthetic?width=320&height=240&fps=10", ""),
+        camera(
+            "twostreams",
+            &server.url_without_credentials("hevc"),
+            &format!(
+                "sub_url = \"demo://synthetic?width=160&height=96&fps=5\"\nusername = \"cam\"\npassword = \"{CAM_PW}\""
+            ),
+        ),
     ]
     .join("\n");
     let config = write_config(tmp.path(), "", &cams);
@@ -179,7 +186,7 @@ fn api_auth_playback_snapshots_and_metrics() {
     assert_eq!(kw.stop(), Some(0));
     let kw = Keepwatch::start(&config);
     let base = kw.base_url(Duration::from_secs(30));
-    for cam in ["front", "hevc", "side"] {
+    for cam in ["front", "hevc", "side", "twostreams", "sub:twostreams"] {
         assert!(kw.wait_line(&["streaming", &format!("camera={cam}")], Duration::from_secs(30)), "{cam}");
     }
     let http = Http::new(&base);
@@ -311,6 +318,9 @@ fn api_auth_playback_snapshots_and_metrics() {
     let r = http.get("/api/cameras/hevc/snapshot.jpg", &admin);
     assert_eq!(r.status, 501, "{}", r.text());
     assert!(r.text().contains("H.265"), "{}", r.text());
+    let r = http.get("/api/cameras/twostreams/snapshot.jpg", &admin);
+    assert_eq!(r.status, 200, "an H.265 camera's snapshot from its H.264 sub-stream: {}", r.text());
+    assert_eq!(&r.body[..2], &[0xFF, 0xD8]);
 
     // --- Cookie sessions and CSRF.
     let (session, csrf) = login(&http, "admin", ADMIN_PW);

@@ -227,7 +227,11 @@ pub async fn snapshot(
     let jpeg = tokio::task::spawn_blocking(move || match at {
         Some(at) => crate::snapshot::at_time(&st2.store, &name, at),
         None => match st2.cameras.get(&name) {
-            Some(v) => crate::snapshot::latest(&name, &v.hub),
+            // An H.265 main stream cannot be decoded here; its H.264 sub-stream can.
+            Some(v) => match (crate::snapshot::latest(&name, &v.hub), &v.sub_hub) {
+                (Err(SnapshotError::NoDecoder { .. }), Some(sub)) => crate::snapshot::latest(&name, sub),
+                (r, _) => r,
+            },
             None => Err(SnapshotError::NothingRecorded { camera: name.clone() }),
         },
     })
