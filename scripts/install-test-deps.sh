@@ -2,7 +2,7 @@
 # Installs the third-party programs that keepwatch's integration tests stand up on
 # loopback: ffmpeg/ffprobe (test clips, probing), GStreamer's RTSP server with its
 # Python bindings (camera stand-ins, tests/support/rtsp_server.py), mosquitto (MQTT
-# broker and clients) and chromium (browser tests).
+# broker and clients), chromium (browser tests), curl and openssl (HTTP/TLS tests).
 #
 # Idempotent and non-interactive: runs `apt-get update` once, and only when something
 # is missing, then installs only the missing packages. Debian/Ubuntu only.
@@ -22,6 +22,8 @@ PACKAGES=(
   mosquitto
   mosquitto-clients
   chromium
+  curl
+  openssl
 )
 
 die() {
