@@ -75,6 +75,28 @@ pub enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Alert notifiers: `notify test NAME` sends a test message through one now.
+    Notify {
+        #[command(subcommand)]
+        command: NotifyCommand,
+    },
+    /// Show or set the alert mode: home, away (every alert) or off (no motion alerts). `run` follows it.
+    Mode {
+        /// home | away | off; omitted: print the mode
+        mode: Option<String>,
+        #[arg(long, default_value = "keepwatch.toml")]
+        config: PathBuf,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum NotifyCommand {
+    /// Send a test message through notifier NAME (from [[notify]] in the config) and say what happened.
+    Test {
+        name: String,
+        #[arg(long, default_value = "keepwatch.toml")]
+        config: PathBuf,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -150,6 +172,8 @@ pub fn dispatch(cli: Cli) -> Result<(), Failure> {
         }
         Command::Check { config, repair } => check(&config, repair),
         Command::Recordings { config, camera, start, end } => recordings(&config, &camera, start, end),
+        Command::Notify { command: NotifyCommand::Test { name, config } } => crate::alerting::cli_test(&config, &name),
+        Command::Mode { mode, config } => crate::alerting::cli_mode(&config, mode.as_deref()),
         Command::User { command } => match command {
             UserCommand::Add { config, name, role, cameras } => {
                 crate::usercli::user_add(&config, &name, &role, cameras.as_deref())

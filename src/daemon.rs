@@ -4,8 +4,10 @@
 
 use crate::camera::{self, Status};
 use crate::clock::{SharedClock, SystemClock};
+use crate::events::EventStore;
 use crate::hub::{Hub, Start};
 use crate::ingest::{self, CameraAddr};
+use crate::motion::MotionState;
 use crate::recorder::{self, Stats};
 use crate::Failure;
 use kw_config::{CameraConfig, Config, RecordMode};
@@ -31,6 +33,7 @@ struct SubStream {
 
 struct RunningCamera {
     sub: Option<SubStream>,
+    motion: Option<(std::thread::JoinHandle<()>, Arc<MotionState>)>,
     cfg: CameraConfig,
     hub: Hub,
     status: watch::Receiver<Status>,
@@ -49,6 +52,8 @@ pub struct CameraView {
     /// The `sub_url` stream's hub and status, when configured.
     pub sub_hub: Option<Hub>,
     pub sub_status: Option<watch::Receiver<Status>>,
+    /// The motion pipeline's state, when motion detection is enabled.
+    pub motion: Option<Arc<MotionState>>,
 }
 
 /// The running cameras by name, shared with the HTTP API (which only reads it).
@@ -80,11 +85,22 @@ pub struct Cameras {
     clock: SharedClock,
     running: HashMap<String, RunningCamera>,
     dir: Directory,
+    events: Arc<EventStore>,
+    notices: tokio::sync::broadcast::Sender<crate::motion::Notice>,
 }
 
+/// The queue between a camera's hub and its motion pipeline (skipped ahead when decoding falls behind).
+const MOTION_QUEUE: usize = 256;
+
 impl Cameras {
-    pub fn new(store: Arc<Store>, clock: SharedClock) -> Self {
-        Cameras { store, clock, running: HashMap::new(), dir: Directory::default() }
+    pub fn new(store: Arc<Store>, clock: SharedClock, events: Arc<EventStore>) -> Self {
+        let (notices, _) = tokio::sync::broadcast::channel(256);
+        Cameras { store, clock, running: HashMap::new(), dir: Directory::default(), events, notices }
+    }
+
+    /// Motion event notices (for alerts).
+    pub fn notices(&self) -> tokio::sync::broadcast::Receiver<crate::motion::Notice> {
+        self.notices.subscribe()
     }
 
     /// The view the HTTP API reads.
@@ -100,6 +116,7 @@ impl Cameras {
             stats: r.stats.clone(),
             sub_hub: r.sub.as_ref().map(|s| s.hub.clone()),
             sub_status: r.sub.as_ref().map(|s| s.status.clone()),
+            motion: r.motion.as_ref().map(|m| m.1.clone()),
         };
         self.dir.write().insert(r.cfg.name.clone(), view);
         self.running.insert(r.cfg.name.clone(), r);
@@ -148,19 +165,54 @@ impl Cameras {
                     recorder: None,
                     stats,
                     sub: None,
+                    motion: None,
                 });
                 return;
             }
         };
-        // Pre-roll GOPs are only worth their memory when recording on motion; otherwise keep the current GOP.
-        let keep = if c.record == RecordMode::Motion { c.motion.pre_roll } else { Duration::ZERO };
-        let hub = Hub::new(keep);
+        let hub = Hub::new(Duration::ZERO);
         let stats = Arc::new(Stats::default());
+        let sub = c.sub_url.as_deref().and_then(|url| self.start_sub(c, url));
+        let motion_state = Arc::new(MotionState::default());
+        let motion = if c.motion.enabled {
+            // Motion watches the sub-stream when there is one: fewer pixels to decode.
+            let watched = sub.as_ref().map(|s| &s.hub).unwrap_or(&hub);
+            let rx = watched.subscribe(MOTION_QUEUE, Start::LastKeyFrame);
+            let settings = crate::motion::Settings {
+                camera: c.name.clone(),
+                detector: kw_motion::DetectorConfig::from(&c.motion),
+                keyframes_only: c.motion.keyframes_only,
+                post_roll: c.motion.post_roll,
+            };
+            match crate::motion::spawn(
+                settings,
+                rx,
+                self.events.clone(),
+                motion_state.clone(),
+                Some(self.notices.clone()),
+            ) {
+                Ok(h) => Some((h, motion_state.clone())),
+                Err(e) => {
+                    tracing::error!(camera = %c.name, "cannot start motion detection: {e}");
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        let gate = match c.record {
+            RecordMode::Motion if motion.is_some() => Some(recorder::Gate::new(motion_state, c.motion.pre_roll)),
+            RecordMode::Motion => {
+                tracing::warn!(camera = %c.name, "record = \"motion\" needs [cameras.motion] enabled = true: recording continuously");
+                None
+            }
+            _ => None,
+        };
         let recorder = if c.record == RecordMode::Off {
             None
         } else {
             let rx = hub.subscribe(recorder::QUEUE, Start::Now);
-            match recorder::spawn(c.name.clone(), self.store.clone(), rx, stats.clone()) {
+            match recorder::spawn(c.name.clone(), self.store.clone(), rx, stats.clone(), gate) {
                 Ok(h) => Some(h),
                 Err(e) => {
                     tracing::error!(camera = %c.name, "cannot start the recorder thread: {e}");
@@ -168,13 +220,9 @@ impl Cameras {
                 }
             }
         };
-        if c.record == RecordMode::Motion {
-            tracing::warn!(camera = %c.name, "record = \"motion\" needs motion detection, which is not built yet: recording continuously");
-        }
         let task = tokio::spawn(camera::supervise(c.name.clone(), source, hub.clone(), status_tx, self.clock.clone()));
         tracing::info!(camera = %c.name, url = %kw_config::redacted_url(&c.url), "camera started");
-        let sub = c.sub_url.as_deref().and_then(|url| self.start_sub(c, url));
-        self.insert(RunningCamera { cfg: c.clone(), hub, status: status_rx, task, recorder, stats, sub });
+        self.insert(RunningCamera { cfg: c.clone(), hub, status: status_rx, task, recorder, stats, sub, motion });
     }
 
     fn start_sub(&self, c: &CameraConfig, url: &str) -> Option<SubStream> {
@@ -205,6 +253,10 @@ impl Cameras {
             sub.hub.publish_stopped();
             sub.hub.close();
             drop(sub.status);
+        }
+        if let Some((h, _)) = r.motion {
+            // Ends (and stores the end of any event in progress) when its hub closes.
+            let _ = h.join();
         }
         if let Some(h) = r.recorder {
             // The recorder finishes its segment when the hub says Stopped and exits when the hub is gone.
@@ -283,15 +335,50 @@ pub async fn serve(
         Err(e) => return Err(Failure::runtime(format!("recovery of the store failed: {e}"))),
     }
     let clock: SharedClock = Arc::new(SystemClock);
-    let mut cameras = Cameras::new(store.clone(), clock.clone());
-    let state = Arc::new(crate::http::AppState::new(
-        store.clone(),
+    let index_file = cfg.storage.path.join(kw_store::INDEX_FILE);
+    let events =
+        Arc::new(crate::events::EventStore::open(&index_file).map_err(|e| {
+            Failure::runtime(format!("cannot open the events tables in {}: {e}", index_file.display()))
+        })?);
+    match events.finish_open(clock.wall()) {
+        Ok(n) if n > 0 => tracing::info!("ended {n} event(s) left open by the last run"),
+        Ok(_) => {}
+        Err(e) => tracing::warn!("cannot end events left open: {e}"),
+    }
+    let mut cameras = Cameras::new(store.clone(), clock.clone(), events.clone());
+    let alerts =
+        {
+            let c = clock.clone();
+            let options = kw_notify::Options {
+                language: cfg.server.language.unwrap_or(kw_config::Language::En),
+                timezone: cfg.server.timezone.clone(),
+                clock: Arc::new(move || c.wall()),
+                ..Default::default()
+            };
+            Arc::new(kw_notify::Alerts::open(&index_file, &cfg.notify, options).map_err(|e| {
+                Failure::runtime(format!("cannot open the alerts outbox in {}: {e}", index_file.display()))
+            })?)
+        };
+    alerts.set_cameras(&cfg.cameras.iter().map(|c| c.name.clone()).collect::<Vec<_>>());
+    let alerts_task = alerts.clone().spawn();
+    let mut commands = alerts.commands();
+    let forward_task = tokio::spawn(crate::alerting::forward_motion(alerts.clone(), events.clone(), cameras.notices()));
+    let health_task = tokio::spawn(crate::alerting::watch_health(
+        alerts.clone(),
+        events.clone(),
         cameras.directory(),
-        &cfg.storage.path.join("index.sqlite3"),
+        store.clone(),
+        cfg.storage.path.clone(),
         clock.clone(),
-        &cfg.server,
-        config.clone(),
-    )?);
+    ));
+    let parts = crate::http::Parts {
+        store: store.clone(),
+        cameras: cameras.directory(),
+        clock: clock.clone(),
+        events: events.clone(),
+        alerts: alerts.clone(),
+    };
+    let state = Arc::new(crate::http::AppState::new(parts, &index_file, &cfg.server, config.clone())?);
     match state.with_auth(|db| db.list_users()).await {
         Ok(users) if users.is_empty() => tracing::warn!(
             "no users yet, so nobody can log in. Create the first admin with: keepwatch user add admin --role admin --config {} (it reads the password from stdin)",
@@ -303,7 +390,8 @@ pub async fn serve(
     let handle = axum_server::Handle::new();
     let server = tokio::spawn(crate::http::serve(bound, cfg.server.tls.clone(), state, handle.clone()));
     tokio::pin!(server);
-    cameras.apply(&cfg.cameras);
+    let mut current = cfg.clone();
+    cameras.apply(&crate::alerting::effective_cameras(&alerts, &current.cameras));
     if cfg.cameras.is_empty() {
         tracing::warn!("no cameras configured: add a [[cameras]] section to {}", config.display());
     }
@@ -311,10 +399,19 @@ pub async fn serve(
     let retention = Arc::new(std::sync::Mutex::new(retention_of(&cfg)));
     let retention_task = {
         let (store, retention, clock) = (store.clone(), retention.clone(), clock.clone());
+        let (events, keep_events) = (events.clone(), cfg.storage.max_age.unwrap_or(crate::events::DEFAULT_KEEP));
         tokio::spawn(async move {
             let mut every = tokio::time::interval(RETENTION_EVERY);
+            let mut n = 0u64;
             loop {
                 every.tick().await;
+                n += 1;
+                if n % 600 == 1 {
+                    let (events, before) = (events.clone(), clock.wall() - keep_events.as_micros() as i64);
+                    if let Ok(Err(e)) = tokio::task::spawn_blocking(move || events.prune(before)).await {
+                        tracing::error!("pruning old events failed: {e}");
+                    }
+                }
                 let policy = retention.lock().map(|p| p.clone()).unwrap_or_else(|p| p.into_inner().clone());
                 let (store, now) = (store.clone(), clock.wall());
                 match tokio::task::spawn_blocking(move || store.enforce_retention(&policy, now)).await {
@@ -336,6 +433,10 @@ pub async fn serve(
     loop {
         tokio::select! {
             _ = &mut shutdown => break,
+            Some(cmd) = commands.recv() => {
+                tracing::info!(camera = %cmd.camera, "switch {} turned {} (Home Assistant or API)", cmd.what.as_str(), if cmd.on { "on" } else { "off" });
+                cameras.apply(&crate::alerting::effective_cameras(&alerts, &current.cameras));
+            }
             r = &mut server => {
                 retention_task.abort();
                 tokio::task::block_in_place(|| cameras.stop_all());
@@ -365,7 +466,10 @@ pub async fn serve(
                         if let Ok(mut r) = retention.lock() {
                             *r = retention_of(&new);
                         }
-                        cameras.apply(&new.cameras);
+                        alerts.update_notifiers(&new.notify);
+                        alerts.set_cameras(&new.cameras.iter().map(|c| c.name.clone()).collect::<Vec<_>>());
+                        cameras.apply(&crate::alerting::effective_cameras(&alerts, &new.cameras));
+                        current = new;
                     }
                 }
             }
@@ -374,7 +478,12 @@ pub async fn serve(
     tracing::info!("shutting down: finishing open segments");
     handle.graceful_shutdown(Some(crate::http::SHUTDOWN_GRACE));
     retention_task.abort();
+    health_task.abort();
     tokio::task::block_in_place(|| cameras.stop_all());
+    // Motion events ended by the cameras' stop reach the outbox before the workers go.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    forward_task.abort();
+    alerts_task.abort();
     Ok(())
 }
 

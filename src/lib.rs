@@ -2,15 +2,19 @@
 //! the map); `main.rs` only parses the command line and maps outcomes to exit codes.
 #![forbid(unsafe_code)]
 
+pub mod alerting;
 pub mod camera;
 pub mod cli;
 pub mod clock;
 pub mod daemon;
 pub mod demo;
+pub mod events;
 pub mod export;
 pub mod http;
 pub mod hub;
 pub mod ingest;
+pub mod live;
+pub mod motion;
 pub mod playback;
 pub mod recorder;
 pub mod snapshot;

@@ -52,17 +52,38 @@ pub struct Recorder {
     store: Arc<Store>,
     stats: Arc<Stats>,
     cur: Option<Current>,
+    gate: Option<Gate>,
 }
 
-/// Starts a recorder thread reading `rx` until the hub closes it.
+/// `record = "motion"`: frames are held in memory for the pre-roll and written only while the motion
+/// pipeline says so ([`crate::motion::MotionState::record_until`], which includes the post-roll).
+///
+/// The buffer always starts at a key frame and covers at least the pre-roll, so a recording that opens
+/// starts decodable and early enough; detection that lags the video by up to the pre-roll loses nothing.
+pub struct Gate {
+    pub state: Arc<crate::motion::MotionState>,
+    pub pre_roll: Duration,
+    buffer: std::collections::VecDeque<Arc<Frame>>,
+    newest_wall: i64,
+}
+
+impl Gate {
+    pub fn new(state: Arc<crate::motion::MotionState>, pre_roll: Duration) -> Gate {
+        Gate { state, pre_roll, buffer: Default::default(), newest_wall: i64::MIN }
+    }
+}
+
+/// Starts a recorder thread reading `rx` until the hub closes it. With a `gate`, only motion (plus pre-
+/// and post-roll) is recorded.
 pub fn spawn(
     camera: String,
     store: Arc<Store>,
     rx: mpsc::Receiver<MediaEvent>,
     stats: Arc<Stats>,
+    gate: Option<Gate>,
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
     std::thread::Builder::new().name(format!("rec-{camera}")).spawn(move || {
-        let mut r = Recorder { camera, store, stats, cur: None };
+        let mut r = Recorder { camera, store, stats, cur: None, gate };
         r.run(rx);
     })
 }
@@ -73,10 +94,17 @@ impl Recorder {
             match ev {
                 MediaEvent::Run(run) => {
                     self.close(None);
+                    if let Some(g) = &mut self.gate {
+                        g.buffer.clear();
+                    }
                     self.begin(run);
                 }
+                MediaEvent::Frame(f) if self.gate.is_some() => self.gated(f),
                 MediaEvent::Frame(f) => self.frame(&f),
                 MediaEvent::Gap => {
+                    if let Some(g) = &mut self.gate {
+                        g.buffer.clear();
+                    }
                     tracing::warn!(camera = %self.camera, "recorder fell behind; frames were skipped");
                     self.stats.skipped.fetch_add(1, Ordering::Relaxed);
                     if let Some(c) = &mut self.cur {
@@ -115,6 +143,14 @@ impl Recorder {
 
     /// Finishes the open segment, if any. `end_pts` is where the next segment starts, when known.
     fn close(&mut self, end_pts: Option<i64>) {
+        // Write out what is buffered first, freeing space if the disk is full, so that finishing (fsync and
+        // the index row) does not fail for want of space and leave the segment to recovery.
+        if let Some(Err(StoreError::NoSpace { .. })) = self.with_writer(|w| w.sync()) {
+            self.disk_full();
+            if let Some(Err(e)) = self.with_writer(|w| w.sync()) {
+                self.failed(e, "could not write the end of a segment");
+            }
+        }
         let Some(c) = &mut self.cur else { return };
         let Some(w) = c.writer.take() else { return };
         match w.finish(end_pts) {
@@ -192,6 +228,52 @@ impl Recorder {
             None => {}
         }
         self.maybe_sync();
+    }
+
+    /// `record = "motion"`: buffer, or write while motion (with pre- and post-roll) says so.
+    fn gated(&mut self, f: Arc<Frame>) {
+        let Some(run) = self.cur.as_ref().map(|c| c.run.clone()) else { return };
+        let Some(g) = self.gate.as_mut() else { return };
+        if f.stream == StreamKind::Video {
+            g.newest_wall = run.video_wall(f.pts);
+        }
+        // Where motion detection cannot run (an H.265 stream without an H.264 sub-stream), record
+        // everything rather than nothing.
+        let unavailable = g.state.unavailable.lock().map(|u| u.is_some()).unwrap_or(false);
+        let active = unavailable || g.state.record_until.load(Ordering::Relaxed) >= g.newest_wall;
+        let writing = self.cur.as_ref().is_some_and(|c| c.writer.is_some());
+        if active {
+            if !writing {
+                tracing::debug!(camera = %self.camera, "motion: recording (with {} buffered frames of pre-roll)", g.buffer.len());
+            }
+            let pending: Vec<Arc<Frame>> = g.buffer.drain(..).collect();
+            for b in pending {
+                self.frame(&b);
+            }
+            self.frame(&f);
+            return;
+        }
+        if writing {
+            // Motion and post-roll are over: end the recording here.
+            tracing::debug!(camera = %self.camera, "motion: recording stops");
+            self.close(None);
+        }
+        let Some(g) = self.gate.as_mut() else { return };
+        if g.buffer.is_empty() && !(f.stream == StreamKind::Video && f.key) {
+            return; // the buffer starts at a key frame
+        }
+        g.buffer.push_back(f);
+        // Drop whole GOPs from the front while the next key frame still leaves the pre-roll covered.
+        let keep_from = g.newest_wall - i64::try_from(g.pre_roll.as_micros()).unwrap_or(i64::MAX);
+        loop {
+            let next_key = g.buffer.iter().skip(1).position(|x| x.stream == StreamKind::Video && x.key).map(|i| i + 1);
+            match next_key {
+                Some(i) if run.video_wall(g.buffer[i].pts) <= keep_from => {
+                    g.buffer.drain(..i);
+                }
+                _ => break,
+            }
+        }
     }
 
     fn with_writer<T>(&mut self, op: impl FnOnce(&mut SegmentWriter) -> T) -> Option<T> {

@@ -200,13 +200,13 @@ pub fn jpeg_from_frames(params: &StreamParams, frames: &[&[u8]]) -> Result<Vec<u
 }
 
 /// A decoded picture as packed RGB.
-struct Rgb {
+pub(crate) struct Rgb {
     width: u32,
     height: u32,
     data: Vec<u8>,
 }
 
-fn to_rgb(p: &DecodedYUV<'_>) -> Result<Rgb, SnapshotError> {
+pub(crate) fn to_rgb(p: &DecodedYUV<'_>) -> Result<Rgb, SnapshotError> {
     let (w, h) = p.dimensions();
     let len = w.checked_mul(h).and_then(|n| n.checked_mul(3)).filter(|&n| n > 0);
     let (Some(len), Ok(width), Ok(height)) = (len, u32::try_from(w), u32::try_from(h)) else {
@@ -217,7 +217,7 @@ fn to_rgb(p: &DecodedYUV<'_>) -> Result<Rgb, SnapshotError> {
     Ok(Rgb { width, height, data })
 }
 
-fn encode_jpeg(p: &Rgb) -> Result<Vec<u8>, SnapshotError> {
+pub(crate) fn encode_jpeg(p: &Rgb) -> Result<Vec<u8>, SnapshotError> {
     let mut out = Vec::with_capacity(p.data.len() / 10);
     image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, JPEG_QUALITY)
         .encode(&p.data, p.width, p.height, image::ExtendedColorType::Rgb8)
@@ -229,7 +229,7 @@ const START_CODE: [u8; 4] = [0, 0, 0, 1];
 
 /// The SPS and PPS of an `avcC` record body as Annex B. An empty record gives nothing (the frames may
 /// carry their parameter sets in-band).
-fn parameter_sets_annexb(avcc: &[u8]) -> Result<Vec<u8>, String> {
+pub(crate) fn parameter_sets_annexb(avcc: &[u8]) -> Result<Vec<u8>, String> {
     let mut out = Vec::new();
     if avcc.is_empty() {
         return Ok(out);
@@ -256,7 +256,7 @@ fn parameter_sets_annexb(avcc: &[u8]) -> Result<Vec<u8>, String> {
 }
 
 /// Appends a 4-byte length-prefixed access unit to `out` as Annex B, refusing lengths that do not add up.
-fn avc_to_annexb(data: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
+pub(crate) fn avc_to_annexb(data: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
     let mut rest = data;
     while !rest.is_empty() {
         let (Some(prefix), Some(body)) = (rest.get(..4), rest.get(4..)) else {

@@ -100,6 +100,16 @@ fn request_host(st: &Shared, peer: SocketAddr, headers: &HeaderMap) -> Option<St
     headers.get(header::HOST).and_then(|v| v.to_str().ok()).map(|h| h.to_ascii_lowercase())
 }
 
+/// Whether the request's `Origin`, when the client sent one, names the host the client addressed: required
+/// of cookie-authenticated writes here and of the cookie-authenticated live WebSocket (a browser sends
+/// the cookie with a cross-site WebSocket, so only `Origin` tells a stranger's page apart).
+pub fn origin_matches(st: &Shared, peer: SocketAddr, headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN) else { return true };
+    let origin = origin.to_str().unwrap_or("").to_ascii_lowercase();
+    let authority = origin.split_once("://").map(|(_, a)| a).unwrap_or("");
+    request_host(st, peer, headers).as_deref() == Some(authority)
+}
+
 fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(|kv| {
         let (k, v) = kv.trim().split_once('=')?;
@@ -163,12 +173,8 @@ async fn principal_of(
             if !kw_auth::csrf_matches(&csrf, given) {
                 return Err(ApiError::forbidden("missing or wrong X-CSRF-Token (it comes with the login answer)"));
             }
-            if let Some(origin) = headers.get(header::ORIGIN) {
-                let origin = origin.to_str().unwrap_or("").to_ascii_lowercase();
-                let authority = origin.split_once("://").map(|(_, a)| a).unwrap_or("");
-                if request_host(st, peer, headers).as_deref() != Some(authority) {
-                    return Err(ApiError::forbidden("request from another site (Origin does not match)"));
-                }
+            if !origin_matches(st, peer, headers) {
+                return Err(ApiError::forbidden("request from another site (Origin does not match)"));
             }
         }
         return Ok(Principal::from_session(user));

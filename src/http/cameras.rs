@@ -61,6 +61,8 @@ pub struct CameraInfo {
     pub reconnects: u64,
     /// RFC 3339 time of the newest frame.
     pub last_frame: Option<String>,
+    /// Motion detection: `off`, `on`, or `unavailable: <why>` (e.g. an H.265-only camera)
+    pub motion: String,
     /// The camera's address without credentials (admins only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
@@ -97,6 +99,13 @@ pub async fn list(State(st): State<Shared>, Extension(p): Extension<Principal>) 
                 bytes: s.bytes,
                 reconnects: s.reconnects,
                 last_frame: s.last_frame.map(crate::timefmt::format),
+                motion: match &v.motion {
+                    None => "off".to_owned(),
+                    Some(m) => match m.unavailable.lock().ok().and_then(|u| u.clone()) {
+                        Some(why) => format!("unavailable: {why}"),
+                        None => "on".to_owned(),
+                    },
+                },
                 url: p.is_admin().then(|| kw_config::redacted_url(&v.cfg.url)),
             }
         })

@@ -14,9 +14,13 @@
 //! - **Media bytes are streamed** from the segment files through the virtual MP4 (`kw_mp4::Mp4File`), so an
 //!   hour-long `video.mp4` costs a few megabytes of index work, not gigabytes of memory.
 
+pub mod alerts;
 pub mod auth;
 pub mod cameras;
 pub mod error;
+pub mod events;
+pub mod hls;
+pub mod live;
 pub mod media;
 pub mod metrics;
 pub mod system;
@@ -61,19 +65,31 @@ pub struct AppState {
     pub metrics: metrics::HttpMetrics,
     /// The config file, for messages that tell the user which file to edit.
     pub config_path: std::path::PathBuf,
+    pub events: Arc<crate::events::EventStore>,
+    pub alerts: Arc<kw_notify::Alerts>,
+    /// The cameras' HLS segmenters (started on demand).
+    pub hls: crate::live::segmenter::Registry,
 }
 
 pub type Shared = Arc<AppState>;
 
+/// What the daemon hands the HTTP layer.
+pub struct Parts {
+    pub store: Arc<Store>,
+    pub cameras: Directory,
+    pub clock: SharedClock,
+    pub events: Arc<crate::events::EventStore>,
+    pub alerts: Arc<kw_notify::Alerts>,
+}
+
 impl AppState {
     pub fn new(
-        store: Arc<Store>,
-        cameras: Directory,
+        parts: Parts,
         auth_path: &std::path::Path,
-        clock: SharedClock,
         server: &kw_config::ServerConfig,
         config_path: std::path::PathBuf,
     ) -> Result<AppState, Failure> {
+        let Parts { store, cameras, clock, events, alerts } = parts;
         let open = || {
             AuthDb::open(auth_path)
                 .map_err(|e| Failure::runtime(format!("cannot open the user database in {}: {e}", auth_path.display())))
@@ -90,6 +106,9 @@ impl AppState {
             trusted_proxies: server.trusted_proxies.clone(),
             metrics: metrics::HttpMetrics::default(),
             config_path,
+            events,
+            alerts,
+            hls: Default::default(),
         })
     }
 
@@ -163,6 +182,14 @@ pub fn app(state: Shared) -> Router {
         .routes(routes!(cameras::recordings))
         .routes(routes!(media::video))
         .routes(routes!(media::snapshot))
+        .routes(routes!(live::live))
+        .routes(routes!(hls::playlist))
+        .routes(routes!(hls::file))
+        .routes(routes!(alerts::get_mode, alerts::put_mode))
+        .routes(routes!(alerts::notifiers))
+        .routes(routes!(alerts::test_notifier))
+        .routes(routes!(events::list))
+        .routes(routes!(events::snapshot))
         .routes(routes!(users::list, users::add))
         .routes(routes!(users::remove))
         .routes(routes!(users::create_token))

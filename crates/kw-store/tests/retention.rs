@@ -99,3 +99,32 @@ fn free_space_for_deletes_oldest_of_any_camera() {
     assert_eq!(store.free_space_for(1).unwrap(), 0);
     assert!(store.recover().unwrap().is_empty());
 }
+
+/// Usage is cached and kept up to date by the store's own writes and deletes; it must always equal what a
+/// fresh look at the index says. Range queries are bounded by the longest segment and still find a
+/// segment that began long before the range.
+#[test]
+fn cached_usage_follows_writes_and_deletes_and_long_segments_are_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    seconds(&store, "a", T0, 5, 300);
+    let before = store.usage().unwrap(); // fills the cache
+    assert_eq!(before.cameras[0].segments, 5);
+    seconds(&store, "a", T0 + 10_000_000, 3, 300);
+    seconds(&store, "b", T0, 2, 300);
+    let policy = Retention { max_size: None, max_age: Some(Duration::from_secs(3)), cameras: HashMap::new() };
+    let deleted = store.enforce_retention(&policy, T0 + 13_500_000).unwrap();
+    assert!(!deleted.is_empty());
+    let cached = store.usage().unwrap();
+    let fresh = open(dir.path()).usage().unwrap();
+    assert_eq!(cached.cameras, fresh.cameras, "cached usage drifted from the index");
+    assert_eq!(cached.oldest, fresh.oldest);
+
+    // A 40-second segment among 1-second ones: a range inside its end is still answered with it.
+    let run = run_info(T0 + 100_000_000, false);
+    let run_id = store.begin_run("c", &run).unwrap();
+    write_segment(&store, "c", run_id, 0, &run, &gop(0, 1000, 10), Some(1000 * FRAME));
+    let long = store.segments("c", T0 + 135_000_000, T0 + 136_000_000).unwrap();
+    assert_eq!(long.len(), 1);
+    assert_eq!(open(dir.path()).segments("c", T0 + 135_000_000, T0 + 136_000_000).unwrap(), long);
+}

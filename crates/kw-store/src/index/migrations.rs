@@ -46,8 +46,15 @@ CREATE TABLE garbage (
 );
 "#;
 
+/// Version 2: a covering index over the small columns of `segments`, so range queries, per-camera usage and
+/// the longest segment are answered from the index without touching rows (each row carries a frame index
+/// blob of several kB; with months of recordings, scans over rows cost seconds).
+const V2: &str = r#"
+CREATE INDEX segments_camera_span ON segments(camera_id, start, "end", bytes);
+"#;
+
 /// Ordered migrations; index `i` upgrades schema version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[V1];
+const MIGRATIONS: &[&str] = &[V1, V2];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;

@@ -21,7 +21,18 @@ const SEG_COLS: &str = r#"id, camera_id, run_id, seq, start, "end", bytes, video
 pub struct SqliteIndex {
     conn: Mutex<Connection>,
     path: PathBuf,
+    /// Per camera: the longest segment (`end - start`) in the index, so a range query can bound its scan
+    /// from below (`start > range_start - longest`). Filled lazily from the covering index, raised on
+    /// every insert; deletes never make it wrong (only looser).
+    longest: Mutex<std::collections::HashMap<i64, i64>>,
+    /// Per-camera usage, kept up to date by this connection's own inserts and deletes and refreshed from
+    /// the table every [`STATS_TTL`] (other processes, `check --repair`, may change it too). Retention asks
+    /// for it every second; summing months of rows that often would keep the index busy.
+    stats: Mutex<Option<(std::time::Instant, Vec<CameraStats>)>>,
 }
+
+/// How long cached usage is trusted before it is recomputed.
+const STATS_TTL: Duration = Duration::from_secs(300);
 
 impl SqliteIndex {
     /// Opens (creating if missing) and migrates the database at `path`.
@@ -36,7 +47,141 @@ impl SqliteIndex {
         conn.pragma_update(None, "synchronous", "FULL").map_err(sq)?;
         conn.pragma_update(None, "foreign_keys", "ON").map_err(sq)?;
         migrations::migrate(&mut conn, path)?;
-        Ok(SqliteIndex { conn: Mutex::new(conn), path: path.to_path_buf() })
+        Ok(SqliteIndex {
+            conn: Mutex::new(conn),
+            path: path.to_path_buf(),
+            longest: Mutex::new(Default::default()),
+            stats: Mutex::new(None),
+        })
+    }
+
+    /// **Benchmarks only** (`crates/kw-store/examples/fill.rs` fills an index with weeks of recordings):
+    /// inserts or replaces many segment rows in ONE transaction, where [`IndexBackend::upsert_segment`]
+    /// commits (and, with `synchronous=FULL`, fsyncs) once per row, which would take most of an hour for
+    /// the ~700k rows of 16 cameras × 30 days. It bypasses the store's write order: the caller must have
+    /// made every row's segment data durable first. Not part of the store's API; may change or go away.
+    #[doc(hidden)]
+    pub fn bulk_upsert_segments(&self, segs: &[NewSegment]) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(|e| self.err(e))?;
+        {
+            let mut stmt = tx
+                .prepare_cached(
+                    r#"INSERT INTO segments (camera_id, run_id, seq, start, "end", bytes, video_frames, has_loss, frame_index)
+                       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                       ON CONFLICT (run_id, seq) DO UPDATE SET camera_id = excluded.camera_id, start = excluded.start,
+                         "end" = excluded."end", bytes = excluded.bytes, video_frames = excluded.video_frames,
+                         has_loss = excluded.has_loss, frame_index = excluded.frame_index"#,
+                )
+                .map_err(|e| self.err(e))?;
+            for s in segs {
+                self.raise_longest(s.camera_id, s.end - s.start);
+                stmt.execute(params![
+                    s.camera_id,
+                    s.run_id,
+                    s.seq,
+                    s.start,
+                    s.end,
+                    to_i64(s.bytes),
+                    s.video_frames,
+                    s.has_loss,
+                    s.frame_index
+                ])
+                .map_err(|e| self.err(e))?;
+            }
+        }
+        tx.commit().map_err(|e| self.err(e))?;
+        *self.stats.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        Ok(())
+    }
+
+    fn camera_stats_query(&self) -> Result<Vec<CameraStats>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT c.id, c.name, COALESCE(SUM(s.bytes), 0), COUNT(s.id), MIN(s.start)
+                 FROM cameras c LEFT JOIN segments s INDEXED BY segments_camera_span ON s.camera_id = c.id
+                 GROUP BY c.id ORDER BY c.name",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(CameraStats {
+                    camera_id: r.get(0)?,
+                    name: r.get(1)?,
+                    bytes: r.get(2)?,
+                    segments: r.get(3)?,
+                    oldest: r.get(4)?,
+                })
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.err(e))
+    }
+
+    fn raise_longest(&self, camera_id: i64, len: i64) {
+        let mut l = self.longest.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(v) = l.get_mut(&camera_id) {
+            *v = (*v).max(len);
+        }
+    }
+
+    /// The longest segment of a camera (0 without segments), from the covering index.
+    fn longest_of(&self, conn: &Connection, camera_id: i64) -> Result<i64, StoreError> {
+        if let Some(v) = self.longest.lock().unwrap_or_else(|e| e.into_inner()).get(&camera_id) {
+            return Ok(*v);
+        }
+        let v: Option<i64> = conn
+            .query_row(
+                r#"SELECT max("end" - start) FROM segments INDEXED BY segments_camera_span WHERE camera_id = ?1"#,
+                [camera_id],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.err(e))?;
+        let v = v.unwrap_or(0).max(0);
+        self.longest.lock().unwrap_or_else(|e| e.into_inner()).insert(camera_id, v);
+        Ok(v)
+    }
+
+    /// Applies a change of one camera's usage to the cached stats (if any): `bytes` and `count` are deltas,
+    /// `start` a new segment's start, `oldest` the camera's oldest start after a delete.
+    fn adjust_stats(
+        &self,
+        camera_id: i64,
+        bytes: i64,
+        count: i64,
+        start: Option<WallMicros>,
+        oldest: Option<Option<WallMicros>>,
+    ) {
+        let mut guard = self.stats.lock().unwrap_or_else(|e| e.into_inner());
+        let Some((_, stats)) = guard.as_mut() else { return };
+        let Some(c) = stats.iter_mut().find(|c| c.camera_id == camera_id) else {
+            *guard = None; // a camera the cache does not know: recompute next time
+            return;
+        };
+        c.bytes = u64::try_from(i64::try_from(c.bytes).unwrap_or(i64::MAX).saturating_add(bytes)).unwrap_or(0);
+        c.segments = u64::try_from(i64::try_from(c.segments).unwrap_or(i64::MAX).saturating_add(count)).unwrap_or(0);
+        if let Some(s) = start {
+            c.oldest = Some(c.oldest.map_or(s, |o| o.min(s)));
+        }
+        if let Some(o) = oldest {
+            c.oldest = o;
+        }
+    }
+
+    /// After deleting rows: the cached usage of the cameras they belonged to.
+    fn after_delete(&self, conn: &Connection, removed: &[(i64, i64)]) {
+        let mut per: std::collections::HashMap<i64, (i64, i64)> = Default::default();
+        for &(camera_id, bytes) in removed {
+            let e = per.entry(camera_id).or_default();
+            e.0 += bytes;
+            e.1 += 1;
+        }
+        for (camera_id, (bytes, count)) in per {
+            let oldest: Option<i64> = conn
+                .query_row("SELECT min(start) FROM segments WHERE camera_id = ?1", [camera_id], |r| r.get(0))
+                .unwrap_or(None);
+            self.adjust_stats(camera_id, -bytes, -count, None, Some(oldest));
+        }
     }
 
     fn conn(&self) -> MutexGuard<'_, Connection> {
@@ -188,22 +333,38 @@ impl IndexBackend for SqliteIndex {
                RETURNING {SEG_COLS}"#
         );
         let conn = self.conn();
+        let old: Option<i64> = conn
+            .query_row("SELECT bytes FROM segments WHERE run_id = ?1 AND seq = ?2", params![s.run_id, s.seq], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(|e| self.err(e))?;
         let mut stmt = conn.prepare_cached(&sql).map_err(|e| self.err(e))?;
-        stmt.query_row(
-            params![
-                s.camera_id,
-                s.run_id,
-                s.seq,
-                s.start,
-                s.end,
-                to_i64(s.bytes),
-                s.video_frames,
-                s.has_loss,
-                s.frame_index
-            ],
-            read_row,
-        )
-        .map_err(|e| self.err(e))
+        let row = stmt
+            .query_row(
+                params![
+                    s.camera_id,
+                    s.run_id,
+                    s.seq,
+                    s.start,
+                    s.end,
+                    to_i64(s.bytes),
+                    s.video_frames,
+                    s.has_loss,
+                    s.frame_index
+                ],
+                read_row,
+            )
+            .map_err(|e| self.err(e))?;
+        self.raise_longest(s.camera_id, s.end - s.start);
+        self.adjust_stats(
+            s.camera_id,
+            to_i64(s.bytes) - old.unwrap_or(0),
+            i64::from(old.is_none()),
+            Some(s.start),
+            None,
+        );
+        Ok(row)
     }
 
     fn segment(&self, run_id: i64, seq: u32) -> Result<Option<SegmentRow>, StoreError> {
@@ -212,11 +373,16 @@ impl IndexBackend for SqliteIndex {
     }
 
     fn segments(&self, camera_id: i64, start: WallMicros, end: WallMicros) -> Result<Vec<SegmentRow>, StoreError> {
+        // No segment is longer than `longest`, so one that ends after `start` starts after `start - longest`:
+        // the scan covers the range, not every older segment of the camera.
+        let longest = self.longest_of(&self.conn(), camera_id)?;
+        let low = start.saturating_sub(longest).saturating_sub(1);
         let sql = format!(
-            r#"SELECT {SEG_COLS} FROM segments WHERE camera_id = ?1 AND start < ?3 AND "end" > ?2
+            r#"SELECT {SEG_COLS} FROM segments INDEXED BY segments_camera_span
+               WHERE camera_id = ?1 AND start > ?4 AND start < ?3 AND "end" > ?2
                ORDER BY start, id"#
         );
-        self.rows(&sql, params![camera_id, start, end])
+        self.rows(&sql, params![camera_id, start, end, low])
     }
 
     fn frame_index(&self, segment_id: i64) -> Result<Option<Vec<u8>>, StoreError> {
@@ -238,41 +404,47 @@ impl IndexBackend for SqliteIndex {
     }
 
     fn camera_stats(&self) -> Result<Vec<CameraStats>, StoreError> {
-        let conn = self.conn();
-        let mut stmt = conn
-            .prepare_cached(
-                "SELECT c.id, c.name, COALESCE(SUM(s.bytes), 0), COUNT(s.id), MIN(s.start)
-                 FROM cameras c LEFT JOIN segments s ON s.camera_id = c.id
-                 GROUP BY c.id ORDER BY c.name",
-            )
-            .map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map([], |r| {
-                Ok(CameraStats {
-                    camera_id: r.get(0)?,
-                    name: r.get(1)?,
-                    bytes: r.get(2)?,
-                    segments: r.get(3)?,
-                    oldest: r.get(4)?,
-                })
-            })
-            .map_err(|e| self.err(e))?;
-        rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.err(e))
+        if let Some((at, stats)) = self.stats.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            if at.elapsed() < STATS_TTL {
+                return Ok(stats.clone());
+            }
+        }
+        let stats = self.camera_stats_query()?;
+        *self.stats.lock().unwrap_or_else(|e| e.into_inner()) = Some((std::time::Instant::now(), stats.clone()));
+        Ok(stats)
     }
 
     fn delete_to_garbage(&self, rows: &[SegmentRow]) -> Result<(), StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction().map_err(|e| self.err(e))?;
+        let mut removed = Vec::new();
         for r in rows {
-            tx.execute("DELETE FROM segments WHERE id = ?1", [r.id]).map_err(|e| self.err(e))?;
+            let bytes: Option<i64> = tx
+                .query_row("DELETE FROM segments WHERE id = ?1 RETURNING bytes", [r.id], |x| x.get(0))
+                .optional()
+                .map_err(|e| self.err(e))?;
+            if let Some(b) = bytes {
+                removed.push((r.camera_id, b));
+            }
             tx.execute("INSERT OR IGNORE INTO garbage (path) VALUES (?1)", [r.key().name()])
                 .map_err(|e| self.err(e))?;
         }
-        tx.commit().map_err(|e| self.err(e))
+        tx.commit().map_err(|e| self.err(e))?;
+        self.after_delete(&conn, &removed);
+        Ok(())
     }
 
     fn delete_segment(&self, segment_id: i64) -> Result<(), StoreError> {
-        self.conn().execute("DELETE FROM segments WHERE id = ?1", [segment_id]).map_err(|e| self.err(e))?;
+        let conn = self.conn();
+        let gone: Option<(i64, i64)> = conn
+            .query_row("DELETE FROM segments WHERE id = ?1 RETURNING camera_id, bytes", [segment_id], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()
+            .map_err(|e| self.err(e))?;
+        if let Some(g) = gone {
+            self.after_delete(&conn, &[g]);
+        }
         Ok(())
     }
 
@@ -342,5 +514,24 @@ mod tests {
         assert_eq!(ix.cameras().unwrap().iter().find(|c| c.0 == 42).unwrap().1, "a-1");
         ix.insert_run_with_id(77, 42, &run).unwrap();
         assert_eq!(ix.run(77).unwrap().unwrap().0, 42);
+    }
+
+    #[test]
+    fn bulk_upsert_inserts_and_replaces_in_one_go() {
+        let dir = tempfile::tempdir().unwrap();
+        let ix = SqliteIndex::open(&dir.path().join("i.sqlite3")).unwrap();
+        let a = ix.camera_id("a").unwrap();
+        let r = ix.insert_run(a, &run_info(false)).unwrap();
+        let one = ix.upsert_segment(&seg(a, r, 1, 10, 20)).unwrap();
+        let rows: Vec<NewSegment> = (0..5).map(|i| seg(a, r, i, i64::from(i) * 10, i64::from(i) * 10 + 10)).collect();
+        ix.bulk_upsert_segments(&[NewSegment { bytes: 7, ..rows[1].clone() }, rows[0].clone()]).unwrap();
+        ix.bulk_upsert_segments(&rows[2..]).unwrap();
+        let got = ix.segments(a, 0, 100).unwrap();
+        assert_eq!(got.iter().map(|s| s.seq).collect::<Vec<_>>(), vec![0, 1, 2, 3, 4]);
+        assert_eq!((got[1].id, got[1].bytes), (one.id, 7));
+        assert_eq!(ix.frame_index(got[4].id).unwrap(), Some(vec![1, 0]));
+        // Foreign keys still hold, and a failing batch leaves nothing behind.
+        assert!(ix.bulk_upsert_segments(&[seg(a, r, 9, 90, 100), seg(a, 999, 0, 0, 1)]).is_err());
+        assert!(ix.segment(r, 9).unwrap().is_none());
     }
 }

@@ -1,0 +1,323 @@
+//! MQTT for Home Assistant: discovery, a live state mirror, and commands back.
+//!
+//! # Topics
+//!
+//! | topic | payload | retained |
+//! |---|---|---|
+//! | `keepwatch/status` | `online`, or `offline` (the last will, so HA greys entities out when keepwatch dies) | yes |
+//! | `keepwatch/<camera>/motion` | `ON` while a motion or camera-motion event goes on, else `OFF` | yes |
+//! | `keepwatch/<camera>/snapshot` | the latest event JPEG (HA `camera` entity) | yes |
+//! | `keepwatch/<camera>/event` | the event JSON with `phase` and `dedup_key`, any kind (also the motion sensor's attributes) | yes |
+//! | `keepwatch/<camera>/recording`, `…/motion_detection` | switch states `ON`/`OFF` | yes |
+//! | `keepwatch/<camera>/recording/set`, `…/motion_detection/set` | commands from HA: `ON`/`OFF` | (HA's choice) |
+//! | `keepwatch/mode`, `keepwatch/mode/set` | `home`/`away`/`off`: state, and command | yes / — |
+//!
+//! Discovery configs go to `<discovery_prefix>/<component>/keepwatch_<camera>/<object>/config` (retained,
+//! `unique_id` `keepwatch_<camera>_<object>`), one HA device per camera, plus a `select` for the mode on a
+//! `keepwatch` device. A camera dropped from [`crate::Alerts::set_cameras`] gets empty retained configs,
+//! which removes its entities from HA.
+//!
+//! # Delivery
+//!
+//! Every outbox row of an MQTT notifier is published with QoS 1 and counts as delivered only once the
+//! broker acknowledged all its messages; rows go out strictly in order, so the retained state always ends
+//! as the host last reported it. The worker reconnects forever (1 s doubling to 30 s). After each
+//! connect it subscribes to the command topics and republishes `online`, discovery and the current state
+//! of every camera (motion, last picture and event, switches, mode) before sending pending rows, so a
+//! broker restarted without persistence, even mid-event, shows the right state once it is back. Mode and
+//! cooldown do not apply here: see [`crate::mode`].
+
+mod conn;
+mod worker;
+
+use std::time::Duration;
+
+use kw_config::{redacted_url, NotifyConfig};
+use rumqttc::{Event, Incoming, MqttOptions, Outgoing, QoS, Transport};
+use serde_json::json;
+
+use crate::error::{NotifyError, Result};
+use crate::{Ctx, Switch};
+
+pub(crate) use worker::run;
+
+/// The root of keepwatch's own topics.
+pub const ROOT: &str = "keepwatch";
+/// Availability: `online` / `offline` (last will).
+pub const STATUS_TOPIC: &str = "keepwatch/status";
+/// The mode's state topic.
+pub const MODE_TOPIC: &str = "keepwatch/mode";
+/// Where HA (or anyone) sets the mode.
+pub const MODE_SET_TOPIC: &str = "keepwatch/mode/set";
+/// The default discovery prefix.
+pub const DEFAULT_DISCOVERY_PREFIX: &str = "homeassistant";
+
+/// A topic-safe form of a camera name (camera names are `[a-z0-9-]+` already; this is a guard against
+/// wildcards and separators).
+pub fn topic_name(camera: &str) -> String {
+    camera.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect()
+}
+
+/// `keepwatch/<camera>/<leaf>`.
+pub fn camera_topic(camera: &str, leaf: &str) -> String {
+    format!("{ROOT}/{}/{leaf}", topic_name(camera))
+}
+
+/// A switch's topic leaf.
+pub fn switch_leaf(what: Switch) -> &'static str {
+    match what {
+        Switch::Recording => "recording",
+        Switch::Motion => "motion_detection",
+    }
+}
+
+pub(crate) fn on_off(on: bool) -> &'static str {
+    if on {
+        "ON"
+    } else {
+        "OFF"
+    }
+}
+
+/// The entities of one camera: (component, object id).
+const ENTITIES: [(&str, &str); 4] =
+    [("binary_sensor", "motion"), ("camera", "snapshot"), ("switch", "recording"), ("switch", "motion_detection")];
+
+/// Discovery `(topic, payload)` pairs for one camera; an empty payload with `remove`.
+pub fn discovery(prefix: &str, camera: &str, remove: bool) -> Vec<(String, String)> {
+    let cam = topic_name(camera);
+    let device = json!({
+        "identifiers": [format!("keepwatch_{cam}")],
+        "name": camera,
+        "manufacturer": "keepwatch",
+        "model": "Camera",
+    });
+    let origin = json!({"name": "keepwatch", "sw_version": env!("CARGO_PKG_VERSION")});
+    ENTITIES
+        .iter()
+        .map(|(component, object)| {
+            let topic = format!("{prefix}/{component}/keepwatch_{cam}/{object}/config");
+            if remove {
+                return (topic, String::new());
+            }
+            let mut p = json!({
+                "unique_id": format!("keepwatch_{cam}_{object}"),
+                "object_id": format!("{cam}_{object}"),
+                "availability_topic": STATUS_TOPIC,
+                "payload_available": "online",
+                "payload_not_available": "offline",
+                "device": device,
+                "origin": origin,
+            });
+            match *object {
+                "motion" => {
+                    p["name"] = "Motion".into();
+                    p["device_class"] = "motion".into();
+                    p["state_topic"] = camera_topic(camera, "motion").into();
+                    p["payload_on"] = "ON".into();
+                    p["payload_off"] = "OFF".into();
+                    p["json_attributes_topic"] = camera_topic(camera, "event").into();
+                }
+                "snapshot" => {
+                    p["name"] = "Last event".into();
+                    p["topic"] = camera_topic(camera, "snapshot").into();
+                }
+                leaf => {
+                    p["name"] = if leaf == "recording" { "Recording" } else { "Motion detection" }.into();
+                    p["icon"] = if leaf == "recording" { "mdi:record-rec" } else { "mdi:motion-sensor" }.into();
+                    p["command_topic"] = camera_topic(camera, &format!("{leaf}/set")).into();
+                    p["state_topic"] = camera_topic(camera, leaf).into();
+                    p["payload_on"] = "ON".into();
+                    p["payload_off"] = "OFF".into();
+                    p["state_on"] = "ON".into();
+                    p["state_off"] = "OFF".into();
+                }
+            }
+            (topic, p.to_string())
+        })
+        .collect()
+}
+
+/// Discovery of the mode `select` on the `keepwatch` device.
+pub fn mode_discovery(prefix: &str) -> (String, String) {
+    let p = json!({
+        "name": "Alert mode",
+        "unique_id": "keepwatch_mode",
+        "object_id": "keepwatch_mode",
+        "icon": "mdi:shield-home",
+        "command_topic": MODE_SET_TOPIC,
+        "state_topic": MODE_TOPIC,
+        "options": ["home", "away", "off"],
+        "availability_topic": STATUS_TOPIC,
+        "payload_available": "online",
+        "payload_not_available": "offline",
+        "device": {"identifiers": ["keepwatch"], "name": "keepwatch", "manufacturer": "keepwatch", "model": "NVR"},
+        "origin": {"name": "keepwatch", "sw_version": env!("CARGO_PKG_VERSION")},
+    });
+    (format!("{prefix}/select/keepwatch/mode/config"), p.to_string())
+}
+
+/// A command read from a topic, or `None` for topics and payloads that are not commands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum MqttCommand {
+    Switch { camera: String, what: Switch, on: bool },
+    Mode(crate::Mode),
+}
+
+pub(crate) fn parse_command(topic: &str, payload: &[u8]) -> Option<MqttCommand> {
+    let text = std::str::from_utf8(payload).ok()?.trim();
+    if topic == MODE_SET_TOPIC {
+        return text.parse().ok().map(MqttCommand::Mode);
+    }
+    let rest = topic.strip_prefix(ROOT)?.strip_prefix('/')?;
+    let (camera, leaf) = rest.split_once('/')?;
+    let what = match leaf {
+        "recording/set" => Switch::Recording,
+        "motion_detection/set" => Switch::Motion,
+        _ => return None,
+    };
+    let valid = !camera.is_empty()
+        && camera.len() <= 64
+        && camera.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    let on = match text.to_ascii_uppercase().as_str() {
+        "ON" | "TRUE" | "1" => true,
+        "OFF" | "FALSE" | "0" => false,
+        _ => return None,
+    };
+    valid.then(|| MqttCommand::Switch { camera: camera.to_string(), what, on })
+}
+
+/// Broker connection settings from a notifier.
+pub(crate) fn options(cfg: &NotifyConfig, client_id: String, will: bool) -> std::result::Result<MqttOptions, String> {
+    let shown = redacted_url(&cfg.target);
+    let url = url::Url::parse(&cfg.target).map_err(|e| format!("target {shown}: {e}"))?;
+    let host = url.host_str().filter(|h| !h.is_empty()).ok_or_else(|| format!("target {shown}: no host"))?;
+    let host = host.trim_start_matches('[').trim_end_matches(']').to_string();
+    let tls = match url.scheme() {
+        "mqtt" => false,
+        "mqtts" => true,
+        other => return Err(format!("target {shown}: unsupported scheme {other:?} (mqtt or mqtts)")),
+    };
+    let port = url.port().unwrap_or(if tls { 8883 } else { 1883 });
+    let mut o = MqttOptions::new(client_id, host, port);
+    o.set_keep_alive(Duration::from_secs(15));
+    o.set_max_packet_size(64 * 1024, 32 * 1024 * 1024);
+    o.set_clean_session(true);
+    if !url.username().is_empty() {
+        let decode = |t: &str| {
+            url::form_urlencoded::parse(format!("x={}", t.replace('+', "%2B")).as_bytes())
+                .next()
+                .map(|(_, v)| v.into_owned())
+                .unwrap_or_default()
+        };
+        o.set_credentials(decode(url.username()), url.password().map(decode).unwrap_or_default());
+    }
+    if will {
+        o.set_last_will(rumqttc::LastWill::new(STATUS_TOPIC, "offline", QoS::AtLeastOnce, true));
+    }
+    if tls {
+        let config = crate::tls::client_config()?;
+        o.set_transport(Transport::tls_with_config(rumqttc::TlsConfiguration::Rustls(config)));
+    }
+    Ok(o)
+}
+
+/// A client id unique to this process and notifier.
+pub(crate) fn client_id(notifier: &str, purpose: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    format!("keepwatch-{notifier}-{purpose}-{}-{n}", std::process::id())
+}
+
+/// "Send test": connect with a separate client, publish a test message to `keepwatch/test`, wait for
+/// the broker's acknowledgement.
+pub(crate) async fn test(cfg: &NotifyConfig, ctx: &Ctx) -> Result<String> {
+    let shown = redacted_url(&cfg.target);
+    let setup = |message: String| NotifyError::Setup { name: cfg.name.clone(), message };
+    let opts = options(cfg, client_id(&cfg.name, "test"), false).map_err(setup)?;
+    let (client, mut events) = rumqttc::AsyncClient::new(opts, 8);
+    let payload = json!({"test": true, "notifier": cfg.name, "time": crate::event::rfc3339(ctx.now())}).to_string();
+    let topic = format!("{ROOT}/test");
+    let run = async {
+        let mut published = false;
+        loop {
+            match events.poll().await {
+                Ok(Event::Incoming(Incoming::ConnAck(_))) if !published => {
+                    published = true;
+                    client
+                        .publish(topic.as_str(), QoS::AtLeastOnce, false, payload.clone())
+                        .await
+                        .map_err(|e| e.to_string())?;
+                }
+                Ok(Event::Incoming(Incoming::PubAck(_))) => return Ok::<_, String>(()),
+                Ok(Event::Outgoing(Outgoing::Publish(_)) | _) => {}
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+    };
+    let result = tokio::time::timeout(Duration::from_secs(15), run).await;
+    let _ = client.try_disconnect();
+    match result {
+        Ok(Ok(())) => Ok(format!("mqtt {shown}: connected, published {topic}, acknowledged by the broker")),
+        Ok(Err(e)) => Err(NotifyError::Delivery(format!("mqtt {shown}: {e}"))),
+        Err(_) => Err(NotifyError::Delivery(format!("mqtt {shown}: no answer within 15 s"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn discovery_payloads() {
+        let d = discovery("homeassistant", "front-door", false);
+        assert_eq!(d.len(), 4);
+        assert_eq!(d[0].0, "homeassistant/binary_sensor/keepwatch_front-door/motion/config");
+        let v: serde_json::Value = serde_json::from_str(&d[0].1).unwrap();
+        assert_eq!(v["unique_id"], "keepwatch_front-door_motion");
+        assert_eq!(v["state_topic"], "keepwatch/front-door/motion");
+        assert_eq!(v["device"]["identifiers"][0], "keepwatch_front-door");
+        let sw: serde_json::Value = serde_json::from_str(&d[3].1).unwrap();
+        assert_eq!(sw["command_topic"], "keepwatch/front-door/motion_detection/set");
+        assert!(discovery("ha", "x", true).iter().all(|(_, p)| p.is_empty()));
+    }
+
+    #[test]
+    fn commands() {
+        assert_eq!(
+            parse_command("keepwatch/door/recording/set", b"off"),
+            Some(MqttCommand::Switch { camera: "door".into(), what: Switch::Recording, on: false })
+        );
+        assert_eq!(parse_command("keepwatch/mode/set", b" home\n"), Some(MqttCommand::Mode(crate::Mode::Home)));
+        assert_eq!(parse_command("keepwatch/mode/set", b"armed"), None);
+        assert_eq!(parse_command("keepwatch/door/recording/set", b"maybe"), None);
+        assert_eq!(parse_command("keepwatch/Door/recording/set", b"ON"), None);
+        assert_eq!(parse_command("keepwatch/door/recording", b"ON"), None);
+        assert_eq!(parse_command("other/door/recording/set", b"ON"), None);
+        assert_eq!(parse_command("keepwatch/door/recording/set", &[0xff, 0xfe]), None);
+    }
+
+    #[test]
+    fn broker_options() {
+        let mut cfg = NotifyConfig {
+            name: "ha".into(),
+            kind: kw_config::NotifyKind::Mqtt,
+            target: "mqtt://u%40x:p%3Aw@127.0.0.1".into(),
+            cameras: None,
+            events: None,
+            cooldown: kw_config::DEFAULT_COOLDOWN,
+            discovery_prefix: None,
+            secret: None,
+            from: None,
+            to: Vec::new(),
+        };
+        let o = options(&cfg, "id".into(), true).unwrap();
+        assert_eq!(o.broker_address(), ("127.0.0.1".to_string(), 1883));
+        assert!(o.last_will().is_some());
+        cfg.target = "mqtts://broker.example.org".into();
+        assert_eq!(options(&cfg, "id".into(), false).unwrap().broker_address().1, 8883);
+        cfg.target = "http://x".into();
+        assert!(options(&cfg, "id".into(), false).is_err());
+    }
+}

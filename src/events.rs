@@ -1,0 +1,276 @@
+//! Events (motion, camera-motion, camera-offline, storage): stored in the store's index file, in tables of
+//! their own with their own schema version (`events_schema`), like the auth tables, so the store's schema
+//! and this one evolve independently and one backup of `index.sqlite3` holds everything.
+//!
+//! An event is written when it starts (`end` NULL: visible in the API while it goes on) and updated as it
+//! goes on (end, best score, region, best frame JPEG). Events are kept as long as recordings may be
+//! (`[storage] max_age`, else [`DEFAULT_KEEP`]) and capped per camera ([`MAX_PER_CAMERA`]), so a camera
+//! that sees motion all day cannot fill the disk with JPEGs.
+
+use kw_media::WallMicros;
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use serde::Serialize;
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// How long events are kept when the store has no `max_age`.
+pub const DEFAULT_KEEP: Duration = Duration::from_secs(90 * 24 * 3600);
+/// The most events kept per camera (the oldest go first).
+pub const MAX_PER_CAMERA: i64 = 100_000;
+
+const MIGRATIONS: &[&str] = &["CREATE TABLE events (
+        id       INTEGER PRIMARY KEY AUTOINCREMENT,
+        camera   TEXT NOT NULL,
+        kind     TEXT NOT NULL,
+        start    INTEGER NOT NULL,      -- µs since the epoch
+        end      INTEGER NULL,          -- NULL while it goes on
+        score    REAL NOT NULL,
+        region   TEXT NULL,             -- JSON [x, y, w, h] in 0..1
+        snapshot BLOB NULL              -- the best frame, JPEG
+    );
+    CREATE INDEX events_camera_start ON events(camera, start);
+    CREATE INDEX events_start ON events(start);"];
+
+/// The kinds of the contract.
+pub const KINDS: [&str; 4] = ["motion", "camera-motion", "camera-offline", "storage"];
+
+/// One event, as the API, MQTT and webhooks show it (without `snapshot`, which the HTTP layer adds).
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct EventRow {
+    pub id: i64,
+    pub camera: String,
+    /// `motion`, `camera-motion`, `camera-offline` or `storage`
+    pub kind: String,
+    /// µs since the epoch
+    #[serde(skip)]
+    pub start: WallMicros,
+    #[serde(skip)]
+    pub end: Option<WallMicros>,
+    pub score: f64,
+    pub region: Option<[f64; 4]>,
+    #[serde(skip)]
+    pub has_snapshot: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EventError {
+    #[error("event database: {0}")]
+    Db(#[from] rusqlite::Error),
+    #[error("the events tables are from a newer keepwatch (version {0}); upgrade keepwatch")]
+    TooNew(i64),
+}
+
+/// A filter for [`EventStore::list`].
+#[derive(Clone, Debug, Default)]
+pub struct Query {
+    /// Only these cameras (`None`: all).
+    pub cameras: Option<Vec<String>>,
+    pub kind: Option<String>,
+    /// Events overlapping `[start, end)`.
+    pub start: Option<WallMicros>,
+    pub end: Option<WallMicros>,
+    pub limit: usize,
+}
+
+pub struct EventStore {
+    conn: Mutex<Connection>,
+}
+
+impl EventStore {
+    pub fn open(path: &Path) -> Result<EventStore, EventError> {
+        let mut conn = Connection::open(path)?;
+        conn.busy_timeout(Duration::from_secs(5))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        migrate(&mut conn)?;
+        Ok(EventStore { conn: Mutex::new(conn) })
+    }
+
+    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Records the start of an event; returns its id.
+    pub fn start(
+        &self,
+        camera: &str,
+        kind: &str,
+        start: WallMicros,
+        score: f64,
+        region: Option<[f64; 4]>,
+        jpeg: Option<&[u8]>,
+    ) -> Result<i64, EventError> {
+        let c = self.conn();
+        c.execute(
+            "INSERT INTO events (camera, kind, start, end, score, region, snapshot) VALUES (?1, ?2, ?3, NULL, ?4, ?5, ?6)",
+            params![camera, kind, start, score, region.map(region_json), jpeg],
+        )?;
+        Ok(c.last_insert_rowid())
+    }
+
+    /// A better frame (higher score) of a running event.
+    pub fn improve(
+        &self,
+        id: i64,
+        score: f64,
+        region: Option<[f64; 4]>,
+        jpeg: Option<&[u8]>,
+    ) -> Result<(), EventError> {
+        self.conn().execute(
+            "UPDATE events SET score = ?2, region = ?3, snapshot = coalesce(?4, snapshot) WHERE id = ?1",
+            params![id, score, region.map(region_json), jpeg],
+        )?;
+        Ok(())
+    }
+
+    /// Ends an event.
+    pub fn finish(&self, id: i64, end: WallMicros) -> Result<(), EventError> {
+        self.conn().execute("UPDATE events SET end = max(?2, start + 1) WHERE id = ?1", params![id, end])?;
+        Ok(())
+    }
+
+    /// Ends every event still open (after a crash or restart: they cannot go on).
+    pub fn finish_open(&self, end: WallMicros) -> Result<usize, EventError> {
+        Ok(self.conn().execute("UPDATE events SET end = max(?1, start + 1) WHERE end IS NULL", params![end])?)
+    }
+
+    pub fn get(&self, id: i64) -> Result<Option<EventRow>, EventError> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT id, camera, kind, start, end, score, region, snapshot IS NOT NULL FROM events WHERE id = ?1",
+                params![id],
+                row,
+            )
+            .optional()?)
+    }
+
+    pub fn snapshot(&self, id: i64) -> Result<Option<Vec<u8>>, EventError> {
+        Ok(self
+            .conn()
+            .query_row("SELECT snapshot FROM events WHERE id = ?1", params![id], |r| r.get::<_, Option<Vec<u8>>>(0))
+            .optional()?
+            .flatten())
+    }
+
+    /// Events matching `q`, newest first.
+    pub fn list(&self, q: &Query) -> Result<Vec<EventRow>, EventError> {
+        let mut sql = String::from(
+            "SELECT id, camera, kind, start, end, score, region, snapshot IS NOT NULL FROM events WHERE 1 = 1",
+        );
+        let mut args: Vec<rusqlite::types::Value> = Vec::new();
+        if let Some(cams) = &q.cameras {
+            if cams.is_empty() {
+                return Ok(Vec::new());
+            }
+            sql.push_str(&format!(" AND camera IN ({})", vec!["?"; cams.len()].join(",")));
+            args.extend(cams.iter().map(|c| c.clone().into()));
+        }
+        if let Some(k) = &q.kind {
+            sql.push_str(" AND kind = ?");
+            args.push(k.clone().into());
+        }
+        if let Some(s) = q.start {
+            sql.push_str(" AND (end IS NULL OR end > ?)");
+            args.push(s.into());
+        }
+        if let Some(e) = q.end {
+            sql.push_str(" AND start < ?");
+            args.push(e.into());
+        }
+        sql.push_str(" ORDER BY start DESC, id DESC LIMIT ?");
+        args.push((q.limit.clamp(1, 10_000) as i64).into());
+        let c = self.conn();
+        let mut stmt = c.prepare(&sql)?;
+        let rows = stmt.query_map(rusqlite::params_from_iter(args), row)?.collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    /// Deletes events that ended before `before`, and the oldest beyond [`MAX_PER_CAMERA`] per camera.
+    pub fn prune(&self, before: WallMicros) -> Result<usize, EventError> {
+        let c = self.conn();
+        let mut n = c.execute("DELETE FROM events WHERE end IS NOT NULL AND end < ?1", params![before])?;
+        n += c.execute(
+            "DELETE FROM events WHERE id IN (
+                SELECT id FROM (SELECT id, row_number() OVER (PARTITION BY camera ORDER BY start DESC) AS r FROM events)
+                WHERE r > ?1)",
+            params![MAX_PER_CAMERA],
+        )?;
+        Ok(n)
+    }
+}
+
+fn region_json(r: [f64; 4]) -> String {
+    serde_json::to_string(&r).unwrap_or_else(|_| "null".into())
+}
+
+fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<EventRow> {
+    let region: Option<String> = r.get(6)?;
+    Ok(EventRow {
+        id: r.get(0)?,
+        camera: r.get(1)?,
+        kind: r.get(2)?,
+        start: r.get(3)?,
+        end: r.get(4)?,
+        score: r.get(5)?,
+        region: region.and_then(|s| serde_json::from_str(&s).ok()),
+        has_snapshot: r.get(7)?,
+    })
+}
+
+fn migrate(conn: &mut Connection) -> Result<(), EventError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    tx.execute_batch("CREATE TABLE IF NOT EXISTS events_schema (version INTEGER NOT NULL)")?;
+    let found: Option<i64> =
+        tx.query_row("SELECT max(version) FROM events_schema", [], |r| r.get(0)).optional()?.flatten();
+    let found = match found {
+        Some(v) => v,
+        None => {
+            tx.execute("INSERT INTO events_schema (version) VALUES (0)", [])?;
+            0
+        }
+    };
+    let supported = MIGRATIONS.len() as i64;
+    if found > supported {
+        return Err(EventError::TooNew(found));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(usize::try_from(found).unwrap_or(0)) {
+        tx.execute_batch(sql)?;
+        tx.execute("UPDATE events_schema SET version = ?1", [i as i64 + 1])?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lifecycle_list_and_prune() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("index.sqlite3");
+        let db = EventStore::open(&path).unwrap();
+        let a = db.start("front", "motion", 1_000, 0.4, Some([0.1, 0.2, 0.3, 0.4]), Some(b"jpeg1")).unwrap();
+        let b = db.start("yard", "motion", 2_000, 0.2, None, None).unwrap();
+        assert_eq!(db.get(a).unwrap().unwrap().end, None, "visible while it goes on");
+        db.improve(a, 0.9, Some([0.5, 0.5, 0.1, 0.1]), Some(b"jpeg2")).unwrap();
+        db.improve(a, 0.9, None, None).unwrap();
+        assert_eq!(db.snapshot(a).unwrap().unwrap(), b"jpeg2", "no new JPEG keeps the old");
+        db.finish(a, 5_000).unwrap();
+        let all = db.list(&Query { limit: 10, ..Default::default() }).unwrap();
+        assert_eq!(all.iter().map(|e| e.id).collect::<Vec<_>>(), vec![b, a], "newest first");
+        let front = db.list(&Query { cameras: Some(vec!["front".into()]), limit: 10, ..Default::default() }).unwrap();
+        assert_eq!(front.len(), 1);
+        assert_eq!(front[0].end, Some(5_000));
+        assert!(db.list(&Query { cameras: Some(vec![]), limit: 10, ..Default::default() }).unwrap().is_empty());
+        let late = db.list(&Query { start: Some(5_000), limit: 10, ..Default::default() }).unwrap();
+        assert_eq!(late.iter().map(|e| e.id).collect::<Vec<_>>(), vec![b], "open events overlap every later range");
+        assert_eq!(db.finish_open(9_000).unwrap(), 1);
+        assert_eq!(db.prune(6_000).unwrap(), 1);
+        assert!(db.get(a).unwrap().is_none());
+        drop(db);
+        let again = EventStore::open(&path).unwrap();
+        assert_eq!(again.get(b).unwrap().unwrap().end, Some(9_000));
+    }
+}

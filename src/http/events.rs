@@ -1,0 +1,122 @@
+//! `GET /api/events` and `GET /api/events/{id}/snapshot.jpg`: the Event JSON of the contract.
+
+use super::cameras::parse_time;
+use super::{ApiError, Shared};
+use crate::events::{EventRow, Query as EventQuery};
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use kw_auth::Principal;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+/// The Event shape of the contract (API, MQTT and webhooks).
+#[derive(Serialize, ToSchema)]
+pub struct Event {
+    pub id: i64,
+    pub camera: String,
+    /// `motion`, `camera-motion`, `camera-offline` or `storage`
+    pub kind: String,
+    /// RFC 3339
+    pub start: String,
+    /// RFC 3339, or null while the event goes on
+    pub end: Option<String>,
+    /// 0..1
+    pub score: f64,
+    /// [x, y, w, h] in 0..1
+    pub region: Option<[f64; 4]>,
+    /// URL of the best frame, or null
+    pub snapshot: Option<String>,
+}
+
+impl From<EventRow> for Event {
+    fn from(e: EventRow) -> Event {
+        Event {
+            snapshot: e.has_snapshot.then(|| format!("/api/events/{}/snapshot.jpg", e.id)),
+            id: e.id,
+            camera: e.camera,
+            kind: e.kind,
+            start: crate::timefmt::format(e.start),
+            end: e.end.map(crate::timefmt::format),
+            score: (e.score * 1000.0).round() / 1000.0,
+            region: e.region,
+        }
+    }
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct EventsQuery {
+    /// only this camera
+    pub camera: Option<String>,
+    /// RFC 3339: events still going on at or after this time
+    pub start: Option<String>,
+    /// RFC 3339: events that started before this time
+    pub end: Option<String>,
+    /// `motion`, `camera-motion`, `camera-offline` or `storage`
+    pub kind: Option<String>,
+    /// at most this many (default 100, at most 10000)
+    pub limit: Option<usize>,
+}
+
+/// Events, newest first, of the cameras the caller may see.
+#[utoipa::path(get, path = "/api/events", tag = "cameras", params(EventsQuery),
+    security(("session" = []), ("token" = [])), responses((status = 200, body = [Event]), (status = 400)))]
+pub async fn list(
+    State(st): State<Shared>,
+    Extension(p): Extension<Principal>,
+    Query(q): Query<EventsQuery>,
+) -> Result<Json<Vec<Event>>, ApiError> {
+    if let Some(k) = &q.kind {
+        if !crate::events::KINDS.contains(&k.as_str()) {
+            return Err(ApiError::bad_request(format!("kind: use one of {}", crate::events::KINDS.join(", "))));
+        }
+    }
+    let cameras = match (&q.camera, &p.cameras) {
+        (Some(c), _) if !p.may_see(c) => return Err(ApiError::forbidden(format!("you may not see camera {c:?}"))),
+        (Some(c), _) => Some(vec![c.clone()]),
+        (None, _) if p.is_admin() => None,
+        (None, Some(granted)) => Some(granted.clone()),
+        (None, None) => None,
+    };
+    let query = EventQuery {
+        cameras,
+        kind: q.kind.clone(),
+        start: q.start.as_deref().map(|v| parse_time("start", v)).transpose()?,
+        end: q.end.as_deref().map(|v| parse_time("end", v)).transpose()?,
+        limit: q.limit.unwrap_or(100),
+    };
+    let events = st.events.clone();
+    let rows = tokio::task::spawn_blocking(move || events.list(&query)).await?.map_err(ApiError::internal)?;
+    Ok(Json(rows.into_iter().map(Event::from).collect()))
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct TokenQuery {
+    /// API token, for clients that cannot send headers
+    pub token: Option<String>,
+}
+
+/// The event's best frame as JPEG.
+#[utoipa::path(get, path = "/api/events/{id}/snapshot.jpg", tag = "cameras",
+    params(("id" = i64, Path, description = "event id"), TokenQuery), security(("session" = []), ("token" = [])),
+    responses((status = 200, content_type = "image/jpeg"), (status = 403), (status = 404)))]
+pub async fn snapshot(
+    State(st): State<Shared>,
+    Extension(p): Extension<Principal>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id: i64 = id.parse().map_err(|_| ApiError::not_found("no such event"))?;
+    let events = st.events.clone();
+    let (row, jpeg) = tokio::task::spawn_blocking(move || -> Result<_, crate::events::EventError> {
+        Ok((events.get(id)?, events.snapshot(id)?))
+    })
+    .await?
+    .map_err(ApiError::internal)?;
+    let Some(row) = row else { return Err(ApiError::not_found("no such event")) };
+    if !p.may_see(&row.camera) {
+        return Err(ApiError::forbidden(format!("you may not see camera {:?}", row.camera)));
+    }
+    let Some(jpeg) = jpeg else { return Err(ApiError::not_found("this event has no picture")) };
+    Ok(([(header::CONTENT_TYPE, HeaderValue::from_static("image/jpeg"))], jpeg).into_response())
+}
