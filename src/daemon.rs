@@ -292,6 +292,11 @@ pub fn retention_of(cfg: &Config) -> Retention {
     }
 }
 
+/// The `home`-mode windows of `[alerts] schedule` (validated when the config was read).
+fn schedule_of(cfg: &Config) -> Option<kw_notify::Schedule> {
+    cfg.alerts.schedule.as_deref().and_then(|s| kw_notify::Schedule::parse(s).ok())
+}
+
 /// `keepwatch run`.
 pub fn run(config: &Path) -> Result<(), Failure> {
     let cfg = kw_config::load(config)?;
@@ -353,6 +358,7 @@ pub async fn serve(
                 language: cfg.server.language.unwrap_or(kw_config::Language::En),
                 timezone: cfg.server.timezone.clone(),
                 clock: Arc::new(move || c.wall()),
+                base_url: cfg.alerts.public_url.clone(),
                 ..Default::default()
             };
             Arc::new(kw_notify::Alerts::open(&index_file, &cfg.notify, options).map_err(|e| {
@@ -360,6 +366,7 @@ pub async fn serve(
             })?)
         };
     alerts.set_cameras(&cfg.cameras.iter().map(|c| c.name.clone()).collect::<Vec<_>>());
+    alerts.set_schedule(schedule_of(&cfg));
     let alerts_task = alerts.clone().spawn();
     let mut commands = alerts.commands();
     let forward_task = tokio::spawn(crate::alerting::forward_motion(alerts.clone(), events.clone(), cameras.notices()));
@@ -467,6 +474,7 @@ pub async fn serve(
                             *r = retention_of(&new);
                         }
                         alerts.update_notifiers(&new.notify);
+                        alerts.set_schedule(schedule_of(&new));
                         alerts.set_cameras(&new.cameras.iter().map(|c| c.name.clone()).collect::<Vec<_>>());
                         cameras.apply(&crate::alerting::effective_cameras(&alerts, &new.cameras));
                         current = new;

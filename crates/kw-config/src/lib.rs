@@ -25,6 +25,7 @@ mod merge;
 mod model;
 mod net;
 mod reader;
+mod schedule;
 mod secrets;
 mod sections;
 mod templates;
@@ -36,10 +37,11 @@ use std::path::Path;
 pub use edit::ConfigDoc;
 pub use error::{ConfigError, Diagnostic};
 pub use model::{
-    CameraConfig, Config, Language, MotionConfig, NotifyConfig, NotifyEvent, NotifyKind, RecordMode, ServerConfig,
-    StorageConfig, TlsConfig, Zone, ZoneKind, DEFAULT_COOLDOWN, DEFAULT_LISTEN, DEFAULT_STORAGE_PATH,
+    AlertsConfig, CameraConfig, Config, Language, MotionConfig, NotifyConfig, NotifyEvent, NotifyKind, RecordMode,
+    ServerConfig, StorageConfig, TlsConfig, Zone, ZoneKind, DEFAULT_COOLDOWN, DEFAULT_LISTEN, DEFAULT_STORAGE_PATH,
 };
 pub use net::IpNet;
+pub use schedule::{parse_schedule, Window as ScheduleWindow};
 pub use secrets::{redacted_url, SourceUrl};
 pub use templates::{demo_config, example_config};
 pub use to_toml::camera_table;

@@ -24,6 +24,18 @@ pub struct Config {
     pub cameras: Vec<CameraConfig>,
     /// `[[notify]]`, in file order; names are unique.
     pub notify: Vec<NotifyConfig>,
+    /// `[alerts]`
+    pub alerts: AlertsConfig,
+}
+
+/// `[alerts]`: settings of the alerts engine as a whole.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct AlertsConfig {
+    /// `schedule`: weekly windows in which motion alerts go out in `home` mode (see [`crate::parse_schedule`]);
+    /// already validated.
+    pub schedule: Option<String>,
+    /// `public_url`: the address users reach keepwatch at (`https://nvr.example.org`), for links in alerts.
+    pub public_url: Option<String>,
 }
 
 impl Config {

@@ -274,7 +274,7 @@ fn error_names_the_file_as_given() {
     let e = kw_config::parse("x = 1\n", Path::new("/etc/keepwatch/keepwatch.toml")).unwrap_err();
     assert_eq!(
         e.to_string(),
-        "/etc/keepwatch/keepwatch.toml:1: x: unknown key (expected one of server, storage, cameras, notify)"
+        "/etc/keepwatch/keepwatch.toml:1: x: unknown key (expected one of server, storage, cameras, notify, alerts)"
     );
     assert_eq!(e.diagnostics().len(), 1);
     assert_eq!(e.diagnostics()[0].line, 1);
@@ -303,4 +303,18 @@ fn never_panics_on_mangled_input() {
     }
     let deep = format!("x = {}{}", "[".repeat(5000), "]".repeat(5000));
     assert!(kw_config::parse(&deep, path).is_err());
+}
+
+#[test]
+fn alerts_section() {
+    assert_error("[alerts]\nschedule = \"mon-fri 22:00-6\"\n", 2, "alerts.schedule", "expected HH:MM");
+    assert_error("[alerts]\nschedule = \"weekdays 08:00-09:00\"\n", 2, "alerts.schedule", "unknown day");
+    assert_error("\n[alerts]\npublic_url = \"nvr.example.org\"\n", 3, "alerts.public_url", "https://");
+    assert_error("[alerts]\nmode = \"away\"\n", 2, "alerts.mode", "unknown key");
+    let ok = "[alerts]\nschedule = \"mon-fri 22:00-06:30; sat,sun daily 00:00-24:00\"\n";
+    assert!(kw_config::parse(ok, Path::new("k.toml")).is_err(), "a day list with a space is refused");
+    let ok = "[alerts]\nschedule = \"mon-fri 22:00-06:30; sat,sun 00:00-24:00\"\npublic_url = \"https://nvr.example.org/\"\n";
+    let cfg = kw_config::parse(ok, Path::new("k.toml")).unwrap();
+    assert_eq!(cfg.alerts.public_url.as_deref(), Some("https://nvr.example.org"));
+    assert_eq!(kw_config::parse_schedule(cfg.alerts.schedule.as_deref().unwrap()).unwrap().len(), 2);
 }

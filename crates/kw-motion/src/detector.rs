@@ -304,8 +304,8 @@ impl Detector {
 
         let tau = self.cfg.background_time.as_secs_f32().max(0.01);
         if self.tracker.phase() == Phase::Idle && k.early <= 1 {
-            // Early exit. The background still learns, but at most twice a second.
-            if dt >= 0.5 {
+            // Early exit. The background still learns, but only once a second.
+            if dt >= 1.0 {
                 let a = alpha(dt, tau);
                 self.learn(a, a, &fit, f32::INFINITY);
                 self.bg_t = t;

@@ -53,7 +53,7 @@ pub(crate) struct Counts {
 
 /// Samples the fit looks at, at most: plenty for two parameters and a noise level, and it keeps the fit's
 /// cost (a few histogram passes) to some microseconds whatever the grid.
-const FIT_SAMPLES: usize = 2048;
+const FIT_SAMPLES: usize = 1024;
 
 /// Fits `cur ≈ gain × bg + offset` robustly over the sample pairs (a regular subset of at most
 /// [`FIT_SAMPLES`] of them).

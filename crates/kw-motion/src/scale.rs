@@ -61,7 +61,7 @@ pub fn downscale_into(
     if out_w > MAX_SIDE || out_h > MAX_SIDE {
         return Err(FrameError::TooLarge { width: out_w, height: out_h });
     }
-    out.clear();
+    // Every byte is written below: no need to clear.
     out.resize(out_w * out_h, 0);
     if out_w == width && out_h == height {
         for (dst, src) in out.chunks_exact_mut(width).zip(luma.chunks(stride)) {
@@ -124,11 +124,11 @@ fn spans(n_in: usize, n_out: usize) -> Vec<(usize, usize)> {
 /// 3×3 box blur of a `w`×`h` plane, edges replicated; the result is the *sum* of the nine pixels (0..=2295),
 /// i.e. nine times the mean, so no precision is lost to a division.
 pub(crate) fn blur3(src: &[u8], w: usize, h: usize, tmp: &mut Vec<u16>, out: &mut Vec<u16>) {
-    tmp.clear();
+    // Every element is written below (or the input is unusable): no need to clear.
     tmp.resize(w * h, 0);
-    out.clear();
     out.resize(w * h, 0);
     if w == 0 || h == 0 || src.len() < w * h {
+        out.fill(0);
         return;
     }
     for (s, t) in src.chunks_exact(w).zip(tmp.chunks_exact_mut(w)) {

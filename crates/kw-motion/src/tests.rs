@@ -245,3 +245,60 @@ fn analysis_from_a_larger_frame() {
     }
     assert_eq!(starts(&events).len(), 1, "{events:?}");
 }
+
+#[test]
+fn a_car_that_parks_ends_its_event_and_leaves_no_ghost_event() {
+    let mut sc = Scene::new(W, H, 11);
+    let car =
+        Mover { t0: 5.0, t1: 9.0, from: (-0.15, 0.7), to: (0.5, 0.7), size: (0.25, 0.15), luma: 220.0, texture: 20.0 };
+    sc.movers.push(car);
+    // Parked from 9 s to 40 s, then drives off.
+    sc.movers.push(Mover { t0: 9.0, t1: 40.0, from: (0.5, 0.7), to: (0.5, 0.7), ..car });
+    sc.movers.push(Mover { t0: 40.0, t1: 43.0, from: (0.5, 0.7), to: (1.15, 0.7), ..car });
+    let r = run(&mut sc, DetectorConfig::default(), 60.0);
+    let e = ends(&r.events);
+    assert_eq!(e.len(), 2, "arrival and departure: {:?}", r.events);
+    // The arrival ends soon after the car stopped, not when it leaves.
+    assert!(e[0].1 < 20 * S, "{e:?}");
+    // The departure starts when it drives off and ends once it is gone (its ghost is not motion).
+    assert!((39 * S..42 * S).contains(&e[1].0), "{e:?}");
+    assert!(e[1].1 < 47 * S, "{e:?}");
+}
+
+#[test]
+fn set_config_applies_live() {
+    let mut sc = Scene::new(W, H, 12);
+    sc.movers.push(walker(5.0, 13.0, 0.5));
+    sc.movers.push(walker(25.0, 33.0, 0.5));
+    let mut det = Detector::new(DetectorConfig::default(), W as u32, H as u32);
+    let mut frame = Vec::new();
+    let mut events = Vec::new();
+    for n in 0..400i64 {
+        if n == 200 {
+            // Everything excluded from 20 s on.
+            let all = vec![(0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0)];
+            det.set_config(DetectorConfig {
+                zones: vec![Zone { kind: ZoneKind::Exclude, points: all }],
+                ..DetectorConfig::default()
+            });
+        }
+        sc.render(n as f64 / 10.0, &mut frame);
+        events.extend(det.push(&frame, W, W, H, n * S / 10).unwrap().events);
+    }
+    assert_eq!(starts(&events), vec![starts(&events)[0]]);
+    assert!(starts(&events)[0] < 7 * S);
+}
+
+#[test]
+fn sensitivity_zero_ignores_what_one_half_finds() {
+    let scene = || {
+        let mut sc = Scene::new(W, H, 13);
+        // A small, far-away person: about 0.3 % of the picture.
+        sc.movers.push(Mover { size: (0.03, 0.1), luma: 220.0, ..walker(5.0, 13.0, 0.5) });
+        sc
+    };
+    let r = run(&mut scene(), DetectorConfig { sensitivity: 0.0, ..DetectorConfig::default() }, 20.0);
+    assert!(r.events.is_empty(), "{:?}", r.events);
+    let r = run(&mut scene(), DetectorConfig::default(), 20.0);
+    assert_eq!(starts(&r.events).len(), 1, "{:?}", r.events);
+}

@@ -314,6 +314,26 @@ mod tests {
     }
 
     #[test]
+    fn many_scattered_regions_per_frame_do_not_make_a_track() {
+        // Rain: several small regions in every frame, anywhere. A track must not swell into a box over
+        // them, nor hop from one to the next consistently.
+        let mut tr = Tracks::default();
+        let mut seed = 99u32;
+        let mut rnd = move || {
+            seed = seed.wrapping_mul(1664525).wrapping_add(1013904223);
+            (seed >> 8) as f32 / 16777216.0
+        };
+        for i in 0..600i64 {
+            let blobs: Vec<_> =
+                (0..6).map(|_| (Region { x: rnd() * 0.97, y: rnd() * 0.9, w: 0.02, h: 0.06 }, 20)).collect();
+            if let Some(s) = tr.update(i * 100 * MS, &blobs, 1000 * MS, 500 * MS) {
+                assert!(s.level < Level::Established, "frame {i}: {s:?}");
+            }
+        }
+        assert!(tr.list.len() <= MAX_TRACKS);
+    }
+
+    #[test]
     fn gaps_end_tracks_only_with_evidence() {
         let mut tr = Tracks::default();
         tr.update(0, &[at(0.5, 0.5)], 1000 * MS, 500 * MS);

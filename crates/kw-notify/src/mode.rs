@@ -81,19 +81,8 @@ pub fn motion_armed(mode: Mode, schedule_armed: bool) -> bool {
     }
 }
 
-const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
-const DAY_MINUTES: u16 = 24 * 60;
-
-/// One armed window: on the given weekdays from `start` to `end` (minutes after midnight).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Window {
-    /// Monday first.
-    pub days: [bool; 7],
-    /// 0..1440.
-    pub start: u16,
-    /// 1..=1440; before `start` means the window ends on the next day.
-    pub end: u16,
-}
+/// One armed window (the syntax and type live in kw-config, which validates `[alerts] schedule`).
+pub use kw_config::ScheduleWindow as Window;
 
 /// Weekly armed windows for `home` mode.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -106,22 +95,9 @@ impl Schedule {
     /// Parses `"mon-fri 22:00-06:30; sat,sun 00:00-24:00"`: `;`-separated windows, each a day list
     /// (`mon`..`sun`, ranges `mon-fri`, `daily`) and `HH:MM-HH:MM`.
     pub fn parse(spec: &str) -> Result<Schedule> {
-        let err = |message: String| NotifyError::Schedule { spec: spec.to_string(), message };
-        let mut windows = Vec::new();
-        for part in spec.split(';').map(str::trim).filter(|p| !p.is_empty()) {
-            let (days, times) = part
-                .split_once(char::is_whitespace)
-                .ok_or_else(|| err(format!("{part:?}: expected DAYS HH:MM-HH:MM")))?;
-            let days = parse_days(days.trim()).map_err(&err)?;
-            let (start, end) =
-                times.trim().split_once('-').ok_or_else(|| err(format!("{times:?}: expected HH:MM-HH:MM")))?;
-            let (start, end) = (parse_hm(start).map_err(&err)?, parse_hm(end).map_err(&err)?);
-            if start == end || start >= DAY_MINUTES {
-                return Err(err(format!("{times:?}: empty window")));
-            }
-            windows.push(Window { days, start, end });
-        }
-        Ok(Schedule { windows })
+        kw_config::parse_schedule(spec)
+            .map(|windows| Schedule { windows })
+            .map_err(|message| NotifyError::Schedule { spec: spec.to_string(), message })
     }
 
     /// Whether `weekday` (0 = Monday) at `minute` after midnight is inside a window.
@@ -145,42 +121,6 @@ impl Schedule {
         let minute = u16::try_from(i32::from(local.hour()) * 60 + i32::from(local.minute())).unwrap_or(0);
         self.contains(weekday, minute)
     }
-}
-
-fn parse_days(text: &str) -> std::result::Result<[bool; 7], String> {
-    let mut days = [false; 7];
-    for item in text.split(',').map(str::trim) {
-        let day = |d: &str| {
-            DAYS.iter().position(|n| n.eq_ignore_ascii_case(d)).ok_or_else(|| format!("unknown day {d:?} (mon..sun)"))
-        };
-        if item.eq_ignore_ascii_case("daily") {
-            days = [true; 7];
-        } else if let Some((a, b)) = item.split_once('-') {
-            let (a, b) = (day(a.trim())?, day(b.trim())?);
-            let mut i = a;
-            loop {
-                days[i] = true;
-                if i == b {
-                    break;
-                }
-                i = (i + 1) % 7;
-            }
-        } else {
-            days[day(item)?] = true;
-        }
-    }
-    Ok(days)
-}
-
-fn parse_hm(text: &str) -> std::result::Result<u16, String> {
-    let t = text.trim();
-    let bad = || format!("{t:?}: expected HH:MM");
-    let (h, m) = t.split_once(':').ok_or_else(bad)?;
-    let (h, m): (u16, u16) = (h.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?);
-    if m >= 60 || h > 24 || (h == 24 && m != 0) {
-        return Err(bad());
-    }
-    Ok(h * 60 + m)
 }
 
 #[cfg(test)]

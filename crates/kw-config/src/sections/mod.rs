@@ -17,7 +17,9 @@ use crate::reader::{Ctx, Field, Section};
 use crate::secrets::{redacted_url, UrlParts};
 
 /// Top-level keys.
-const ROOT_KEYS: [&str; 4] = ["server", "storage", "cameras", "notify"];
+const ROOT_KEYS: [&str; 5] = ["server", "storage", "cameras", "notify", "alerts"];
+/// Keys of `[alerts]`.
+const ALERTS_KEYS: [&str; 2] = ["schedule", "public_url"];
 
 /// Parses and validates `text`, which came from (or will go to) `file`.
 pub(crate) fn parse_config(text: &str, file: &Path) -> Result<Config, ConfigError> {
@@ -42,8 +44,33 @@ pub(crate) fn parse_config(text: &str, file: &Path) -> Result<Config, ConfigErro
         None => Vec::new(),
     };
 
+    let mut alerts = crate::model::AlertsConfig::default();
+    if let Some(section) = root.get("alerts").and_then(|f| ctx.section(&f)) {
+        section.check_keys(&mut ctx, &ALERTS_KEYS);
+        if let Some(field) = section.get("schedule") {
+            if let Some(text) = ctx.string(&field) {
+                let checked = crate::schedule::parse_schedule(text).map(|_| text.to_owned());
+                alerts.schedule = ctx.check(&field, checked);
+            }
+        }
+        if let Some(field) = section.get("public_url") {
+            if let Some(text) = ctx.string(&field) {
+                let ok = (text.starts_with("http://") || text.starts_with("https://"))
+                    && !text.contains(char::is_whitespace);
+                let checked = if ok {
+                    Ok(text.trim_end_matches('/').to_owned())
+                } else {
+                    Err(format!(
+                        "expected an http:// or https:// address such as \"https://nvr.example.org\", found {text:?}"
+                    ))
+                };
+                alerts.public_url = ctx.check(&field, checked);
+            }
+        }
+    }
+
     if ctx.diagnostics.is_empty() {
-        Ok(Config { server, storage, cameras: cameras.configs, notify })
+        Ok(Config { server, storage, cameras: cameras.configs, notify, alerts })
     } else {
         let mut diagnostics = ctx.diagnostics;
         diagnostics.sort_by_key(|d| d.line);
