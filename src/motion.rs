@@ -98,6 +98,11 @@ struct Pipeline {
     last_jpeg_t: WallMicros,
     best_jpeg: Option<Vec<u8>>,
     annexb: Vec<u8>,
+    /// Video frames received, and switches from key frames only to every frame (for the log and benches).
+    seen: u64,
+    switches: u64,
+    /// Consecutive large non-key frames.
+    large_run: u32,
 }
 
 impl Pipeline {
@@ -127,6 +132,9 @@ impl Pipeline {
             last_jpeg_t: i64::MIN,
             best_jpeg: None,
             annexb: Vec::new(),
+            seen: 0,
+            switches: 0,
+            large_run: 0,
         }
     }
 
@@ -144,6 +152,13 @@ impl Pipeline {
             }
         }
         self.end_event(self.last_t);
+        tracing::info!(
+            camera = %self.s.camera,
+            "motion detection stopped: decoded {} of {} video frames ({} switches to every frame)",
+            self.state.decoded.load(Ordering::Relaxed),
+            self.seen,
+            self.switches
+        );
     }
 
     fn new_run(&mut self, run: Arc<RunInfo>) {
@@ -183,6 +198,7 @@ impl Pipeline {
 
     fn frame(&mut self, f: Arc<Frame>) {
         let Some(run) = self.run.clone() else { return };
+        self.seen += 1;
         let t = run.video_wall(f.pts);
         if f.key {
             self.gop.clear();
@@ -202,8 +218,13 @@ impl Pipeline {
         }
         let size = u32::try_from(f.data.len()).unwrap_or(u32::MAX);
         self.gop.push(f.clone());
-        if !f.key && !self.full && !self.s.keyframes_only && self.large(size) {
+        let large = !f.key && self.large(size);
+        self.large_run = if large { self.large_run + 1 } else { 0 };
+        // Two large frames in a row: something moves (a single spike is the encoder's rate control).
+        if !self.full && !self.s.keyframes_only && self.large_run >= 2 {
+            tracing::debug!(camera = %self.s.camera, size, "motion: a large frame; decoding every frame");
             self.full = true;
+            self.switches += 1;
         }
         if !f.key {
             self.sizes.push(size);
@@ -222,12 +243,17 @@ impl Pipeline {
             self.decoded_upto = 1;
             self.analyse(&run, &f);
             if self.detector.needs_full_rate() && !self.s.keyframes_only {
+                tracing::debug!(camera = %self.s.camera, "motion: the detector looks closer; decoding every frame");
                 self.full = true;
+                self.switches += 1;
             }
         }
     }
 
     /// Whether a non-key frame of `size` bytes is much larger than the recent ones.
+    /// Whether a non-key frame of `size` bytes is much larger than usual: over [`SIZE_TRIGGER`] × the
+    /// median and over the 90th percentile of recent non-key frames by a quarter (a noisy camera's sizes
+    /// spread widely; one rate-control spike is not motion).
     fn large(&self, size: u32) -> bool {
         if self.sizes.len() < 8 {
             return true; // no idea yet what is usual: look
@@ -235,7 +261,9 @@ impl Pipeline {
         let mut v = self.sizes.clone();
         v.sort_unstable();
         let median = f64::from(v[v.len() / 2]).max(64.0);
-        f64::from(size) > SIZE_TRIGGER * median
+        let p90 = f64::from(v[v.len() * 9 / 10]);
+        let size = f64::from(size);
+        size > SIZE_TRIGGER * median && size > 1.25 * p90
     }
 
     fn analyse(&mut self, run: &RunInfo, f: &Frame) {

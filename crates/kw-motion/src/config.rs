@@ -31,10 +31,12 @@ pub struct Zone {
 pub struct DetectorConfig {
     /// 0 (only large, strong changes) ..= 1 (the smallest changes); values outside are clamped. Default 0.5.
     pub sensitivity: f32,
-    /// Motion must go on this long (short dropouts allowed, see `confirm_gap`) before an event starts.
-    /// Default 1 s. Zero starts an event on the first moving frame.
+    /// One thing must be seen moving this long (short dropouts allowed, see `confirm_gap`) before an event
+    /// starts; the event's start is then back-dated to its first sighting. Default 1 s. Zero starts an
+    /// event on the first moving frame.
     pub min_duration: Duration,
-    /// While an event is not yet confirmed, a pause in motion longer than this drops it. Default 0.5 s.
+    /// Before an event is confirmed, a pause longer than this in what is being followed drops it (a bird,
+    /// a flash). Default 0.5 s.
     pub confirm_gap: Duration,
     /// Once an event runs, motion that resumes within this pause continues the same event (one person
     /// walking, stopping and walking on is one event). Default 5 s. The event's `end` is when motion stopped,

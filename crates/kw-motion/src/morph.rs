@@ -57,15 +57,28 @@ fn pass(mask: &mut [u8], tmp: &mut [u8], w: usize, h: usize, lo: usize, hi: usiz
             *o = op(win[0], win[1], win[2]);
         }
     }
-    // Vertical: tmp → mask rows lo..hi.
-    let edge_row = vec![edge; w];
+    // Vertical: tmp → mask rows lo..hi; a missing neighbour row (frame edge) reads as `edge`.
     for y in lo..hi {
-        let up = if y == 0 { &edge_row[..] } else { &tmp[(y - 1) * w..y * w] };
-        let down = if y + 1 == h { &edge_row[..] } else { &tmp[(y + 1) * w..(y + 2) * w] };
         let mid = &tmp[y * w..(y + 1) * w];
         let o = &mut mask[y * w..(y + 1) * w];
-        for (((o, &a), &b), &c) in o.iter_mut().zip(up).zip(mid).zip(down) {
-            *o = op(a, b, c);
+        let up = (y > 0).then(|| &tmp[(y - 1) * w..y * w]);
+        let down = (y + 1 < h).then(|| &tmp[(y + 1) * w..(y + 2) * w]);
+        match (up, down) {
+            (Some(up), Some(down)) => {
+                for (((o, &a), &b), &c) in o.iter_mut().zip(up).zip(mid).zip(down) {
+                    *o = op(a, b, c);
+                }
+            }
+            (Some(row), None) | (None, Some(row)) => {
+                for ((o, &a), &b) in o.iter_mut().zip(row).zip(mid) {
+                    *o = op(a, b, edge);
+                }
+            }
+            (None, None) => {
+                for (o, &b) in o.iter_mut().zip(mid) {
+                    *o = op(edge, b, edge);
+                }
+            }
         }
     }
 }

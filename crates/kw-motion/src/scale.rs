@@ -97,15 +97,18 @@ pub fn downscale_into(
 /// The exact 2:1 case (640×360 → 320×180), which is the common one, without the general bookkeeping: add
 /// the two rows, then neighbouring pairs (two simple loops the compiler vectorises).
 fn halve(luma: &[u8], stride: usize, out_w: usize, out: &mut [u8]) {
-    let mut pair = vec![0u16; 2 * out_w];
+    const CHUNK: usize = 64;
+    let mut pair = [0u16; 2 * CHUNK];
     for (oy, dst) in out.chunks_exact_mut(out_w).enumerate() {
         let r0 = &luma[2 * oy * stride..][..2 * out_w];
         let r1 = &luma[(2 * oy + 1) * stride..][..2 * out_w];
-        for ((p, &a), &b) in pair.iter_mut().zip(r0).zip(r1) {
-            *p = u16::from(a) + u16::from(b);
-        }
-        for (d, p) in dst.iter_mut().zip(pair.chunks_exact(2)) {
-            *d = ((p[0] + p[1] + 2) >> 2) as u8;
+        for ((d, a), b) in dst.chunks_mut(CHUNK).zip(r0.chunks(2 * CHUNK)).zip(r1.chunks(2 * CHUNK)) {
+            for ((p, &a), &b) in pair.iter_mut().zip(a).zip(b) {
+                *p = u16::from(a) + u16::from(b);
+            }
+            for (d, p) in d.iter_mut().zip(pair.chunks_exact(2)) {
+                *d = ((p[0] + p[1] + 2) >> 2) as u8;
+            }
         }
     }
 }
@@ -178,6 +181,22 @@ mod tests {
         assert_eq!(up, vec![1, 1, 2, 2, 1, 1, 2, 2, 3, 3, 4, 4, 3, 3, 4, 4]);
         // Identity copy.
         assert_eq!(downscale(&padded, 5, 4, 2, 4, 2).unwrap(), vec![0, 10, 100, 200, 20, 30, 100, 200]);
+    }
+
+    #[test]
+    fn the_two_to_one_path_matches_the_definition() {
+        // Wider than one chunk, with a stride.
+        let (w, h, stride) = (2 * 70, 6, 150);
+        let src: Vec<u8> = (0..stride * h).map(|i| (i * 37 % 251) as u8).collect();
+        let out = downscale(&src, stride, w, h, 70, 3).unwrap();
+        for oy in 0..3 {
+            for ox in 0..70 {
+                let at = |x: usize, y: usize| u32::from(src[y * stride + x]);
+                let sum =
+                    at(2 * ox, 2 * oy) + at(2 * ox + 1, 2 * oy) + at(2 * ox, 2 * oy + 1) + at(2 * ox + 1, 2 * oy + 1);
+                assert_eq!(u32::from(out[oy * 70 + ox]), (sum + 2) / 4, "{ox},{oy}");
+            }
+        }
     }
 
     #[test]
