@@ -246,6 +246,9 @@ impl Cameras {
         self.dir.write().remove(name);
         let Some(r) = self.running.remove(name) else { return };
         r.task.abort();
+        if let Some((_, m)) = &r.motion {
+            m.stopping.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
         r.hub.publish_stopped();
         r.hub.close();
         if let Some(sub) = r.sub {

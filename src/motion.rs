@@ -53,6 +53,8 @@ pub struct MotionState {
     /// Frames decoded and analysed (for metrics and the CPU benchmark).
     pub decoded: AtomicI64,
     pub analysed: AtomicI64,
+    /// Set when the camera stops: the pipeline ends without working through its queue.
+    pub stopping: std::sync::atomic::AtomicBool,
 }
 
 pub struct Settings {
@@ -140,6 +142,9 @@ impl Pipeline {
 
     fn run(&mut self, mut rx: mpsc::Receiver<MediaEvent>) {
         while let Some(ev) = rx.blocking_recv() {
+            if self.state.stopping.load(Ordering::Relaxed) {
+                break;
+            }
             match ev {
                 MediaEvent::Run(run) => self.new_run(run),
                 MediaEvent::Frame(f) if f.stream == StreamKind::Video => self.frame(f),

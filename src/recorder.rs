@@ -53,7 +53,12 @@ pub struct Recorder {
     stats: Arc<Stats>,
     cur: Option<Current>,
     gate: Option<Gate>,
+    /// Set after the disk filled up with nothing old to delete: segments are cut at this many bytes.
+    seg_cap: Option<u64>,
 }
+
+/// The smallest segment size cap a full disk can impose.
+const MIN_SEGMENT_CAP: u64 = 256 * 1024;
 
 /// `record = "motion"`: frames are held in memory for the pre-roll and written only while the motion
 /// pipeline says so ([`crate::motion::MotionState::record_until`], which includes the post-roll).
@@ -83,7 +88,7 @@ pub fn spawn(
     gate: Option<Gate>,
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
     std::thread::Builder::new().name(format!("rec-{camera}")).spawn(move || {
-        let mut r = Recorder { camera, store, stats, cur: None, gate };
+        let mut r = Recorder { camera, store, stats, cur: None, gate, seg_cap: None };
         r.run(rx);
     })
 }
@@ -169,7 +174,8 @@ impl Recorder {
         let Some(c) = &mut self.cur else { return };
         let video_key = f.stream == StreamKind::Video && f.key;
         let seg_ticks = (SEGMENT_LENGTH.as_secs_f64() * f64::from(VIDEO_TIMESCALE)) as i64;
-        if video_key && c.writer.is_some() && f.pts - c.seg_start_pts >= seg_ticks {
+        let over_cap = self.seg_cap.is_some_and(|cap| c.writer.as_ref().is_some_and(|w| w.bytes() >= cap));
+        if video_key && c.writer.is_some() && (f.pts - c.seg_start_pts >= seg_ticks || over_cap) {
             self.close(Some(f.pts));
         }
         let Some(c) = &mut self.cur else { return };
@@ -306,7 +312,15 @@ impl Recorder {
             // Nothing finished to delete (a disk smaller than one segment, or only open segments): cut the
             // open segment where its data is on disk, let recovery index it (it skips other cameras' open
             // writers), and free again. Recording resumes at the next key frame.
-            tracing::warn!(camera = %self.camera, "disk full with nothing old to delete: closing the open segment early");
+            // From now on segments are cut at a third of what fitted, so the next full disk deletes an old
+            // piece and keeps the recent ones (a disk that holds less than a segment would otherwise lose
+            // everything at every fill).
+            let open = self.with_writer(|w| w.bytes()).unwrap_or(0);
+            let cap = (open / 3).max(MIN_SEGMENT_CAP);
+            self.seg_cap = Some(self.seg_cap.map_or(cap, |c| c.min(cap)));
+            tracing::warn!(camera = %self.camera,
+                "disk full with nothing old to delete: closing the open segment early; segments are cut at {} kB from now on",
+                cap / 1000);
             self.abandon();
             match self.store.recover() {
                 Ok(r) if !r.is_empty() => tracing::info!(camera = %self.camera, "{}", r.to_string().trim_end()),
@@ -321,7 +335,10 @@ impl Recorder {
     }
 
     fn free(&mut self) -> u64 {
-        match self.store.free_space_for(FREE_ON_FULL) {
+        // With small segments (a small disk), free a segment's worth, not the default chunk that would take
+        // every recording with it.
+        let want = self.seg_cap.map_or(FREE_ON_FULL, |c| c.min(FREE_ON_FULL));
+        match self.store.free_space_for(want) {
             Ok(freed) => {
                 if freed > 0 {
                     tracing::warn!(camera = %self.camera, "freed {} MB", freed / 1_000_000);

@@ -107,7 +107,11 @@ fn full_disk_deletes_oldest_and_keeps_recording() {
     let log = kw.log_text();
     assert!(!log.contains("panicked"), "{log}");
     let spans = spans(&config, "cam");
-    let last_end = spans.iter().map(|(_, e)| *e).max().expect("something recorded");
+    let last_end = spans.iter().map(|(_, e)| *e).max().unwrap_or_else(|| {
+        let files: Vec<String> = walk(&mnt);
+        let c = check(&config, false);
+        panic!("nothing recorded; files {files:?}\ncheck: {}\nlog:\n{log}", String::from_utf8_lossy(&c.stdout))
+    });
     assert!(
         stop_at - last_end < 3_000_000,
         "recording stopped {} ms before the end: {spans:?}\n{log}",
@@ -115,4 +119,19 @@ fn full_disk_deletes_oldest_and_keeps_recording() {
     );
     let r = check(&config, false);
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stdout));
+}
+
+fn walk(dir: &std::path::Path) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            } else {
+                out.push(format!("{} {}", p.display(), e.metadata().map(|m| m.len()).unwrap_or(0)));
+            }
+        }
+    }
+    out
 }

@@ -10,8 +10,7 @@ use kwproc::*;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::io::{Read, Write};
-use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 use support::{Auth, ClipSpec, RtspServer, ServerOptions};
 
@@ -86,40 +85,6 @@ fn raw_get(base: &str, path: &str, auth: &str) -> (u16, String) {
     let text = String::from_utf8_lossy(&out).into_owned();
     let status = text.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
     (status, text)
-}
-
-fn cli_stdin(args: &[&str], stdin: &str) -> std::process::Output {
-    let mut c = Command::new(bin())
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    c.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
-    let out = c.wait_with_output().unwrap();
-    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    out
-}
-
-fn add_user(config: &Path, name: &str, role: &str, cameras: Option<&str>, pw: &str) {
-    let c = config.to_str().unwrap();
-    let mut args = vec!["user", "add", name, "--role", role, "--config", c];
-    if let Some(cams) = cameras {
-        args.extend(["--cameras", cams]);
-    }
-    cli_stdin(&args, &format!("{pw}\n"));
-}
-
-fn create_token(config: &Path, label: &str, role: &str, cameras: Option<&str>) -> String {
-    let c = config.to_str().unwrap();
-    let mut args = vec!["token", "create", label, "--role", role, "--config", c];
-    if let Some(cams) = cameras {
-        args.extend(["--cameras", cams]);
-    }
-    let out = cli_stdin(&args, "");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    text.lines().find(|l| l.starts_with("kw_")).unwrap_or_else(|| panic!("no token in {text:?}")).trim().to_owned()
 }
 
 fn login(http: &Http, user: &str, pw: &str) -> (String, String) {

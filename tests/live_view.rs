@@ -9,7 +9,6 @@ mod support;
 
 use kwproc::*;
 use serde_json::Value;
-use std::io::Write;
 use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -23,41 +22,6 @@ const ADMIN_PW: &str = "admin-password-1";
 const VIEWER_PW: &str = "viewer-password-1";
 
 // ---------------------------------------------------------------------------------------------------------
-// Setup helpers (as in tests/http_api.rs)
-
-fn cli_stdin(args: &[&str], stdin: &str) -> std::process::Output {
-    let mut c = Command::new(bin())
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    c.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
-    let out = c.wait_with_output().unwrap();
-    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    out
-}
-
-fn add_user(config: &Path, name: &str, role: &str, cameras: Option<&str>, pw: &str) {
-    let c = config.to_str().unwrap();
-    let mut args = vec!["user", "add", name, "--role", role, "--config", c];
-    if let Some(cams) = cameras {
-        args.extend(["--cameras", cams]);
-    }
-    cli_stdin(&args, &format!("{pw}\n"));
-}
-
-fn create_token(config: &Path, label: &str, role: &str, cameras: Option<&str>) -> String {
-    let c = config.to_str().unwrap();
-    let mut args = vec!["token", "create", label, "--role", role, "--config", c];
-    if let Some(cams) = cameras {
-        args.extend(["--cameras", cams]);
-    }
-    let out = cli_stdin(&args, "");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    text.lines().find(|l| l.starts_with("kw_")).unwrap_or_else(|| panic!("no token in {text:?}")).trim().to_owned()
-}
 
 fn agent() -> ureq::Agent {
     ureq::Agent::config_builder().http_status_as_error(false).build().into()

@@ -33,6 +33,44 @@ pub fn write_config(dir: &Path, extra_storage: &str, cameras: &str) -> PathBuf {
     path
 }
 
+/// Runs the binary with `args`, writing `stdin` to it; panics unless it succeeds.
+pub fn cli_stdin(args: &[&str], stdin: &str) -> Output {
+    use std::io::Write;
+    let mut c = Command::new(bin())
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    c.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    let out = c.wait_with_output().unwrap();
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    out
+}
+
+/// `keepwatch user add` with the password on stdin.
+pub fn add_user(config: &Path, name: &str, role: &str, cameras: Option<&str>, pw: &str) {
+    let c = config.to_str().unwrap();
+    let mut args = vec!["user", "add", name, "--role", role, "--config", c];
+    if let Some(cams) = cameras {
+        args.extend(["--cameras", cams]);
+    }
+    cli_stdin(&args, &format!("{pw}\n"));
+}
+
+/// `keepwatch token create`; returns the token.
+pub fn create_token(config: &Path, label: &str, role: &str, cameras: Option<&str>) -> String {
+    let c = config.to_str().unwrap();
+    let mut args = vec!["token", "create", label, "--role", role, "--config", c];
+    if let Some(cams) = cameras {
+        args.extend(["--cameras", cams]);
+    }
+    let out = cli_stdin(&args, "");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.lines().find(|l| l.starts_with("kw_")).unwrap_or_else(|| panic!("no token in {text:?}")).trim().to_owned()
+}
+
 pub fn camera(name: &str, url: &str, extra: &str) -> String {
     format!("[[cameras]]\nname = \"{name}\"\nurl = \"{url}\"\n{extra}\n")
 }

@@ -17,6 +17,18 @@ use crate::error::StoreError;
 
 const SEG_COLS: &str = r#"id, camera_id, run_id, seq, start, "end", bytes, video_frames, has_loss"#;
 
+/// Inserts a segment row, or replaces the row of the same (run, seq) (recovery re-indexing a file).
+const UPSERT_SEGMENT: &str = r#"INSERT INTO segments (camera_id, run_id, seq, start, "end", bytes, video_frames, has_loss, frame_index)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+    ON CONFLICT (run_id, seq) DO UPDATE SET camera_id = excluded.camera_id, start = excluded.start,
+      "end" = excluded."end", bytes = excluded.bytes, video_frames = excluded.video_frames,
+      has_loss = excluded.has_loss, frame_index = excluded.frame_index"#;
+
+/// The parameters of [`UPSERT_SEGMENT`].
+fn upsert_params(s: &NewSegment) -> impl rusqlite::Params + '_ {
+    (s.camera_id, s.run_id, s.seq, s.start, s.end, to_i64(s.bytes), s.video_frames, s.has_loss, &s.frame_index)
+}
+
 /// An index in one SQLite database file.
 pub struct SqliteIndex {
     conn: Mutex<Connection>,
@@ -65,29 +77,10 @@ impl SqliteIndex {
         let mut conn = self.conn();
         let tx = conn.transaction().map_err(|e| self.err(e))?;
         {
-            let mut stmt = tx
-                .prepare_cached(
-                    r#"INSERT INTO segments (camera_id, run_id, seq, start, "end", bytes, video_frames, has_loss, frame_index)
-                       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
-                       ON CONFLICT (run_id, seq) DO UPDATE SET camera_id = excluded.camera_id, start = excluded.start,
-                         "end" = excluded."end", bytes = excluded.bytes, video_frames = excluded.video_frames,
-                         has_loss = excluded.has_loss, frame_index = excluded.frame_index"#,
-                )
-                .map_err(|e| self.err(e))?;
+            let mut stmt = tx.prepare_cached(UPSERT_SEGMENT).map_err(|e| self.err(e))?;
             for s in segs {
                 self.raise_longest(s.camera_id, s.end - s.start);
-                stmt.execute(params![
-                    s.camera_id,
-                    s.run_id,
-                    s.seq,
-                    s.start,
-                    s.end,
-                    to_i64(s.bytes),
-                    s.video_frames,
-                    s.has_loss,
-                    s.frame_index
-                ])
-                .map_err(|e| self.err(e))?;
+                stmt.execute(upsert_params(s)).map_err(|e| self.err(e))?;
             }
         }
         tx.commit().map_err(|e| self.err(e))?;
@@ -324,14 +317,7 @@ impl IndexBackend for SqliteIndex {
     }
 
     fn upsert_segment(&self, s: &NewSegment) -> Result<SegmentRow, StoreError> {
-        let sql = format!(
-            r#"INSERT INTO segments (camera_id, run_id, seq, start, "end", bytes, video_frames, has_loss, frame_index)
-               VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
-               ON CONFLICT (run_id, seq) DO UPDATE SET camera_id = excluded.camera_id, start = excluded.start,
-                 "end" = excluded."end", bytes = excluded.bytes, video_frames = excluded.video_frames,
-                 has_loss = excluded.has_loss, frame_index = excluded.frame_index
-               RETURNING {SEG_COLS}"#
-        );
+        let sql = format!("{UPSERT_SEGMENT} RETURNING {SEG_COLS}");
         let conn = self.conn();
         let old: Option<i64> = conn
             .query_row("SELECT bytes FROM segments WHERE run_id = ?1 AND seq = ?2", params![s.run_id, s.seq], |r| {
@@ -340,22 +326,7 @@ impl IndexBackend for SqliteIndex {
             .optional()
             .map_err(|e| self.err(e))?;
         let mut stmt = conn.prepare_cached(&sql).map_err(|e| self.err(e))?;
-        let row = stmt
-            .query_row(
-                params![
-                    s.camera_id,
-                    s.run_id,
-                    s.seq,
-                    s.start,
-                    s.end,
-                    to_i64(s.bytes),
-                    s.video_frames,
-                    s.has_loss,
-                    s.frame_index
-                ],
-                read_row,
-            )
-            .map_err(|e| self.err(e))?;
+        let row = stmt.query_row(upsert_params(s), read_row).map_err(|e| self.err(e))?;
         self.raise_longest(s.camera_id, s.end - s.start);
         self.adjust_stats(
             s.camera_id,
