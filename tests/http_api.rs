@@ -186,6 +186,12 @@ fn api_auth_playback_snapshots_and_metrics() {
     assert_eq!(open, ["GET /api/health", "POST /api/login"], "open routes in the spec");
     assert!(checked >= 10, "only {checked} protected routes in the spec");
     assert_eq!(http.get("/api/no-such-route", &[]).status, 401);
+    let page = http.get("/", &[]);
+    assert_eq!(
+        (page.status, page.header("content-type")),
+        (200, Some("text/html; charset=utf-8")),
+        "the first page is open"
+    );
     assert_eq!(http.get("/api/cameras?token=".to_owned().as_str(), &[]).status, 401);
     assert_eq!(http.get(&format!("/api/cameras?token={admin_token}"), &[]).status, 401, "?token= only on media");
     assert_eq!(http.get("/api/me", &[("authorization", "Bearer kw_wrong")]).status, 401);

@@ -204,10 +204,22 @@ pub fn app(state: Shared) -> Router {
                 async move { ([(axum::http::header::CONTENT_TYPE, "application/json")], spec.as_str().to_owned()) }
             }),
         )
+        .route("/", axum::routing::get(index))
         .fallback(|| async { ApiError::not_found("no such route") })
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), metrics::count))
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::authenticate))
         .with_state(state)
+}
+
+/// The first page (open, like the web UI it stands in for): log in, cameras, events, mode.
+async fn index() -> impl axum::response::IntoResponse {
+    (
+        [
+            (axum::http::header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (axum::http::header::CACHE_CONTROL, "no-cache"),
+        ],
+        include_str!("ui/index.html"),
+    )
 }
 
 /// A bound, not yet serving, listener: binding first lets `run` fail at once, with a clear message, when
