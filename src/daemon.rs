@@ -354,15 +354,22 @@ pub async fn serve(
         Err(e) => tracing::warn!("cannot end events left open: {e}"),
     }
     let mut cameras = Cameras::new(store.clone(), clock.clone(), events.clone());
+    let link_key = crate::http::links::LinkKey::load_or_create(&cfg.storage.path).map_err(|e| {
+        Failure::runtime(format!("cannot read or make the link key in {}: {e}", cfg.storage.path.display()))
+    })?;
     let alerts =
         {
             let c = clock.clone();
+            let (k, c2) = (link_key.clone(), clock.clone());
+            let signer: kw_notify::LinkSigner = Arc::new(move |path: &str| {
+                k.sign(path, c2.wall().div_euclid(1_000_000) + crate::http::links::LINK_TTL_SECS)
+            });
             let options = kw_notify::Options {
                 language: cfg.server.language.unwrap_or(kw_config::Language::En),
                 timezone: cfg.server.timezone.clone(),
                 clock: Arc::new(move || c.wall()),
                 base_url: cfg.alerts.public_url.clone(),
-                ..Default::default()
+                link_signer: Some(signer),
             };
             Arc::new(kw_notify::Alerts::open(&index_file, &cfg.notify, options).map_err(|e| {
                 Failure::runtime(format!("cannot open the alerts outbox in {}: {e}", index_file.display()))
@@ -387,6 +394,7 @@ pub async fn serve(
         clock: clock.clone(),
         events: events.clone(),
         alerts: alerts.clone(),
+        links: link_key,
     };
     let state = Arc::new(crate::http::AppState::new(parts, &index_file, &cfg.server, config.clone())?);
     match state.with_auth(|db| db.list_users()).await {

@@ -103,6 +103,21 @@ fn motion_reaches_a_signed_webhook_and_the_mode_silences_it() {
         assert!(d.signature.as_deref().is_some_and(|s| s.starts_with("sha256=")), "unsigned: {:?}", d.signature);
     }
     assert!(end.at >= start.at);
+    // The alert's picture link is signed and expiring: it opens without a login, and only as signed.
+    let link = end.body["snapshot"].as_str().unwrap_or_else(|| panic!("no snapshot link: {}", end.body));
+    assert!(link.contains("?exp=") && link.contains("&sig="), "{link}");
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let mut r = agent.get(format!("{base}{link}")).call().unwrap();
+    assert_eq!(r.status().as_u16(), 200, "signed link refused");
+    assert_eq!(&r.body_mut().read_to_vec().unwrap()[..2], &[0xFF, 0xD8]);
+    let tampered = link.replace("&sig=", "&sig=x");
+    assert_eq!(agent.get(format!("{base}{tampered}")).call().unwrap().status().as_u16(), 401);
+    let other = link.replacen(&format!("/{}/", end.body["id"]), "/999999/", 1);
+    assert_eq!(
+        agent.get(format!("{base}{other}")).call().unwrap().status().as_u16(),
+        401,
+        "a link opens only its own path"
+    );
     // The event behind it is in the API, with the same id.
     let (status, events) = request(&base, &token, "GET", "/api/events?kind=motion", None);
     assert_eq!(status, 200);

@@ -124,9 +124,13 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 }
 
 fn query_token(query: Option<&str>) -> Option<String> {
+    query_value(query, "token")
+}
+
+fn query_value(query: Option<&str>, name: &str) -> Option<String> {
     query?.split('&').find_map(|kv| {
         let (k, v) = kv.split_once('=')?;
-        (k == "token").then(|| v.to_owned())
+        (k == name).then(|| v.to_owned())
     })
 }
 
@@ -180,6 +184,20 @@ async fn principal_of(
         return Ok(Principal::from_session(user));
     }
     if safe && accepts_query_token(uri.path()) {
+        if let (Some(exp), Some(sig)) = (query_value(uri.query(), "exp"), query_value(uri.query(), "sig")) {
+            let now = st.clock.wall().div_euclid(1_000_000);
+            let exp: i64 = exp.parse().unwrap_or(0);
+            if st.links.verify(uri.path(), exp, &sig, now) {
+                // A signed link opens exactly its own path (the signature covers it) until it expires.
+                return Ok(Principal {
+                    name: "signed link".into(),
+                    role: kw_auth::Role::Viewer,
+                    cameras: None,
+                    kind: PrincipalKind::Token,
+                });
+            }
+            return Err(ApiError::new(axum::http::StatusCode::UNAUTHORIZED, "this link has expired or is not valid"));
+        }
         if let Some(token) = query_token(uri.query()) {
             return st.with_auth(move |db| db.token(&token)).await?.ok_or_else(ApiError::unauthorized);
         }

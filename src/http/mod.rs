@@ -20,6 +20,7 @@ pub mod cameras;
 pub mod error;
 pub mod events;
 pub mod hls;
+pub mod links;
 pub mod live;
 pub mod media;
 pub mod metrics;
@@ -67,6 +68,8 @@ pub struct AppState {
     pub config_path: std::path::PathBuf,
     pub events: Arc<crate::events::EventStore>,
     pub alerts: Arc<kw_notify::Alerts>,
+    /// Signs and checks `?exp=&sig=` links.
+    pub links: links::LinkKey,
     /// The cameras' HLS segmenters (started on demand).
     pub hls: crate::live::segmenter::Registry,
 }
@@ -80,6 +83,7 @@ pub struct Parts {
     pub clock: SharedClock,
     pub events: Arc<crate::events::EventStore>,
     pub alerts: Arc<kw_notify::Alerts>,
+    pub links: links::LinkKey,
 }
 
 impl AppState {
@@ -89,7 +93,7 @@ impl AppState {
         server: &kw_config::ServerConfig,
         config_path: std::path::PathBuf,
     ) -> Result<AppState, Failure> {
-        let Parts { store, cameras, clock, events, alerts } = parts;
+        let Parts { store, cameras, clock, events, alerts, links } = parts;
         let open = || {
             AuthDb::open(auth_path)
                 .map_err(|e| Failure::runtime(format!("cannot open the user database in {}: {e}", auth_path.display())))
@@ -108,6 +112,7 @@ impl AppState {
             config_path,
             events,
             alerts,
+            links,
             hls: Default::default(),
         })
     }
