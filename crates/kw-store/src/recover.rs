@@ -206,7 +206,7 @@ impl Store {
         if s.valid_len < size {
             self.segs().truncate(key, s.valid_len).map_err(|e| self.seg_err(key, e))?;
         }
-        self.index().upsert_segment(&NewSegment {
+        let row = NewSegment {
             camera_id: key.camera_id,
             run_id: key.run_id,
             seq: key.seq,
@@ -216,7 +216,9 @@ impl Store {
             video_frames: u32::try_from(s.extent.video_frames()).unwrap_or(u32::MAX),
             has_loss: s.has_loss,
             frame_index: s.index.blob().to_vec(),
-        })?;
+        };
+        // On a full disk the index may need the reserved space to take the row.
+        self.index_write(|| self.index().upsert_segment(&row))?;
         Ok(Outcome::Indexed(Reindexed {
             name: key.name(),
             frames: s.frames.len(),

@@ -317,7 +317,8 @@ impl IndexBackend for SqliteIndex {
     }
 
     fn upsert_segment(&self, s: &NewSegment) -> Result<SegmentRow, StoreError> {
-        let sql = format!("{UPSERT_SEGMENT} RETURNING {SEG_COLS}");
+        // `execute`, not `INSERT .. RETURNING` with `query_row`: the latter reads the returned row and drops
+        // the statement, and an error when the statement commits (a full disk) would be lost with it.
         let conn = self.conn();
         let old: Option<i64> = conn
             .query_row("SELECT bytes FROM segments WHERE run_id = ?1 AND seq = ?2", params![s.run_id, s.seq], |r| {
@@ -325,8 +326,9 @@ impl IndexBackend for SqliteIndex {
             })
             .optional()
             .map_err(|e| self.err(e))?;
-        let mut stmt = conn.prepare_cached(&sql).map_err(|e| self.err(e))?;
-        let row = stmt.query_row(upsert_params(s), read_row).map_err(|e| self.err(e))?;
+        conn.prepare_cached(UPSERT_SEGMENT).and_then(|mut st| st.execute(upsert_params(s))).map_err(|e| self.err(e))?;
+        let sql = format!("SELECT {SEG_COLS} FROM segments WHERE run_id = ?1 AND seq = ?2");
+        let row = conn.query_row(&sql, params![s.run_id, s.seq], read_row).map_err(|e| self.err(e))?;
         self.raise_longest(s.camera_id, s.end - s.start);
         self.adjust_stats(
             s.camera_id,
@@ -391,9 +393,10 @@ impl IndexBackend for SqliteIndex {
         let mut removed = Vec::new();
         for r in rows {
             let bytes: Option<i64> = tx
-                .query_row("DELETE FROM segments WHERE id = ?1 RETURNING bytes", [r.id], |x| x.get(0))
+                .query_row("SELECT bytes FROM segments WHERE id = ?1", [r.id], |x| x.get(0))
                 .optional()
                 .map_err(|e| self.err(e))?;
+            tx.execute("DELETE FROM segments WHERE id = ?1", [r.id]).map_err(|e| self.err(e))?;
             if let Some(b) = bytes {
                 removed.push((r.camera_id, b));
             }
@@ -408,11 +411,12 @@ impl IndexBackend for SqliteIndex {
     fn delete_segment(&self, segment_id: i64) -> Result<(), StoreError> {
         let conn = self.conn();
         let gone: Option<(i64, i64)> = conn
-            .query_row("DELETE FROM segments WHERE id = ?1 RETURNING camera_id, bytes", [segment_id], |r| {
+            .query_row("SELECT camera_id, bytes FROM segments WHERE id = ?1", [segment_id], |r| {
                 Ok((r.get(0)?, r.get(1)?))
             })
             .optional()
             .map_err(|e| self.err(e))?;
+        conn.execute("DELETE FROM segments WHERE id = ?1", [segment_id]).map_err(|e| self.err(e))?;
         if let Some(g) = gone {
             self.after_delete(&conn, &[g]);
         }
