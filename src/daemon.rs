@@ -388,6 +388,7 @@ pub async fn serve(
         cfg.storage.path.clone(),
         clock.clone(),
     ));
+    let config_changed = Arc::new(tokio::sync::Notify::new());
     let parts = crate::http::Parts {
         store: store.clone(),
         cameras: cameras.directory(),
@@ -395,6 +396,7 @@ pub async fn serve(
         events: events.clone(),
         alerts: alerts.clone(),
         links: link_key,
+        config_changed: config_changed.clone(),
     };
     let state = Arc::new(crate::http::AppState::new(parts, &index_file, &cfg.server, config.clone())?);
     match state.with_auth(|db| db.list_users()).await {
@@ -451,6 +453,8 @@ pub async fn serve(
     loop {
         tokio::select! {
             _ = &mut shutdown => break,
+            // An API edit saved the file: look at it now.
+            _ = config_changed.notified() => poll.reset_immediately(),
             Some(cmd) = commands.recv() => {
                 tracing::info!(camera = %cmd.camera, "switch {} turned {} (Home Assistant or API)", cmd.what.as_str(), if cmd.on { "on" } else { "off" });
                 cameras.apply(&crate::alerting::effective_cameras(&alerts, &current.cameras));

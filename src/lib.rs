@@ -16,6 +16,7 @@ pub mod ingest;
 pub mod live;
 pub mod motion;
 pub mod playback;
+pub mod probe;
 pub mod recorder;
 pub mod snapshot;
 pub mod storeopen;

@@ -290,14 +290,28 @@ pub struct Me {
     pub cameras: Vec<String>,
     /// `session` or `token`
     pub auth: String,
+    /// For cookie sessions: the token writes must send as `X-CSRF-Token` (so a reloaded page can write).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub csrf_token: Option<String>,
 }
 
 /// Who am I.
 #[utoipa::path(get, path = "/api/me", tag = "auth", security(("session" = []), ("token" = [])),
     responses((status = 200, body = Me)))]
-pub async fn me(State(st): State<Shared>, Extension(p): Extension<Principal>) -> Json<Me> {
+pub async fn me(
+    State(st): State<Shared>,
+    Extension(p): Extension<Principal>,
+    headers: HeaderMap,
+) -> Result<Json<Me>, ApiError> {
     let cameras = st.cameras.names().into_iter().filter(|c| p.may_see(c)).collect();
-    Json(Me {
+    let csrf_token = match (p.kind, cookie_value(&headers, COOKIE)) {
+        (PrincipalKind::Session, Some(id)) => {
+            let id = id.to_owned();
+            st.with_auth(move |db| db.session(&id)).await?.map(|(_, csrf)| csrf)
+        }
+        _ => None,
+    };
+    Ok(Json(Me {
         user: p.name.clone(),
         role: p.role.as_str().to_owned(),
         cameras,
@@ -306,7 +320,8 @@ pub async fn me(State(st): State<Shared>, Extension(p): Extension<Principal>) ->
             PrincipalKind::Token => "token",
         }
         .to_owned(),
-    })
+        csrf_token,
+    }))
 }
 
 /// 403 unless the caller is an admin.

@@ -55,6 +55,8 @@ pub struct CameraInfo {
     pub width: Option<u16>,
     pub height: Option<u16>,
     pub has_audio: bool,
+    /// Whether a `sub_url` stream is configured (`?stream=sub` on live routes; the grid uses it).
+    pub has_sub: bool,
     /// Frames received from the camera since keepwatch started it.
     pub frames: u64,
     pub bytes: u64,
@@ -95,6 +97,7 @@ pub async fn list(State(st): State<Shared>, Extension(p): Extension<Principal>) 
                 width: s.width,
                 height: s.height,
                 has_audio: s.has_audio,
+                has_sub: v.sub_hub.is_some(),
                 frames: s.frames,
                 bytes: s.bytes,
                 reconnects: s.reconnects,

@@ -10,11 +10,13 @@ pub struct ApiError {
     pub message: String,
     /// Seconds, for 429.
     pub retry_after: Option<u64>,
+    /// The request field a 400 is about (`motion.sensitivity`), so a form can mark it.
+    pub field: Option<String>,
 }
 
 impl ApiError {
     pub fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
-        ApiError { status, message: message.into(), retry_after: None }
+        ApiError { status, message: message.into(), retry_after: None, field: None }
     }
     pub fn unauthorized() -> ApiError {
         ApiError::new(StatusCode::UNAUTHORIZED, "log in first (POST /api/login), or send an API token")
@@ -28,6 +30,10 @@ impl ApiError {
     pub fn bad_request(what: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, what)
     }
+    /// A 400 about one field of the request.
+    pub fn bad_field(field: impl Into<String>, what: impl Into<String>) -> ApiError {
+        ApiError { field: Some(field.into()), ..ApiError::new(StatusCode::BAD_REQUEST, what) }
+    }
     /// Logs the detail; the client learns only that it failed.
     pub fn internal(detail: impl std::fmt::Display) -> ApiError {
         tracing::error!("request failed: {detail}");
@@ -39,6 +45,7 @@ impl ApiError {
             status: StatusCode::TOO_MANY_REQUESTS,
             message: format!("too many failed logins; try again in {secs} s"),
             retry_after: Some(secs.max(1)),
+            field: None,
         }
     }
 }
@@ -51,7 +58,11 @@ impl std::fmt::Display for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut r = (self.status, axum::Json(serde_json::json!({ "error": self.message }))).into_response();
+        let body = match &self.field {
+            Some(f) => serde_json::json!({ "error": self.message, "field": f }),
+            None => serde_json::json!({ "error": self.message }),
+        };
+        let mut r = (self.status, axum::Json(body)).into_response();
         if let Some(s) = self.retry_after {
             if let Ok(v) = HeaderValue::from_str(&s.to_string()) {
                 r.headers_mut().insert(header::RETRY_AFTER, v);

@@ -67,6 +67,7 @@ pub async fn playlist(
         status: StatusCode::SERVICE_UNAVAILABLE,
         message: format!("camera {name:?} is not streaming yet; try again shortly"),
         retry_after: Some(2),
+        field: None,
     };
     if !seg.wait_ready(FIRST_SEGMENT_WAIT).await {
         return Err(not_streaming());

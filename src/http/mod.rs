@@ -16,6 +16,7 @@
 
 pub mod alerts;
 pub mod auth;
+pub mod camera_admin;
 pub mod cameras;
 pub mod error;
 pub mod events;
@@ -72,6 +73,10 @@ pub struct AppState {
     pub links: links::LinkKey,
     /// The cameras' HLS segmenters (started on demand).
     pub hls: crate::live::segmenter::Registry,
+    /// One config edit at a time (load, change, save).
+    pub config_edit: tokio::sync::Mutex<()>,
+    /// Tells the daemon's config watcher to look now rather than at its next poll.
+    pub config_changed: Arc<tokio::sync::Notify>,
 }
 
 pub type Shared = Arc<AppState>;
@@ -84,6 +89,7 @@ pub struct Parts {
     pub events: Arc<crate::events::EventStore>,
     pub alerts: Arc<kw_notify::Alerts>,
     pub links: links::LinkKey,
+    pub config_changed: Arc<tokio::sync::Notify>,
 }
 
 impl AppState {
@@ -93,7 +99,7 @@ impl AppState {
         server: &kw_config::ServerConfig,
         config_path: std::path::PathBuf,
     ) -> Result<AppState, Failure> {
-        let Parts { store, cameras, clock, events, alerts, links } = parts;
+        let Parts { store, cameras, clock, events, alerts, links, config_changed } = parts;
         let open = || {
             AuthDb::open(auth_path)
                 .map_err(|e| Failure::runtime(format!("cannot open the user database in {}: {e}", auth_path.display())))
@@ -114,6 +120,8 @@ impl AppState {
             alerts,
             links,
             hls: Default::default(),
+            config_edit: tokio::sync::Mutex::new(()),
+            config_changed,
         })
     }
 
@@ -158,7 +166,7 @@ impl AppState {
     modifiers(&SecuritySchemes),
     tags(
         (name = "auth", description = "Login, logout, who am I"),
-        (name = "cameras", description = "Cameras, their recordings and media"),
+        (name = "cameras", description = "Cameras, their settings, recordings and media"),
         (name = "admin", description = "Users, tokens, system"),
     )
 )]
@@ -183,7 +191,10 @@ pub fn app(state: Shared) -> Router {
         .routes(routes!(auth::me))
         .routes(routes!(system::health))
         .routes(routes!(system::system))
-        .routes(routes!(cameras::list))
+        .routes(routes!(cameras::list, camera_admin::add))
+        .routes(routes!(camera_admin::update, camera_admin::remove))
+        .routes(routes!(camera_admin::get_config))
+        .routes(routes!(camera_admin::probe))
         .routes(routes!(cameras::recordings))
         .routes(routes!(media::video))
         .routes(routes!(media::snapshot))

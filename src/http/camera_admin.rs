@@ -1,0 +1,386 @@
+//! The admin API that edits cameras: `GET /api/cameras/{name}/config`, `POST /api/cameras`,
+//! `PUT`/`DELETE /api/cameras/{name}` and `POST /api/cameras/probe` ("test connection").
+//!
+//! Why it is shaped this way: the config file stays the one source of truth (conventions.md). An edit
+//! loads the file, changes it through [`kw_config::ConfigDoc`] (comments, order and unrelated keys kept,
+//! validated before it is kept), saves it atomically, and nudges the daemon's config watcher, which applies
+//! it exactly as it applies a hand edit. Nothing here touches running cameras directly, so a UI edit and a
+//! hand edit can never disagree. Edits are serialized by one lock so two admins cannot lose each other's
+//! change between load and save.
+//!
+//! Passwords are write-only: answers say `has_password`, never the password. A `PUT` without `password`
+//! keeps the stored one (also one that was written inside the URL), `""` removes it. Credentials typed into
+//! a URL move into the `username`/`password` keys, so the URL shown back never carries them.
+
+use super::auth::require_admin;
+use super::cameras::valid_name;
+use super::{ApiError, Shared};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::{Extension, Json};
+use kw_auth::Principal;
+use kw_config::{CameraConfig, ConfigDoc, ConfigError, RecordMode, SourceUrl, Zone, ZoneKind};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// A camera's settings as the UI shows them (never a password).
+#[derive(Serialize, ToSchema)]
+pub struct CameraSettings {
+    pub name: String,
+    /// The main stream's URL without credentials.
+    pub url: String,
+    pub sub_url: Option<String>,
+    pub username: Option<String>,
+    pub has_password: bool,
+    /// `continuous`, `motion` or `off`
+    pub record: String,
+    /// e.g. `50GB`
+    pub max_size: Option<String>,
+    /// e.g. `7d`
+    pub max_age: Option<String>,
+    pub motion: MotionSettings,
+}
+
+#[derive(Serialize, Deserialize, ToSchema, Default)]
+pub struct MotionSettings {
+    pub enabled: Option<bool>,
+    pub sensitivity: Option<f64>,
+    /// e.g. `1s`
+    pub min_duration: Option<String>,
+    pub pre_roll: Option<String>,
+    pub post_roll: Option<String>,
+    pub keyframes_only: Option<bool>,
+    pub zones: Option<Vec<ZoneSettings>>,
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct ZoneSettings {
+    pub name: Option<String>,
+    /// `include` or `exclude`
+    pub kind: String,
+    /// Corners `[x, y]` in 0..1, origin top left; at least three.
+    pub points: Vec<[f64; 2]>,
+}
+
+/// What `POST /api/cameras` and `PUT /api/cameras/{name}` take. Keys left out keep their current value
+/// (on `POST`: the default).
+#[derive(Deserialize, ToSchema)]
+pub struct CameraForm {
+    pub name: String,
+    pub url: String,
+    pub sub_url: Option<String>,
+    pub username: Option<String>,
+    /// Absent or null: keep the stored one; `""`: no password.
+    pub password: Option<String>,
+    pub record: Option<String>,
+    /// `""` or null: no cap.
+    pub max_size: Option<String>,
+    pub max_age: Option<String>,
+    pub motion: Option<MotionSettings>,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct ProbeRequest {
+    pub url: String,
+    pub username: Option<String>,
+    /// Absent: use the stored password of `camera`, if given.
+    pub password: Option<String>,
+    /// An existing camera whose stored credentials fill in what the request leaves out.
+    pub camera: Option<String>,
+}
+
+fn settings(c: &CameraConfig) -> CameraSettings {
+    let main = c.url_with_credentials();
+    CameraSettings {
+        name: c.name.clone(),
+        url: main.url.clone(),
+        sub_url: c.sub_url.as_deref().map(kw_config::redacted_url),
+        username: main.username.clone(),
+        has_password: main.password.is_some(),
+        record: super::cameras::record_name(c.record).to_owned(),
+        max_size: c.max_size.map(kw_config::format_size),
+        max_age: c.max_age.map(kw_config::format_duration),
+        motion: MotionSettings {
+            enabled: Some(c.motion.enabled),
+            sensitivity: Some(c.motion.sensitivity),
+            min_duration: Some(kw_config::format_duration(c.motion.min_duration)),
+            pre_roll: Some(kw_config::format_duration(c.motion.pre_roll)),
+            post_roll: Some(kw_config::format_duration(c.motion.post_roll)),
+            keyframes_only: Some(c.motion.keyframes_only),
+            zones: Some(
+                c.motion
+                    .zones
+                    .iter()
+                    .map(|z| ZoneSettings {
+                        name: Some(z.name.clone()),
+                        kind: z.kind.as_str().to_owned(),
+                        points: z.points.iter().map(|&(x, y)| [x, y]).collect(),
+                    })
+                    .collect(),
+            ),
+        },
+    }
+}
+
+fn opt_text(v: &Option<String>) -> Option<&str> {
+    v.as_deref().map(str::trim).filter(|s| !s.is_empty())
+}
+
+fn duration(field: &str, v: &Option<String>, keep: std::time::Duration) -> Result<std::time::Duration, ApiError> {
+    match opt_text(v) {
+        None => Ok(keep),
+        Some(t) => kw_config::parse_duration(t).map_err(|e| ApiError::bad_field(field, format!("{field}: {e}"))),
+    }
+}
+
+/// Applies `form` on top of `base` (the stored camera, or defaults for a new one).
+fn apply_form(mut base: CameraConfig, form: CameraForm) -> Result<CameraConfig, ApiError> {
+    let name = form.name.trim().to_owned();
+    if !valid_name(&name) {
+        return Err(ApiError::bad_field("name", "name: use a-z, 0-9 and - only (it appears in URLs)"));
+    }
+    let url = form.url.trim();
+    if url.is_empty() {
+        return Err(ApiError::bad_field("url", "url: the camera's address is missing"));
+    }
+    let stored = base.url_with_credentials();
+    let typed = SourceUrl::new(url, None, None);
+    if url::Url::parse(&typed.url).is_err() {
+        return Err(ApiError::bad_field("url", format!("url: {:?} is not a URL", kw_config::redacted_url(url))));
+    }
+    base.name = name;
+    base.url = typed.url;
+    base.username = opt_text(&form.username).map(str::to_owned).or(typed.username);
+    base.password = match form.password.as_deref() {
+        Some("") => None,
+        Some(p) => Some(p.to_owned()),
+        None => typed.password.or(stored.password),
+    };
+    base.sub_url = opt_text(&form.sub_url).map(str::to_owned);
+    if let Some(r) = opt_text(&form.record) {
+        base.record = r.parse::<RecordMode>().map_err(|_| {
+            ApiError::bad_field("record", format!("record: expected continuous, motion or off, found {r:?}"))
+        })?;
+    }
+    base.max_size = match opt_text(&form.max_size) {
+        None => None,
+        Some(t) => {
+            Some(kw_config::parse_size(t).map_err(|e| ApiError::bad_field("max_size", format!("max_size: {e}")))?)
+        }
+    };
+    base.max_age = match opt_text(&form.max_age) {
+        None => None,
+        Some(_) => Some(duration("max_age", &form.max_age, std::time::Duration::ZERO)?),
+    };
+    if let Some(m) = form.motion {
+        let cur = &mut base.motion;
+        if let Some(e) = m.enabled {
+            cur.enabled = e;
+        }
+        if let Some(s) = m.sensitivity {
+            if !(0.0..=1.0).contains(&s) {
+                return Err(ApiError::bad_field("motion.sensitivity", "motion.sensitivity: must be between 0 and 1"));
+            }
+            cur.sensitivity = s;
+        }
+        cur.min_duration = duration("motion.min_duration", &m.min_duration, cur.min_duration)?;
+        cur.pre_roll = duration("motion.pre_roll", &m.pre_roll, cur.pre_roll)?;
+        cur.post_roll = duration("motion.post_roll", &m.post_roll, cur.post_roll)?;
+        if let Some(k) = m.keyframes_only {
+            cur.keyframes_only = k;
+        }
+        if let Some(zones) = m.zones {
+            let mut out = Vec::with_capacity(zones.len());
+            for (i, z) in zones.into_iter().enumerate() {
+                let field = format!("motion.zones[{i}]");
+                let kind = z.kind.parse::<ZoneKind>().map_err(|_| {
+                    ApiError::bad_field(
+                        &field,
+                        format!("{field}.kind: expected include or exclude, found {:?}", z.kind),
+                    )
+                })?;
+                if z.points.len() < 3 {
+                    return Err(ApiError::bad_field(&field, format!("{field}: a zone needs at least three corners")));
+                }
+                if z.points.iter().flatten().any(|v| !(0.0..=1.0).contains(v)) {
+                    return Err(ApiError::bad_field(&field, format!("{field}: corners must lie within 0..1")));
+                }
+                out.push(Zone {
+                    name: opt_text(&z.name).map(str::to_owned).unwrap_or_else(|| format!("zone-{}", i + 1)),
+                    kind,
+                    points: z.points.into_iter().map(|[x, y]| (x, y)).collect(),
+                });
+            }
+            cur.zones = out;
+        }
+    }
+    Ok(base)
+}
+
+/// Turns a config validation error into a 400 naming the camera's field (`cameras[2].motion.zones` →
+/// `motion.zones`).
+fn config_error(e: ConfigError) -> ApiError {
+    match &e {
+        ConfigError::Invalid(d) if !d.is_empty() => {
+            let key = &d[0].key;
+            let field = key.split_once("].").map(|(_, f)| f.to_owned()).unwrap_or_else(|| key.clone());
+            ApiError::bad_field(field, format!("{}: {}", d[0].key, d[0].message))
+        }
+        ConfigError::NoSuchCamera(n) => ApiError::not_found(format!("no camera {n:?} in the config")),
+        ConfigError::Io { .. } => ApiError::internal(e),
+        _ => ApiError::bad_request(e.to_string()),
+    }
+}
+
+/// Loads the config file, lets `change` edit it, saves it and has the daemon apply it. Serialized.
+async fn edit_config<T: Send + 'static>(
+    st: &Shared,
+    change: impl FnOnce(&mut ConfigDoc) -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let _one_at_a_time = st.config_edit.lock().await;
+    let path = st.config_path.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        let mut doc = ConfigDoc::load(&path).map_err(|e| match e {
+            ConfigError::Io { .. } => ApiError::internal(e),
+            e => {
+                ApiError::new(StatusCode::CONFLICT, format!("the config file has an error; fix it by hand first: {e}"))
+            }
+        })?;
+        let out = change(&mut doc)?;
+        doc.save(&path).map_err(config_error)?;
+        Ok::<_, ApiError>(out)
+    })
+    .await??;
+    st.config_changed.notify_one();
+    Ok(out)
+}
+
+async fn current_config(st: &Shared) -> Result<kw_config::Config, ApiError> {
+    let path = st.config_path.clone();
+    tokio::task::spawn_blocking(move || kw_config::load(&path)).await?.map_err(|e| match e {
+        ConfigError::Io { .. } => ApiError::internal(e),
+        e => ApiError::new(StatusCode::CONFLICT, format!("the config file has an error; fix it by hand first: {e}")),
+    })
+}
+
+/// A camera's settings as stored in the config (admin).
+#[utoipa::path(get, path = "/api/cameras/{name}/config", tag = "cameras", security(("session" = []), ("token" = [])),
+    params(("name" = String, Path)),
+    responses((status = 200, body = CameraSettings), (status = 403), (status = 404)))]
+pub async fn get_config(
+    State(st): State<Shared>,
+    Extension(p): Extension<Principal>,
+    Path(name): Path<String>,
+) -> Result<Json<CameraSettings>, ApiError> {
+    require_admin(&p)?;
+    let cfg = current_config(&st).await?;
+    let cam = cfg.camera(&name).ok_or_else(|| ApiError::not_found(format!("no camera {name:?} in the config")))?;
+    Ok(Json(settings(cam)))
+}
+
+/// Adds a camera to the config file; it starts within a moment (admin).
+#[utoipa::path(post, path = "/api/cameras", tag = "cameras", security(("session" = []), ("token" = [])),
+    request_body = CameraForm,
+    responses((status = 201, body = CameraSettings), (status = 400), (status = 403), (status = 409)))]
+pub async fn add(
+    State(st): State<Shared>,
+    Extension(p): Extension<Principal>,
+    Json(form): Json<CameraForm>,
+) -> Result<(StatusCode, Json<CameraSettings>), ApiError> {
+    require_admin(&p)?;
+    let cam = apply_form(CameraConfig::new("", ""), form)?;
+    tracing::info!(camera = %cam.name, by = %p.name, "camera added through the API");
+    let saved = edit_config(&st, move |doc| {
+        let cfg = doc.config().map_err(config_error)?;
+        if cfg.camera(&cam.name).is_some() {
+            return Err(ApiError::new(StatusCode::CONFLICT, format!("a camera named {:?} exists already", cam.name)));
+        }
+        doc.upsert_camera(&cam).map_err(config_error)?;
+        Ok(settings(&cam))
+    })
+    .await?;
+    Ok((StatusCode::CREATED, Json(saved)))
+}
+
+/// Changes a camera in the config file (renaming it too, when `name` differs); applied live (admin).
+#[utoipa::path(put, path = "/api/cameras/{name}", tag = "cameras", security(("session" = []), ("token" = [])),
+    params(("name" = String, Path)), request_body = CameraForm,
+    responses((status = 200, body = CameraSettings), (status = 400), (status = 403), (status = 404), (status = 409)))]
+pub async fn update(
+    State(st): State<Shared>,
+    Extension(p): Extension<Principal>,
+    Path(name): Path<String>,
+    Json(form): Json<CameraForm>,
+) -> Result<Json<CameraSettings>, ApiError> {
+    require_admin(&p)?;
+    if !valid_name(&name) {
+        return Err(ApiError::not_found("no such camera (names are a-z, 0-9 and -)"));
+    }
+    let by = p.name.clone();
+    let saved = edit_config(&st, move |doc| {
+        let cfg = doc.config().map_err(config_error)?;
+        let base = cfg.camera(&name).cloned().ok_or_else(|| ApiError::not_found(format!("no camera {name:?}")))?;
+        let cam = apply_form(base, form)?;
+        if cam.name != name && cfg.camera(&cam.name).is_some() {
+            return Err(ApiError::new(StatusCode::CONFLICT, format!("a camera named {:?} exists already", cam.name)));
+        }
+        doc.update_camera(&name, &cam).map_err(config_error)?;
+        tracing::info!(camera = %cam.name, by = %by, "camera changed through the API");
+        Ok(settings(&cam))
+    })
+    .await?;
+    Ok(Json(saved))
+}
+
+/// Removes a camera from the config file; its recordings stay until retention removes them (admin).
+#[utoipa::path(delete, path = "/api/cameras/{name}", tag = "cameras", security(("session" = []), ("token" = [])),
+    params(("name" = String, Path)),
+    responses((status = 204), (status = 403), (status = 404)))]
+pub async fn remove(
+    State(st): State<Shared>,
+    Extension(p): Extension<Principal>,
+    Path(name): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    require_admin(&p)?;
+    if !valid_name(&name) {
+        return Err(ApiError::not_found("no such camera (names are a-z, 0-9 and -)"));
+    }
+    let by = p.name.clone();
+    edit_config(&st, move |doc| {
+        doc.remove_camera(&name).map_err(config_error)?;
+        tracing::info!(camera = %name, by = %by, "camera removed through the API");
+        Ok(())
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Tests a camera address: codec, resolution and a first picture, or exactly why it failed (admin).
+/// Takes up to 10 s.
+#[utoipa::path(post, path = "/api/cameras/probe", tag = "cameras", security(("session" = []), ("token" = [])),
+    request_body = ProbeRequest,
+    responses((status = 200, body = crate::probe::ProbeResult), (status = 403)))]
+pub async fn probe(
+    State(st): State<Shared>,
+    Extension(p): Extension<Principal>,
+    Json(req): Json<ProbeRequest>,
+) -> Result<Json<crate::probe::ProbeResult>, ApiError> {
+    require_admin(&p)?;
+    let typed = SourceUrl::new(req.url.trim(), None, None);
+    let mut username = opt_text(&req.username).map(str::to_owned).or(typed.username);
+    let mut password = req.password.clone().filter(|p| !p.is_empty()).or(typed.password);
+    if let Some(cam) = req.camera.as_deref().filter(|c| valid_name(c)) {
+        if req.password.is_none() && password.is_none() {
+            let cfg = current_config(&st).await?;
+            if let Some(c) = cfg.camera(cam) {
+                let stored = c.url_with_credentials();
+                password = stored.password;
+                username = username.or(stored.username);
+            }
+        }
+    }
+    let r =
+        crate::probe::probe(&typed.url, username.as_deref(), password.as_deref(), crate::probe::PROBE_TIMEOUT).await;
+    tracing::info!(url = %kw_config::redacted_url(&typed.url), ok = r.ok, "camera probe");
+    Ok(Json(r))
+}

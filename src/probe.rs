@@ -1,0 +1,156 @@
+//! "Test connection": open a camera once, the way the recorder would, and report what it sends (codec,
+//! resolution, a first picture) or exactly why it failed.
+//!
+//! Why it lives apart from the camera supervisor: a probe must not touch the running setup (no hub, no
+//! store, no reconnects), must give up after a bounded time, and must turn every failure into something
+//! the person filling in the "add camera" form can act on (wrong password, unreachable, unsupported codec).
+//! It goes through exactly the same [`crate::ingest::source_for`] seam as recording, so a camera that
+//! probes fine is one the recorder can take.
+
+use crate::ingest::{self, CameraAddr, IngestError, SourceEvent};
+use futures::StreamExt;
+use kw_media::{Codec, StreamKind, StreamParams};
+use serde::Serialize;
+use std::time::Duration;
+use utoipa::ToSchema;
+
+/// How long a probe waits for the camera's parameters and first key frame.
+pub const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What a probe found: `ok` with the stream's shape, or `ok: false` with the reason.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProbeResult {
+    pub ok: bool,
+    /// `h264` or `h265`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub codec: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub width: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub height: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub has_audio: Option<bool>,
+    /// The first picture as a `data:image/jpeg;base64,` URL; null where keepwatch cannot decode the codec.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<String>,
+    /// Why there is no snapshot although the stream works (e.g. H.265 without a decoder).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snapshot_error: Option<String>,
+    /// `auth`, `unreachable`, `unsupported`, `protocol`, `timeout` or `bad_url`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl ProbeResult {
+    fn failed(e: &IngestError) -> ProbeResult {
+        let kind = match e {
+            IngestError::Auth(_) => "auth",
+            IngestError::Unreachable(_) => "unreachable",
+            IngestError::Unsupported(_) | IngestError::NoVideo(_) => "unsupported",
+            IngestError::Protocol(_) | IngestError::Ended => "protocol",
+            IngestError::Timeout(_) => "timeout",
+            IngestError::BadUrl(_) => "bad_url",
+        };
+        ProbeResult {
+            ok: false,
+            codec: None,
+            width: None,
+            height: None,
+            has_audio: None,
+            snapshot: None,
+            snapshot_error: None,
+            kind: Some(kind.to_owned()),
+            error: Some(e.to_string()),
+        }
+    }
+}
+
+/// Opens `url` with the given credentials and waits (at most `timeout`) for the first video key frame.
+pub async fn probe(url: &str, username: Option<&str>, password: Option<&str>, timeout: Duration) -> ProbeResult {
+    match tokio::time::timeout(timeout, first_key_frame(url, username, password)).await {
+        Err(_) => ProbeResult::failed(&IngestError::Timeout(timeout)),
+        Ok(Err(e)) => ProbeResult::failed(&e),
+        Ok(Ok((params, has_audio, frame))) => {
+            let (width, height) = (params.width, params.height);
+            let codec = match params.codec {
+                Codec::H264 => "h264",
+                Codec::H265 => "h265",
+                _ => "other",
+            };
+            let picture = tokio::task::spawn_blocking(move || {
+                crate::snapshot::jpeg_from_frames(&params, &[frame.as_ref()]).map_err(|e| e.to_string())
+            })
+            .await
+            .unwrap_or_else(|e| Err(format!("decoder failed: {e}")));
+            let (snapshot, snapshot_error) = match picture {
+                Ok(jpeg) => {
+                    use base64::Engine;
+                    let b64 = base64::engine::general_purpose::STANDARD.encode(jpeg);
+                    (Some(format!("data:image/jpeg;base64,{b64}")), None)
+                }
+                Err(e) => (None, Some(e)),
+            };
+            ProbeResult {
+                ok: true,
+                codec: Some(codec.to_owned()),
+                width: Some(width),
+                height: Some(height),
+                has_audio: Some(has_audio),
+                snapshot,
+                snapshot_error,
+                kind: None,
+                error: None,
+            }
+        }
+    }
+}
+
+/// Connects and reads until the video parameters and the first video key frame have arrived.
+async fn first_key_frame(
+    url: &str,
+    username: Option<&str>,
+    password: Option<&str>,
+) -> Result<(StreamParams, bool, bytes::Bytes), IngestError> {
+    let addr = CameraAddr::parse(url, username, password)?;
+    let source = ingest::source_for(addr)?;
+    let mut stream = source.connect().await?;
+    let mut params: Option<(StreamParams, bool)> = None;
+    while let Some(ev) = stream.next().await {
+        match ev? {
+            SourceEvent::Params { video, audio } => params = Some((video, audio.is_some())),
+            SourceEvent::Frame(f) if f.stream == StreamKind::Video && f.key => {
+                if let Some((p, a)) = params.take() {
+                    return Ok((p, a, f.data));
+                }
+            }
+            SourceEvent::Frame(_) => {}
+        }
+    }
+    Err(IngestError::Ended)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_synthetic_camera_probes_with_a_picture() {
+        let r = probe("demo://synthetic?width=320&height=180&fps=10", None, None, PROBE_TIMEOUT).await;
+        assert!(r.ok, "{r:?}");
+        assert_eq!((r.codec.as_deref(), r.width, r.height), (Some("h264"), Some(320), Some(180)));
+        assert!(r.snapshot.as_deref().unwrap_or_default().starts_with("data:image/jpeg;base64,/9j/"));
+    }
+
+    #[tokio::test]
+    async fn a_closed_port_is_unreachable_and_a_bad_scheme_is_named() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        drop(l);
+        let r = probe(&format!("rtsp://127.0.0.1:{port}/x"), Some("u"), Some("p"), PROBE_TIMEOUT).await;
+        assert_eq!(r.kind.as_deref(), Some("unreachable"), "{r:?}");
+        let r = probe("gopher://h/x", None, None, PROBE_TIMEOUT).await;
+        assert_eq!(r.kind.as_deref(), Some("bad_url"), "{r:?}");
+    }
+}
