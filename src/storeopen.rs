@@ -48,8 +48,65 @@ fn explain(e: StoreError, path: &Path, config: &Path, expected: Option<Uuid>) ->
     }
 }
 
-/// For `run` and `demo`: opens the store, creating it when this config never had one.
+/// The file `run` holds an exclusive lock on while it runs (the OS drops the lock when the process ends,
+/// also on `kill -9`, so it can never go stale).
+pub const RUN_LOCK: &str = "run.lock";
+
+/// The lock of the running process, held until it exits.
+static HELD: std::sync::Mutex<Option<std::fs::File>> = std::sync::Mutex::new(None);
+
+/// Takes the store's run lock for the rest of this process: two `run` processes on one store would each
+/// recover, write and delete the other's segments.
+fn lock_for_run(path: &Path) -> Result<(), Failure> {
+    use std::io::{Read, Seek, Write};
+    let mut held = HELD.lock().unwrap_or_else(|p| p.into_inner());
+    if held.is_some() {
+        return Ok(());
+    }
+    let f = path.join(RUN_LOCK);
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&f)
+        .map_err(|e| Failure::runtime(format!("cannot open {}: {e}", f.display())))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut pid = String::new();
+            let _ = file.read_to_string(&mut pid);
+            let who = match pid.trim() {
+                "" => String::new(),
+                p => format!(" (pid {p})"),
+            };
+            return Err(Failure::runtime(format!(
+                "another keepwatch is already running on the store at {}{who}; stop it first",
+                path.display()
+            )));
+        }
+        Err(std::fs::TryLockError::Error(e)) => {
+            return Err(Failure::runtime(format!("cannot lock {}: {e}", f.display())));
+        }
+    }
+    let _ = file.set_len(0).and_then(|_| file.rewind()).and_then(|_| writeln!(file, "{}", std::process::id()));
+    *held = Some(file);
+    Ok(())
+}
+
+/// For `run` and `demo`: takes the store's run lock and opens the store, creating it when this config
+/// never had one.
 pub fn open_for_run(config: &Path, cfg: &kw_config::Config) -> Result<Store, Failure> {
+    let existed = cfg.storage.path.join(RUN_LOCK).exists() || cfg.storage.path.join(kw_store::MARKER_FILE).exists();
+    if existed {
+        lock_for_run(&cfg.storage.path)?;
+    }
+    let store = open_or_create(config, cfg)?;
+    lock_for_run(&cfg.storage.path)?;
+    Ok(store)
+}
+
+fn open_or_create(config: &Path, cfg: &kw_config::Config) -> Result<Store, Failure> {
     let path = cfg.storage.path.clone();
     let expected = remembered(config)?;
     let create = if expected.is_some() { Create::Never } else { Create::IfMissing };
@@ -74,7 +131,7 @@ pub fn open_existing(config: &Path, cfg: &kw_config::Config) -> Result<Store, Fa
 /// index file). Opens the store first like `run` does, creating it when this config never had one, so
 /// `keepwatch user add` works before the first `run` and never writes beside an unmounted disk.
 pub fn auth_db(config: &Path, cfg: &kw_config::Config) -> Result<kw_auth::AuthDb, Failure> {
-    drop(open_for_run(config, cfg)?);
+    drop(open_or_create(config, cfg)?);
     let index = cfg.storage.path.join(kw_store::INDEX_FILE);
     kw_auth::AuthDb::open(&index)
         .map_err(|e| Failure::runtime(format!("cannot open the users and tokens in {}: {e}", index.display())))

@@ -66,3 +66,22 @@ fn store_refuses_an_empty_mount_point_and_a_foreign_directory() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a keepwatch store"));
 }
+
+#[test]
+fn a_second_run_on_the_same_store_is_refused_and_the_lock_survives_kill_9() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "", &camera("cam", CAM, ""));
+    let mut kw = Keepwatch::start(&config);
+    assert!(kw.wait_line(&["streaming", "camera=cam"], Duration::from_secs(30)), "{}", kw.log_text());
+    let out = cli(&["run", "--config", config.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("another keepwatch is already running") && err.contains(&kw.pid().to_string()), "{err}");
+    // Store commands still work beside it.
+    assert!(cli(&["check", "--config", config.to_str().unwrap()]).status.success());
+    kw.kill9();
+    // The OS released the lock with the process: a new run starts at once.
+    let mut again = Keepwatch::start(&config);
+    assert!(again.wait_line(&["streaming", "camera=cam"], Duration::from_secs(30)), "{}", again.log_text());
+    assert_eq!(again.stop(), Some(0), "{}", again.log_text());
+}
