@@ -160,3 +160,29 @@ fn probe_reports_the_stream_or_exactly_why_not() {
     assert!(!kw.log_text().contains("right-pw"), "a camera password reached the log");
     assert_eq!(kw.stop(), Some(0));
 }
+
+#[test]
+fn tokens_are_listed_and_revoked_through_the_api() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "", &camera("one", CAM, ""));
+    let admin = create_token(&config, "admin-tok", "admin", None);
+    let mut kw = Keepwatch::start(&config);
+    let base = kw.base_url(Duration::from_secs(30));
+    let agent: ureq::Agent =
+        ureq::Agent::config_builder().http_status_as_error(false).max_idle_connections(0).build().into();
+    let api = Api { base: base.clone(), token: admin.clone(), agent: agent.clone() };
+    let (st, made) = api.call("POST", "/api/tokens", Some(json!({"label": "ha", "role": "viewer", "cameras": ["one"]})));
+    assert_eq!(st, 201, "{made}");
+    let ha = Api { base, token: made["token"].as_str().unwrap().to_owned(), agent };
+    assert_eq!(ha.call("GET", "/api/cameras", None).0, 200);
+    let (st, list) = api.call("GET", "/api/tokens", None);
+    assert_eq!(st, 200);
+    let labels: Vec<&str> = list.as_array().unwrap().iter().filter_map(|t| t["label"].as_str()).collect();
+    assert_eq!(labels, ["admin-tok", "ha"]);
+    assert!(!list.to_string().contains(&admin), "no secrets in the list");
+    assert_eq!(ha.call("GET", "/api/tokens", None).0, 403);
+    assert_eq!(api.call("DELETE", "/api/tokens/ha", None).0, 204);
+    assert_eq!(api.call("DELETE", "/api/tokens/ha", None).0, 404);
+    assert_eq!(ha.call("GET", "/api/cameras", None).0, 401, "a revoked token stops working at once");
+    assert_eq!(kw.stop(), Some(0));
+}

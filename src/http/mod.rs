@@ -208,7 +208,8 @@ pub fn app(state: Shared) -> Router {
         .routes(routes!(events::snapshot))
         .routes(routes!(users::list, users::add))
         .routes(routes!(users::remove))
-        .routes(routes!(users::create_token))
+        .routes(routes!(users::list_tokens, users::create_token))
+        .routes(routes!(users::revoke_token))
         .routes(routes!(metrics::metrics))
         .split_for_parts();
     let spec = Arc::new(api.to_pretty_json().unwrap_or_else(|_| "{}".into()));

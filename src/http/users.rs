@@ -1,4 +1,5 @@
-//! Admin routes for accounts: `GET/POST /api/users`, `DELETE /api/users/{name}`, `POST /api/tokens`.
+//! Admin routes for accounts: `GET/POST /api/users`, `DELETE /api/users/{name}`, `GET/POST /api/tokens`,
+//! `DELETE /api/tokens/{label}`.
 //! The same rules as the `user` and `token` commands (kw-auth enforces them: names, password length, the
 //! last admin).
 
@@ -115,4 +116,64 @@ pub async fn create_token(
     let token = st.with_auth(move |db| db.create_token(&t.label, role, t.cameras)).await?;
     tracing::info!(label = %label, by = %p.name, "API token created");
     Ok((StatusCode::CREATED, Json(CreatedToken { label, token })).into_response())
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TokenSummary {
+    pub label: String,
+    pub role: String,
+    /// Cameras a viewer token may see; null means all
+    pub cameras: Option<Vec<String>>,
+    /// RFC 3339
+    pub created: String,
+    /// RFC 3339, to within a minute; null if never used
+    pub last_used: Option<String>,
+}
+
+fn secs_rfc3339(s: i64) -> String {
+    crate::timefmt::format(s.saturating_mul(1_000_000))
+}
+
+/// API tokens, without their secrets (admin).
+#[utoipa::path(get, path = "/api/tokens", tag = "admin", security(("session" = []), ("token" = [])),
+    responses((status = 200, body = [TokenSummary]), (status = 403)))]
+pub async fn list_tokens(
+    State(st): State<Shared>,
+    Extension(p): Extension<Principal>,
+) -> Result<Json<Vec<TokenSummary>>, ApiError> {
+    require_admin(&p)?;
+    let tokens = st.with_auth(|db| db.list_tokens()).await?;
+    Ok(Json(
+        tokens
+            .into_iter()
+            .map(|t| TokenSummary {
+                label: t.label,
+                role: t.role.as_str().to_owned(),
+                cameras: t.cameras,
+                created: secs_rfc3339(t.created),
+                last_used: t.last_used.map(secs_rfc3339),
+            })
+            .collect(),
+    ))
+}
+
+/// Revoke an API token: it stops working at once (admin).
+#[utoipa::path(delete, path = "/api/tokens/{label}", tag = "admin", params(("label" = String, Path)),
+    security(("session" = []), ("token" = [])), responses((status = 204), (status = 403), (status = 404)))]
+pub async fn revoke_token(
+    State(st): State<Shared>,
+    Extension(p): Extension<Principal>,
+    Path(label): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    require_admin(&p)?;
+    let l = label.clone();
+    st.with_auth(move |db| db.revoke_token(&l)).await.map_err(|e| {
+        if e.status == StatusCode::BAD_REQUEST {
+            ApiError::not_found(e.message)
+        } else {
+            e
+        }
+    })?;
+    tracing::info!(label = %label, by = %p.name, "API token revoked");
+    Ok(StatusCode::NO_CONTENT)
 }
