@@ -2,7 +2,8 @@
 # Installs the third-party programs that keepwatch's integration tests stand up on
 # loopback: ffmpeg/ffprobe (test clips, probing), GStreamer's RTSP server with its
 # Python bindings (camera stand-ins, tests/support/rtsp_server.py), mosquitto (MQTT
-# broker and clients), chromium (browser tests), curl and openssl (HTTP/TLS tests).
+# broker and clients), chromium with node and npm (browser tests: playwright-core), curl and openssl
+# (HTTP/TLS tests).
 #
 # Idempotent and non-interactive: runs `apt-get update` once, and only when something
 # is missing, then installs only the missing packages. Debian/Ubuntu only.
@@ -47,6 +48,11 @@ is_installed() {
   [ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null || true)" = "installed" ]
 }
 
+# The browser tests run playwright-core under Node (`npm ci` in tests/ui). A Node from elsewhere (e.g.
+# NodeSource, which bundles npm) is kept; Debian's packages are added only when the commands are missing.
+command -v node >/dev/null 2>&1 || PACKAGES+=(nodejs)
+command -v npm >/dev/null 2>&1 || PACKAGES+=(npm)
+
 missing=()
 for pkg in "${PACKAGES[@]}"; do
   is_installed "$pkg" || missing+=("$pkg")
@@ -76,7 +82,7 @@ else
 fi
 
 # Sanity checks: the programs and bindings the tests actually use.
-for tool in ffmpeg ffprobe mosquitto mosquitto_pub mosquitto_sub chromium; do
+for tool in ffmpeg ffprobe mosquitto mosquitto_pub mosquitto_sub chromium node npm; do
   command -v "$tool" >/dev/null 2>&1 || die "$tool not found on PATH after installation"
 done
 # The tests run the RTSP server with Debian's interpreter, not whatever python3 is on PATH.

@@ -80,6 +80,15 @@ pub enum Command {
         #[command(subcommand)]
         command: NotifyCommand,
     },
+    /// Find ONVIF cameras on the network (WS-Discovery): one line per camera with a ready onvif:// URL.
+    Discover {
+        /// Send the probe only through the interface with this IPv4 address (e.g. 192.168.1.10).
+        #[arg(long, value_name = "ADDR")]
+        interface: Option<std::net::Ipv4Addr>,
+        /// Seconds to wait for answers.
+        #[arg(long, value_name = "SECS", default_value_t = 3)]
+        timeout: u64,
+    },
     /// Show or set the alert mode: home, away (every alert) or off (no motion alerts). `run` follows it.
     Mode {
         /// home | away | off; omitted: print the mode
@@ -173,6 +182,7 @@ pub fn dispatch(cli: Cli) -> Result<(), Failure> {
         Command::Check { config, repair } => check(&config, repair),
         Command::Recordings { config, camera, start, end } => recordings(&config, &camera, start, end),
         Command::Notify { command: NotifyCommand::Test { name, config } } => crate::alerting::cli_test(&config, &name),
+        Command::Discover { interface, timeout } => crate::onvif::discover_cli(interface, timeout),
         Command::Mode { mode, config } => crate::alerting::cli_mode(&config, mode.as_deref()),
         Command::User { command } => match command {
             UserCommand::Add { config, name, role, cameras } => {

@@ -91,6 +91,8 @@ pub struct Cameras {
 
 /// The queue between a camera's hub and its motion pipeline (skipped ahead when decoding falls behind).
 const MOTION_QUEUE: usize = 256;
+/// Decoded pictures waiting for motion detection (MJPEG/JPEG cameras); more are dropped.
+const LUMA_QUEUE: usize = 4;
 
 impl Cameras {
     pub fn new(store: Arc<Store>, clock: SharedClock, events: Arc<EventStore>) -> Self {
@@ -141,8 +143,8 @@ impl Cameras {
 
     fn start(&mut self, c: &CameraConfig) {
         let (status_tx, status_rx) = watch::channel(Status::default());
-        let source =
-            CameraAddr::parse(&c.url, c.username.as_deref(), c.password.as_deref()).and_then(ingest::source_for);
+        let source = CameraAddr::parse(&c.url, c.username.as_deref(), c.password.as_deref())
+            .and_then(|a| ingest::source_with_encode(a, encode_settings(&c.encode)));
         let source = match source {
             Ok(s) => s,
             Err(e) => {
@@ -172,25 +174,58 @@ impl Cameras {
         };
         let hub = Hub::new(Duration::ZERO);
         let stats = Arc::new(Stats::default());
-        let sub = c.sub_url.as_deref().and_then(|url| self.start_sub(c, url));
+        let sub = match c.sub_url.as_deref() {
+            Some(url) => self.start_sub(c, url),
+            // An onvif:// camera's smaller profile serves as its sub-stream.
+            None => crate::onvif::sub_source(c).map(|s| {
+                let what = format!("{} (its ONVIF sub profile)", kw_config::redacted_url(&c.url));
+                self.spawn_sub(c, s, &what)
+            }),
+        };
         let motion_state = Arc::new(MotionState::default());
+        let camera_events = crate::onvif::wants_events(c);
+        if camera_events {
+            let ce = crate::onvif::CameraEvents {
+                camera: c.name.clone(),
+                events: self.events.clone(),
+                notices: self.notices.clone(),
+                state: motion_state.clone(),
+                post_roll: c.motion.post_roll,
+                clock: self.clock.clone(),
+                own_motion: c.motion.enabled,
+            };
+            crate::onvif::spawn_camera_events(c, ce, status_rx.clone());
+        }
         let motion = if c.motion.enabled {
             // Motion watches the sub-stream when there is one: fewer pixels to decode.
             let watched = sub.as_ref().map(|s| &s.hub).unwrap_or(&hub);
-            let rx = watched.subscribe(MOTION_QUEUE, Start::LastKeyFrame);
             let settings = crate::motion::Settings {
                 camera: c.name.clone(),
                 detector: kw_motion::DetectorConfig::from(&c.motion),
                 keyframes_only: c.motion.keyframes_only,
                 post_roll: c.motion.post_roll,
             };
-            match crate::motion::spawn(
-                settings,
-                rx,
-                self.events.clone(),
-                motion_state.clone(),
-                Some(self.notices.clone()),
-            ) {
+            // MJPEG/JPEG cameras hand over the pictures they decode anyway: motion needs no H.264 decode.
+            let (luma_tx, luma_rx) = tokio::sync::mpsc::channel(LUMA_QUEUE);
+            let spawned = if sub.is_none() && source.luma_tap(luma_tx) {
+                crate::motion::spawn_luma(
+                    settings,
+                    luma_rx,
+                    self.events.clone(),
+                    motion_state.clone(),
+                    Some(self.notices.clone()),
+                )
+            } else {
+                let rx = watched.subscribe(MOTION_QUEUE, Start::LastKeyFrame);
+                crate::motion::spawn(
+                    settings,
+                    rx,
+                    self.events.clone(),
+                    motion_state.clone(),
+                    Some(self.notices.clone()),
+                )
+            };
+            match spawned {
                 Ok(h) => Some((h, motion_state.clone())),
                 Err(e) => {
                     tracing::error!(camera = %c.name, "cannot start motion detection: {e}");
@@ -201,7 +236,9 @@ impl Cameras {
             None
         };
         let gate = match c.record {
-            RecordMode::Motion if motion.is_some() => Some(recorder::Gate::new(motion_state, c.motion.pre_roll)),
+            RecordMode::Motion if motion.is_some() || camera_events => {
+                Some(recorder::Gate::new(motion_state, c.motion.pre_roll))
+            }
             RecordMode::Motion => {
                 tracing::warn!(camera = %c.name, "record = \"motion\" needs [cameras.motion] enabled = true: recording continuously");
                 None
@@ -234,12 +271,16 @@ impl Cameras {
                     return None;
                 }
             };
+        Some(self.spawn_sub(c, source, &kw_config::redacted_url(url)))
+    }
+
+    fn spawn_sub(&self, c: &CameraConfig, source: Box<dyn ingest::Source>, what: &str) -> SubStream {
         let (tx, rx) = watch::channel(Status::default());
         let hub = Hub::new(Duration::ZERO);
         let name = format!("sub:{}", c.name);
         let task = tokio::spawn(camera::supervise(name, source, hub.clone(), tx, self.clock.clone()));
-        tracing::info!(camera = %c.name, url = %kw_config::redacted_url(url), "sub-stream started");
-        Some(SubStream { hub, status: rx, task })
+        tracing::info!(camera = %c.name, url = %what, "sub-stream started");
+        SubStream { hub, status: rx, task }
     }
 
     fn stop(&mut self, name: &str) {
@@ -284,6 +325,16 @@ impl Cameras {
             .collect();
         v.sort_by(|a, b| a.0.cmp(&b.0));
         v
+    }
+}
+
+/// `[cameras.encode]` as ingest takes it.
+fn encode_settings(e: &kw_config::EncodeConfig) -> ingest::http::EncodeSettings {
+    ingest::http::EncodeSettings {
+        fps: e.fps,
+        bitrate: e.bitrate.map(|b| u32::try_from(b).unwrap_or(u32::MAX)),
+        width: e.width,
+        height: e.height,
     }
 }
 

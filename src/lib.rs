@@ -15,6 +15,7 @@ pub mod hub;
 pub mod ingest;
 pub mod live;
 pub mod motion;
+pub mod onvif;
 pub mod playback;
 pub mod probe;
 pub mod recorder;

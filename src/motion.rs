@@ -11,9 +11,15 @@
 //! It runs on its own thread (decoding is CPU work), reads the camera's sub-stream when configured (the
 //! caller picks the hub), and never touches the recording path: it only reads `Arc<Frame>`s the hub
 //! already shares.
+//!
+//! Cameras whose source decodes every picture anyway (MJPEG and JPEG-snapshot cameras, which keepwatch
+//! encodes to H.264) hand their luma planes over directly ([`spawn_luma`], fed by
+//! [`crate::ingest::Source::luma_tap`]): no second decode, every picture analysed, and the event picture is
+//! the camera's own JPEG.
 
 use crate::events::EventStore;
 use crate::hub::MediaEvent;
+use crate::ingest::{LumaEvent, LumaFrame};
 use crate::snapshot::{avc_to_annexb, encode_jpeg, parameter_sets_annexb, to_rgb};
 use kw_media::{Codec, Frame, RunInfo, StreamKind, WallMicros};
 use kw_motion::{Detector, DetectorConfig, Event as MotionEvent, Phase};
@@ -75,6 +81,32 @@ pub fn spawn(
     std::thread::Builder::new().name(format!("motion-{}", settings.camera)).spawn(move || {
         let mut p = Pipeline::new(settings, events, state, notices);
         p.run(rx);
+    })
+}
+
+/// Starts the pipeline thread on a source's luma side channel; it ends when the source goes away.
+pub fn spawn_luma(
+    settings: Settings,
+    mut rx: mpsc::Receiver<LumaEvent>,
+    events: Arc<EventStore>,
+    state: Arc<MotionState>,
+    notices: Option<tokio::sync::broadcast::Sender<Notice>>,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    std::thread::Builder::new().name(format!("motion-{}", settings.camera)).spawn(move || {
+        let mut p = Pipeline::new(settings, events, state, notices);
+        *p.state.unavailable.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        while let Some(ev) = rx.blocking_recv() {
+            if p.state.stopping.load(Ordering::Relaxed) {
+                break;
+            }
+            match ev {
+                LumaEvent::Frame(f) => p.luma(f),
+                LumaEvent::Stopped => p.end_event(p.last_t),
+            }
+        }
+        p.end_event(p.last_t);
+        tracing::info!(camera = %p.s.camera, "motion detection stopped: analysed {} pictures from the source",
+            p.state.analysed.load(Ordering::Relaxed));
     })
 }
 
@@ -303,13 +335,39 @@ impl Pipeline {
                 return;
             }
         };
+        let wanted = out.best && t.saturating_sub(self.last_jpeg_t) >= JPEG_EVERY;
+        let jpeg = wanted.then(|| to_rgb(&picture).and_then(|rgb| encode_jpeg(&rgb)).ok());
+        self.analysed(t, out, jpeg.flatten());
+    }
+
+    /// A picture the source decoded itself (see [`spawn_luma`]).
+    fn luma(&mut self, f: LumaFrame) {
+        self.seen += 1;
+        self.state.decoded.fetch_add(1, Ordering::Relaxed);
+        let t = f.wall;
+        if t <= self.last_t || f.y.len() < f.width * f.height {
+            return;
+        }
+        let out = match self.detector.push(&f.y, f.width, f.width, f.height, t) {
+            Ok(o) => o,
+            Err(e) => {
+                tracing::debug!(camera = %self.s.camera, "motion: picture not analysed: {e}");
+                return;
+            }
+        };
+        let wanted = out.best && t.saturating_sub(self.last_jpeg_t) >= JPEG_EVERY;
+        let jpeg = if wanted { f.jpeg.map(|j| j.to_vec()) } else { None };
+        self.analysed(t, out, jpeg);
+    }
+
+    /// What follows the detector's verdict on a picture at `t`: the event picture (the caller makes one only
+    /// for the best picture, at most every [`JPEG_EVERY`]), the record gate, the events.
+    fn analysed(&mut self, t: WallMicros, out: kw_motion::Output, jpeg: Option<Vec<u8>>) {
         self.last_t = t;
         self.state.analysed.fetch_add(1, Ordering::Relaxed);
-        if out.best && t.saturating_sub(self.last_jpeg_t) >= JPEG_EVERY {
-            if let Ok(jpeg) = to_rgb(&picture).and_then(|rgb| encode_jpeg(&rgb)) {
-                self.best_jpeg = Some(jpeg);
-                self.last_jpeg_t = t;
-            }
+        if let Some(jpeg) = jpeg {
+            self.best_jpeg = Some(jpeg);
+            self.last_jpeg_t = t;
         }
         if out.phase != Phase::Idle {
             self.quiet_since = t;

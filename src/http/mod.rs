@@ -26,6 +26,7 @@ pub mod live;
 pub mod media;
 pub mod metrics;
 pub mod system;
+pub mod ui;
 pub mod users;
 
 use crate::clock::SharedClock;
@@ -221,22 +222,12 @@ pub fn app(state: Shared) -> Router {
                 async move { ([(axum::http::header::CONTENT_TYPE, "application/json")], spec.as_str().to_owned()) }
             }),
         )
-        .route("/", axum::routing::get(index))
+        .route("/", axum::routing::get(ui::index))
+        .route("/ui/{*path}", axum::routing::get(ui::file))
         .fallback(|| async { ApiError::not_found("no such route") })
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), metrics::count))
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::authenticate))
         .with_state(state)
-}
-
-/// The first page (open, like the web UI it stands in for): log in, cameras, events, mode.
-async fn index() -> impl axum::response::IntoResponse {
-    (
-        [
-            (axum::http::header::CONTENT_TYPE, "text/html; charset=utf-8"),
-            (axum::http::header::CACHE_CONTROL, "no-cache"),
-        ],
-        include_str!("ui/index.html"),
-    )
 }
 
 /// A bound, not yet serving, listener: binding first lets `run` fail at once, with a clear message, when

@@ -5,6 +5,8 @@
 //! own timestamps and arrival instants; the camera supervisor maps them to local media time (see
 //! [`timeline`]) and publishes them to the camera's hub. Sources never see the store.
 
+pub mod http;
+pub mod onvif;
 pub mod rtsp;
 pub mod synthetic;
 pub mod timeline;
@@ -46,7 +48,36 @@ pub type ConnectFuture<'a> = Pin<Box<dyn Future<Output = Result<SourceStream, In
 pub trait Source: Send + Sync {
     /// Opens one session to the camera.
     fn connect(&self) -> ConnectFuture<'_>;
+
+    /// Offers the source a channel for the decoded pictures it has anyway (MJPEG/JPEG cameras decode each
+    /// picture to encode it): true when it will send them, and the motion pipeline then reads those
+    /// instead of decoding H.264 a second time. Sources that never decode keep the default.
+    fn luma_tap(&self, _tx: LumaSender) -> bool {
+        false
+    }
 }
+
+/// A decoded picture's luma plane (the side channel of [`Source::luma_tap`]).
+#[derive(Debug)]
+pub struct LumaFrame {
+    /// Wall-clock time the picture arrived (µs since the Unix epoch).
+    pub wall: kw_media::WallMicros,
+    pub width: usize,
+    pub height: usize,
+    /// `width × height` bytes, no padding.
+    pub y: Vec<u8>,
+    /// The camera's own JPEG, when there is one (an event's picture without encoding one).
+    pub jpeg: Option<Bytes>,
+}
+
+#[derive(Debug)]
+pub enum LumaEvent {
+    Frame(LumaFrame),
+    /// The session ended (an event in progress ends with its last picture).
+    Stopped,
+}
+
+pub type LumaSender = tokio::sync::mpsc::Sender<LumaEvent>;
 
 /// Why a camera session failed. The variant decides the reconnect back-off; the text is what the user
 /// sees in logs and in the camera's status (never a password).
@@ -123,8 +154,10 @@ fn percent_decode(s: &str) -> String {
     let mut i = 0;
     while i < b.len() {
         if b[i] == b'%' && i + 2 < b.len() {
-            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                out.push(v);
+            // Digits read as bytes: slicing the text could split a multi-byte character and panic.
+            let hex = |c: u8| (c as char).to_digit(16);
+            if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
+                out.push((h * 16 + l) as u8);
                 i += 3;
                 continue;
             }
@@ -143,9 +176,18 @@ pub fn source_for(addr: CameraAddr) -> Result<Box<dyn Source>, IngestError> {
             "rtsps:// (RTSP over TLS) is not supported yet; use the camera's rtsp:// URL".into(),
         )),
         "demo" => Ok(Box::new(synthetic::SyntheticSource::from_url(&addr.url)?)),
-        "http" | "https" => Err(IngestError::Unsupported("MJPEG/JPEG cameras over HTTP are not supported yet".into())),
-        "onvif" => Err(IngestError::Unsupported("onvif:// cameras are not supported yet; use the RTSP URL".into())),
+        "http" | "https" => Ok(Box::new(http::HttpSource::new(addr, http::EncodeSettings::default())?)),
+        "onvif" => Ok(Box::new(onvif::OnvifSource::new(addr, onvif::Which::Main))),
         other => Err(IngestError::BadUrl(format!("unknown scheme {other}://"))),
+    }
+}
+
+/// Like [`source_for`], with the `[cameras.encode]` settings that cameras keepwatch encodes (MJPEG/JPEG)
+/// use; other sources ignore them.
+pub fn source_with_encode(addr: CameraAddr, encode: http::EncodeSettings) -> Result<Box<dyn Source>, IngestError> {
+    match addr.url.scheme() {
+        "http" | "https" => Ok(Box::new(http::HttpSource::new(addr, encode)?)),
+        _ => source_for(addr),
     }
 }
 
@@ -162,6 +204,11 @@ mod tests {
         assert!(!format!("{a:?}").contains("cret"));
         let b = CameraAddr::parse("rtsp://u:p@h/s", Some("x"), Some("y")).unwrap();
         assert_eq!((b.username.as_deref(), b.password.as_deref()), (Some("x"), Some("y")));
+    }
+
+    #[test]
+    fn percent_decoding_never_splits_a_character() {
+        assert_eq!(percent_decode("a%40b%é%4"), "a@b%é%4");
     }
 
     #[test]

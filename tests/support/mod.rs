@@ -22,6 +22,8 @@ pub const READY_TIMEOUT: Duration = Duration::from_secs(60);
 /// Default limit for one ffprobe/ffmpeg run started by these helpers.
 pub const TOOL_TIMEOUT: Duration = Duration::from_secs(120);
 
+pub mod browser;
+
 const RTSP_SERVER_SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/rtsp_server.py");
 
 // ---------------------------------------------------------------------------------------

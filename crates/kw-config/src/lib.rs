@@ -37,15 +37,16 @@ use std::path::Path;
 pub use edit::ConfigDoc;
 pub use error::{ConfigError, Diagnostic};
 pub use model::{
-    AlertsConfig, CameraConfig, Config, Language, MotionConfig, NotifyConfig, NotifyEvent, NotifyKind, RecordMode,
-    ServerConfig, StorageConfig, TlsConfig, Zone, ZoneKind, DEFAULT_COOLDOWN, DEFAULT_LISTEN, DEFAULT_STORAGE_PATH,
+    AlertsConfig, CameraConfig, Config, EncodeConfig, Language, MotionConfig, NotifyConfig, NotifyEvent, NotifyKind,
+    OnvifConfig, RecordMode, ServerConfig, StorageConfig, TlsConfig, Zone, ZoneKind, DEFAULT_COOLDOWN, DEFAULT_LISTEN,
+    DEFAULT_STORAGE_PATH,
 };
 pub use net::IpNet;
 pub use schedule::{parse_schedule, Window as ScheduleWindow};
 pub use secrets::{redacted_url, SourceUrl};
 pub use templates::{demo_config, example_config};
 pub use to_toml::camera_table;
-pub use units::{format_duration, format_size, parse_duration, parse_size};
+pub use units::{format_bitrate, format_duration, format_size, parse_bitrate, parse_duration, parse_size};
 
 /// Reads and validates the config file at `path`.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {

@@ -120,6 +120,10 @@ pub struct CameraConfig {
     pub max_age: Option<Duration>,
     /// `[cameras.motion]`.
     pub motion: MotionConfig,
+    /// `[cameras.onvif]` (keepwatch's extension; used by `onvif://` cameras only).
+    pub onvif: OnvifConfig,
+    /// `[cameras.encode]` (keepwatch's extension; used by MJPEG and JPEG-snapshot cameras only).
+    pub encode: EncodeConfig,
 }
 
 impl CameraConfig {
@@ -135,6 +139,8 @@ impl CameraConfig {
             max_size: None,
             max_age: None,
             motion: MotionConfig::default(),
+            onvif: OnvifConfig::default(),
+            encode: EncodeConfig::default(),
         }
     }
 
@@ -163,8 +169,27 @@ impl fmt::Debug for CameraConfig {
             .field("max_size", &self.max_size)
             .field("max_age", &self.max_age)
             .field("motion", &self.motion)
+            .field("onvif", &self.onvif)
+            .field("encode", &self.encode)
             .finish()
     }
+}
+
+/// `[cameras.encode]` (keepwatch's extension): how pictures from MJPEG and JPEG-snapshot cameras are encoded
+/// to H.264. Every key is optional; other cameras ignore the table (their video is stored as sent).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct EncodeConfig {
+    /// Frames per second, 0.1..=60: the polling rate of snapshot cameras (default 10) and a cap for MJPEG
+    /// streams (default none: as fast as pictures arrive).
+    pub fps: Option<f64>,
+    /// Bits per second (`"1Mbit"`, `"500kbit"` or a number); default 1 Mbit/s for 640×480 at 10 fps,
+    /// scaled with picture size and frame rate.
+    pub bitrate: Option<u64>,
+    /// Output width in pixels (even, 16..=4096); default the camera's. Given alone, height follows the
+    /// aspect ratio.
+    pub width: Option<u16>,
+    /// Output height in pixels (even, 16..=4096); default the camera's.
+    pub height: Option<u16>,
 }
 
 /// `[cameras.motion]`.
@@ -197,6 +222,19 @@ impl Default for MotionConfig {
             keyframes_only: false,
             zones: Vec::new(),
         }
+    }
+}
+
+/// `[cameras.onvif]`: what keepwatch asks of an `onvif://` camera besides its streams.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OnvifConfig {
+    /// Follow the camera's own motion detector (PullPoint events → `camera-motion` events); default true.
+    pub events: bool,
+}
+
+impl Default for OnvifConfig {
+    fn default() -> Self {
+        OnvifConfig { events: true }
     }
 }
 

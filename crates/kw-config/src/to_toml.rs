@@ -48,6 +48,33 @@ fn build(camera: &CameraConfig, full: bool) -> Table {
     if !motion.is_empty() {
         table.insert("motion", Item::Table(motion));
     }
+    // With `full`, the default spelled out, so an explicit `[cameras.onvif] events = true` line survives edits.
+    if full || camera.onvif != crate::model::OnvifConfig::default() {
+        let mut onvif = Table::new();
+        onvif.insert("events", value(camera.onvif.events));
+        table.insert("onvif", Item::Table(onvif));
+    }
+    if !full && camera.encode != crate::model::EncodeConfig::default() {
+        table.insert("encode", Item::Table(encode_table(&camera.encode)));
+    }
+    table
+}
+
+/// `[cameras.encode]`: only the keys that are set (every one is optional).
+fn encode_table(encode: &crate::model::EncodeConfig) -> Table {
+    let mut table = Table::new();
+    if let Some(fps) = encode.fps {
+        table.insert("fps", value(fps));
+    }
+    if let Some(bits) = encode.bitrate {
+        table.insert("bitrate", value(crate::units::format_bitrate(bits)));
+    }
+    if let Some(w) = encode.width {
+        table.insert("width", value(i64::from(w)));
+    }
+    if let Some(h) = encode.height {
+        table.insert("height", value(i64::from(h)));
+    }
     table
 }
 

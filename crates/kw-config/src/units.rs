@@ -125,6 +125,46 @@ pub fn format_size(bytes: u64) -> String {
     }
 }
 
+/// Bit-rate units, matched case-insensitively (`"1Mbit"`, `"500kbit"`, `"2mbps"`): powers of 1000.
+const BITRATE_UNITS: [(&str, u64); 8] = [
+    ("bit", 1),
+    ("bps", 1),
+    ("kbit", 1_000),
+    ("kbps", 1_000),
+    ("mbit", 1_000_000),
+    ("mbps", 1_000_000),
+    ("gbit", 1_000_000_000),
+    ("gbps", 1_000_000_000),
+];
+
+/// Parses a bit rate: `"1Mbit"`, `"1.5 Mbit"`, `"500kbit"`, `"2Mbps"` or a plain number of bits per second.
+pub fn parse_bitrate(text: &str) -> Result<u64, String> {
+    let bad = || format!("expected a bit rate such as \"1Mbit\", \"500kbit\" or \"1000000\", found {text:?}");
+    let (number, unit) = split_number(text.trim()).ok_or_else(bad)?;
+    let unit = unit.trim().to_ascii_lowercase();
+    let multiplier = if unit.is_empty() {
+        1
+    } else {
+        BITRATE_UNITS
+            .iter()
+            .find(|(name, _)| *name == unit)
+            .map(|&(_, m)| m)
+            .ok_or_else(|| format!("unknown bit-rate unit in {text:?} (use bit, kbit, Mbit or Gbit)"))?
+    };
+    let bits = scale(number, u128::from(multiplier)).ok_or_else(|| format!("bit rate {text:?} is too large"))?;
+    u64::try_from(bits).map_err(|_| format!("bit rate {text:?} is too large"))
+}
+
+/// Writes a bit rate the way [`parse_bitrate`] reads it (`"1Mbit"`, `"1500kbit"`, `"1234"`).
+pub fn format_bitrate(bits: u64) -> String {
+    for (name, m) in [("Gbit", 1_000_000_000), ("Mbit", 1_000_000), ("kbit", 1_000)] {
+        if bits != 0 && bits.is_multiple_of(m) {
+            return format!("{}{name}", bits / m);
+        }
+    }
+    bits.to_string()
+}
+
 /// A non-negative decimal number as written: integer digits and fraction digits.
 #[derive(Clone, Copy)]
 struct Number<'a> {
@@ -241,6 +281,21 @@ mod tests {
         for text in ["", "GB", "5XB", "5 G", "-5GB", "1.GB", "16777216TiB", "18446744073709551616"] {
             assert!(parse_size(text).is_err(), "{text:?} should fail");
         }
+    }
+
+    #[test]
+    fn bitrates() {
+        assert_eq!(parse_bitrate("1Mbit"), Ok(1_000_000));
+        assert_eq!(parse_bitrate("1.5 mbit"), Ok(1_500_000));
+        assert_eq!(parse_bitrate("500kbps"), Ok(500_000));
+        assert_eq!(parse_bitrate("2000000"), Ok(2_000_000));
+        for text in ["", "Mbit", "1MB", "-1Mbit", "1e6"] {
+            assert!(parse_bitrate(text).is_err(), "{text:?} should fail");
+        }
+        for n in [0, 1, 1_000, 1_500_000, 2_000_000_000, 1_234] {
+            assert_eq!(parse_bitrate(&format_bitrate(n)), Ok(n), "{n}");
+        }
+        assert_eq!(format_bitrate(1_000_000), "1Mbit");
     }
 
     #[test]

@@ -1,13 +1,17 @@
-//! `[[cameras]]` and `[cameras.motion]`: what to record from where, and how to detect motion.
+//! `[[cameras]]`, `[cameras.motion]` and `[cameras.encode]`: what to record from where, how to detect
+//! motion, and how to encode cameras that send JPEG pictures.
 
-use crate::model::{CameraConfig, MotionConfig, Zone, ZoneKind};
+use crate::model::{CameraConfig, EncodeConfig, MotionConfig, Zone, ZoneKind};
 use crate::reader::{Ctx, Field, Section};
 use crate::secrets::UrlParts;
 
 use super::{check_url, unique_name};
 
-const CAMERA_KEYS: [&str; 9] =
-    ["name", "url", "sub_url", "username", "password", "record", "max_size", "max_age", "motion"];
+const CAMERA_KEYS: [&str; 11] =
+    ["name", "url", "sub_url", "username", "password", "record", "max_size", "max_age", "motion", "encode", "onvif"];
+/// `[cameras.onvif]`: keepwatch's extension for `onvif://` cameras.
+const ONVIF_KEYS: [&str; 1] = ["events"];
+const ENCODE_KEYS: [&str; 4] = ["fps", "bitrate", "width", "height"];
 const MOTION_KEYS: [&str; 7] =
     ["enabled", "sensitivity", "min_duration", "pre_roll", "post_roll", "keyframes_only", "zones"];
 const ZONE_KEYS: [&str; 3] = ["name", "kind", "points"];
@@ -78,6 +82,15 @@ fn parse_camera<'a>(ctx: &mut Ctx<'a>, section: &Section<'a>, seen: &mut Vec<(St
     if let Some(motion) = section.get("motion").and_then(|f| ctx.section(&f)) {
         camera.motion = parse_motion(ctx, &motion);
     }
+    if let Some(onvif) = section.get("onvif").and_then(|f| ctx.section(&f)) {
+        onvif.check_keys(ctx, &ONVIF_KEYS);
+        if let Some(field) = onvif.get("events") {
+            camera.onvif.events = ctx.bool(&field).unwrap_or(camera.onvif.events);
+        }
+    }
+    if let Some(encode) = section.get("encode").and_then(|f| ctx.section(&f)) {
+        camera.encode = parse_encode(ctx, &encode);
+    }
     (name.is_some() && url.is_some()).then_some(camera)
 }
 
@@ -122,6 +135,53 @@ fn parse_motion<'a>(ctx: &mut Ctx<'a>, section: &Section<'a>) -> MotionConfig {
         }
     }
     motion
+}
+
+fn parse_encode<'a>(ctx: &mut Ctx<'a>, section: &Section<'a>) -> EncodeConfig {
+    section.check_keys(ctx, &ENCODE_KEYS);
+    let mut encode = EncodeConfig::default();
+    if let Some(field) = section.get("fps") {
+        if let Some(n) = ctx.number(&field) {
+            if (0.1..=60.0).contains(&n) {
+                encode.fps = Some(n);
+            } else {
+                ctx.error(&field.span, &field.path, format!("must be between 0.1 and 60, found {n}"));
+            }
+        }
+    }
+    if let Some(field) = section.get("bitrate") {
+        let bits = match field.value() {
+            Some(toml_edit::Value::String(s)) => ctx.check(&field, crate::units::parse_bitrate(s.value())),
+            Some(toml_edit::Value::Integer(i)) => {
+                ctx.check(&field, u64::try_from(*i.value()).map_err(|_| "a bit rate cannot be negative".to_string()))
+            }
+            _ => {
+                ctx.error(
+                    &field.span,
+                    &field.path,
+                    "expected a bit rate such as \"1Mbit\" or a number of bits per second",
+                );
+                None
+            }
+        };
+        match bits {
+            Some(b) if (10_000..=100_000_000).contains(&b) => encode.bitrate = Some(b),
+            Some(b) => {
+                ctx.error(&field.span, &field.path, format!("must be between 10kbit and 100Mbit, found {b} bit/s"))
+            }
+            None => {}
+        }
+    }
+    for (key, slot) in [("width", &mut encode.width), ("height", &mut encode.height)] {
+        let Some(field) = section.get(key) else { continue };
+        let Some(n) = ctx.number(&field) else { continue };
+        if n.fract() == 0.0 && (16.0..=4096.0).contains(&n) && (n as u32).is_multiple_of(2) {
+            *slot = Some(n as u16);
+        } else {
+            ctx.error(&field.span, &field.path, format!("must be an even number of pixels from 16 to 4096, found {n}"));
+        }
+    }
+    encode
 }
 
 fn parse_zone<'a>(ctx: &mut Ctx<'a>, section: &Section<'a>, index: usize) -> Option<Zone> {

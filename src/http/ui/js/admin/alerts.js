@@ -1,0 +1,168 @@
+// Alert settings (#/settings/alerts, admins): the alert mode as three big buttons, and the configured
+// notifiers with their delivery counts and a "send test" button each.
+//
+// Why it is shaped this way:
+// - Notifiers are configured in the config file ([[notify]]); the API lists them without credentials and
+//   can send a test. The page shows exactly that and says where to add one, instead of a half editor.
+// - "Send test" shows the server's answer right on the notifier's card: the delivery's result, or the
+//   failure (502 with the reason), which is what someone setting up MQTT or ntfy needs to see.
+// - The mode is also in the top bar; here it gets big buttons with a line saying what each one does.
+
+import { adminStyle, el } from './cameras.js';
+
+const strings = {
+  en: {
+    'alerts.title': 'Alerts',
+    'alerts.mode': 'Alert mode',
+    'alerts.mode.home': 'Home',
+    'alerts.mode.away': 'Away',
+    'alerts.mode.off': 'Off',
+    'alerts.mode.homeHint': 'Motion alerts only inside the schedule’s windows.',
+    'alerts.mode.awayHint': 'Every alert goes out.',
+    'alerts.mode.offHint': 'No motion alerts. Camera-offline and storage alerts still go out; recording goes on.',
+    'alerts.mode.set': 'Alert mode: {mode}',
+    'alerts.notifiers': 'Notifiers',
+    'alerts.none': 'No notifiers configured. Add a [[notify]] section to the config file (MQTT, webhook, e-mail or ntfy).',
+    'alerts.kind.mqtt': 'MQTT',
+    'alerts.kind.webhook': 'Webhook',
+    'alerts.kind.email': 'E-mail',
+    'alerts.kind.ntfy': 'ntfy',
+    'alerts.cameras': 'Cameras: {list}',
+    'alerts.allCameras': 'Cameras: all',
+    'alerts.counts': '{pending} waiting · {delivered} delivered · {failed} failed',
+    'alerts.ok': 'working',
+    'alerts.failing': 'failures',
+    'alerts.pending': 'waiting',
+    'alerts.test': 'Send test',
+    'alerts.testing': 'Sending…',
+    'alerts.testOk': 'Test sent: {result}',
+    'alerts.testFailed': 'Test failed: {error}',
+  },
+  de: {
+    'alerts.title': 'Alarme',
+    'alerts.mode': 'Alarmmodus',
+    'alerts.mode.home': 'Zuhause',
+    'alerts.mode.away': 'Abwesend',
+    'alerts.mode.off': 'Aus',
+    'alerts.mode.homeHint': 'Bewegungsalarme nur in den Zeitfenstern des Zeitplans.',
+    'alerts.mode.awayHint': 'Alle Alarme werden gesendet.',
+    'alerts.mode.offHint': 'Keine Bewegungsalarme. Alarme zu Kameraausfall und Speicher kommen weiterhin; die Aufnahme läuft weiter.',
+    'alerts.mode.set': 'Alarmmodus: {mode}',
+    'alerts.notifiers': 'Benachrichtigungen',
+    'alerts.none': 'Keine Benachrichtigungen eingerichtet. Fügen Sie der Konfigurationsdatei einen Abschnitt [[notify]] hinzu (MQTT, Webhook, E-Mail oder ntfy).',
+    'alerts.kind.mqtt': 'MQTT',
+    'alerts.kind.webhook': 'Webhook',
+    'alerts.kind.email': 'E-Mail',
+    'alerts.kind.ntfy': 'ntfy',
+    'alerts.cameras': 'Kameras: {list}',
+    'alerts.allCameras': 'Kameras: alle',
+    'alerts.counts': '{pending} wartend · {delivered} zugestellt · {failed} fehlgeschlagen',
+    'alerts.ok': 'funktioniert',
+    'alerts.failing': 'Fehler',
+    'alerts.pending': 'wartend',
+    'alerts.test': 'Test senden',
+    'alerts.testing': 'Wird gesendet…',
+    'alerts.testOk': 'Test gesendet: {result}',
+    'alerts.testFailed': 'Test fehlgeschlagen: {error}',
+  },
+};
+
+const MODES = ['home', 'away', 'off'];
+
+function modeSection(ctx) {
+  const { t } = ctx;
+  const hint = el('p', { class: 'adm-muted', 'data-testid': 'alerts-mode-hint' });
+  const buttons = MODES.map((m) => el('button', { type: 'button', class: 'btn', 'data-testid': `alerts-mode-${m}`, 'data-mode': m,
+    'aria-pressed': 'false', onclick: () => set(m) }, t(`alerts.mode.${m}`)));
+  function show(mode) {
+    for (const b of buttons) b.setAttribute('aria-pressed', String(b.dataset.mode === mode));
+    hint.textContent = MODES.includes(mode) ? t(`alerts.mode.${mode}Hint`) : '';
+  }
+  async function set(mode) {
+    buttons.forEach((b) => { b.disabled = true; });
+    try {
+      const r = await ctx.api('/api/mode', { method: 'PUT', body: { mode } });
+      show(r.mode);
+      ctx.toast(t('alerts.mode.set', { mode: t(`alerts.mode.${r.mode}`) }), 'ok');
+      // The top bar shows the mode too; let it know.
+      window.dispatchEvent(new CustomEvent('kw:mode', { detail: r.mode }));
+    } catch (e) {
+      ctx.toast(e.message, 'error');
+    } finally {
+      buttons.forEach((b) => { b.disabled = false; });
+    }
+  }
+  const node = el('section', { class: 'adm-form' }, el('h3', null, t('alerts.mode')),
+    el('div', { class: 'adm-mode', role: 'group', 'aria-label': t('alerts.mode') }, buttons), hint);
+  return { node, show };
+}
+
+function notifierCard(ctx, n) {
+  const { t } = ctx;
+  const result = el('div', { 'data-testid': `notifier-result-${n.name}`, 'aria-live': 'polite' });
+  const state = n.failed > 0 ? ['bad', t('alerts.failing')] : n.pending > 0 ? ['warn', t('alerts.pending')]
+    : ['ok', t('alerts.ok')];
+  const btn = el('button', { type: 'button', class: 'btn', 'data-testid': `notifier-test-${n.name}`, onclick: async () => {
+    btn.disabled = true;
+    result.className = 'adm-muted';
+    result.textContent = t('alerts.testing');
+    try {
+      const r = await ctx.api(`/api/notifiers/${encodeURIComponent(n.name)}/test`, { method: 'POST' });
+      result.className = 'adm-badge ok';
+      result.dataset.ok = 'true';
+      result.textContent = t('alerts.testOk', { result: r.result });
+    } catch (e) {
+      result.className = 'adm-err';
+      result.dataset.ok = 'false';
+      result.textContent = t('alerts.testFailed', { error: e.message });
+    } finally {
+      btn.disabled = false;
+    }
+  } }, t('alerts.test'));
+  const kindKey = `alerts.kind.${n.kind}`;
+  return el('div', { class: 'adm-card', 'data-testid': `notifier-${n.name}` },
+    el('div', { class: 'adm-row' }, el('strong', null, n.name),
+      el('span', { class: 'adm-badge' }, t(kindKey) === kindKey ? n.kind : t(kindKey)),
+      el('span', { class: `adm-badge ${state[0]}`, 'data-testid': 'notifier-state' }, state[1])),
+    el('div', { class: 'adm-muted', 'data-testid': 'notifier-target' }, n.target),
+    el('div', { class: 'adm-muted' },
+      n.cameras ? t('alerts.cameras', { list: n.cameras.join(', ') }) : t('alerts.allCameras')),
+    el('div', { class: 'adm-muted' },
+      t('alerts.counts', { pending: n.pending, delivered: n.delivered, failed: n.failed })),
+    el('div', { class: 'adm-actions' }, btn),
+    result);
+}
+
+export default {
+  path: 'settings/alerts',
+  nav: 'nav.alerts',
+  admin: true,
+  strings,
+  async render(root, ctx) {
+    adminStyle();
+    const { t } = ctx;
+    const mode = modeSection(ctx);
+    const list = el('div', { class: 'adm-list', 'data-testid': 'notifier-list' });
+    const host = el('div', { class: 'adm', 'data-testid': 'page-admin-alerts' },
+      el('h2', null, t('alerts.title')), mode.node,
+      el('section', { class: 'adm-form' }, el('h3', null, t('alerts.notifiers')), list));
+    root.append(host);
+    const [m, notifiers] = await Promise.all([ctx.api('/api/mode'), ctx.api('/api/notifiers')]);
+    mode.show(m.mode);
+    if (!notifiers.length) list.append(el('p', { class: 'adm-muted', 'data-testid': 'notifier-none' }, t('alerts.none')));
+    for (const n of notifiers) list.append(notifierCard(ctx, n));
+    const onMode = (ev) => mode.show(ev.detail);
+    window.addEventListener('kw:mode', onMode);
+    // Until the shell announces its own mode changes (kw:mode), notice a tap on the top bar's mode switch
+    // and read the mode back, so the big buttons here never disagree with it.
+    const onBarClick = (ev) => {
+      if (!ev.target.closest?.('header [data-mode]')) return;
+      setTimeout(() => ctx.api('/api/mode').then((m) => mode.show(m.mode)).catch(() => {}), 500);
+    };
+    document.addEventListener('click', onBarClick);
+    return () => {
+      window.removeEventListener('kw:mode', onMode);
+      document.removeEventListener('click', onBarClick);
+    };
+  },
+};

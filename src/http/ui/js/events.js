@@ -1,0 +1,145 @@
+// events.js — the events list (#/events): what happened, newest first, each with its best frame, filtered
+// by camera, kind and time. A click plays the recording from the event's start minus the pre-roll, in the
+// camera view. Why it pages with "load more" instead of an endless list: a phone must stay fast with
+// months of events; the API answers newest first, so the next page is everything before the oldest shown.
+
+import { PRE_ROLL } from './camera.js';
+
+const PAGE = 60;
+const KINDS = ['motion', 'camera-motion', 'camera-offline', 'storage'];
+
+const strings = {
+  en: {
+    'ev.title': 'Events',
+    'ev.camera': 'Camera',
+    'ev.kind': 'Kind',
+    'ev.from': 'From',
+    'ev.to': 'To',
+    'ev.apply': 'Show',
+    'ev.reset': 'Reset',
+    'ev.none': 'No events match.',
+    'ev.more': 'Show older',
+    'ev.ongoing': 'going on',
+    'ev.score': 'score {s}',
+    'ev.noPicture': 'no picture',
+    'ev.k.motion': 'Motion',
+    'ev.k.camera-motion': 'Camera motion',
+    'ev.k.camera-offline': 'Camera offline',
+    'ev.k.storage': 'Storage',
+  },
+  de: {
+    'ev.title': 'Ereignisse',
+    'ev.camera': 'Kamera',
+    'ev.kind': 'Art',
+    'ev.from': 'Von',
+    'ev.to': 'Bis',
+    'ev.apply': 'Anzeigen',
+    'ev.reset': 'Zurücksetzen',
+    'ev.none': 'Keine passenden Ereignisse.',
+    'ev.more': 'Ältere anzeigen',
+    'ev.ongoing': 'läuft',
+    'ev.score': 'Stärke {s}',
+    'ev.noPicture': 'kein Bild',
+    'ev.k.motion': 'Bewegung',
+    'ev.k.camera-motion': 'Kamera-Bewegung',
+    'ev.k.camera-offline': 'Kamera offline',
+    'ev.k.storage': 'Speicher',
+  },
+};
+
+export default {
+  path: 'events',
+  nav: 'nav.events',
+  admin: false,
+  strings,
+  async render(el, ctx) {
+    const { h, t, api, fmt } = ctx;
+    const saved = JSON.parse(sessionStorage.getItem('kw.evfilter') || '{}');
+    const camSel = h('select', { dataset: { testid: 'ev-camera' } },
+      h('option', { value: '' }, t('common.all')),
+      (ctx.me.cameras || []).map((c) => h('option', { value: c, selected: saved.camera === c }, c)));
+    const kindSel = h('select', { dataset: { testid: 'ev-kind' } },
+      h('option', { value: '' }, t('common.all')),
+      KINDS.map((k) => h('option', { value: k, selected: saved.kind === k }, t(`ev.k.${k}`))));
+    const from = h('input', { type: 'datetime-local', value: saved.from || '', dataset: { testid: 'ev-from' } });
+    const to = h('input', { type: 'datetime-local', value: saved.to || '', dataset: { testid: 'ev-to' } });
+    const list = h('div', { class: 'ev-list', dataset: { testid: 'events' } });
+    const more = h('button', { type: 'button', class: 'btn', hidden: true, onclick: () => load(false) }, t('ev.more'));
+    const form = h('form', { class: 'filters', onsubmit: (e) => { e.preventDefault(); load(true); } },
+      h('label', {}, t('ev.camera'), camSel),
+      h('label', {}, t('ev.kind'), kindSel),
+      h('label', {}, t('ev.from'), from),
+      h('label', {}, t('ev.to'), to),
+      h('button', { class: 'btn btn-primary', type: 'submit', dataset: { testid: 'ev-apply' } }, t('ev.apply')),
+      h('button', { class: 'btn', type: 'button', onclick: () => {
+        camSel.value = ''; kindSel.value = ''; from.value = ''; to.value = '';
+        load(true);
+      } }, t('ev.reset')));
+    el.append(h('div', { class: 'page-head' }, h('h1', {}, t('ev.title'))), form, list, h('div', { class: 'more' }, more));
+    for (const x of [camSel, kindSel]) x.addEventListener('change', () => load(true));
+
+    let oldest = null;
+    let seq = 0;
+
+    function card(e) {
+      const start = Date.parse(e.start);
+      const end = e.end ? Date.parse(e.end) : null;
+      const thumb = h('div', { class: 'ev-thumb' });
+      if (e.snapshot) {
+        thumb.append(h('img', { src: e.snapshot, alt: '', loading: 'lazy', decoding: 'async', dataset: { testid: 'ev-thumb' } }));
+        if (e.region) {
+          const [x, y, w, hh] = e.region;
+          thumb.append(h('span', { class: 'ev-region', style: { left: `${x * 100}%`, top: `${y * 100}%`,
+            width: `${w * 100}%`, height: `${hh * 100}%` } }));
+        }
+      } else {
+        thumb.append(h('span', { class: 'player-msg' }, t('ev.noPicture')));
+      }
+      const playable = e.camera && e.kind !== 'storage';
+      return h('button', { type: 'button', class: 'ev card', disabled: !playable,
+        dataset: { testid: 'event', id: String(e.id), camera: e.camera, start: e.start },
+        onclick: () => ctx.go(`#/camera/${encodeURIComponent(e.camera)}/${new Date(start - PRE_ROLL).toISOString()}`) },
+      thumb,
+      h('div', { class: 'ev-body' },
+        h('div', { class: 'ev-title' }, h('span', {}, e.camera || t('ev.k.storage')),
+          h('span', { class: `badge ${e.kind === 'motion' ? 'badge-warn' : e.kind === 'camera-offline' ? 'badge-offline' : 'badge-info'}` },
+            t(`ev.k.${e.kind}`))),
+        h('div', { class: 'ev-meta', dataset: { testid: 'ev-time' } }, fmt.dateTime(start)),
+        h('div', { class: 'ev-meta' }, end === null ? t('ev.ongoing') : fmt.duration((end - start) / 1000),
+          ' · ', fmt.relative(start), e.kind === 'motion' ? ` · ${t('ev.score', { s: Math.round(e.score * 100) })}` : '')));
+    }
+
+    async function load(fresh) {
+      const my = ++seq;
+      sessionStorage.setItem('kw.evfilter', JSON.stringify({ camera: camSel.value, kind: kindSel.value,
+        from: from.value, to: to.value }));
+      const q = new URLSearchParams({ limit: String(PAGE) });
+      if (camSel.value) q.set('camera', camSel.value);
+      if (kindSel.value) q.set('kind', kindSel.value);
+      if (from.value) q.set('start', new Date(from.value).toISOString());
+      let end = to.value ? new Date(to.value).getTime() : null;
+      if (!fresh && oldest !== null) end = end === null ? oldest : Math.min(end, oldest);
+      if (end !== null) q.set('end', new Date(end).toISOString());
+      let events;
+      try {
+        events = await api(`/api/events?${q}`);
+      } catch (e) {
+        if (my === seq) list.replaceChildren(h('p', { class: 'notice notice-error' }, e.message));
+        return;
+      }
+      if (my !== seq) return;
+      if (fresh) list.replaceChildren();
+      for (const e of events) list.append(card(e));
+      if (events.length) oldest = Date.parse(events[events.length - 1].start);
+      more.hidden = events.length < PAGE;
+      if (!list.children.length) list.append(h('p', { class: 'muted', dataset: { testid: 'ev-none' } }, t('ev.none')));
+    }
+
+    await load(true);
+    // New events appear by themselves while the newest page is on screen and the user is at the top.
+    const timer = setInterval(() => {
+      if (!from.value && !to.value && window.scrollY < 40 && list.querySelectorAll('.ev').length <= PAGE) load(true);
+    }, 15000);
+    return () => clearInterval(timer);
+  },
+};

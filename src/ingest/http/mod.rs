@@ -1,0 +1,196 @@
+//! Cameras that speak plain HTTP: an MJPEG stream (`multipart/x-mixed-replace`, e.g. `/goform/video`) or
+//! one JPEG per request (`/goform/snapshot`), with Basic or Digest auth.
+//!
+//! Why this exists: many orphaned cameras offer nothing else. They become H.264 cameras here (see
+//! [`encode`]), so the recorder, export and live view work on them unchanged; their decoded pictures also
+//! feed motion detection directly (the luma side channel), so nothing is decoded twice.
+//!
+//! One URL serves both kinds: the answer's `Content-Type` decides (`multipart/*` → [`stream`], `image/*` →
+//! [`poll`]). The jobs: [`auth`] (Basic + Digest), [`multipart`] (pictures out of a stream whose headers
+//! cannot be trusted), [`stream`] and [`poll`] (fetching, with the camera quirks named where handled),
+//! [`encode`] (JPEG → H.264 on a thread of its own).
+//!
+//! A session: the first request answers [`Source::connect`]; a fetcher task then reads pictures and hands
+//! them to the encoder thread through a small queue (full queue: the picture is dropped, so a slow encoder
+//! never backs up the camera), and the encoder yields `Params` then `Frame`s. Errors are sorted into
+//! [`IngestError`]s so the supervisor's back-off applies; a dropped session stops the fetcher and encoder.
+
+pub mod auth;
+pub mod encode;
+pub mod multipart;
+pub mod poll;
+pub mod stream;
+
+pub use encode::EncodeSettings;
+
+use super::{redact, CameraAddr, ConnectFuture, IngestError, LumaSender, Source, SourceEvent, SourceStream};
+use auth::{Authenticator, Refusal};
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// How long connecting (TCP + TLS) may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long the answer's headers may take.
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(8);
+/// Pictures waiting for the encoder; more are dropped.
+const PICTURE_QUEUE: usize = 3;
+
+/// What a session's fetcher and the source share.
+struct Inner {
+    client: reqwest::Client,
+    url: url::Url,
+    /// The URL without credentials, for logs.
+    label: String,
+    auth: Mutex<Authenticator>,
+}
+
+pub struct HttpSource {
+    inner: Arc<Inner>,
+    settings: EncodeSettings,
+    luma: Mutex<Option<LumaSender>>,
+}
+
+impl HttpSource {
+    pub fn new(addr: CameraAddr, settings: EncodeSettings) -> Result<Self, IngestError> {
+        let client = reqwest::Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .user_agent(format!("keepwatch/{}", env!("CARGO_PKG_VERSION")))
+            .pool_max_idle_per_host(1)
+            .build()
+            .map_err(|e| IngestError::Unsupported(format!("cannot set up HTTP: {e}")))?;
+        let auth = Authenticator::new(addr.username.as_deref(), addr.password.as_deref());
+        let label = redact(&addr.url);
+        Ok(HttpSource {
+            inner: Arc::new(Inner { client, url: addr.url, label, auth: Mutex::new(auth) }),
+            settings,
+            luma: Mutex::new(None),
+        })
+    }
+}
+
+/// Sorts reqwest's errors (the URL in them never carries credentials: [`CameraAddr`] moved them out).
+fn classify(e: reqwest::Error) -> IngestError {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(s) = source {
+        text = format!("{text}: {s}");
+        source = s.source();
+    }
+    if e.is_timeout() {
+        IngestError::Unreachable(format!("no answer in time ({text})"))
+    } else if e.is_connect() || e.is_request() || e.is_body() {
+        IngestError::Unreachable(text)
+    } else {
+        IngestError::Protocol(text)
+    }
+}
+
+impl Inner {
+    fn lock_auth(&self) -> std::sync::MutexGuard<'_, Authenticator> {
+        self.auth.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// One GET with whatever login the camera wants: every request authenticates afresh (a new Digest `nc`,
+    /// a new nonce when the old one went stale). `timeout` bounds the whole exchange (snapshots) or, when
+    /// `None`, only the wait for the headers (streams).
+    async fn get(&self, timeout: Option<Duration>) -> Result<reqwest::Response, IngestError> {
+        let uri = match self.url.query() {
+            Some(q) => format!("{}?{q}", self.url.path()),
+            None => self.url.path().to_owned(),
+        };
+        for _ in 0..3 {
+            let authorization = self.lock_auth().authorization("GET", &uri);
+            let mut req = self.client.get(self.url.clone());
+            if let Some(a) = authorization {
+                req = req.header(AUTHORIZATION, a);
+            }
+            if let Some(t) = timeout {
+                req = req.timeout(t);
+            }
+            let resp = match tokio::time::timeout(timeout.unwrap_or(ANSWER_TIMEOUT), req.send()).await {
+                Err(_) => return Err(IngestError::Unreachable("no answer in time".into())),
+                Ok(r) => r.map_err(classify)?,
+            };
+            let status = resp.status();
+            if status == reqwest::StatusCode::UNAUTHORIZED {
+                let challenges: Vec<String> = resp
+                    .headers()
+                    .get_all(WWW_AUTHENTICATE)
+                    .iter()
+                    .filter_map(|v| v.to_str().ok().map(str::to_owned))
+                    .collect();
+                match self.lock_auth().refused(&challenges) {
+                    Refusal::Retry => continue,
+                    Refusal::Fail(why) => return Err(IngestError::Auth(why)),
+                }
+            }
+            if status == reqwest::StatusCode::FORBIDDEN {
+                return Err(IngestError::Auth("the camera forbids this user that page (403)".into()));
+            }
+            if status == reqwest::StatusCode::NOT_FOUND {
+                return Err(IngestError::Protocol("no such page on the camera (404): check the URL's path".into()));
+            }
+            if !status.is_success() {
+                return Err(IngestError::Protocol(format!("the camera answered HTTP {status}")));
+            }
+            self.lock_auth().accepted();
+            return Ok(resp);
+        }
+        Err(IngestError::Auth("the camera keeps asking for a new login".into()))
+    }
+}
+
+fn content_type(resp: &reqwest::Response) -> String {
+    resp.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned()
+}
+
+/// Ends the fetcher when the session's stream is dropped.
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+impl Source for HttpSource {
+    fn connect(&self) -> ConnectFuture<'_> {
+        Box::pin(async move {
+            let inner = self.inner.clone();
+            let resp = inner.get(None).await?;
+            let ct = content_type(&resp);
+            let (ptx, prx) = mpsc::channel(PICTURE_QUEUE);
+            let fetcher = if multipart::is_multipart(&ct) {
+                tracing::debug!(url = %inner.label, boundary = ?multipart::boundary_of(&ct), "MJPEG stream");
+                tokio::spawn(stream::run(inner.clone(), resp, self.settings.fps, ptx))
+            } else if ct.to_ascii_lowercase().starts_with("image/") || ct.is_empty() {
+                // A snapshot URL (an empty type is sniffed: the poller checks each body for a JPEG).
+                let fps = self.settings.fps.unwrap_or(poll::DEFAULT_FPS);
+                tokio::spawn(poll::run(inner.clone(), resp, fps, ptx))
+            } else {
+                return Err(IngestError::Unsupported(format!(
+                    "the camera answered with {ct}, neither an MJPEG stream (multipart) nor a JPEG picture"
+                )));
+            };
+            let guard = AbortOnDrop(fetcher.abort_handle());
+            let (tx, rx) = mpsc::channel(16);
+            let luma = self.luma.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            let (settings, label) = (self.settings, inner.label.clone());
+            std::thread::Builder::new()
+                .name("mjpeg-encode".into())
+                .spawn(move || encode::run(label, settings, prx, tx, luma))
+                .map_err(|e| IngestError::Protocol(format!("cannot start the encoder thread: {e}")))?;
+            let events = futures::stream::unfold((rx, guard), |(mut rx, guard)| async move {
+                rx.recv().await.map(|ev: Result<SourceEvent, IngestError>| (ev, (rx, guard)))
+            });
+            Ok(Box::pin(events) as SourceStream)
+        })
+    }
+
+    fn luma_tap(&self, tx: LumaSender) -> bool {
+        *self.luma.lock().unwrap_or_else(|p| p.into_inner()) = Some(tx);
+        true
+    }
+}

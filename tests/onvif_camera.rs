@@ -1,0 +1,175 @@
+//! ONVIF end to end: two test cameras on loopback answering like two makers (Media2 + WS-Security; Media1
+//! only + HTTP Digest), both with clocks an hour off, streaming through GStreamer's RTSP server.
+//! `keepwatch discover` must list both; `onvif://` cameras must record through the profiles' RTSP
+//! addresses (the sub profile as sub-stream); a motion message from the camera (after the Initialized
+//! replay, which must be ignored) must become one `camera-motion` event; a wrong password must show as a
+//! clear auth error in `/api/cameras`.
+
+mod kwproc;
+#[path = "support/onvif_device.rs"]
+mod onvif_device;
+mod support;
+
+use kwproc::*;
+use onvif_device::{Maker, OnvifDevice, Spec};
+use serde_json::Value;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+use support::{ClipSpec, RtspServer};
+
+fn json(base: &str, token: &str, path: &str) -> Value {
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let mut r = agent.get(format!("{base}{path}")).header("authorization", format!("Bearer {token}")).call().unwrap();
+    let status = r.status().as_u16();
+    let body = r.body_mut().read_to_vec().unwrap_or_default();
+    assert_eq!(status, 200, "{path}: {}", String::from_utf8_lossy(&body));
+    serde_json::from_slice(&body).unwrap()
+}
+
+fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
+    let t0 = Instant::now();
+    while !f() {
+        assert!(t0.elapsed() < timeout, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn onvif_cameras_are_discovered_recorded_and_report_motion() {
+    support::require_tools(&["ffmpeg", "ffprobe"]);
+    let clip = support::clip(&ClipSpec::h264());
+    let rtsp = RtspServer::start(&[("main", &clip), ("sub", &clip)], None);
+    let spec = |maker, password: &str, offset| Spec {
+        maker,
+        user: "admin".into(),
+        password: password.into(),
+        rtsp_main: rtsp.url("main"),
+        rtsp_sub: rtsp.url("sub"),
+        clock_offset_s: offset,
+    };
+    let h = OnvifDevice::start(spec(Maker::H, "h-secret-1", 3600));
+    let d = OnvifDevice::start(spec(Maker::D, "d-secret-2", -3600));
+
+    // Discovery through loopback only.
+    let t = Instant::now();
+    let out = Command::new(bin())
+        .args(["discover", "--interface", "127.0.0.1", "--timeout", "2"])
+        .env("KEEPWATCH_LOG", "warn")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "discover failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(t.elapsed() < Duration::from_secs(6), "discover took {:?}", t.elapsed());
+    let want_h = format!("127.0.0.1\tHIKVISION\tDS-2CD2386G2-I\tonvif://127.0.0.1:{}", h.port);
+    let want_d = format!("127.0.0.1\tDahua\tIPC-HDW2431T\tonvif://127.0.0.1:{}", d.port);
+    assert!(stdout.lines().any(|l| l == want_h), "{want_h:?} not in:\n{stdout}");
+    assert!(stdout.lines().any(|l| l == want_d), "{want_d:?} not in:\n{stdout}");
+
+    // Three cameras: the two makers, and the first one with a wrong password.
+    let dir = tempfile::tempdir().unwrap();
+    let quiet = "\n[cameras.motion]\nenabled = false\n";
+    // hik records on the camera's motion only (keepwatch's own detector is off).
+    let gated = "record = \"motion\"\n\n[cameras.motion]\nenabled = false\npre_roll = \"1s\"\npost_roll = \"2s\"\n";
+    let mut cams = camera("hik", &format!("onvif://admin:h-secret-1@127.0.0.1:{}", h.port), gated);
+    cams += &camera(
+        "dahua",
+        &format!("onvif://127.0.0.1:{}", d.port),
+        &format!("username = \"admin\"\npassword = \"d-secret-2\"\n{quiet}"),
+    );
+    cams += &camera(
+        "wrong",
+        &format!("onvif://admin:wrong-pw-3@127.0.0.1:{}", h.port),
+        &format!("{quiet}\n[cameras.onvif]\nevents = false\n"),
+    );
+    let config = write_config(dir.path(), "", &cams);
+    let c = config.to_str().unwrap();
+    let out = Command::new(bin())
+        .args(["token", "create", "t", "--role", "admin", "--config", c])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let token = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+
+    let mut kw = Keepwatch::start(&config);
+    let base = kw.base_url(Duration::from_secs(30));
+    for cam in ["hik", "dahua"] {
+        assert!(
+            kw.wait_line(&["streaming", &format!("camera={cam}")], Duration::from_secs(40)),
+            "{cam} never streamed; log:\n{}",
+            kw.log_text()
+        );
+    }
+    // The sub profiles serve as sub-streams (Media2 names them differently from Media1 here).
+    let hik_sub = "(HIKVISION DS-2CD2386G2-I): Sub stream is profile \"subStream\" (H264 640x360)";
+    let dahua_sub = "(Dahua IPC-HDW2431T): Sub stream is profile \"SubStream\" (H264 640x360)";
+    assert!(kw.wait_log(hik_sub, Duration::from_secs(20)), "{}", kw.log_text());
+    assert!(kw.wait_log(dahua_sub, Duration::from_secs(20)), "{}", kw.log_text());
+
+    // Camera-side motion: the replay (Initialized, motion on) is ignored; on → off is one event.
+    wait_until("the PullPoint subscription and its replay", Duration::from_secs(20), || {
+        h.subscriptions() >= 1 && h.pulls_delivered() >= 1 && h.queued() == 0
+    });
+    // Quiet time first, which record = "motion" must not store.
+    std::thread::sleep(Duration::from_secs(3));
+    h.push_motion("Changed", false);
+    std::thread::sleep(Duration::from_millis(800));
+    let before_on = now_us();
+    h.push_motion("Changed", true);
+    std::thread::sleep(Duration::from_secs(2));
+    h.push_motion("Changed", false);
+    let mut events = Value::Null;
+    wait_until("a finished camera-motion event", Duration::from_secs(20), || {
+        events = json(&base, &token, "/api/events?camera=hik&kind=camera-motion");
+        events.as_array().is_some_and(|a| a.iter().any(|e| !e["end"].is_null()))
+    });
+    let list = events.as_array().unwrap();
+    assert_eq!(list.len(), 1, "the replay must not make an event: {list:#?}\n{}", kw.log_text());
+    let e = &list[0];
+    assert_eq!(e["kind"], "camera-motion");
+    assert_eq!(e["camera"], "hik");
+    assert_eq!(e["score"].as_f64(), Some(1.0));
+    assert!(e["region"].is_null(), "{e}");
+    let start = parse_rfc3339(e["start"].as_str().unwrap());
+    let end = parse_rfc3339(e["end"].as_str().unwrap());
+    assert!(start >= before_on - 200_000, "started before the camera said so: {e}");
+    let length = (end - start) as f64 / 1e6;
+    assert!((1.0..=5.0).contains(&length), "lasts {length:.1} s: {e}");
+
+    // The wrong password: a clear auth error, and keepwatch did not hammer the camera.
+    let mut wrong = Value::Null;
+    wait_until("the wrong password's error", Duration::from_secs(20), || {
+        let cams = json(&base, &token, "/api/cameras");
+        wrong = cams.as_array().unwrap().iter().find(|c| c["name"] == "wrong").cloned().unwrap_or(Value::Null);
+        !wrong["last_error"].is_null()
+    });
+    let err = wrong["last_error"].as_str().unwrap();
+    assert!(err.contains("wrong username or password") && err.contains("ONVIF"), "{err}");
+    assert!(h.auth_ok() > 0 && d.auth_ok() > 0, "both cameras' checks passed for the right logins");
+
+    // Recordings of both makers (after hik's post-roll).
+    std::thread::sleep(Duration::from_secs(4));
+    assert_eq!(kw.stop(), Some(0), "{}", kw.log_text());
+    let log = kw.log_text();
+    if std::env::var_os("KW_TEST_SHOW_LOG").is_some() {
+        eprintln!("{log}");
+    }
+    assert!(!log.contains("panicked"), "{log}");
+    for secret in ["h-secret-1", "d-secret-2", "wrong-pw-3"] {
+        assert!(!log.contains(secret), "a password reached the log:\n{log}");
+    }
+    let dahua = spans(&config, "dahua");
+    let total: i64 = dahua.iter().map(|(s, e)| e - s).sum();
+    assert!(total >= 8_000_000, "dahua: only {} ms recorded: {dahua:?}\n{log}", total / 1000);
+    // hik: the camera's motion with pre-roll (1 s, from a key frame: GOPs are 1 s) and post-roll (2 s).
+    let hik = spans(&config, "hik");
+    let total: i64 = hik.iter().map(|(s, e)| e - s).sum();
+    assert!(total >= end - start, "hik recorded {} ms for a {} ms event: {hik:?}", total / 1000, (end - start) / 1000);
+    for (s, e) in &hik {
+        assert!(
+            *s >= start - 2_500_000 && *e <= end + 3_500_000,
+            "hik recorded outside the motion: {hik:?}, event {start}..{end}"
+        );
+    }
+    assert!(spans(&config, "wrong").is_empty());
+}
