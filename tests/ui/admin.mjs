@@ -204,6 +204,15 @@ async function users(page) {
   const st = await page.evaluate(async (tok) => (await fetch('/api/system', { credentials: 'omit',
     headers: { authorization: `Bearer ${tok}` } })).status, token);
   assert(st === 200, `token answered ${st}`);
+  // It is listed (never its secret) and revoking it stops it at once.
+  await page.getByTestId('token-home-assistant').waitFor({ timeout: 10000 });
+  assert(!(await text(page, 'token-list')).includes(token), 'the list shows no secret');
+  await page.getByTestId('token-revoke-home-assistant').click();
+  await page.getByTestId('confirm-yes').click();
+  await waitTrue(page, () => !document.querySelector('[data-testid=token-home-assistant]'), null, 'token revoked');
+  const st2 = await page.evaluate(async (tok) => (await fetch('/api/system', { credentials: 'omit',
+    headers: { authorization: `Bearer ${tok}` } })).status, token);
+  assert(st2 === 401, `revoked token answered ${st2}`);
   // Removing asks first.
   await page.getByTestId('user-remove-paul').click();
   await page.getByTestId('confirm-yes').click();

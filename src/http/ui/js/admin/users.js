@@ -2,13 +2,15 @@
 // grants), remove one; create an API token and show it once with a copy button.
 //
 // Why it is shaped this way:
-// - The API is deliberately small (GET/POST /api/users, DELETE /api/users/{name}, POST /api/tokens) and kw-auth
+// - The API is deliberately small (GET/POST /api/users, DELETE /api/users/{name}, GET/POST /api/tokens,
+//   DELETE /api/tokens/{label}) and kw-auth
 //   enforces the rules (name syntax, password length, never removing the last admin); the page shows the
 //   server's message instead of guessing the rules twice.
 // - Camera grants only mean something for viewers: "all cameras" (the API's `cameras` omitted) is the
 //   default, and unticking it shows one checkbox per configured camera.
 // - A token is shown exactly once (only its hash is stored), so it stays on screen with a copy button until
-//   the admin dismisses it; listing and revoking tokens is the `keepwatch token` command's job.
+//   the admin dismisses it. The token list shows labels, grants and last use, never a secret; revoking one
+//   stops it at once.
 
 import { adminStyle, el, field, confirmInline, showFieldError, clearErrors } from './cameras.js';
 
@@ -35,7 +37,13 @@ const strings = {
     'users.roleHint.admin': 'Sees everything and may change settings.',
     'users.roleHint.viewer': 'Watches live and recorded video of the granted cameras.',
     'users.tokens': 'API tokens',
-    'users.tokensHint': 'For scripts and Home Assistant: send it as "Authorization: Bearer TOKEN". List and revoke tokens with "keepwatch token list" and "keepwatch token revoke LABEL".',
+    'users.tokensHint': 'For scripts and Home Assistant: send it as "Authorization: Bearer TOKEN".',
+    'users.t.none': 'No API tokens.',
+    'users.t.revoke': 'Revoke',
+    'users.t.revokeConfirm': 'Revoke token "{label}"? Whatever uses it stops working at once.',
+    'users.t.revoked': 'Token "{label}" revoked',
+    'users.t.lastUsed': 'last used {when}',
+    'users.t.neverUsed': 'never used',
     'users.t.label': 'Label',
     'users.t.create': 'Create token',
     'users.t.created': 'Token "{label}" — copy it now, it is shown only once:',
@@ -65,7 +73,13 @@ const strings = {
     'users.roleHint.admin': 'Sieht alles und darf Einstellungen ändern.',
     'users.roleHint.viewer': 'Sieht Live- und aufgezeichnete Videos der freigegebenen Kameras.',
     'users.tokens': 'API-Tokens',
-    'users.tokensHint': 'Für Skripte und Home Assistant: als „Authorization: Bearer TOKEN“ senden. Tokens auflisten und widerrufen mit „keepwatch token list“ und „keepwatch token revoke LABEL“.',
+    'users.tokensHint': 'Für Skripte und Home Assistant: als „Authorization: Bearer TOKEN“ senden.',
+    'users.t.none': 'Keine API-Tokens.',
+    'users.t.revoke': 'Widerrufen',
+    'users.t.revokeConfirm': 'Token „{label}“ widerrufen? Was ihn nutzt, hört sofort auf zu funktionieren.',
+    'users.t.revoked': 'Token „{label}“ widerrufen',
+    'users.t.lastUsed': 'zuletzt benutzt {when}',
+    'users.t.neverUsed': 'nie benutzt',
     'users.t.label': 'Bezeichnung',
     'users.t.create': 'Token erstellen',
     'users.t.created': 'Token „{label}“ – jetzt kopieren, es wird nur einmal angezeigt:',
@@ -170,7 +184,31 @@ function addUserForm(ctx, cameras, reload) {
   return form;
 }
 
-function tokenForm(ctx, cameras) {
+function tokenCard(ctx, tk, reload) {
+  const { t } = ctx;
+  const grants = tk.role === 'admin' || !tk.cameras ? t('users.allCameras')
+    : tk.cameras.length ? t('users.cameras', { list: tk.cameras.join(', ') }) : t('users.noCameras');
+  const used = tk.last_used ? t('users.t.lastUsed', { when: ctx.fmt.relative(new Date(tk.last_used)) })
+    : t('users.t.neverUsed');
+  const card = el('div', { class: 'adm-card', 'data-testid': `token-${tk.label}` },
+    el('div', { class: 'adm-row' }, el('strong', null, tk.label),
+      el('span', { class: `adm-badge ${tk.role === 'admin' ? 'warn' : ''}` }, t(`users.role.${tk.role}`))),
+    el('div', { class: 'adm-muted' }, `${grants} · ${used}`),
+    el('div', { class: 'adm-actions' },
+      el('button', { type: 'button', class: 'btn adm-danger', 'data-testid': `token-revoke-${tk.label}`, onclick: async () => {
+        if (!(await confirmInline(card, t('users.t.revokeConfirm', { label: tk.label }), t))) return;
+        try {
+          await ctx.api(`/api/tokens/${encodeURIComponent(tk.label)}`, { method: 'DELETE' });
+          ctx.toast(t('users.t.revoked', { label: tk.label }), 'ok');
+          reload();
+        } catch (e) {
+          ctx.toast(e.message, 'error');
+        }
+      } }, t('users.t.revoke'))));
+  return card;
+}
+
+function tokenForm(ctx, cameras, onCreated) {
   const { t } = ctx;
   const label = el('input', { 'data-testid': 'token-label', autocomplete: 'off', required: true });
   const grants = grantControls(ctx, cameras, 'token');
@@ -215,6 +253,7 @@ function tokenForm(ctx, cameras) {
             onclick: () => shown.replaceChildren() }, t('users.t.done')))));
       label.value = '';
       grants.reset();
+      onCreated();
     } catch (e) {
       if (!showFieldError(form, e.message, e.field)) topErr.textContent = e.message;
     } finally {
@@ -247,9 +286,20 @@ export default {
         : [el('p', { class: 'adm-muted' }, t('users.none'))]));
     };
     show(users);
+    const tokens = el('div', { class: 'adm-list', 'data-testid': 'token-list' });
+    const reloadTokens = async () => {
+      try {
+        const ts = await ctx.api('/api/tokens');
+        tokens.replaceChildren(...(ts.length ? ts.map((tk) => tokenCard(ctx, tk, reloadTokens))
+          : [el('p', { class: 'adm-muted' }, t('users.t.none'))]));
+      } catch (e) {
+        ctx.toast(e.message, 'error');
+      }
+    };
+    await reloadTokens();
     root.append(el('div', { class: 'adm', 'data-testid': 'page-admin-users' },
       el('h2', null, t('users.title')), list,
       el('section', { class: 'adm-card' }, addUserForm(ctx, cameras, reload)),
-      el('section', { class: 'adm-card' }, tokenForm(ctx, cameras))));
+      el('section', { class: 'adm-card' }, tokenForm(ctx, cameras, reloadTokens), tokens)));
   },
 };
