@@ -41,6 +41,26 @@ pub struct ProbeResult {
     pub kind: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The `sub_url` stream, when one was given: the same fields without a picture.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sub: Option<SubProbe>,
+}
+
+/// What a probe of the sub-stream found.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SubProbe {
+    pub ok: bool,
+    pub codec: Option<String>,
+    pub width: Option<u16>,
+    pub height: Option<u16>,
+    pub kind: Option<String>,
+    pub error: Option<String>,
+}
+
+impl From<ProbeResult> for SubProbe {
+    fn from(r: ProbeResult) -> SubProbe {
+        SubProbe { ok: r.ok, codec: r.codec, width: r.width, height: r.height, kind: r.kind, error: r.error }
+    }
 }
 
 impl ProbeResult {
@@ -63,6 +83,7 @@ impl ProbeResult {
             snapshot_error: None,
             kind: Some(kind.to_owned()),
             error: Some(e.to_string()),
+            sub: None,
         }
     }
 }
@@ -102,6 +123,7 @@ pub async fn probe(url: &str, username: Option<&str>, password: Option<&str>, ti
                 snapshot_error,
                 kind: None,
                 error: None,
+                sub: None,
             }
         }
     }

@@ -140,12 +140,16 @@ fn probe_reports_the_stream_or_exactly_why_not() {
     let api = Api { base, token: admin, agent };
     let url = rtsp.url_without_credentials("cam");
 
-    let (st, r) =
-        api.call("POST", "/api/cameras/probe", Some(json!({"url": url, "username": "admin", "password": "right-pw"})));
+    let (st, r) = api.call(
+        "POST",
+        "/api/cameras/probe",
+        Some(json!({"url": url, "sub_url": url, "username": "admin", "password": "right-pw"})),
+    );
     assert_eq!(st, 200, "{r}");
     assert_eq!((r["ok"].as_bool(), r["codec"].as_str()), (Some(true), Some("h264")), "{r}");
     assert!(r["width"].as_u64().unwrap_or(0) > 0 && r["height"].as_u64().unwrap_or(0) > 0, "{r}");
     assert!(r["snapshot"].as_str().unwrap_or("").starts_with("data:image/jpeg;base64,"), "{r}");
+    assert_eq!((r["sub"]["ok"].as_bool(), r["sub"]["codec"].as_str()), (Some(true), Some("h264")), "{r}");
 
     let (_, r) =
         api.call("POST", "/api/cameras/probe", Some(json!({"url": url, "username": "admin", "password": "wrong"})));
@@ -171,7 +175,8 @@ fn tokens_are_listed_and_revoked_through_the_api() {
     let agent: ureq::Agent =
         ureq::Agent::config_builder().http_status_as_error(false).max_idle_connections(0).build().into();
     let api = Api { base: base.clone(), token: admin.clone(), agent: agent.clone() };
-    let (st, made) = api.call("POST", "/api/tokens", Some(json!({"label": "ha", "role": "viewer", "cameras": ["one"]})));
+    let (st, made) =
+        api.call("POST", "/api/tokens", Some(json!({"label": "ha", "role": "viewer", "cameras": ["one"]})));
     assert_eq!(st, 201, "{made}");
     let ha = Api { base, token: made["token"].as_str().unwrap().to_owned(), agent };
     assert_eq!(ha.call("GET", "/api/cameras", None).0, 200);

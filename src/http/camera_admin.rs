@@ -82,6 +82,8 @@ pub struct CameraForm {
 #[derive(Deserialize, ToSchema)]
 pub struct ProbeRequest {
     pub url: String,
+    /// Also tests this low-resolution stream (same credentials); its answer is under `sub`.
+    pub sub_url: Option<String>,
     pub username: Option<String>,
     /// Absent: use the stored password of `camera`, if given.
     pub password: Option<String>,
@@ -379,8 +381,20 @@ pub async fn probe(
             }
         }
     }
-    let r =
-        crate::probe::probe(&typed.url, username.as_deref(), password.as_deref(), crate::probe::PROBE_TIMEOUT).await;
+    let timeout = crate::probe::PROBE_TIMEOUT;
+    let main = crate::probe::probe(&typed.url, username.as_deref(), password.as_deref(), timeout);
+    let sub_url = opt_text(&req.sub_url).map(|u| SourceUrl::new(u, None, None));
+    let sub = async {
+        match &sub_url {
+            None => None,
+            Some(s) => {
+                let (u, pw) = (s.username.clone().or(username.clone()), s.password.clone().or(password.clone()));
+                Some(crate::probe::probe(&s.url, u.as_deref(), pw.as_deref(), timeout).await)
+            }
+        }
+    };
+    let (mut r, sub) = tokio::join!(main, sub);
+    r.sub = sub.map(Into::into);
     tracing::info!(url = %kw_config::redacted_url(&typed.url), ok = r.ok, "camera probe");
     Ok(Json(r))
 }

@@ -73,6 +73,8 @@ const strings = {
     'cams.probe.bad_url': 'Invalid address',
     'cams.probe.failed': 'Connection failed',
     'cams.probe.noSnapshot': 'No preview picture: {why}',
+    'cams.probe.subOk': 'Sub-stream: {codec} · {res}',
+    'cams.probe.subBad': 'Sub-stream failed: {why}',
     'cams.zones': 'Motion zones',
     'cams.zones.hint': 'Click or tap on the picture to add points, then close the polygon. Include zones limit detection to their area; exclude zones ignore theirs.',
     'cams.zones.noPicture': 'Test the connection to get a picture to draw on.',
@@ -144,6 +146,8 @@ const strings = {
     'cams.probe.bad_url': 'Ungültige Adresse',
     'cams.probe.failed': 'Verbindung fehlgeschlagen',
     'cams.probe.noSnapshot': 'Kein Vorschaubild: {why}',
+    'cams.probe.subOk': 'Substream: {codec} · {res}',
+    'cams.probe.subBad': 'Substream fehlgeschlagen: {why}',
     'cams.zones': 'Bewegungszonen',
     'cams.zones.hint': 'Tippen oder klicken Sie auf das Bild, um Punkte zu setzen, und schließen Sie dann das Vieleck. Einschlusszonen beschränken die Erkennung auf ihre Fläche, Ausschlusszonen blenden ihre Fläche aus.',
     'cams.zones.noPicture': 'Testen Sie die Verbindung, um ein Bild zum Zeichnen zu erhalten.',
@@ -461,6 +465,9 @@ async function renderForm(host, ctx, view, name) {
         el('div', { 'data-testid': 'cam-probe-info' },
           el('span', { 'data-testid': 'cam-probe-codec' }, codec), res ? ' · ' : '',
           el('span', { 'data-testid': 'cam-probe-resolution' }, res)),
+        r.sub ? el('div', { 'data-testid': 'cam-probe-sub', class: r.sub.ok ? '' : 'adm-err' },
+          r.sub.ok ? t('cams.probe.subOk', { codec: (r.sub.codec || '').toUpperCase(), res: `${r.sub.width}×${r.sub.height}` })
+            : t('cams.probe.subBad', { why: r.sub.error || '' })) : null,
         r.snapshot ? el('img', { src: r.snapshot, alt: '', 'data-testid': 'cam-probe-snapshot' })
           : el('div', { class: 'adm-muted' }, t('cams.probe.noSnapshot', { why: r.snapshot_error || '—' })));
       if (r.snapshot) {
