@@ -11,7 +11,7 @@
 //!   these files carry no data. Every answer has `Cache-Control: no-cache` and a content-hash ETag, so a
 //!   browser revalidates (cheap `304`) and never runs a stale module after an upgrade.
 
-use axum::extract::Path;
+use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
@@ -42,6 +42,13 @@ pub const FILES: &[(&str, &[u8])] = ui_files![
     "js/admin/alerts.js",
     "js/admin/users.js",
 ];
+
+/// The page's Content-Security-Policy: scripts, styles, media and connections from this server only (the
+/// WebSocket included), pictures also from `data:`/`blob:` (probe snapshots, exports), inline styles (set
+/// from scripts), and never inside another site's frame (the mode switch must not be clickjacked).
+pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+                       img-src 'self' data: blob:; media-src 'self' blob:; connect-src 'self' ws: wss:; \
+                       object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 /// The environment variable naming a directory to serve the UI from instead of the embedded copy.
 pub const DIR_ENV: &str = "KEEPWATCH_UI_DIR";
@@ -103,7 +110,12 @@ async fn serve(path: &str, headers: &HeaderMap) -> Response {
     let Some((bytes, tag)) = load(path).await else {
         return super::ApiError::not_found(format!("no UI file {path:?}")).into_response();
     };
-    let tag_value = HeaderValue::from_str(&tag).unwrap_or_else(|_| HeaderValue::from_static("\"x\""));
+    respond(path, bytes, &tag, headers)
+}
+
+/// The answer for a file's bytes: 304 when the client's copy is current, else the bytes, with the headers.
+fn respond(path: &str, bytes: Vec<u8>, tag: &str, headers: &HeaderMap) -> Response {
+    let tag_value = HeaderValue::from_str(tag).unwrap_or_else(|_| HeaderValue::from_static("\"x\""));
     let fresh = headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
@@ -116,12 +128,38 @@ async fn serve(path: &str, headers: &HeaderMap) -> Response {
     if !fresh {
         h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type(path)));
     }
+    if path == "index.html" {
+        h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+        h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+        h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    }
     r
 }
 
-/// `GET /`: the single page.
-pub async fn index(headers: HeaderMap) -> Response {
-    serve("index.html", &headers).await
+/// `GET /`: the single page, with the config's `[server] language` (the UI's default when the browser
+/// prefers neither English nor German) as `<html data-server-lang>`.
+pub async fn index(State(st): State<super::Shared>, headers: HeaderMap) -> Response {
+    let config = st.config_path.clone();
+    let lang = tokio::task::spawn_blocking(move || kw_config::load(&config).ok().and_then(|c| c.server.language))
+        .await
+        .ok()
+        .flatten();
+    page(lang.map(|l| l.as_str()), &headers).await
+}
+
+async fn page(server_lang: Option<&str>, headers: &HeaderMap) -> Response {
+    let Some((bytes, tag)) = load("index.html").await else {
+        return super::ApiError::not_found("no UI file index.html").into_response();
+    };
+    match server_lang {
+        Some(lang) => {
+            let text =
+                String::from_utf8_lossy(&bytes).replacen("<html ", &format!("<html data-server-lang=\"{lang}\" "), 1);
+            let tag = etag_of(text.as_bytes());
+            respond("index.html", text.into_bytes(), &tag, headers)
+        }
+        None => respond("index.html", bytes, &tag, headers),
+    }
 }
 
 /// `GET /ui/{*path}`: scripts, styles.
@@ -174,7 +212,13 @@ mod tests {
         let again = serve("js/core.js", &h).await;
         assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
         assert_eq!(again.headers()[header::ETAG], tag);
-        assert_eq!(index(HeaderMap::new()).await.headers()[header::CONTENT_TYPE], "text/html; charset=utf-8");
+        let plain = page(None, &HeaderMap::new()).await;
+        assert_eq!(plain.headers()[header::CONTENT_TYPE], "text/html; charset=utf-8");
+        assert!(plain.headers()[header::CONTENT_SECURITY_POLICY].to_str().unwrap().contains("frame-ancestors 'none'"));
+        let german = page(Some("de"), &HeaderMap::new()).await;
+        assert_ne!(german.headers()[header::ETAG], plain.headers()[header::ETAG]);
+        let body = axum::body::to_bytes(german.into_body(), 1 << 20).await.unwrap();
+        assert!(String::from_utf8_lossy(&body).contains("<html data-server-lang=\"de\" lang=\"en\">"));
         for bad in ["../Cargo.toml", "js/../../Cargo.toml", "nope.js", ".hidden"] {
             assert_eq!(serve(bad, &HeaderMap::new()).await.status(), StatusCode::NOT_FOUND, "{bad}");
         }

@@ -137,7 +137,18 @@ await run(async (browser) => {
   assert(shown >= evStart - 5000 - 1500 && shown <= evStart + 30000,
     `event playback shows ${new Date(shown).toISOString()}, event started ${new Date(evStart).toISOString()}`);
   await screenshot(page, 'event-playback');
-  // Next event: the synthetic camera's next crossing, a period later.
+  // Next event: the synthetic camera's next crossing, a period later (waited for when it is still to come,
+  // paused meanwhile so the cursor stays before it).
+  await page.getByTestId('play').click();
+  await waitTrue(page, () => document.querySelector('[data-testid=rec-video]').paused, null, 'pause');
+  for (let i = 0; i < 40; i++) {
+    const later = await page.evaluate(async ([cam, t]) => {
+      const r = await fetch(`/api/events?camera=${cam}&kind=motion`);
+      return (await r.json()).filter((e) => Date.parse(e.start) > t + 5000).length;
+    }, [MOTION, evStart]);
+    if (later) break;
+    await page.waitForTimeout(500);
+  }
   await page.getByTestId('next-event').click();
   await waitTrue(page, (t) => Number(document.querySelector('[data-testid=clock]').dataset.t) > t + 5000, shown,
     'next event moves the cursor forward');

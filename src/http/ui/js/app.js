@@ -110,6 +110,7 @@ function modeSwitch() {
           const r = await api('/api/mode', { method: 'PUT', body: { mode: m } });
           mode = r.mode;
           toast(t('mode.set', { mode: t(`mode.${mode}`) }), 'ok');
+          window.dispatchEvent(new CustomEvent('kw:mode', { detail: mode, bubbles: false }));
         } catch (e) {
           mode = before;
           toast(e.message, 'error');
@@ -118,6 +119,13 @@ function modeSwitch() {
       } }, t(`mode.${m}`)));
   }
   paint();
+  // Other pages (the alerts page) change the mode too and announce it; follow them. The listener goes with
+  // the box, which is rebuilt on every page change.
+  const follow = (ev) => {
+    if (!box.isConnected) { window.removeEventListener('kw:mode', follow); return; }
+    if (ev.detail && ev.detail !== mode) { mode = ev.detail; paint(); }
+  };
+  window.addEventListener('kw:mode', follow);
   return box;
 }
 

@@ -183,8 +183,16 @@ export default {
     const muteBtn = h('button', { type: 'button', class: 'btn btn-icon', hidden: !cam.has_audio, dataset: { testid: 'mute' },
       onclick: () => { st.muted = !st.muted; applyMute(); } });
     const fullBtn = h('button', { type: 'button', class: 'btn btn-icon', title: t('cam.fullscreen'),
-      'aria-label': t('cam.fullscreen'), hidden: !document.fullscreenEnabled, dataset: { testid: 'fullscreen' },
-      onclick: () => (document.fullscreenElement ? document.exitFullscreen() : stage.requestFullscreen()).catch(() => {}) },
+      'aria-label': t('cam.fullscreen'), dataset: { testid: 'fullscreen' },
+      hidden: !document.fullscreenEnabled && !HTMLVideoElement.prototype.webkitEnterFullscreen,
+      onclick: () => {
+        if (document.fullscreenEnabled) {
+          (document.fullscreenElement ? document.exitFullscreen() : stage.requestFullscreen()).catch(() => {});
+        } else {
+          // iPhone: only a <video> can go full screen.
+          (st.mode === 'live' && st.player ? st.player.video : recVideo).webkitEnterFullscreen?.();
+        }
+      } },
     icon(ICONS.full));
     const controls = h('div', { class: 'controls' }, liveBtn, prevBtn, playBtn, nextBtn, speedBox, exportBtn, muteBtn,
       fullBtn, clock);

@@ -6,10 +6,12 @@ import { t, lang, locale } from './i18n.js';
 
 /** An API answer that was not 2xx: `status` (0 for a network failure) and the server's message. */
 export class ApiError extends Error {
-  constructor(status, message) {
+  constructor(status, message, field = null) {
     super(message);
     this.name = 'ApiError';
     this.status = status;
+    // The request field a 400 is about (`motion.sensitivity`), so a form can mark it.
+    this.field = field;
   }
 }
 
@@ -44,14 +46,16 @@ export async function api(path, { method = 'GET', body, raw = false, headers = {
   }
   if (!r.ok) {
     let message = r.statusText || String(r.status);
+    let field = null;
     try {
       const j = await r.clone().json();
       if (j && j.error) message = j.error;
+      if (j && j.field) field = j.field;
     } catch (_) { /* not JSON */ }
     if (r.status === 401 && path !== '/api/login') {
       window.dispatchEvent(new CustomEvent('kw:expired'));
     }
-    throw new ApiError(r.status, message);
+    throw new ApiError(r.status, message, field);
   }
   if (raw) return r;
   if (r.status === 204) return null;

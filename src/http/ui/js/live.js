@@ -48,7 +48,8 @@ export default {
       el.append(h('div', { class: 'notice' }, t(ctx.me.role === 'admin' ? 'live.noneAdmin' : 'live.none')));
       return null;
     }
-    const grid = h('div', { class: 'grid', dataset: { testid: 'grid' } });
+    // Few cameras get big tiles that still fit the screen's height (see .grid[data-n] in app.css).
+    const grid = h('div', { class: 'grid', dataset: { testid: 'grid', n: String(Math.min(cams.length, 5)) } });
     el.append(grid);
     const tiles = new Map();
     for (const cam of cams) {

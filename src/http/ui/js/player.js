@@ -51,6 +51,7 @@ export class LivePlayer {
     this.extraBadges = [];
     this.video.addEventListener('playing', () => { this.spin.hidden = true; this.retry = 0; this.setMsg(''); });
     this.video.addEventListener('waiting', () => { this.spin.hidden = false; });
+    this.video.addEventListener('timeupdate', () => { if (this.video.readyState >= 3) this.spin.hidden = true; });
     this.onVisible = () => { if (!document.hidden && this.mode === 'mse') this.toEdge(true); };
   }
 

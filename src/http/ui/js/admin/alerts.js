@@ -153,16 +153,7 @@ export default {
     for (const n of notifiers) list.append(notifierCard(ctx, n));
     const onMode = (ev) => mode.show(ev.detail);
     window.addEventListener('kw:mode', onMode);
-    // Until the shell announces its own mode changes (kw:mode), notice a tap on the top bar's mode switch
-    // and read the mode back, so the big buttons here never disagree with it.
-    const onBarClick = (ev) => {
-      if (!ev.target.closest?.('header [data-mode]')) return;
-      setTimeout(() => ctx.api('/api/mode').then((m) => mode.show(m.mode)).catch(() => {}), 500);
-    };
-    document.addEventListener('click', onBarClick);
-    return () => {
-      window.removeEventListener('kw:mode', onMode);
-      document.removeEventListener('click', onBarClick);
-    };
+    // The top bar's mode switch announces its changes (kw:mode) too, so both always agree.
+    return () => window.removeEventListener('kw:mode', onMode);
   },
 };
