@@ -253,8 +253,94 @@ pub fn clip(spec: &ClipSpec) -> PathBuf {
     assert!(spec.codec == "h264" || spec.codec == "h265", "ClipSpec.codec must be h264 or h265, not {:?}", spec.codec);
     assert!(spec.width.is_multiple_of(2) && spec.height.is_multiple_of(2), "clip dimensions must be even");
     assert!(spec.fps > 0 && spec.seconds > 0, "clip needs fps and seconds");
+    cached_clip(&spec.file_name(), |tmp| {
+        let gop = spec.gop_frames();
+        let mut cmd = Command::new("ffmpeg");
+        cmd.args(["-nostdin", "-hide_banner", "-v", "error", "-y"]);
+        cmd.args(["-f", "lavfi", "-i"]).arg(format!("testsrc2=size={}x{}:rate={}", spec.width, spec.height, spec.fps));
+        if spec.audio {
+            cmd.args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"]);
+        }
+        cmd.args(["-map", "0:v"]);
+        if spec.audio {
+            cmd.args(["-map", "1:a"]);
+        }
+        cmd.args(["-t", &spec.seconds.to_string(), "-pix_fmt", "yuv420p"]);
+        match spec.codec {
+            "h264" => {
+                cmd.args(["-c:v", "libx264", "-preset", "veryfast", "-profile:v", "high"]);
+                cmd.args(["-g", &gop.to_string(), "-keyint_min", &gop.to_string(), "-sc_threshold", "0"]);
+                cmd.args(["-bf", if spec.bframes { "3" } else { "0" }]);
+            }
+            _ => {
+                // x265 keeps its default open GOP, so key frames are CRA as on many cameras.
+                cmd.args(["-c:v", "libx265", "-preset", "ultrafast", "-tag:v", "hvc1"]);
+                cmd.args(["-g", &gop.to_string()]);
+                cmd.arg("-x265-params").arg(format!(
+                    "keyint={gop}:min-keyint={gop}:scenecut=0:bframes={}:log-level=error",
+                    if spec.bframes { 3 } else { 0 }
+                ));
+            }
+        }
+        if spec.audio {
+            cmd.args(["-c:a", "aac", "-b:a", "64k", "-ac", "1"]);
+        }
+        cmd.args(["-movflags", "+faststart", "-f", "mp4"]).arg(tmp);
+        cmd
+    })
+}
+
+/// Length of [`motion_clip`] in seconds (it loops in the RTSP server: one crossing per loop).
+pub const MOTION_CLIP_SECONDS: u32 = 20;
+/// When, in seconds into each loop of [`motion_clip`], the box enters and has left the frame.
+pub const MOTION_CLIP_CROSSING: (u32, u32) = (8, 12);
+
+/// A camera's view of a still scene that something crosses, for motion detection: H.264 640×360 at
+/// 10 fps, 1 s GOP, no B-frames, no audio, [`MOTION_CLIP_SECONDS`] long. The background is still and
+/// textured (a grid over sky and ground, a few buildings, static grain); a bright 192×120 box (10 % of
+/// the frame) crosses it from left to right during [`MOTION_CLIP_CROSSING`] and is gone the rest of
+/// the time. Cached like [`clip`].
+pub fn motion_clip() -> PathBuf {
+    let (enter, leave) = MOTION_CLIP_CROSSING;
+    let name = format!("r{MOTION_RECIPE}-motion-h264-640x360-10fps-{MOTION_CLIP_SECONDS}s-gop10-nobf-noaudio.mp4");
+    cached_clip(&name, |tmp| {
+        let background = [
+            "color=c=0x3a4a5a:s=640x360:r=10",                  // sky
+            "drawbox=x=0:y=250:w=640:h=110:c=0x4a5a3a:t=fill",  // ground
+            "drawgrid=w=40:h=40:t=1:c=0xc0c0c0@0.3",            // texture
+            "drawbox=x=60:y=120:w=140:h=130:c=0x806040:t=fill", // a house
+            "drawbox=x=90:y=180:w=40:h=70:c=0x302010:t=fill",   // its door
+            "drawbox=x=420:y=60:w=80:h=190:c=0x2a3a2a:t=fill",  // a tower
+            "drawbox=x=520:y=150:w=70:h=50:c=0xa0a0a0:t=fill",  // a shed
+            "noise=alls=8",                                     // grain, the same in every frame
+        ]
+        .join(",");
+        // From x = -192 (just left of the frame) at `enter` to x = 640 (just right of it) at `leave`.
+        let speed = (640 + 192) / (leave - enter);
+        let crossing = format!(
+            "[0:v][1:v]overlay=x='-192+(t-{enter})*{speed}':y=170:enable='between(t,{enter},{leave})':shortest=1,\
+             format=yuv420p"
+        );
+        let mut cmd = Command::new("ffmpeg");
+        cmd.args(["-nostdin", "-hide_banner", "-v", "error", "-y"]);
+        cmd.args(["-f", "lavfi", "-i", &background]);
+        cmd.args(["-f", "lavfi", "-i", "color=c=0xf8f0a0:s=192x120:r=10"]);
+        cmd.args(["-filter_complex", &crossing, "-t", &MOTION_CLIP_SECONDS.to_string()]);
+        cmd.args(["-c:v", "libx264", "-preset", "veryfast", "-profile:v", "high"]);
+        cmd.args(["-g", "10", "-keyint_min", "10", "-sc_threshold", "0", "-bf", "0"]);
+        cmd.args(["-movflags", "+faststart", "-f", "mp4"]).arg(tmp);
+        cmd
+    })
+}
+
+/// Bump when `motion_clip`'s ffmpeg command changes.
+const MOTION_RECIPE: u32 = 1;
+
+/// `<clips_dir>/name`, made by running `ffmpeg(tmp)` the first time (it writes `tmp`, which is then
+/// renamed into place, so a half-written clip is never used).
+fn cached_clip(name: &str, ffmpeg: impl FnOnce(&Path) -> Command) -> PathBuf {
     let dir = clips_dir();
-    let path = dir.join(spec.file_name());
+    let path = dir.join(name);
     if path.exists() {
         return path;
     }
@@ -267,44 +353,11 @@ pub fn clip(spec: &ClipSpec) -> PathBuf {
     }
     fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
     let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().subsec_nanos();
-    let tmp = dir.join(format!(".{}.{}-{}.tmp.mp4", spec.file_name(), std::process::id(), nanos));
-
-    let gop = spec.gop_frames();
-    let mut cmd = Command::new("ffmpeg");
-    cmd.args(["-nostdin", "-hide_banner", "-v", "error", "-y"]);
-    cmd.args(["-f", "lavfi", "-i"]).arg(format!("testsrc2=size={}x{}:rate={}", spec.width, spec.height, spec.fps));
-    if spec.audio {
-        cmd.args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"]);
-    }
-    cmd.args(["-map", "0:v"]);
-    if spec.audio {
-        cmd.args(["-map", "1:a"]);
-    }
-    cmd.args(["-t", &spec.seconds.to_string(), "-pix_fmt", "yuv420p"]);
-    match spec.codec {
-        "h264" => {
-            cmd.args(["-c:v", "libx264", "-preset", "veryfast", "-profile:v", "high"]);
-            cmd.args(["-g", &gop.to_string(), "-keyint_min", &gop.to_string(), "-sc_threshold", "0"]);
-            cmd.args(["-bf", if spec.bframes { "3" } else { "0" }]);
-        }
-        _ => {
-            // x265 keeps its default open GOP, so key frames are CRA as on many cameras.
-            cmd.args(["-c:v", "libx265", "-preset", "ultrafast", "-tag:v", "hvc1"]);
-            cmd.args(["-g", &gop.to_string()]);
-            cmd.arg("-x265-params").arg(format!(
-                "keyint={gop}:min-keyint={gop}:scenecut=0:bframes={}:log-level=error",
-                if spec.bframes { 3 } else { 0 }
-            ));
-        }
-    }
-    if spec.audio {
-        cmd.args(["-c:a", "aac", "-b:a", "64k", "-ac", "1"]);
-    }
-    cmd.args(["-movflags", "+faststart", "-f", "mp4"]).arg(&tmp);
-    let out = run_with_timeout(&mut cmd, Duration::from_secs(600));
+    let tmp = dir.join(format!(".{name}.{}-{nanos}.tmp.mp4", std::process::id()));
+    let out = run_with_timeout(&mut ffmpeg(&tmp), Duration::from_secs(600));
     if !out.status.success() {
         let _ = fs::remove_file(&tmp);
-        panic!("generating clip {} failed: {}", spec.file_name(), String::from_utf8_lossy(&out.stderr));
+        panic!("generating clip {name} failed: {}", String::from_utf8_lossy(&out.stderr));
     }
     fs::rename(&tmp, &path).unwrap_or_else(|e| panic!("cannot rename {} into place: {e}", tmp.display()));
     path

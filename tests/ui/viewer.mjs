@@ -1,13 +1,13 @@
 // viewer.mjs — the viewer side of the web UI in headless Chromium against a real keepwatch (started by
-// tests/ui_e2e.rs with an RTSP camera and the synthetic camera): login, the live grid plays, a viewer sees
+// tests/ui_e2e.rs with RTSP cameras, one of them a motion clip): login, the live grid plays, a viewer sees
 // only its camera and no admin pages, German strings and dates, a phone viewport without sideways
 // scrolling, session expiry, events with pictures that play, scrubbing a minute back plays the
 // recording, and export downloads an MP4 (saved to DOWNLOAD_PATH for ffprobe). Why one script: starting
 // the server, the camera and Chromium is the slow part; every step after that takes a few seconds.
 //
 // Env: BASE_URL, ADMIN_USER, ADMIN_PASSWORD, VIEWER_USER, VIEWER_PASSWORD, CAMERA (RTSP, granted to the
-// viewer), MOTION_CAMERA (synthetic), HEVC_CAMERA (H.265 main, H.264 sub), STARTED_MS (when the cameras
-// streamed), DOWNLOAD_PATH, SCREENSHOT_DIR.
+// viewer), MOTION_CAMERA (RTSP, a box crosses a still scene every 20 s), HEVC_CAMERA (H.265 main, H.264
+// sub), STARTED_MS (when the cameras streamed), DOWNLOAD_PATH, SCREENSHOT_DIR.
 
 import { BASE_URL, run, newPage, login, screenshot, screenshotPrefix, log, assert, waitTrue, noHorizontalScroll,
   pageErrors } from './lib.mjs';
@@ -113,7 +113,7 @@ await run(async (browser) => {
   await phone.context().close();
   log('viewer ok');
 
-  // --- Events: the synthetic camera's motion, with a picture; a click plays it -----------------------------
+  // --- Events: the motion clip's crossing box, with a picture; a click plays it ----------------------------
   await page.goto(`${BASE_URL}/#/events`);
   await page.getByTestId('ev-camera').selectOption(MOTION);
   await page.getByTestId('ev-kind').selectOption('motion');
@@ -137,11 +137,11 @@ await run(async (browser) => {
   assert(shown >= evStart - 5000 - 1500 && shown <= evStart + 30000,
     `event playback shows ${new Date(shown).toISOString()}, event started ${new Date(evStart).toISOString()}`);
   await screenshot(page, 'event-playback');
-  // Next event: the synthetic camera's next crossing, a period later (waited for when it is still to come,
+  // Next event: the clip's next crossing, a loop (20 s) later (waited for when it is still to come,
   // paused meanwhile so the cursor stays before it).
   await page.getByTestId('play').click();
   await waitTrue(page, () => document.querySelector('[data-testid=rec-video]').paused, null, 'pause');
-  for (let i = 0; i < 40; i++) {
+  for (let i = 0; i < 60; i++) {
     const later = await page.evaluate(async ([cam, t]) => {
       const r = await fetch(`/api/events?camera=${cam}&kind=motion`);
       return (await r.json()).filter((e) => Date.parse(e.start) > t + 5000).length;
