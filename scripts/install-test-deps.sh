@@ -3,7 +3,8 @@
 # loopback: ffmpeg/ffprobe (test clips, probing), GStreamer's RTSP server with its
 # Python bindings (camera stand-ins, tests/support/rtsp_server.py), mosquitto (MQTT
 # broker and clients), chromium with node and npm (browser tests: playwright-core), curl and openssl
-# (HTTP/TLS tests).
+# (HTTP/TLS tests), nasm (openh264 builds its SIMD kernels with it when present: MJPEG cameras'
+# JPEG → H.264 encoding costs about 1.6x less CPU).
 #
 # Idempotent and non-interactive: runs `apt-get update` once, and only when something
 # is missing, then installs only the missing packages. Debian/Ubuntu only.
@@ -25,6 +26,7 @@ PACKAGES=(
   chromium
   curl
   openssl
+  nasm
 )
 
 die() {

@@ -206,7 +206,7 @@ impl Cameras {
                 post_roll: c.motion.post_roll,
             };
             // MJPEG/JPEG cameras hand over the pictures they decode anyway: motion needs no H.264 decode.
-            let (luma_tx, luma_rx) = tokio::sync::mpsc::channel(LUMA_QUEUE);
+            let (luma_tx, luma_rx) = std::sync::mpsc::sync_channel(LUMA_QUEUE);
             let spawned = if sub.is_none() && source.luma_tap(luma_tx) {
                 crate::motion::spawn_luma(
                     settings,

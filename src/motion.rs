@@ -87,7 +87,7 @@ pub fn spawn(
 /// Starts the pipeline thread on a source's luma side channel; it ends when the source goes away.
 pub fn spawn_luma(
     settings: Settings,
-    mut rx: mpsc::Receiver<LumaEvent>,
+    rx: std::sync::mpsc::Receiver<LumaEvent>,
     events: Arc<EventStore>,
     state: Arc<MotionState>,
     notices: Option<tokio::sync::broadcast::Sender<Notice>>,
@@ -95,13 +95,16 @@ pub fn spawn_luma(
     std::thread::Builder::new().name(format!("motion-{}", settings.camera)).spawn(move || {
         let mut p = Pipeline::new(settings, events, state, notices);
         *p.state.unavailable.lock().unwrap_or_else(|e| e.into_inner()) = None;
-        while let Some(ev) = rx.blocking_recv() {
+        // Wakes now and then to notice a stopping camera even while no pictures come.
+        loop {
             if p.state.stopping.load(Ordering::Relaxed) {
                 break;
             }
-            match ev {
-                LumaEvent::Frame(f) => p.luma(f),
-                LumaEvent::Stopped => p.end_event(p.last_t),
+            match rx.recv_timeout(Duration::from_millis(250)) {
+                Ok(LumaEvent::Frame(f)) => p.luma(f),
+                Ok(LumaEvent::Stopped) => p.end_event(p.last_t),
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
             }
         }
         p.end_event(p.last_t);

@@ -128,6 +128,10 @@ fn jpeg_snapshots_with_digest_auth_are_polled_and_recorded() {
     // Default 10 fps polling.
     assert!(snapshots as f64 >= window_s * 10.0 * 0.8, "{snapshots} snapshots in {window_s:.1} s\n{log}");
     assert!(cam.stats.stale.load(Ordering::Relaxed) >= 1, "the nonce never went stale");
+    // Motion ran on the decoded snapshots (the side channel), not on a second H.264 decode, and found the
+    // moving square.
+    assert!(log.contains("pictures from the source"), "{log}");
+    assert!(log.contains("motion started"), "{log}");
 
     let spans = spans(&config, "snap");
     let got = recorded_within(&spans, start, end);
@@ -142,4 +146,30 @@ fn jpeg_snapshots_with_digest_auth_are_polled_and_recorded() {
         eprintln!("{log}");
     }
     assert!(frames >= 50, "only {frames} frames in the exported MP4");
+}
+
+#[test]
+fn wrong_password_is_an_auth_error_and_never_logged() {
+    let cam = MjpegCamera::start(CameraOptions {
+        auth: AuthKind::Digest,
+        password: "right one".into(),
+        ..CameraOptions::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let section =
+        camera("locked", &cam.url("/goform/video"), &format!("username = \"admin\"\npassword = \"{PASSWORD}\"\n"));
+    let config = write_config(dir.path(), "", &section);
+    let mut kw = Keepwatch::start(&config);
+    assert!(
+        kw.wait_line(&["camera offline", "wrong username or password", "camera=locked"], Duration::from_secs(20)),
+        "no auth error; log:\n{}",
+        kw.log_text()
+    );
+    // The wrong password is not retried at once (the supervisor waits a minute after an auth error).
+    std::thread::sleep(Duration::from_secs(2));
+    let refused = cam.stats.unauthorized.load(Ordering::Relaxed);
+    assert!(refused <= 3, "{refused} refused requests: the camera is being hammered");
+    assert_eq!(kw.stop(), Some(0));
+    let log = kw.log_text();
+    assert!(!log.contains(PASSWORD) && !log.contains("cret") && !log.contains("panicked"), "{log}");
 }

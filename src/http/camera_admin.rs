@@ -358,7 +358,7 @@ pub async fn remove(
 }
 
 /// Tests a camera address: codec, resolution and a first picture, or exactly why it failed (admin).
-/// Takes up to 10 s.
+/// Takes up to 10 s per stream (the sub-stream is tried after the main one).
 #[utoipa::path(post, path = "/api/cameras/probe", tag = "cameras", security(("session" = []), ("token" = [])),
     request_body = ProbeRequest,
     responses((status = 200, body = crate::probe::ProbeResult), (status = 403)))]
@@ -382,19 +382,12 @@ pub async fn probe(
         }
     }
     let timeout = crate::probe::PROBE_TIMEOUT;
-    let main = crate::probe::probe(&typed.url, username.as_deref(), password.as_deref(), timeout);
-    let sub_url = opt_text(&req.sub_url).map(|u| SourceUrl::new(u, None, None));
-    let sub = async {
-        match &sub_url {
-            None => None,
-            Some(s) => {
-                let (u, pw) = (s.username.clone().or(username.clone()), s.password.clone().or(password.clone()));
-                Some(crate::probe::probe(&s.url, u.as_deref(), pw.as_deref(), timeout).await)
-            }
-        }
-    };
-    let (mut r, sub) = tokio::join!(main, sub);
-    r.sub = sub.map(Into::into);
+    let mut r = crate::probe::probe(&typed.url, username.as_deref(), password.as_deref(), timeout).await;
+    // One after the other, never at once: cheap cameras allow only one or two sessions.
+    if let Some(s) = opt_text(&req.sub_url).map(|u| SourceUrl::new(u, None, None)) {
+        let (u, pw) = (s.username.or(username), s.password.or(password));
+        r.sub = Some(crate::probe::probe(&s.url, u.as_deref(), pw.as_deref(), timeout).await.into());
+    }
     tracing::info!(url = %kw_config::redacted_url(&typed.url), ok = r.ok, "camera probe");
     Ok(Json(r))
 }

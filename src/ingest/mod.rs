@@ -77,7 +77,9 @@ pub enum LumaEvent {
     Stopped,
 }
 
-pub type LumaSender = tokio::sync::mpsc::Sender<LumaEvent>;
+/// A plain (std) channel: the source's encoder thread sends, the motion thread receives, and neither needs
+/// the async runtime, so stopping a camera never waits on it.
+pub type LumaSender = std::sync::mpsc::SyncSender<LumaEvent>;
 
 /// Why a camera session failed. The variant decides the reconnect back-off; the text is what the user
 /// sees in logs and in the camera's status (never a password).

@@ -5,11 +5,13 @@
 
 use toml_edit::{Item, Table, TableLike, Value};
 
-use crate::units::{parse_duration, parse_size};
+use crate::units::{parse_bitrate, parse_duration, parse_size};
 
 /// Keys whose string values are durations or sizes, compared by meaning (`"60s"` equals `"1m"`).
 const DURATION_KEYS: [&str; 5] = ["max_age", "min_duration", "pre_roll", "post_roll", "cooldown"];
 const SIZE_KEYS: [&str; 1] = ["max_size"];
+/// `[cameras.encode] bitrate`: `"1Mbit"` equals `"1000kbit"` and `1000000`.
+const BITRATE_KEY: &str = "bitrate";
 
 /// Makes `old` mean what `new` means. A key only in `old` that has an entry in `defaults` is set to the
 /// default in place (its line and comments stay); other keys only in `old` are removed. `inline` says `old`
@@ -85,6 +87,7 @@ pub(crate) fn same_value(key: &str, a: &Value, b: &Value) -> bool {
                 || DURATION_KEYS.contains(&key)
                     && matches!((parse_duration(x), parse_duration(y)), (Ok(p), Ok(q)) if p == q)
                 || SIZE_KEYS.contains(&key) && matches!((parse_size(x), parse_size(y)), (Ok(p), Ok(q)) if p == q)
+                || key == BITRATE_KEY && matches!((parse_bitrate(x), parse_bitrate(y)), (Ok(p), Ok(q)) if p == q)
         }
         (Value::Integer(x), Value::Integer(y)) => x.value() == y.value(),
         (Value::Boolean(x), Value::Boolean(y)) => x.value() == y.value(),
@@ -98,6 +101,9 @@ pub(crate) fn same_value(key: &str, a: &Value, b: &Value) -> bool {
         }
         (Value::Integer(_), _) if SIZE_KEYS.contains(&key) => size_of(a) == size_of(b),
         (_, Value::Integer(_)) if SIZE_KEYS.contains(&key) => size_of(a) == size_of(b),
+        (Value::Integer(_), _) | (_, Value::Integer(_)) if key == BITRATE_KEY => {
+            bitrate_of(a).is_some() && bitrate_of(a) == bitrate_of(b)
+        }
         _ => false,
     }
 }
@@ -107,6 +113,15 @@ fn number(v: &Value) -> Option<f64> {
         Value::Float(f) => Some(*f.value()),
         // Config numbers are small; rounding of huge integers does not matter for equality here.
         Value::Integer(i) => Some(*i.value() as f64),
+        _ => None,
+    }
+}
+
+/// A bit rate written as a string or as an integer number of bits per second.
+fn bitrate_of(v: &Value) -> Option<u64> {
+    match v {
+        Value::String(s) => parse_bitrate(s.value()).ok(),
+        Value::Integer(i) => u64::try_from(*i.value()).ok(),
         _ => None,
     }
 }

@@ -55,3 +55,22 @@ fn written_back_only_when_set() {
     assert_eq!(table["encode"]["fps"].as_float(), Some(5.0));
     assert!(table["encode"].get("width").is_none());
 }
+
+#[test]
+fn edits_keep_the_encode_table_and_its_comments() {
+    use kw_config::ConfigDoc;
+    let text = format!("{CAMERA}\n[cameras.encode]\nfps = 5 # slow camera\nbitrate = \"1000kbit\"\n");
+    let mut doc = ConfigDoc::parse(&text, Path::new("k.toml")).unwrap();
+    let mut camera = doc.config().unwrap().cameras[0].clone();
+    doc.upsert_camera(&camera).unwrap();
+    assert_eq!(doc.to_string(), text, "an unchanged camera changes nothing (\"1000kbit\" means 1Mbit)");
+    camera.encode.fps = Some(2.0);
+    camera.encode.width = Some(320);
+    doc.upsert_camera(&camera).unwrap();
+    let out = doc.to_string();
+    assert!(out.contains("fps = 2") && out.contains("# slow camera") && out.contains("width = 320"), "{out}");
+    assert_eq!(doc.config().unwrap().cameras[0].encode, camera.encode);
+    camera.encode = EncodeConfig::default();
+    doc.upsert_camera(&camera).unwrap();
+    assert_eq!(doc.config().unwrap().cameras[0].encode, EncodeConfig::default(), "{}", doc);
+}

@@ -22,7 +22,7 @@ use kw_media::{nal, Codec, StreamKind, StreamParams, VIDEO_TIMESCALE};
 use openh264::encoder::{
     BitRate, Complexity, Encoder, EncoderConfig, FrameRate, FrameType, IntraFramePeriod, RateControlMode,
 };
-use openh264::formats::YUVBuffer;
+use openh264::formats::YUVSource;
 use openh264::{OpenH264API, Timestamp};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::mpsc;
@@ -84,7 +84,8 @@ pub struct Picture {
     pub arrival: Instant,
 }
 
-/// A decoded picture in planar 4:2:0 at the output size.
+/// A decoded picture in planar 4:2:0 at the output size; one per session, reused for every picture.
+#[derive(Default)]
 struct Planes {
     width: usize,
     height: usize,
@@ -92,8 +93,28 @@ struct Planes {
     i420: Vec<u8>,
 }
 
-/// Decodes and converts one JPEG; `scratch` holds the interleaved YCbCr between calls.
-fn decode(jpeg: &[u8], settings: &EncodeSettings, scratch: &mut Vec<u8>) -> Result<Planes, String> {
+impl YUVSource for Planes {
+    fn dimensions(&self) -> (usize, usize) {
+        (self.width, self.height)
+    }
+    fn strides(&self) -> (usize, usize, usize) {
+        (self.width, self.width / 2, self.width / 2)
+    }
+    fn y(&self) -> &[u8] {
+        &self.i420[..self.width * self.height]
+    }
+    fn u(&self) -> &[u8] {
+        let (l, c) = (self.width * self.height, (self.width / 2) * (self.height / 2));
+        &self.i420[l..l + c]
+    }
+    fn v(&self) -> &[u8] {
+        let (l, c) = (self.width * self.height, (self.width / 2) * (self.height / 2));
+        &self.i420[l + c..l + 2 * c]
+    }
+}
+
+/// Decodes and converts one JPEG into `planes`; `scratch` holds the interleaved YCbCr between calls.
+fn decode(jpeg: &[u8], settings: &EncodeSettings, scratch: &mut Vec<u8>, planes: &mut Planes) -> Result<(), String> {
     let opts = DecoderOptions::default().jpeg_set_out_colorspace(ColorSpace::YCbCr).set_strict_mode(false);
     let mut d = JpegDecoder::new_with_options(ZCursor::new(jpeg), opts);
     d.decode_headers().map_err(|e| format!("{e:?}"))?;
@@ -111,11 +132,17 @@ fn decode(jpeg: &[u8], settings: &EncodeSettings, scratch: &mut Vec<u8>) -> Resu
     let comps = if gray { 1 } else { 3 };
     let (tw, th) = settings.size_for(w, h);
     let (cw, ch) = (tw / 2, th / 2);
-    let mut i420 = vec![128u8; tw * th + 2 * cw * ch];
+    planes.width = tw;
+    planes.height = th;
+    planes.i420.resize(tw * th + 2 * cw * ch, 128);
+    let i420 = &mut planes.i420;
+    if gray {
+        i420[tw * th..].fill(128);
+    }
     if tw <= w && th <= h && tw + 1 >= w && th + 1 >= h {
         // The camera's own size (an odd last row or column dropped): a straight de-interleave.
-        deinterleave(scratch, w, comps, tw, th, &mut i420);
-        return Ok(Planes { width: tw, height: th, i420 });
+        deinterleave(scratch, w, comps, tw, th, i420);
+        return Ok(());
     }
     // Nearest-neighbour mapping from output to source (identity when the size is the camera's, minus an odd
     // last row or column).
@@ -143,7 +170,7 @@ fn decode(jpeg: &[u8], settings: &EncodeSettings, scratch: &mut Vec<u8>) -> Resu
             }
         }
     }
-    Ok(Planes { width: tw, height: th, i420 })
+    Ok(())
 }
 
 /// Interleaved YCbCr (or gray) rows of `src_w` pixels → I420 of `tw`×`th` taken from the top left: luma
@@ -155,8 +182,13 @@ fn deinterleave(src: &[u8], src_w: usize, comps: usize, tw: usize, th: usize, i4
     let stride = src_w * comps;
     for (row, dst) in y_plane.chunks_exact_mut(tw).enumerate() {
         let line = &src[row * stride..row * stride + tw * comps];
-        for (d, px) in dst.iter_mut().zip(line.chunks_exact(comps)) {
-            *d = px[0];
+        if comps == 3 {
+            // A constant step lets the compiler unroll and vectorise: this loop is a tenth of the work.
+            for (d, px) in dst.iter_mut().zip(line.chunks_exact(3)) {
+                *d = px[0];
+            }
+        } else {
+            dst.copy_from_slice(&line[..tw]);
         }
     }
     if comps < 3 {
@@ -228,9 +260,8 @@ struct Encoded {
     pps: Option<Vec<u8>>,
 }
 
-fn encode(s: &mut Session, planes: Planes, at_ms: u64) -> Result<Encoded, String> {
-    let yuv = YUVBuffer::from_vec(planes.i420, planes.width, planes.height);
-    let bs = s.enc.encode_at(&yuv, Timestamp::from_millis(at_ms)).map_err(|e| format!("openh264: {e}"))?;
+fn encode(s: &mut Session, planes: &Planes, at_ms: u64) -> Result<Encoded, String> {
+    let bs = s.enc.encode_at(planes, Timestamp::from_millis(at_ms)).map_err(|e| format!("openh264: {e}"))?;
     let key = matches!(bs.frame_type(), FrameType::IDR);
     let annexb = bs.to_vec();
     let mut avc = Vec::with_capacity(annexb.len());
@@ -270,6 +301,7 @@ pub fn run(
     let mut last_ts: i64 = -1;
     let mut last_key: Option<Instant> = None;
     let mut scratch = Vec::new();
+    let mut planes = Planes::default();
     let mut burst = BurstLog::default();
     while let Some(item) = rx.blocking_recv() {
         let pic = match item {
@@ -279,8 +311,8 @@ pub fn run(
                 break;
             }
         };
-        let planes = match decode(&pic.jpeg, &settings, &mut scratch) {
-            Ok(p) => p,
+        match decode(&pic.jpeg, &settings, &mut scratch, &mut planes) {
+            Ok(()) => {}
             Err(why) => {
                 burst.bad(&camera, "JPEG picture", &why);
                 if session.is_none() && burst.count >= UNDECODABLE_AT_START {
@@ -317,7 +349,7 @@ pub fn run(
         if last_key.is_some_and(|k| pic.arrival.saturating_duration_since(k) >= GOP) {
             s.enc.force_intra_frame();
         }
-        let e = match encode(s, planes, u64::try_from(since.as_millis()).unwrap_or(u64::MAX)) {
+        let e = match encode(s, &planes, u64::try_from(since.as_millis()).unwrap_or(u64::MAX)) {
             Ok(e) => e,
             Err(e) => {
                 let _ = tx.blocking_send(Err(IngestError::Protocol(e)));
@@ -374,7 +406,7 @@ pub fn run(
         }
     }
     if let Some(l) = &luma {
-        let _ = l.blocking_send(LumaEvent::Stopped);
+        let _ = l.send(LumaEvent::Stopped);
     }
 }
 
@@ -409,15 +441,16 @@ mod tests {
     fn decodes_to_i420_and_rejects_garbage() {
         let j = jpeg(64, 48, 30);
         let mut scratch = Vec::new();
-        let p = decode(&j, &EncodeSettings::default(), &mut scratch).unwrap();
+        let mut p = Planes::default();
+        decode(&j, &EncodeSettings::default(), &mut scratch, &mut p).unwrap();
         assert_eq!((p.width, p.height, p.i420.len()), (64, 48, 64 * 48 * 3 / 2));
-        let scaled =
-            decode(&j, &EncodeSettings { width: Some(32), height: Some(24), ..Default::default() }, &mut scratch)
-                .unwrap();
-        assert_eq!((scaled.width, scaled.height), (32, 24));
-        assert!(decode(b"\xff\xd8\xff\xe0garbage", &EncodeSettings::default(), &mut scratch).is_err());
+        let half = EncodeSettings { width: Some(32), height: Some(24), ..Default::default() };
+        decode(&j, &half, &mut scratch, &mut p).unwrap();
+        assert_eq!((p.width, p.height, p.i420.len()), (32, 24, 32 * 24 * 3 / 2));
+        assert_eq!((p.y().len(), p.u().len(), p.v().len()), (32 * 24, 16 * 12, 16 * 12));
+        assert!(decode(b"\xff\xd8\xff\xe0garbage", &EncodeSettings::default(), &mut scratch, &mut p).is_err());
         // A truncated picture: an error or a partial picture, never a panic.
-        let _ = decode(&j[..j.len() / 3], &EncodeSettings::default(), &mut scratch);
+        let _ = decode(&j[..j.len() / 3], &EncodeSettings::default(), &mut scratch, &mut p);
     }
 
     #[test]
@@ -434,7 +467,7 @@ mod tests {
         ptx.try_send(Ok(Picture { jpeg: Bytes::from_static(b"not a jpeg"), arrival: t0 })).unwrap();
         ptx.try_send(Err(IngestError::Ended)).unwrap();
         drop(ptx);
-        let (ltx, mut lrx) = mpsc::channel(64);
+        let (ltx, lrx) = std::sync::mpsc::sync_channel(64);
         run("t".into(), EncodeSettings::default(), prx, tx, Some(ltx));
         let Some(Ok(SourceEvent::Params { video, .. })) = rx.blocking_recv() else { panic!("no params first") };
         assert_eq!((video.width, video.height, video.codec), (96, 64, Codec::H264));
