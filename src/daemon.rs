@@ -508,7 +508,9 @@ pub async fn serve(
             _ = config_changed.notified() => poll.reset_immediately(),
             Some(cmd) = commands.recv() => {
                 tracing::info!(camera = %cmd.camera, "switch {} turned {} (Home Assistant or API)", cmd.what.as_str(), if cmd.on { "on" } else { "off" });
-                cameras.apply(&crate::alerting::effective_cameras(&alerts, &current.cameras));
+                // Stopping a camera joins its recorder and motion threads: not on the reactor.
+                let wanted = crate::alerting::effective_cameras(&alerts, &current.cameras);
+                tokio::task::block_in_place(|| cameras.apply(&wanted));
             }
             r = &mut server => {
                 retention_task.abort();
@@ -542,7 +544,8 @@ pub async fn serve(
                         alerts.update_notifiers(&new.notify);
                         alerts.set_schedule(schedule_of(&new));
                         alerts.set_cameras(&new.cameras.iter().map(|c| c.name.clone()).collect::<Vec<_>>());
-                        cameras.apply(&crate::alerting::effective_cameras(&alerts, &new.cameras));
+                        let wanted = crate::alerting::effective_cameras(&alerts, &new.cameras);
+                        tokio::task::block_in_place(|| cameras.apply(&wanted));
                         current = new;
                     }
                 }

@@ -37,12 +37,18 @@ pub fn discover_cli(interface: Option<Ipv4Addr>, timeout_secs: u64) -> Result<()
     for d in &found {
         let host = d.host_port().map(|(h, _)| h).unwrap_or_else(|| "?".into());
         let url = d.onvif_url().unwrap_or_else(|| "-".into());
-        let maker = d.maker.as_deref().unwrap_or("-");
-        let model = d.model.as_deref().unwrap_or("-");
+        let maker = d.maker.as_deref().map(printable).unwrap_or_else(|| "-".into());
+        let model = d.model.as_deref().map(printable).unwrap_or_else(|| "-".into());
         println!("{host}\t{maker}\t{model}\t{url}");
     }
     eprintln!("{} ONVIF device(s) answered; add one with url = \"onvif://USER:PASS@HOST:PORT\"", found.len());
     Ok(())
+}
+
+/// A camera-chosen name fit for one field of a tab-separated line on a terminal: control characters (tabs,
+/// newlines, escape sequences) become spaces.
+fn printable(s: &str) -> String {
+    s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
 }
 
 /// Whether a camera gets camera-side motion events.
@@ -184,7 +190,12 @@ async fn follow(
             return;
         }
         let started = tokio::time::Instant::now();
-        let result = match kw_onvif::Camera::connect(&device, source::credentials(&addr)).await {
+        // Connecting asks the camera several things (each up to 10 s): a removed camera must not wait for it.
+        let connected = tokio::select! {
+            c = kw_onvif::Camera::connect(&device, source::credentials(&addr)) => c,
+            _ = kw_onvif::events::stopped(&mut stop) => return,
+        };
+        let result = match connected {
             Ok(cam) if cam.services().events.is_some() => {
                 tracing::info!(camera = %camera, "following the camera's motion events (ONVIF PullPoint)");
                 set_unavailable(unavailable.as_ref(), None);
@@ -232,5 +243,10 @@ mod tests {
         assert!(!wants_events(&c));
         let r = CameraConfig::new("door", "rtsp://10.0.0.5/s1");
         assert!(!wants_events(&r) && sub_source(&r).is_none());
+    }
+
+    #[test]
+    fn discovered_names_cannot_break_lines_or_the_terminal() {
+        assert_eq!(printable("Acme\tCam\n\x1b[2Jx"), "Acme Cam  [2Jx");
     }
 }

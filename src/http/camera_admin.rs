@@ -10,7 +10,9 @@
 //!
 //! Passwords are write-only: answers say `has_password`, never the password. A `PUT` without `password`
 //! keeps the stored one (also one that was written inside the URL), `""` removes it. Credentials typed into
-//! a URL move into the `username`/`password` keys, so the URL shown back never carries them.
+//! a URL move into the `username`/`password` keys, so the URL shown back never carries them. Secrets in a
+//! URL's query (`?pwd=...`, cheap HTTP cameras) and a sub-stream's userinfo are shown as `***`; a form
+//! that sends such a URL back unchanged keeps the stored one, so saving a form never writes `***` over them.
 
 use super::auth::require_admin;
 use super::cameras::valid_name;
@@ -27,7 +29,7 @@ use utoipa::ToSchema;
 #[derive(Serialize, ToSchema)]
 pub struct CameraSettings {
     pub name: String,
-    /// The main stream's URL without credentials.
+    /// The main stream's URL without credentials (secret query values as `***`).
     pub url: String,
     pub sub_url: Option<String>,
     pub username: Option<String>,
@@ -95,7 +97,7 @@ fn settings(c: &CameraConfig) -> CameraSettings {
     let main = c.url_with_credentials();
     CameraSettings {
         name: c.name.clone(),
-        url: main.url.clone(),
+        url: kw_config::redacted_url(&main.url),
         sub_url: c.sub_url.as_deref().map(kw_config::redacted_url),
         username: main.username.clone(),
         has_password: main.password.is_some(),
@@ -150,15 +152,21 @@ fn apply_form(mut base: CameraConfig, form: CameraForm) -> Result<CameraConfig, 
     if url::Url::parse(&typed.url).is_err() {
         return Err(ApiError::bad_field("url", format!("url: {:?} is not a URL", kw_config::redacted_url(url))));
     }
+    // The URLs as `settings` showed them come back unchanged: keep the stored ones with their secrets.
+    let shown_sub = base.sub_url.as_deref().map(kw_config::redacted_url);
+    let stored_sub = base.sub_url.take();
     base.name = name;
-    base.url = typed.url;
+    base.url = if typed.url == kw_config::redacted_url(&stored.url) { stored.url } else { typed.url };
     base.username = opt_text(&form.username).map(str::to_owned).or(typed.username);
     base.password = match form.password.as_deref() {
         Some("") => None,
         Some(p) => Some(p.to_owned()),
         None => typed.password.or(stored.password),
     };
-    base.sub_url = opt_text(&form.sub_url).map(str::to_owned);
+    base.sub_url = match opt_text(&form.sub_url) {
+        Some(u) if Some(u) == shown_sub.as_deref() => stored_sub,
+        u => u.map(str::to_owned),
+    };
     if let Some(r) = opt_text(&form.record) {
         base.record = r.parse::<RecordMode>().map_err(|_| {
             ApiError::bad_field("record", format!("record: expected continuous, motion or off, found {r:?}"))
@@ -390,4 +398,40 @@ pub async fn probe(
     }
     tracing::info!(url = %kw_config::redacted_url(&typed.url), ok = r.ok, "camera probe");
     Ok(Json(r))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn form(url: &str, sub_url: Option<&str>) -> CameraForm {
+        CameraForm {
+            name: "gate".into(),
+            url: url.into(),
+            sub_url: sub_url.map(str::to_owned),
+            username: None,
+            password: None,
+            record: None,
+            max_size: None,
+            max_age: None,
+            motion: None,
+        }
+    }
+
+    #[test]
+    fn secrets_in_urls_are_not_shown_and_survive_a_round_trip() {
+        let mut c = CameraConfig::new("gate", "http://cam/snapshot.cgi?user=admin&pwd=s3cret");
+        c.sub_url = Some("rtsp://admin:subpw@cam/sub".into());
+        let shown = settings(&c);
+        assert!(!shown.url.contains("s3cret") && !shown.sub_url.as_deref().unwrap_or_default().contains("subpw"));
+        // The form sent back as shown: the stored URLs stay as they were.
+        let kept = apply_form(c.clone(), form(&shown.url, shown.sub_url.as_deref())).unwrap();
+        assert_eq!(kept.url, c.url);
+        assert_eq!(kept.sub_url, c.sub_url);
+        // A changed URL is taken as typed.
+        let changed =
+            apply_form(c, form("http://cam/snapshot.cgi?user=admin&pwd=new", Some("rtsp://cam/sub2"))).unwrap();
+        assert_eq!(changed.url, "http://cam/snapshot.cgi?user=admin&pwd=new");
+        assert_eq!(changed.sub_url.as_deref(), Some("rtsp://cam/sub2"));
+    }
 }

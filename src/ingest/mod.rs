@@ -129,7 +129,8 @@ pub fn redact(url: &url::Url) -> String {
     let mut u = url.clone();
     let _ = u.set_password(None);
     let _ = u.set_username("");
-    u.to_string()
+    // Secret-looking query values too (`snapshot.cgi?user=admin&pwd=...`).
+    kw_config::redacted_url(u.as_str())
 }
 
 impl CameraAddr {
@@ -206,6 +207,10 @@ mod tests {
         assert!(!format!("{a:?}").contains("cret"));
         let b = CameraAddr::parse("rtsp://u:p@h/s", Some("x"), Some("y")).unwrap();
         assert_eq!((b.username.as_deref(), b.password.as_deref()), (Some("x"), Some("y")));
+        // A password in the query (cheap HTTP cameras) stays out of logs too.
+        let c = CameraAddr::parse("http://h/snapshot.cgi?user=admin&pwd=s3cret", None, None).unwrap();
+        assert_eq!(redact(&c.url), "http://h/snapshot.cgi?user=admin&pwd=***");
+        assert!(!format!("{c:?}").contains("s3cret"));
     }
 
     #[test]

@@ -26,6 +26,8 @@ const WSN_BW: &str = "http://docs.oasis-open.org/wsn/bw-2";
 /// The most notifications read from one answer, and the most motion sources tracked.
 const MAX_NOTIFICATIONS: usize = 1024;
 const MAX_SOURCES: usize = 256;
+/// The shortest time from one PullMessages to the next.
+const MIN_PULL_GAP: Duration = Duration::from_millis(200);
 
 /// How the PullPoint loop behaves.
 #[derive(Clone, Debug)]
@@ -412,9 +414,16 @@ pub async fn watch(
                         unsubscribe(cam, &sub).await;
                         return Ok(());
                     }
-                    // A camera that ignores the long-poll timeout answers at once: do not hammer it.
-                    let eager = notes.is_empty() && asked.elapsed() < Duration::from_millis(200);
-                    if eager && sleep_or_stop(Duration::from_secs(1), &mut stop).await {
+                    // A camera that ignores the long-poll timeout answers at once: do not hammer it. One
+                    // that answers at once with messages every time (replaying the same state, say) is
+                    // asked at most every MIN_PULL_GAP.
+                    let took = asked.elapsed();
+                    let pause = match (notes.is_empty(), took < MIN_PULL_GAP) {
+                        (true, true) => Duration::from_secs(1),
+                        (false, true) => MIN_PULL_GAP - took,
+                        (_, false) => Duration::ZERO,
+                    };
+                    if !pause.is_zero() && sleep_or_stop(pause, &mut stop).await {
                         unsubscribe(cam, &sub).await;
                         return Ok(());
                     }

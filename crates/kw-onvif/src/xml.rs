@@ -135,7 +135,20 @@ pub fn fault(doc: &Document<'_>) -> Option<Fault> {
         .or_else(|| child(f, "faultstring"))
         .map(text)
         .unwrap_or_default();
-    Some(Fault { codes: codes.into_iter().filter(|c| !c.is_empty()).collect(), reason })
+    // Both end up in error texts (logs, the probe's answer): a camera's fault may not fill them with a MiB.
+    let codes = codes.into_iter().filter(|c| !c.is_empty()).take(8).map(|c| clip(&c, 80)).collect();
+    Some(Fault { codes, reason: clip(&reason, MAX_REASON) })
+}
+
+/// The most characters of a fault's reason kept.
+const MAX_REASON: usize = 300;
+
+/// `s` cut to at most `max` characters (on a character boundary), marked with `…` when cut.
+fn clip(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((at, _)) => format!("{}…", &s[..at]),
+        None => s.to_owned(),
+    }
 }
 
 /// Escapes text for XML content and attribute values.
@@ -187,6 +200,19 @@ mod tests {
         assert!(f.is_not_supported() && !f.is_not_authorized(), "{f:?}");
         let ok = r#"<e:Envelope xmlns:e="x"><e:Body><a:R xmlns:a="y"/></e:Body></e:Envelope>"#;
         assert!(fault(&parse(ok).unwrap()).is_none());
+    }
+
+    #[test]
+    fn long_fault_texts_are_clipped() {
+        let long = format!(
+            r#"<s:Envelope xmlns:s="x"><s:Body><s:Fault><faultcode>s:{}</faultcode><faultstring>{}</faultstring></s:Fault></s:Body></s:Envelope>"#,
+            "C".repeat(5000),
+            "é".repeat(100_000)
+        );
+        let f = fault(&parse(&long).unwrap()).unwrap();
+        assert!(f.reason.chars().count() <= MAX_REASON + 1 && f.reason.ends_with('…'), "{}", f.reason.len());
+        assert!(f.codes[0].chars().count() <= 81);
+        assert_eq!(clip("abc", 3), "abc");
     }
 
     #[test]

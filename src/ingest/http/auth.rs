@@ -140,7 +140,7 @@ impl Authenticator {
     /// The camera answered 401 with these `WWW-Authenticate` values: retry or give up.
     pub fn refused(&mut self, challenges: &[String]) -> Refusal {
         let sent = !matches!(self.scheme, Scheme::Unknown) && self.creds.is_some();
-        self.refused_in_a_row += 1;
+        self.refused_in_a_row = self.refused_in_a_row.saturating_add(1);
         let Some(best) = pick(challenges) else {
             return Refusal::Fail(if challenges.is_empty() {
                 "the camera answered 401 without saying how to log in".into()

@@ -40,8 +40,12 @@ const UNDECODABLE_AT_START: u64 = 20;
 pub const GOP: Duration = Duration::from_secs(2);
 /// Default bit rate for 640×480 at 10 fps; other sizes and rates scale from it (see [`EncodeSettings`]).
 pub const DEFAULT_BITRATE: u32 = 1_000_000;
-/// Largest picture side accepted from a camera (H.264 level limits aside, this bounds memory).
+/// Largest picture side accepted from a camera.
 const MAX_SIDE: usize = 8192;
+/// Most pixels accepted from a camera: H.264 level 5.1/5.2's largest frame (36 864 macroblocks, e.g.
+/// 4096×2304). A JPEG header is a few bytes that may claim anything up to 65535×65535; this bounds what one
+/// picture costs before a byte of it is decoded: ≤ 28 MiB of interleaved YCbCr plus ≤ 14 MiB of I420.
+pub const MAX_PIXELS: usize = 36_864 * 256;
 
 /// `[cameras.encode]`, as ingest uses it.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -70,8 +74,10 @@ impl EncodeSettings {
     pub fn size_for(&self, w: usize, h: usize) -> (usize, usize) {
         let (tw, th) = match (self.width.map(usize::from), self.height.map(usize::from)) {
             (Some(tw), Some(th)) => (tw, th),
-            (Some(tw), None) => (tw, (h * tw).checked_div(w).unwrap_or(h)),
-            (None, Some(th)) => ((w * th).checked_div(h).unwrap_or(w), th),
+            // The derived side also keeps the picture within MAX_PIXELS (a camera's odd aspect ratio
+            // must not make a 4096-wide output 8192 high).
+            (Some(tw), None) => (tw, (h * tw).checked_div(w).unwrap_or(h).min(MAX_PIXELS / tw.max(16))),
+            (None, Some(th)) => ((w * th).checked_div(h).unwrap_or(w).min(MAX_PIXELS / th.max(16)), th),
             (None, None) => (w, h),
         };
         (tw.clamp(16, MAX_SIDE) & !1, th.clamp(16, MAX_SIDE) & !1)
@@ -115,11 +121,16 @@ impl YUVSource for Planes {
 
 /// Decodes and converts one JPEG into `planes`; `scratch` holds the interleaved YCbCr between calls.
 fn decode(jpeg: &[u8], settings: &EncodeSettings, scratch: &mut Vec<u8>, planes: &mut Planes) -> Result<(), String> {
-    let opts = DecoderOptions::default().jpeg_set_out_colorspace(ColorSpace::YCbCr).set_strict_mode(false);
+    let opts = DecoderOptions::default()
+        .jpeg_set_out_colorspace(ColorSpace::YCbCr)
+        .set_strict_mode(false)
+        .set_max_width(MAX_SIDE)
+        .set_max_height(MAX_SIDE);
     let mut d = JpegDecoder::new_with_options(ZCursor::new(jpeg), opts);
     d.decode_headers().map_err(|e| format!("{e:?}"))?;
     let (w, h) = d.dimensions().ok_or("no picture size")?;
-    if w < 2 || h < 2 || w > MAX_SIDE || h > MAX_SIDE {
+    // Checked before anything is allocated for the picture (the header alone decides the sizes below).
+    if w < 2 || h < 2 || w > MAX_SIDE || h > MAX_SIDE || w * h > MAX_PIXELS {
         return Err(format!("picture size {w}x{h} out of range"));
     }
     let gray = matches!(d.input_colorspace(), Some(ColorSpace::Luma | ColorSpace::LumaA));
@@ -130,6 +141,10 @@ fn decode(jpeg: &[u8], settings: &EncodeSettings, scratch: &mut Vec<u8>, planes:
     scratch.resize(size, 0);
     d.decode_into(scratch).map_err(|e| format!("{e:?}"))?;
     let comps = if gray { 1 } else { 3 };
+    if scratch.len() < w * h * comps {
+        // The slicing below relies on it; the decoder has never said otherwise, but a camera's bytes decide.
+        return Err(format!("the decoder gave {} bytes for {w}x{h}", scratch.len()));
+    }
     let (tw, th) = settings.size_for(w, h);
     let (cw, ch) = (tw / 2, th / 2);
     planes.width = tw;
@@ -271,7 +286,8 @@ fn encode(s: &mut Session, planes: &Planes, at_ms: u64) -> Result<Encoded, Strin
             7 => sps = Some(unit.to_vec()),
             8 => pps = Some(unit.to_vec()),
             _ => {
-                avc.extend_from_slice(&(unit.len() as u32).to_be_bytes());
+                let len = u32::try_from(unit.len()).map_err(|_| "openh264: a NAL unit over 4 GiB".to_owned())?;
+                avc.extend_from_slice(&len.to_be_bytes());
                 avc.extend_from_slice(unit);
             }
         }
@@ -451,6 +467,27 @@ mod tests {
         assert!(decode(b"\xff\xd8\xff\xe0garbage", &EncodeSettings::default(), &mut scratch, &mut p).is_err());
         // A truncated picture: an error or a partial picture, never a panic.
         let _ = decode(&j[..j.len() / 3], &EncodeSettings::default(), &mut scratch, &mut p);
+    }
+
+    /// A few hundred bytes whose header claims a huge picture are refused before any allocation for it.
+    #[test]
+    fn huge_claimed_sizes_are_refused_before_decoding() {
+        let j = jpeg(16, 16, 9);
+        let sof = j.windows(2).position(|w| w == [0xFF, 0xC0]).expect("a baseline JPEG");
+        for (w, h) in [(65535u16, 65535u16), (8000, 8000), (8192, 1200), (1, 4000)] {
+            let mut big = j.clone();
+            big[sof + 5..sof + 7].copy_from_slice(&h.to_be_bytes());
+            big[sof + 7..sof + 9].copy_from_slice(&w.to_be_bytes());
+            let mut scratch = Vec::new();
+            let mut p = Planes::default();
+            let r = decode(&big, &EncodeSettings::default(), &mut scratch, &mut p);
+            assert!(r.is_err(), "{w}x{h} accepted");
+            assert!(scratch.capacity() == 0 && p.i420.capacity() == 0, "{w}x{h}: memory taken before refusing");
+        }
+        // A size derived from an odd aspect ratio stays within the limit too.
+        let wide = EncodeSettings { width: Some(4096), ..Default::default() };
+        let (tw, th) = wide.size_for(2, 4608);
+        assert!(tw * th <= MAX_PIXELS, "{tw}x{th}");
     }
 
     #[test]

@@ -6,6 +6,9 @@
 //! that delivered pictures for a while ends or stalls, a fresh, re-authenticated request continues the same
 //! session at once: the encoder keeps running, so the recording continues in the same run with only the
 //! reconnect's gap. If that request fails, the error goes to the supervisor and its back-off applies.
+//! Quick re-requests are at least [`MIN_QUICK_RECONNECT_GAP`] apart (counted from the previous request), so
+//! a camera that sends a few pictures (or picture-shaped garbage) and hangs up at once is asked at most
+//! once a second, not in a tight loop.
 
 use super::encode::{BurstLog, Picture};
 use super::multipart::{is_multipart, Item, MjpegParser};
@@ -20,6 +23,8 @@ pub const STALL: Duration = Duration::from_secs(5);
 /// A connection must have delivered this many pictures to be re-requested at once when it ends; one that
 /// ends sooner is an outage for the supervisor (so a camera that hangs up at once is not hammered).
 const MIN_PICTURES_FOR_QUICK_RECONNECT: u64 = 3;
+/// The shortest time between two quick re-requests of the stream.
+pub const MIN_QUICK_RECONNECT_GAP: Duration = Duration::from_secs(1);
 
 /// Drops pictures that arrive faster than the cap. Keeps the average at the cap for any faster arrival
 /// rate and never bursts after a pause.
@@ -105,6 +110,13 @@ pub(super) async fn run(
              (goform firmware closes the stream after a while)",
             since.elapsed().as_secs()
         );
+        let wait = MIN_QUICK_RECONNECT_GAP.saturating_sub(since.elapsed());
+        if !wait.is_zero() {
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = out.closed() => return,
+            }
+        }
         match inner.get(None).await {
             Ok(r) if is_multipart(&content_type(&r)) => {
                 resp = r;
