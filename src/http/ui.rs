@@ -28,6 +28,7 @@ macro_rules! ui_files {
 pub const FILES: &[(&str, &[u8])] = ui_files![
     "index.html",
     "app.css",
+    "admin.css",
     "js/core.js",
     "js/i18n.js",
     "js/app.js",
@@ -43,12 +44,18 @@ pub const FILES: &[(&str, &[u8])] = ui_files![
     "js/admin/users.js",
 ];
 
-/// The page's Content-Security-Policy: scripts, styles, media and connections from this server only (the
-/// WebSocket included), pictures also from `data:`/`blob:` (probe snapshots, exports), inline styles (set
-/// from scripts), and never inside another site's frame (the mode switch must not be clickjacked).
-pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+/// The page's Content-Security-Policy: scripts, style sheets, media and connections from this server only
+/// (the WebSocket included), pictures also from `data:`/`blob:` (probe snapshots, exports), and never inside
+/// another site's frame (the mode switch must not be clickjacked). No `'unsafe-inline'` anywhere: the
+/// scripts set styles through the CSSOM (`el.style`), which the policy does not govern, never through
+/// `style="..."` attributes or `<style>` elements. Trusted Types with no policy (`trusted-types 'none'`) make
+/// every HTML-from-a-string sink (`innerHTML`, `insertAdjacentHTML`, `document.write`) throw in browsers that
+/// enforce them: the UI builds all of its DOM node by node (core.js `h()`), so a camera name or a server
+/// message can never become markup.
+pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
                        img-src 'self' data: blob:; media-src 'self' blob:; connect-src 'self' ws: wss:; \
-                       object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+                       object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'; \
+                       require-trusted-types-for 'script'; trusted-types 'none'";
 
 /// The environment variable naming a directory to serve the UI from instead of the embedded copy.
 pub const DIR_ENV: &str = "KEEPWATCH_UI_DIR";

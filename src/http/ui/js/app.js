@@ -71,20 +71,27 @@ function showLogin(message) {
   user.focus();
 }
 
+/** An SVG element with attributes (built node by node: the UI never parses HTML strings). */
+function svgNode(tag, attrs, ...children) {
+  const n = document.createElementNS('http://www.w3.org/2000/svg', tag);
+  for (const [k, v] of Object.entries(attrs)) n.setAttribute(k, v);
+  n.append(...children);
+  return n;
+}
+
 function logo() {
-  const svg = h('svg', { viewBox: '0 0 24 24', width: '22', height: '22', class: 'logo', 'aria-hidden': 'true' });
-  svg.innerHTML = '<circle cx="12" cy="12" r="9" fill="none" stroke="currentColor" stroke-width="2"/>'
-    + '<circle cx="12" cy="12" r="3.5" fill="currentColor"/>';
-  return svg;
+  return svgNode('svg', { viewBox: '0 0 24 24', width: '22', height: '22', class: 'logo', 'aria-hidden': 'true' },
+    svgNode('circle', { cx: '12', cy: '12', r: '9', fill: 'none', stroke: 'currentColor', 'stroke-width': '2' }),
+    svgNode('circle', { cx: '12', cy: '12', r: '3.5', fill: 'currentColor' }));
 }
 
 // ---------------------------------------------------------------------------------------------------------
 // Top bar
 
 function logoutIcon() {
-  const svg = h('svg', { viewBox: '0 0 24 24', width: '18', height: '18', 'aria-hidden': 'true' });
-  svg.innerHTML = '<path fill="currentColor" d="M10 17l1.4-1.4-2.6-2.6H20v-2H8.8l2.6-2.6L10 7l-5 5zM4 5h7V3H4a2 2 0 0 0-2 2v14a2 2 0 0 0 2 2h7v-2H4z"/>';
-  return svg;
+  return svgNode('svg', { viewBox: '0 0 24 24', width: '18', height: '18', 'aria-hidden': 'true' },
+    svgNode('path', { fill: 'currentColor',
+      d: 'M10 17l1.4-1.4-2.6-2.6H20v-2H8.8l2.6-2.6L10 7l-5 5zM4 5h7V3H4a2 2 0 0 0-2 2v14a2 2 0 0 0 2 2h7v-2H4z' }));
 }
 
 function langSwitch(onChange) {
@@ -149,11 +156,19 @@ function renderBar() {
   else document.body.prepend(bar);
 }
 
-async function logout() {
-  try { await api('/api/logout', { method: 'POST' }); } catch (_) { /* gone anyway */ }
+/** Forgets everything the session left in this tab: the CSRF token, who we are, the mode, saved filters. */
+function clearSession() {
   setCsrf('');
   ctx.me = null;
+  mode = null;
+  sessionStorage.removeItem('kw.evfilter');
   document.querySelector('header.topbar')?.remove();
+}
+
+async function logout() {
+  leavePage();
+  try { await api('/api/logout', { method: 'POST' }); } catch (_) { /* gone anyway */ }
+  clearSession();
   showLogin('');
 }
 
@@ -168,6 +183,11 @@ function leavePage() {
 }
 
 let routeSeq = 0;
+
+function notAllowed(text) {
+  return h('div', { class: 'notice notice-denied', dataset: { testid: 'not-allowed' } },
+    h('h1', {}, t('err.notAllowed')), text ? h('p', {}, text) : null);
+}
 
 async function route(force = false) {
   if (!ctx.me) return;
@@ -190,8 +210,7 @@ async function route(force = false) {
     return;
   }
   if (page.admin && !isAdmin()) {
-    el.append(h('div', { class: 'notice notice-denied', dataset: { testid: 'not-allowed' } },
-      h('h1', {}, t('err.notAllowed')), h('p', {}, t('err.notAllowedText'))));
+    el.append(notAllowed(t('err.notAllowedText')));
     current = { key };
     return;
   }
@@ -204,6 +223,11 @@ async function route(force = false) {
   } catch (e) {
     if (seq !== routeSeq) return;
     if (e instanceof ApiError && e.status === 401) return; // the login page is on its way
+    if (e instanceof ApiError && e.status === 403) {
+      // Rights changed under us (a camera no longer granted, the role taken away): say so plainly.
+      el.replaceChildren(notAllowed());
+      return;
+    }
     console.error(e);
     el.append(h('div', { class: 'notice notice-error' }, t('err.failed', { msg: e.message }),
       h('button', { class: 'btn', onclick: () => route(true) }, t('common.retry'))));
@@ -234,8 +258,7 @@ async function start() {
 window.addEventListener('hashchange', () => route());
 window.addEventListener('kw:expired', () => {
   if (!ctx.me) return;
-  ctx.me = null;
-  document.querySelector('header.topbar')?.remove();
+  clearSession();
   showLogin(t('login.expired'));
 });
 

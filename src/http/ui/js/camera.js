@@ -48,6 +48,7 @@ const strings = {
     'cam.downloaded': 'Saved {file} ({size}).',
     'cam.saveAgain': 'Save again',
     'cam.badRange': 'The end must be after the start.',
+    'cam.dataFailed': 'The timeline cannot be loaded: {msg}',
     'tl.label': 'Timeline',
     'tl.zoomIn': 'Zoom in',
     'tl.zoomOut': 'Zoom out',
@@ -88,6 +89,7 @@ const strings = {
     'cam.downloaded': '{file} gespeichert ({size}).',
     'cam.saveAgain': 'Erneut speichern',
     'cam.badRange': 'Das Ende muss nach dem Anfang liegen.',
+    'cam.dataFailed': 'Die Zeitleiste kann nicht geladen werden: {msg}',
     'tl.label': 'Zeitleiste',
     'tl.zoomIn': 'Vergrößern',
     'tl.zoomOut': 'Verkleinern',
@@ -120,7 +122,10 @@ function icon(path) {
   s.setAttribute('width', '18');
   s.setAttribute('height', '18');
   s.setAttribute('aria-hidden', 'true');
-  s.innerHTML = `<path fill="currentColor" d="${path}"/>`;
+  const p = document.createElementNS('http://www.w3.org/2000/svg', 'path');
+  p.setAttribute('fill', 'currentColor');
+  p.setAttribute('d', path);
+  s.append(p);
   return s;
 }
 const ICONS = {
@@ -227,7 +232,8 @@ export default {
       h('a', { class: 'btn btn-icon', href: '#/live', title: t('cam.back'), 'aria-label': t('cam.back') }, icon(ICONS.left)),
       h('h1', {}, name), badges);
     const error = h('p', { class: 'tile-error', hidden: true });
-    el.append(h('div', { class: 'cam-layout' }, head, error, stage, controls, tlBox, tools, exportBox));
+    const dataError = h('p', { class: 'tile-error', role: 'status', hidden: true, dataset: { testid: 'timeline-error' } });
+    el.append(h('div', { class: 'cam-layout' }, head, error, stage, controls, tlBox, dataError, tools, exportBox));
 
     const now = Date.now();
     const tl = new Timeline(tlBox, {
@@ -300,7 +306,13 @@ export default {
           end: x.end ? Date.parse(x.end) : null })).sort((a, b) => a.start - b.start);
         tl.setData({ spans: st.spans, events: st.events });
         tlBox.dataset.loaded = 'true';
-      } catch (_) { /* the next refresh tries again */ }
+        dataError.hidden = true;
+      } catch (e) {
+        // Shown under the timeline (a toast every 10 s would nag); the next refresh tries again.
+        if (seq !== st.dataSeq || st.left || e.name === 'AbortError') return;
+        dataError.textContent = t('cam.dataFailed', { msg: e.message });
+        dataError.hidden = false;
+      }
     }
 
     async function spansAround(ms) {
@@ -334,6 +346,7 @@ export default {
 
     // --- live ----------------------------------------------------------------------------------------------
     function goLive() {
+      if (st.left) return; // an answer that arrived after the page was left must not start a player
       stopRecorded();
       hidePreview();
       st.mode = 'live';
@@ -386,7 +399,8 @@ export default {
         return;
       }
       let spans;
-      try { spans = await spansAround(ms); } catch (e) { ctx.toast(e.message, 'error'); return; }
+      try { spans = await spansAround(ms); } catch (e) { if (!st.left) ctx.toast(e.message, 'error'); return; }
+      if (st.left) return;
       const span = spans.find((s) => s.end > ms + 500);
       if (!span) {
         if (Date.now() - ms < 15e3 || !spans.length) { goLive(); return; }
@@ -479,8 +493,9 @@ export default {
             .filter((e) => (dir < 0 ? e.start - PRE_ROLL < c - 2000 : e.start - PRE_ROLL > c + 1000))
             .sort((a, b) => a.start - b.start);
           ev = dir < 0 ? list[list.length - 1] : list[0];
-        } catch (e) { ctx.toast(e.message, 'error'); return; }
+        } catch (e) { if (!st.left) ctx.toast(e.message, 'error'); return; }
       }
+      if (st.left) return;
       if (!ev) { ctx.toast(t(dir < 0 ? 'cam.noPrev' : 'cam.noNext')); return; }
       playAt(ev.start - PRE_ROLL);
     }
@@ -605,7 +620,7 @@ export default {
       try {
         const c = (await api('/api/cameras')).find((x) => x.name === name);
         if (c) paintBadges(c);
-      } catch (_) { /* next time */ }
+      } catch (_) { /* loadData above shows the failure */ }
     }, 10000);
     paintControls();
 

@@ -47,11 +47,14 @@ export async function api(path, { method = 'GET', body, raw = false, headers = {
   if (!r.ok) {
     let message = r.statusText || String(r.status);
     let field = null;
+    let said = false; // the server explained itself (JSON `error`)
     try {
       const j = await r.clone().json();
-      if (j && j.error) message = j.error;
+      if (j && j.error) { message = j.error; said = true; }
       if (j && j.field) field = j.field;
     } catch (_) { /* not JSON */ }
+    // 403 always reads "Not allowed" in the user's language, with the server's reason after it.
+    if (r.status === 403) message = said ? `${t('err.notAllowed')}: ${message}` : t('err.notAllowed');
     if (r.status === 401 && path !== '/api/login') {
       window.dispatchEvent(new CustomEvent('kw:expired'));
     }
@@ -75,7 +78,9 @@ export function h(tag, attrs, ...children) {
     if (v === false || v === null || v === undefined) continue;
     if (k.startsWith('on') && typeof v === 'function') el.addEventListener(k.slice(2), v);
     else if (k === 'dataset') Object.assign(el.dataset, v);
+    // Styles go through the CSSOM (never a style="" attribute, which the CSP's style-src refuses).
     else if (k === 'style' && typeof v === 'object') Object.assign(el.style, v);
+    else if (k === 'style') el.style.cssText = String(v);
     else if (k === 'class') el.setAttribute('class', v);
     else if (k in el && typeof v !== 'string' && k !== 'list') el[k] = v;
     else el.setAttribute(k, v === true ? '' : v);

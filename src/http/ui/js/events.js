@@ -54,7 +54,8 @@ export default {
   strings,
   async render(el, ctx) {
     const { h, t, api, fmt } = ctx;
-    const saved = JSON.parse(sessionStorage.getItem('kw.evfilter') || '{}');
+    let saved = {};
+    try { saved = JSON.parse(sessionStorage.getItem('kw.evfilter') || '{}') || {}; } catch (_) { /* start unfiltered */ }
     const camSel = h('select', { dataset: { testid: 'ev-camera' } },
       h('option', { value: '' }, t('common.all')),
       (ctx.me.cameras || []).map((c) => h('option', { value: c, selected: saved.camera === c }, c)));

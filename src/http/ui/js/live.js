@@ -50,7 +50,9 @@ export default {
     }
     // Few cameras get big tiles that still fit the screen's height (see .grid[data-n] in app.css).
     const grid = h('div', { class: 'grid', dataset: { testid: 'grid', n: String(Math.min(cams.length, 5)) } });
-    el.append(grid);
+    // A failed status refresh is said above the grid (the players keep going on their own).
+    const stale = h('p', { class: 'notice notice-error', role: 'status', hidden: true, dataset: { testid: 'live-stale' } });
+    el.append(stale, grid);
     const tiles = new Map();
     for (const cam of cams) {
       const media = h('div', { class: 'tile-media' });
@@ -72,7 +74,13 @@ export default {
       tile.err.hidden = !tile.err.textContent;
     }
     const timer = setInterval(async () => {
-      try { (await api('/api/cameras')).forEach(paint); } catch (_) { /* shown on the next try */ }
+      try {
+        (await api('/api/cameras')).forEach(paint);
+        stale.hidden = true;
+      } catch (e) {
+        stale.textContent = t('err.refresh', { msg: e.message });
+        stale.hidden = false;
+      }
     }, 5000);
     return () => {
       clearInterval(timer);

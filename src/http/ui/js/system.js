@@ -105,8 +105,11 @@ export default {
     adminStyle();
     const { t } = ctx;
     const host = el('div', { class: 'adm', 'data-testid': 'page-system' });
-    root.append(host);
+    // A failed refresh keeps the last picture and says so above it.
+    const stale = el('p', { class: 'adm adm-err', role: 'status', 'data-testid': 'sys-stale' });
+    root.append(stale, host);
     const paint = (info) => {
+      stale.textContent = '';
       host.replaceChildren(
         el('h2', null, t('sys.title')),
         storageSection(ctx, info.storage || {}),
@@ -118,7 +121,7 @@ export default {
     const timer = setInterval(async () => {
       if (busy || document.hidden) return;
       busy = true;
-      try { paint(await ctx.api('/api/system')); } catch (_) { /* keep the last picture; the shell handles 401 */ }
+      try { paint(await ctx.api('/api/system')); } catch (e) { stale.textContent = t('err.refresh', { msg: e.message }); }
       busy = false;
     }, 10000);
     return () => clearInterval(timer);

@@ -87,6 +87,7 @@ const strings = {
     'cams.zones.name': 'Zone name',
     'cams.zones.include': 'Include',
     'cams.zones.exclude': 'Exclude',
+    'cams.zones.kind': 'Zone kind',
     'cams.zones.delete': 'Delete zone',
     'cams.confirm': 'Yes',
     'cams.dismiss': 'No',
@@ -160,6 +161,7 @@ const strings = {
     'cams.zones.name': 'Name der Zone',
     'cams.zones.include': 'Einschließen',
     'cams.zones.exclude': 'Ausschließen',
+    'cams.zones.kind': 'Art der Zone',
     'cams.zones.delete': 'Zone löschen',
     'cams.confirm': 'Ja',
     'cams.dismiss': 'Nein',
@@ -169,74 +171,11 @@ const strings = {
 // ---------------------------------------------------------------------------------------------------------
 // Shared by the admin pages (imported by alerts.js, users.js and system.js).
 
-const ADMIN_CSS = `
-.adm [hidden] { display: none !important; }
-.adm { max-width: 60rem; margin: 0 auto; display: grid; gap: 1rem; }
-.adm h2 { margin: .2rem 0; font-size: 1.25rem; }
-.adm h3 { margin: .2rem 0; font-size: 1.05rem; }
-.adm-bar { display: flex; flex-wrap: wrap; gap: .5rem; align-items: center; justify-content: space-between; }
-.adm-list { display: grid; gap: .6rem; grid-template-columns: repeat(auto-fill, minmax(min(100%, 20rem), 1fr)); }
-.adm-card { border: 1px solid rgba(128,128,128,.35); border-radius: 8px; padding: .7rem .8rem; display: grid; gap: .35rem;
-  align-content: start; min-width: 0; overflow-wrap: anywhere; }
-.adm-card .adm-row { display: flex; flex-wrap: wrap; gap: .4rem; align-items: center; }
-.adm-muted { opacity: .7; font-size: .9em; }
-.adm-badge { display: inline-block; border-radius: 999px; padding: .05rem .55rem; font-size: .85em;
-  background: rgba(128,128,128,.25); }
-.adm-badge.ok { background: rgba(40,160,70,.3); } .adm-badge.bad { background: rgba(200,50,50,.35); }
-.adm-badge.warn { background: rgba(210,150,20,.35); }
-.adm-form { display: grid; gap: .8rem; }
-.adm-form fieldset { border: 1px solid rgba(128,128,128,.35); border-radius: 8px; margin: 0; padding: .6rem .8rem;
-  display: grid; gap: .6rem; min-width: 0; }
-.adm-form legend { padding: 0 .3rem; font-weight: 600; }
-.adm-field { display: grid; gap: .2rem; min-width: 0; }
-.adm-field > span { font-weight: 500; }
-.adm-field input[type=text], .adm-field input[type=password], .adm-field input:not([type]), .adm-field select {
-  width: 100%; box-sizing: border-box; min-width: 0; font: inherit; padding: .45rem .55rem; }
-.adm-field small { opacity: .7; }
-.adm-field input:disabled { opacity: .65; cursor: not-allowed; }
-.adm-check { display: flex; gap: .45rem; align-items: center; }
-.adm-err { color: #e55; font-weight: 500; }
-.adm-err:empty { display: none; }
-.adm-actions { display: flex; flex-wrap: wrap; gap: .5rem; }
-.adm button { font: inherit; padding: .45rem .9rem; border-radius: 6px; cursor: pointer; }
-.adm button.adm-primary { font-weight: 600; }
-.adm button.adm-danger { color: #e55; }
-.adm-grid2 { display: grid; gap: .6rem; grid-template-columns: repeat(auto-fit, minmax(min(100%, 14rem), 1fr)); }
-.adm-probe { border-radius: 8px; padding: .6rem .8rem; display: grid; gap: .4rem; }
-.adm-probe.ok { border: 2px solid rgba(40,160,70,.8); }
-.adm-probe.bad { border: 2px solid #e55; }
-.adm-probe .adm-headline { font-size: 1.15rem; font-weight: 700; }
-.adm-probe.bad .adm-headline { color: #e55; }
-.adm-probe img { max-width: 100%; border-radius: 6px; display: block; }
-.adm-zones { position: relative; width: 100%; background: #000; border-radius: 6px; overflow: hidden;
-  touch-action: manipulation; }
-.adm-zones img { position: absolute; inset: 0; width: 100%; height: 100%; object-fit: fill; display: block; }
-.adm-zones svg { position: absolute; inset: 0; width: 100%; height: 100%; cursor: crosshair; }
-.adm-zones .adm-placeholder { position: absolute; inset: 0; display: grid; place-items: center; padding: 1rem;
-  color: #ccc; text-align: center; }
-.adm-zone-row { display: flex; flex-wrap: wrap; gap: .4rem; align-items: center; }
-.adm-zone-row input { flex: 1 1 8rem; min-width: 0; font: inherit; padding: .35rem .5rem; }
-.adm-swatch { width: .9rem; height: .9rem; border-radius: 3px; flex: none; }
-.adm-confirm { border: 2px solid #e55; border-radius: 8px; padding: .6rem .8rem; display: grid; gap: .5rem; }
-.adm-mode { display: grid; grid-template-columns: repeat(3, minmax(0, 1fr)); gap: .5rem; }
-.adm-mode button { padding: 1.1rem .4rem; font-size: 1.1rem; font-weight: 600; border: 2px solid rgba(128,128,128,.5); }
-.adm-mode button[aria-pressed=true] { border-color: #4a9; background: rgba(40,160,110,.3); }
-.adm-meter { height: 1.1rem; border-radius: 999px; background: rgba(128,128,128,.25); overflow: hidden; }
-.adm-meter > div { height: 100%; background: #4a9; }
-.adm-meter > div.warn { background: #d92; } .adm-meter > div.bad { background: #e55; }
-.adm-token { font-family: ui-monospace, monospace; word-break: break-all; padding: .5rem; border-radius: 6px;
-  background: rgba(128,128,128,.2); user-select: all; }
-.adm-checks { display: flex; flex-wrap: wrap; gap: .3rem 1rem; }
-.adm-kv { display: grid; grid-template-columns: max-content minmax(0, 1fr); gap: .25rem .8rem; }
-`;
-
-/** Adds the admin pages' style sheet once (admin.css is not in the embedded file table, so it lives here). */
+/** Makes sure the admin pages' style sheet (/ui/admin.css, linked by index.html) is there. It is a file, not
+ * a <style> element, because the page's CSP allows style sheets from this server only. */
 export function adminStyle() {
-  if (document.getElementById('kw-admin-css')) return;
-  const s = document.createElement('style');
-  s.id = 'kw-admin-css';
-  s.textContent = ADMIN_CSS;
-  document.head.appendChild(s);
+  if (document.querySelector('link[href="/ui/admin.css"]')) return;
+  document.head.append(Object.assign(document.createElement('link'), { rel: 'stylesheet', href: '/ui/admin.css' }));
 }
 
 /** An element with properties/attributes and children; event handlers as `onclick` etc. Independent of
@@ -253,6 +192,8 @@ function setAttrs(n, attrs) {
     if (v === null || v === undefined || v === false) continue;
     if (k.startsWith('on') && typeof v === 'function') n.addEventListener(k.slice(2), v);
     else if (k === 'class') n.setAttribute('class', v);
+    // Through the CSSOM: the page's CSP refuses style="" attributes.
+    else if (k === 'style') n.style.cssText = String(v);
     else if (k === 'value' || k === 'checked' || k === 'disabled' || k === 'hidden') n[k] = v;
     else n.setAttribute(k, v === true ? '' : String(v));
   }
@@ -670,7 +611,7 @@ function makeZoneEditor(ctx, zones, picture, size) {
       return;
     }
     list.replaceChildren(...zones.map((z, i) => {
-      const kind = el('select', { 'data-testid': `zone-kind-${i}`, 'aria-label': t('cams.zones.include'),
+      const kind = el('select', { 'data-testid': `zone-kind-${i}`, 'aria-label': t('cams.zones.kind'),
         onchange: () => { z.kind = kind.value; redraw(); } },
       el('option', { value: 'include' }, t('cams.zones.include')),
       el('option', { value: 'exclude' }, t('cams.zones.exclude')));
@@ -703,13 +644,15 @@ export default {
   async render(root, ctx) {
     adminStyle();
     const host = el('div', { class: 'adm', 'data-testid': 'page-admin-cameras' });
-    root.append(host);
+    // A failed status refresh of the list is said above it (the list stays as it was).
+    const stale = el('p', { class: 'adm adm-err', role: 'status', 'data-testid': 'cams-stale' });
+    root.append(stale, host);
     let alive = true;
     const view = {
       mode: 'list',
       shown: null,
-      list: () => { view.mode = 'list'; return alive && renderList(host, ctx, view).catch((e) => showFail(host, e)); },
-      edit: (name) => { view.mode = 'edit'; return alive && renderForm(host, ctx, view, name).catch((e) => showFail(host, e)); },
+      list: () => { view.mode = 'list'; stale.textContent = ''; return alive && renderList(host, ctx, view).catch((e) => showFail(host, e)); },
+      edit: (name) => { view.mode = 'edit'; stale.textContent = ''; return alive && renderForm(host, ctx, view, name).catch((e) => showFail(host, e)); },
     };
     await view.list();
     // Statuses change (a new camera connects, one goes offline): redraw the list when what it shows
@@ -718,10 +661,14 @@ export default {
       if (view.mode !== 'list' || document.hidden || host.querySelector('.adm-confirm')) return;
       try {
         const cams = await ctx.api('/api/cameras');
+        stale.textContent = '';
         if (alive && view.mode === 'list' && listKey(cams) !== view.shown && !host.querySelector('.adm-confirm')) {
           await renderList(host, ctx, view, cams);
         }
-      } catch (_) { /* the next tick tries again; the shell handles 401 */ }
+      } catch (e) {
+        // The next tick tries again; the shell handles 401.
+        if (alive && view.mode === 'list') stale.textContent = ctx.t('err.refresh', { msg: e.message });
+      }
     }, 4000);
     return () => { alive = false; clearInterval(timer); };
   },
