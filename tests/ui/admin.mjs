@@ -131,6 +131,9 @@ async function zoneAndFieldError(page) {
   assert((await text(page, 'err-max_age')).includes('max_age'), `field error: ${await text(page, 'err-max_age')}`);
   await shot(page, 'camera-field-error');
   await page.getByTestId('cam-max-age').fill('7d');
+  // Pre- and post-roll for record-on-motion are set in the same form.
+  await page.getByTestId('cam-pre-roll').fill('3s');
+  await page.getByTestId('cam-post-roll').fill('20s');
   await drawZone(page, [[0.1, 0.1], [0.6, 0.1], [0.6, 0.5], [0.1, 0.5]]);
   await page.getByTestId('zone-name-0').fill('door');
   await page.getByTestId('zone-kind-0').selectOption('exclude');
@@ -141,6 +144,8 @@ async function zoneAndFieldError(page) {
   assert(z.length === 1 && z[0].name === 'door' && z[0].kind === 'exclude' && z[0].points.length === 4,
     `zones after save: ${JSON.stringify(z)}`);
   assert(cfg.max_age === '7d', `max_age after save: ${cfg.max_age}`);
+  assert(cfg.motion.pre_roll === '3s' && cfg.motion.post_roll === '20s',
+    `rolls after save: ${cfg.motion.pre_roll} ${cfg.motion.post_roll}`);
   log('zone saved');
 }
 

@@ -54,6 +54,13 @@ const strings = {
     'cams.f.maxSizeHint': 'e.g. 50GB; empty: the store’s rule',
     'cams.f.motion': 'Motion detection',
     'cams.f.sensitivity': 'Sensitivity',
+    'cams.f.preRoll': 'Record before motion',
+    'cams.f.preRollHint': 'with recording "On motion"; e.g. 5s',
+    'cams.f.postRoll': 'Record after motion',
+    'cams.f.postRollHint': 'e.g. 10s',
+    'cams.f.minDuration': 'Ignore motion shorter than',
+    'cams.f.minDurationHint': 'e.g. 1s; longer means fewer false alarms',
+    'cams.f.keyframesOnly': 'Look at key frames only (less CPU, coarser)',
     'cams.section.connection': 'Connection',
     'cams.section.recording': 'Recording',
     'cams.section.motion': 'Motion',
@@ -128,6 +135,13 @@ const strings = {
     'cams.f.maxSizeHint': 'z. B. 50GB; leer: Regel des Speichers',
     'cams.f.motion': 'Bewegungserkennung',
     'cams.f.sensitivity': 'Empfindlichkeit',
+    'cams.f.preRoll': 'Vorlauf vor der Bewegung',
+    'cams.f.preRollHint': 'bei Aufnahme „Bei Bewegung“; z. B. 5s',
+    'cams.f.postRoll': 'Nachlauf nach der Bewegung',
+    'cams.f.postRollHint': 'z. B. 10s',
+    'cams.f.minDuration': 'Kürzere Bewegung ignorieren als',
+    'cams.f.minDurationHint': 'z. B. 1s; länger heißt weniger Fehlalarme',
+    'cams.f.keyframesOnly': 'Nur Schlüsselbilder auswerten (weniger CPU, gröber)',
     'cams.section.connection': 'Verbindung',
     'cams.section.recording': 'Aufnahme',
     'cams.section.motion': 'Bewegung',
@@ -366,6 +380,11 @@ async function renderForm(host, ctx, view, name) {
     'aria-label': t('cams.f.sensitivity'), value: String(cfg.motion.sensitivity),
     oninput: () => { sensOut.textContent = num.format(Number(sensIn.value)); } });
 
+  const minDurIn = input('cam-min-duration', cfg.motion.min_duration, { placeholder: '1s' });
+  const preIn = input('cam-pre-roll', cfg.motion.pre_roll, { placeholder: '5s' });
+  const postIn = input('cam-post-roll', cfg.motion.post_roll, { placeholder: '10s' });
+  const keyOnlyIn = el('input', { type: 'checkbox', 'data-testid': 'cam-keyframes-only', checked: !!cfg.motion.keyframes_only });
+
   // Test connection.
   const probeBox = el('div', { 'data-testid': 'cam-probe-result', 'aria-live': 'polite' });
   const testBtn = el('button', { type: 'button', class: 'btn', 'data-testid': 'cam-test', onclick: () => runProbe() }, t('cams.test'));
@@ -453,6 +472,11 @@ async function renderForm(host, ctx, view, name) {
     el('fieldset', null, el('legend', null, t('cams.section.motion')),
       el('label', { class: 'adm-check' }, motionIn, t('cams.f.motion')),
       field(t('cams.f.sensitivity'), el('div', { class: 'adm-check' }, sensIn, sensOut), null, 'sensitivity'),
+      el('div', { class: 'adm-grid2' },
+        field(t('cams.f.preRoll'), preIn, t('cams.f.preRollHint'), 'pre_roll'),
+        field(t('cams.f.postRoll'), postIn, t('cams.f.postRollHint'), 'post_roll')),
+      field(t('cams.f.minDuration'), minDurIn, t('cams.f.minDurationHint'), 'min_duration'),
+      el('label', { class: 'adm-check' }, keyOnlyIn, t('cams.f.keyframesOnly')),
       el('h3', null, t('cams.zones')),
       el('div', { class: 'adm-err', 'data-err': 'zones' }),
       zoneEditor.node),
@@ -483,6 +507,10 @@ async function renderForm(host, ctx, view, name) {
         ...cfg.motion,
         enabled: motionIn.checked,
         sensitivity: Number(sensIn.value),
+        min_duration: minDurIn.value.trim() || null,
+        pre_roll: preIn.value.trim() || null,
+        post_roll: postIn.value.trim() || null,
+        keyframes_only: keyOnlyIn.checked,
         zones: zoneEditor.zones().map((z) => ({ name: z.name, kind: z.kind, points: z.points })),
       },
     };
