@@ -135,6 +135,16 @@ async function zoneAndFieldError(page) {
   await page.getByTestId('cam-pre-roll').fill('3s');
   await page.getByTestId('cam-post-roll').fill('20s');
   await drawZone(page, [[0.1, 0.1], [0.6, 0.1], [0.6, 0.5], [0.1, 0.5]]);
+  // A corner can be dragged after the zone is closed: move the first one from (0.1, 0.1) to (0.2, 0.15).
+  {
+    const box = await page.getByTestId('zone-svg').boundingBox();
+    const handle = await page.getByTestId('zone-handle-0-0').boundingBox();
+    await page.mouse.move(handle.x + handle.width / 2, handle.y + handle.height / 2);
+    await page.mouse.down();
+    await page.mouse.move(box.x + 0.15 * box.width, box.y + 0.12 * box.height, { steps: 4 });
+    await page.mouse.move(box.x + 0.2 * box.width, box.y + 0.15 * box.height, { steps: 4 });
+    await page.mouse.up();
+  }
   await page.getByTestId('zone-name-0').fill('door');
   await page.getByTestId('zone-kind-0').selectOption('exclude');
   await shot(page, 'camera-zone');
@@ -143,6 +153,8 @@ async function zoneAndFieldError(page) {
   const z = cfg.motion.zones;
   assert(z.length === 1 && z[0].name === 'door' && z[0].kind === 'exclude' && z[0].points.length === 4,
     `zones after save: ${JSON.stringify(z)}`);
+  const [cx, cy] = z[0].points[0];
+  assert(Math.abs(cx - 0.2) < 0.02 && Math.abs(cy - 0.15) < 0.02, `dragged corner: ${JSON.stringify(z[0].points)}`);
   assert(cfg.max_age === '7d', `max_age after save: ${cfg.max_age}`);
   assert(cfg.motion.pre_roll === '3s' && cfg.motion.post_roll === '20s',
     `rolls after save: ${cfg.motion.pre_roll} ${cfg.motion.post_roll}`);

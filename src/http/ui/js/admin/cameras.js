@@ -83,7 +83,7 @@ const strings = {
     'cams.probe.subOk': 'Sub-stream: {codec} · {res}',
     'cams.probe.subBad': 'Sub-stream failed: {why}',
     'cams.zones': 'Motion zones',
-    'cams.zones.hint': 'Click or tap on the picture to add points, then close the polygon. Include zones limit detection to their area; exclude zones ignore theirs.',
+    'cams.zones.hint': 'Click or tap on the picture to add points, then close the polygon; drag a corner to move it. Include zones limit detection to their area; exclude zones ignore theirs.',
     'cams.zones.noPicture': 'Test the connection to get a picture to draw on.',
     'cams.zones.new': 'Draw a zone',
     'cams.zones.close': 'Close polygon',
@@ -164,7 +164,7 @@ const strings = {
     'cams.probe.subOk': 'Substream: {codec} · {res}',
     'cams.probe.subBad': 'Substream fehlgeschlagen: {why}',
     'cams.zones': 'Bewegungszonen',
-    'cams.zones.hint': 'Tippen oder klicken Sie auf das Bild, um Punkte zu setzen, und schließen Sie dann das Vieleck. Einschlusszonen beschränken die Erkennung auf ihre Fläche, Ausschlusszonen blenden ihre Fläche aus.',
+    'cams.zones.hint': 'Tippen oder klicken Sie auf das Bild, um Punkte zu setzen, und schließen Sie dann das Vieleck; ziehen Sie eine Ecke, um sie zu verschieben. Einschlusszonen beschränken die Erkennung auf ihre Fläche, Ausschlusszonen blenden ihre Fläche aus.',
     'cams.zones.noPicture': 'Testen Sie die Verbindung, um ein Bild zum Zeichnen zu erhalten.',
     'cams.zones.new': 'Zone zeichnen',
     'cams.zones.close': 'Vieleck schließen',
@@ -584,7 +584,32 @@ function makeZoneEditor(ctx, zones, picture, size) {
 
   const round = (v) => Math.round(Math.min(1, Math.max(0, v)) * 1000) / 1000;
 
+  // Corners of finished zones are handles: drag one to move it (mouse, pen or finger). The click that ends a
+  // drag must not start a new polygon.
+  let drag = null;
+  let dragged = false;
+  surface.addEventListener('pointerdown', (ev) => {
+    const handle = ev.target.closest?.('[data-handle]');
+    dragged = false;
+    if (!handle || drawing) return;
+    const [zi, pi] = handle.dataset.handle.split(':').map(Number);
+    drag = { zi, pi };
+    surface.setPointerCapture?.(ev.pointerId);
+    ev.preventDefault();
+  });
+  surface.addEventListener('pointermove', (ev) => {
+    if (!drag || !zones[drag.zi]) return;
+    const r = surface.getBoundingClientRect();
+    zones[drag.zi].points[drag.pi] = [round((ev.clientX - r.left) / r.width), round((ev.clientY - r.top) / r.height)];
+    dragged = true;
+    redraw();
+  });
+  const endDrag = () => { drag = null; };
+  surface.addEventListener('pointerup', endDrag);
+  surface.addEventListener('pointercancel', endDrag);
+
   surface.addEventListener('click', (ev) => {
+    if (dragged || ev.target.closest?.('[data-handle]')) { dragged = false; return; }
     if (!drawing) drawing = [];
     const r = surface.getBoundingClientRect();
     const p = [round((ev.clientX - r.left) / r.width), round((ev.clientY - r.top) / r.height)];
@@ -616,6 +641,12 @@ function makeZoneEditor(ctx, zones, picture, size) {
       surface.append(svg('polygon', { points: pts(z.points), fill: colour(z.kind), 'fill-opacity': 0.3,
         stroke: colour(z.kind), 'stroke-width': 3, 'vector-effect': 'non-scaling-stroke', 'data-zone': i }));
     });
+    if (!drawing) {
+      zones.forEach((z, i) => z.points.forEach(([x, y], j) => surface.append(svg('circle', { cx: x * vw, cy: y * vh,
+        r: 10, fill: '#fff', 'fill-opacity': 0.85, stroke: colour(z.kind), 'stroke-width': 3,
+        'vector-effect': 'non-scaling-stroke', class: 'adm-handle', 'data-handle': `${i}:${j}`,
+        'data-testid': `zone-handle-${i}-${j}` }))));
+    }
     if (drawing) {
       if (drawing.length > 1) {
         surface.append(svg('polyline', { points: pts(drawing), fill: 'none', stroke: '#fd3', 'stroke-width': 3,
