@@ -326,18 +326,10 @@ mod tests {
             }
             s.draw(i as u64, &mut buf);
             let bs = enc.encode(&YUVBuffer::from_vec(buf.clone(), usize::from(W), usize::from(H))).unwrap();
-            let annexb = bs.to_vec();
-            let mut avc = Vec::new();
-            for unit in nal::iter_annexb(&annexb) {
-                match nal::h264_type(unit) {
-                    7 => sps = Some(unit.to_vec()),
-                    8 => pps = Some(unit.to_vec()),
-                    _ => {
-                        avc.extend_from_slice(&(unit.len() as u32).to_be_bytes());
-                        avc.extend_from_slice(unit);
-                    }
-                }
-            }
+            let split = nal::split_h264_annexb(&bs.to_vec()).unwrap();
+            sps = split.sps.or(sps);
+            pps = split.pps.or(pps);
+            let avc = split.avc;
             let key = nal::h264_is_idr(&avc);
             assert_eq!(key, i % gop == 0, "frame {i}");
             frames.push(Frame {

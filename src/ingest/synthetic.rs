@@ -116,19 +116,8 @@ struct Encoded {
 fn encode_one(enc: &mut Encoder, yuv: YUVBuffer) -> Result<Encoded, String> {
     let bs = enc.encode(&yuv).map_err(|e| format!("openh264: {e}"))?;
     let key = matches!(bs.frame_type(), FrameType::IDR);
-    let annexb = bs.to_vec();
-    let mut avc = Vec::with_capacity(annexb.len());
-    let (mut sps, mut pps) = (None, None);
-    for unit in nal::iter_annexb(&annexb) {
-        match nal::h264_type(unit) {
-            7 => sps = Some(unit.to_vec()),
-            8 => pps = Some(unit.to_vec()),
-            _ => {
-                avc.extend_from_slice(&(unit.len() as u32).to_be_bytes());
-                avc.extend_from_slice(unit);
-            }
-        }
-    }
+    let nal::H264Split { avc, sps, pps } =
+        nal::split_h264_annexb(&bs.to_vec()).map_err(|e| format!("openh264: {e}"))?;
     Ok(Encoded { key, avc, sps, pps })
 }
 

@@ -50,6 +50,32 @@ pub fn annexb_to_avc(data: &[u8]) -> Vec<u8> {
     out
 }
 
+/// An H.264 encoder's Annex B output split the way keepwatch stores it: the access unit's NAL units in
+/// length-prefixed (MP4) form, and the SPS and PPS, which go into the run's `avcC` instead.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct H264Split {
+    pub avc: Vec<u8>,
+    pub sps: Option<Vec<u8>>,
+    pub pps: Option<Vec<u8>>,
+}
+
+/// Splits an encoder's Annex B access unit into [`H264Split`]. Fails only for a NAL unit over 4 GiB.
+pub fn split_h264_annexb(annexb: &[u8]) -> Result<H264Split, String> {
+    let mut out = H264Split { avc: Vec::with_capacity(annexb.len()), ..H264Split::default() };
+    for unit in iter_annexb(annexb) {
+        match h264_type(unit) {
+            7 => out.sps = Some(unit.to_vec()),
+            8 => out.pps = Some(unit.to_vec()),
+            _ => {
+                let len = u32::try_from(unit.len()).map_err(|_| "a NAL unit over 4 GiB".to_owned())?;
+                out.avc.extend_from_slice(&len.to_be_bytes());
+                out.avc.extend_from_slice(unit);
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// H.264 NAL unit type (low 5 bits of the header byte).
 pub fn h264_type(nal: &[u8]) -> u8 {
     nal.first().map(|b| b & 0x1f).unwrap_or(0)
@@ -97,6 +123,17 @@ pub fn h264_rfc6381(sps: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parameter_sets_are_split_out_of_an_encoder_access_unit() {
+        let annexb = [0, 0, 0, 1, 0x67, 1, 2, 0, 0, 1, 0x68, 3, 0, 0, 0, 1, 0x65, 9, 9, 9];
+        let s = split_h264_annexb(&annexb).unwrap();
+        assert_eq!(s.sps.as_deref(), Some(&[0x67, 1, 2][..]));
+        assert_eq!(s.pps.as_deref(), Some(&[0x68, 3][..]));
+        assert_eq!(s.avc, [0, 0, 0, 4, 0x65, 9, 9, 9]);
+        assert!(h264_is_idr(&s.avc));
+        assert_eq!(split_h264_annexb(&[]).unwrap(), H264Split::default());
+    }
 
     #[test]
     fn annexb_round_trip() {

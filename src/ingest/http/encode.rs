@@ -278,20 +278,8 @@ struct Encoded {
 fn encode(s: &mut Session, planes: &Planes, at_ms: u64) -> Result<Encoded, String> {
     let bs = s.enc.encode_at(planes, Timestamp::from_millis(at_ms)).map_err(|e| format!("openh264: {e}"))?;
     let key = matches!(bs.frame_type(), FrameType::IDR);
-    let annexb = bs.to_vec();
-    let mut avc = Vec::with_capacity(annexb.len());
-    let (mut sps, mut pps) = (None, None);
-    for unit in nal::iter_annexb(&annexb) {
-        match nal::h264_type(unit) {
-            7 => sps = Some(unit.to_vec()),
-            8 => pps = Some(unit.to_vec()),
-            _ => {
-                let len = u32::try_from(unit.len()).map_err(|_| "openh264: a NAL unit over 4 GiB".to_owned())?;
-                avc.extend_from_slice(&len.to_be_bytes());
-                avc.extend_from_slice(unit);
-            }
-        }
-    }
+    let nal::H264Split { avc, sps, pps } =
+        nal::split_h264_annexb(&bs.to_vec()).map_err(|e| format!("openh264: {e}"))?;
     Ok(Encoded { key, avc, sps, pps })
 }
 
