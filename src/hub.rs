@@ -6,10 +6,11 @@
 //! with a [`MediaEvent::Gap`] marker, so it can never slow the camera or the other subscribers, and its
 //! memory is bounded by its queue.
 //!
-//! The hub also keeps the recent GOPs in memory (at least the current one), so a new live viewer starts
-//! at once from the latest key frame and record-on-motion has its pre-roll.
+//! The hub also keeps the current GOP in memory, so a new live viewer starts at once from the latest key
+//! frame and a snapshot of "now" can be decoded. (Record-on-motion keeps its own pre-roll in the
+//! recorder's gate, sized by the camera's `pre_roll`.)
 
-use kw_media::{Frame, RunInfo, StreamKind, VIDEO_TIMESCALE};
+use kw_media::{Frame, RunInfo, StreamKind};
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
@@ -36,10 +37,9 @@ struct Subscriber {
 
 struct Inner {
     run: Option<Arc<RunInfo>>,
-    /// Recent frames starting at a video key frame.
-    gops: VecDeque<Arc<Frame>>,
+    /// The frames since the latest video key frame, that key frame first.
+    gop: VecDeque<Arc<Frame>>,
     subs: Vec<Subscriber>,
-    keep_ticks: i64,
 }
 
 /// One camera's fan-out point. Cheap to clone.
@@ -53,17 +53,13 @@ pub struct Hub {
 pub enum Start {
     /// With the next frame published.
     Now,
-    /// With the latest buffered video key frame (live view).
+    /// With the latest buffered video key frame (live view, motion).
     LastKeyFrame,
-    /// With the oldest buffered key frame (pre-roll for record-on-motion).
-    Oldest,
 }
 
 impl Hub {
-    /// `keep` is how much video to keep buffered beyond the current GOP (pre-roll).
-    pub fn new(keep: std::time::Duration) -> Self {
-        let keep_ticks = (keep.as_secs_f64() * f64::from(VIDEO_TIMESCALE)) as i64;
-        Hub { inner: Arc::new(Mutex::new(Inner { run: None, gops: VecDeque::new(), subs: Vec::new(), keep_ticks })) }
+    pub fn new() -> Self {
+        Hub { inner: Arc::new(Mutex::new(Inner { run: None, gop: VecDeque::new(), subs: Vec::new() })) }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -77,18 +73,10 @@ impl Hub {
         let (tx, rx) = mpsc::channel(capacity.max(4));
         let mut inner = self.lock();
         let mut skipping = false;
-        if start != Start::Now {
+        if start == Start::LastKeyFrame {
             if let Some(run) = inner.run.clone() {
-                let from = match start {
-                    Start::Oldest => 0,
-                    _ => inner
-                        .gops
-                        .iter()
-                        .rposition(|f| f.stream == StreamKind::Video && f.key)
-                        .unwrap_or(inner.gops.len()),
-                };
                 let _ = tx.try_send(MediaEvent::Run(run));
-                for f in inner.gops.iter().skip(from) {
+                for f in inner.gop.iter() {
                     if tx.try_send(MediaEvent::Frame(f.clone())).is_err() {
                         skipping = true;
                         break;
@@ -100,29 +88,21 @@ impl Hub {
         rx
     }
 
-    /// The current run, if the camera is streaming.
-    pub fn run(&self) -> Option<Arc<RunInfo>> {
-        self.lock().run.clone()
-    }
-
     /// The current run and its buffered video frames from the latest video key frame on, in decode order
     /// (for snapshots). None when the camera is not streaming or no key frame has arrived yet.
     pub fn current_gop(&self) -> Option<(Arc<RunInfo>, Vec<Arc<Frame>>)> {
         let inner = self.lock();
         let run = inner.run.clone()?;
-        let from = inner.gops.iter().rposition(|f| f.stream == StreamKind::Video && f.key)?;
-        let frames = inner.gops.iter().skip(from).filter(|f| f.stream == StreamKind::Video).cloned().collect();
+        if inner.gop.is_empty() {
+            return None;
+        }
+        let frames = inner.gop.iter().filter(|f| f.stream == StreamKind::Video).cloned().collect();
         Some((run, frames))
-    }
-
-    /// Number of live subscribers (closed ones are pruned on publish).
-    pub fn subscribers(&self) -> usize {
-        self.lock().subs.iter().filter(|s| !s.tx.is_closed()).count()
     }
 
     pub fn publish_run(&self, run: Arc<RunInfo>) {
         let mut inner = self.lock();
-        inner.gops.clear();
+        inner.gop.clear();
         inner.run = Some(run.clone());
         Self::send_all(&mut inner, MediaEvent::Run(run), false);
     }
@@ -133,13 +113,13 @@ impl Hub {
         let mut inner = self.lock();
         inner.subs.clear();
         inner.run = None;
-        inner.gops.clear();
+        inner.gop.clear();
     }
 
     pub fn publish_stopped(&self) {
         let mut inner = self.lock();
         inner.run = None;
-        inner.gops.clear();
+        inner.gop.clear();
         Self::send_all(&mut inner, MediaEvent::Stopped, false);
     }
 
@@ -147,25 +127,12 @@ impl Hub {
         let mut inner = self.lock();
         let video_key = frame.stream == StreamKind::Video && frame.key;
         if video_key {
-            inner.gops.push_back(frame.clone());
-            Self::trim(&mut inner, frame.pts);
-        } else if !inner.gops.is_empty() {
-            inner.gops.push_back(frame.clone());
+            inner.gop.clear();
+            inner.gop.push_back(frame.clone());
+        } else if !inner.gop.is_empty() {
+            inner.gop.push_back(frame.clone());
         }
         Self::send_all(&mut inner, MediaEvent::Frame(frame), video_key);
-    }
-
-    /// Drops whole GOPs older than `keep_ticks` before `now_pts`, always keeping the current one.
-    fn trim(inner: &mut Inner, now_pts: i64) {
-        loop {
-            // Find the second key frame; everything before it is one droppable GOP.
-            let second = inner.gops.iter().skip(1).position(|f| f.stream == StreamKind::Video && f.key);
-            let Some(i) = second.map(|i| i + 1) else { break };
-            if now_pts - inner.gops[i].pts < inner.keep_ticks {
-                break;
-            }
-            inner.gops.drain(..i);
-        }
     }
 
     fn send_all(inner: &mut Inner, ev: MediaEvent, video_key: bool) {
@@ -223,7 +190,7 @@ mod tests {
 
     #[test]
     fn slow_subscriber_skips_to_key_frame() {
-        let hub = Hub::new(std::time::Duration::ZERO);
+        let hub = Hub::new();
         let mut fast = hub.subscribe(1000, Start::Now);
         let mut slow = hub.subscribe(4, Start::Now);
         hub.publish_run(run());
@@ -255,7 +222,7 @@ mod tests {
 
     #[test]
     fn late_subscriber_starts_at_last_key_frame() {
-        let hub = Hub::new(std::time::Duration::from_secs(1));
+        let hub = Hub::new();
         hub.publish_run(run());
         for i in 0..95 {
             hub.publish_frame(frame(i, i % 25 == 0));
@@ -266,12 +233,9 @@ mod tests {
             Ok(MediaEvent::Frame(f)) => assert_eq!(f.pts, 75 * 3600),
             other => panic!("{other:?}"),
         }
-        let mut pre = hub.subscribe(1000, Start::Oldest);
-        assert!(matches!(pre.try_recv(), Ok(MediaEvent::Run(_))));
-        match pre.try_recv() {
-            // keep = 1 s = 25 frames: the GOP at 50 is still needed to cover 1 s before frame 94.
-            Ok(MediaEvent::Frame(f)) => assert_eq!(f.pts, 50 * 3600),
-            other => panic!("{other:?}"),
-        }
+        let (_, gop) = hub.current_gop().unwrap();
+        assert_eq!(gop.len(), 20, "only the current GOP is kept");
+        let mut now = hub.subscribe(1000, Start::Now);
+        assert!(now.try_recv().is_err(), "Now starts with the next frame");
     }
 }

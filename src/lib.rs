@@ -1,28 +1,32 @@
 //! keepwatch: a self-hosted network video recorder. The library holds every part (see ARCHITECTURE.md for
-//! the map); `main.rs` only parses the command line and maps outcomes to exit codes.
+//! the map); `main.rs` only parses the command line and maps outcomes to exit codes. Only the command
+//! line is public: everything else is `pub(crate)` at most, so rustc and clippy flag what nothing uses.
 #![forbid(unsafe_code)]
 
-pub mod alerting;
-pub mod camera;
-pub mod cli;
-pub mod clock;
-pub mod daemon;
-pub mod demo;
-pub mod events;
-pub mod export;
-pub mod http;
-pub mod hub;
-pub mod ingest;
-pub mod live;
-pub mod motion;
-pub mod onvif;
-pub mod playback;
-pub mod probe;
-pub mod recorder;
-pub mod snapshot;
-pub mod storeopen;
-pub mod timefmt;
-pub mod usercli;
+pub mod commands;
+
+mod alerting;
+mod camera_motion;
+mod cameras;
+mod clock;
+mod config_watch;
+mod events;
+mod health;
+mod http;
+mod hub;
+mod ingest;
+mod live;
+mod motion;
+mod motion_signal;
+mod playback;
+mod probe;
+mod recorder;
+mod retention;
+mod snapshot;
+mod store_open;
+mod supervisor;
+mod timefmt;
+mod view;
 
 /// A failure with its exit code: 2 for bad usage or configuration, 1 for everything else.
 #[derive(Debug)]

@@ -3,14 +3,14 @@
 #![forbid(unsafe_code)]
 
 use clap::Parser;
-use keepwatch::cli;
+use keepwatch::commands;
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let args = cli::Cli::parse();
+    let args = commands::Cli::parse();
     init_logging(args.verbose);
-    match cli::dispatch(args) {
+    match commands::dispatch(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
             eprintln!("keepwatch: {}", f.message);

@@ -430,7 +430,7 @@ mod tests {
         let msg = err.to_string();
         assert!(msg.contains("no H.265 decoder") && msg.contains("sub_url"), "{msg}");
 
-        let hub = Hub::new(std::time::Duration::ZERO);
+        let hub = Hub::new();
         hub.publish_run(run_of(&h265(&params)));
         hub.publish_frame(Arc::new(frames[0].clone()));
         let err = latest("garage", &hub).unwrap_err();
@@ -474,7 +474,7 @@ mod tests {
     #[test]
     fn latest_shows_the_newest_frame_of_the_hub() {
         let (params, frames) = clip(25, 20);
-        let hub = Hub::new(std::time::Duration::from_secs(10));
+        let hub = Hub::new();
         assert!(matches!(latest("cam", &hub), Err(SnapshotError::NothingRecorded { .. })));
         hub.publish_run(run_of(&params));
         for f in &frames {

@@ -258,19 +258,32 @@ async fn edit_config<T: Send + 'static>(
         })?;
         let out = change(&mut doc)?;
         doc.save(&path).map_err(config_error)?;
-        Ok::<_, ApiError>(out)
+        let saved = doc.config().map_err(config_error)?;
+        Ok::<_, ApiError>((out, saved))
     })
     .await??;
+    let (out, saved) = out;
     st.config_changed.notify_one();
+    wait_applied(st, &saved).await;
     Ok(out)
 }
 
-async fn current_config(st: &Shared) -> Result<kw_config::Config, ApiError> {
-    let path = st.config_path.clone();
-    tokio::task::spawn_blocking(move || kw_config::load(&path)).await?.map_err(|e| match e {
-        ConfigError::Io { .. } => ApiError::internal(e),
-        e => ApiError::new(StatusCode::CONFLICT, format!("the config file has an error; fix it by hand first: {e}")),
-    })
+/// How long an edit waits for the daemon to publish it (it is nudged, so this is normally milliseconds).
+const APPLY_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Waits until the effective config has taken in `saved`, so the answer to an edit (and the next read)
+/// shows what was written; after [`APPLY_WAIT`] it answers anyway (the edit is saved; it applies soon).
+async fn wait_applied(st: &Shared, saved: &kw_config::Config) {
+    let mut rx = st.config.clone();
+    let waited = tokio::time::timeout(APPLY_WAIT, rx.wait_for(|c| crate::config_watch::takes_in(c, saved))).await;
+    if waited.is_err() {
+        tracing::warn!("a config edit was saved but not applied within {} s", APPLY_WAIT.as_secs());
+    }
+}
+
+/// The effective config (what runs); the file is only read to edit it.
+fn current_config(st: &Shared) -> crate::config_watch::Effective {
+    st.config.borrow().clone()
 }
 
 /// A camera's settings as stored in the config (admin).
@@ -283,7 +296,7 @@ pub async fn get_config(
     Path(name): Path<String>,
 ) -> Result<Json<CameraSettings>, ApiError> {
     require_admin(&p)?;
-    let cfg = current_config(&st).await?;
+    let cfg = current_config(&st);
     let cam = cfg.camera(&name).ok_or_else(|| ApiError::not_found(format!("no camera {name:?} in the config")))?;
     Ok(Json(settings(cam)))
 }
@@ -381,7 +394,7 @@ pub async fn probe(
     let mut password = req.password.clone().filter(|p| !p.is_empty()).or(typed.password);
     if let Some(cam) = req.camera.as_deref().filter(|c| valid_name(c)) {
         if req.password.is_none() && password.is_none() {
-            let cfg = current_config(&st).await?;
+            let cfg = current_config(&st);
             if let Some(c) = cfg.camera(cam) {
                 let stored = c.url_with_credentials();
                 password = stored.password;

@@ -2,7 +2,7 @@
 //! ([`camera_access`]): a valid name, granted to the caller, known to the config or the store.
 
 use super::{ApiError, Shared};
-use crate::camera::State as CamState;
+use crate::supervisor::State as CamState;
 use axum::extract::{Path, Query, State};
 use axum::{Extension, Json};
 use kw_auth::Principal;
@@ -104,7 +104,7 @@ pub async fn list(State(st): State<Shared>, Extension(p): Extension<Principal>) 
                 last_frame: s.last_frame.map(crate::timefmt::format),
                 motion: match &v.motion {
                     None => "off".to_owned(),
-                    Some(m) => match m.unavailable.lock().ok().and_then(|u| u.clone()) {
+                    Some(m) => match m.unavailable() {
                         Some(why) => format!("unavailable: {why}"),
                         None => "on".to_owned(),
                     },

@@ -2,7 +2,7 @@
 
 use super::cameras::parse_time;
 use super::{ApiError, Shared};
-use crate::events::{EventRow, Query as EventQuery};
+use crate::events::{EventKind, EventRow, Query as EventQuery};
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
@@ -36,7 +36,7 @@ impl From<EventRow> for Event {
             snapshot: e.has_snapshot.then(|| format!("/api/events/{}/snapshot.jpg", e.id)),
             id: e.id,
             camera: e.camera,
-            kind: e.kind,
+            kind: e.kind.as_str().to_owned(),
             start: crate::timefmt::format(e.start),
             end: e.end.map(crate::timefmt::format),
             score: (e.score * 1000.0).round() / 1000.0,
@@ -68,8 +68,9 @@ pub async fn list(
     Query(q): Query<EventsQuery>,
 ) -> Result<Json<Vec<Event>>, ApiError> {
     if let Some(k) = &q.kind {
-        if !crate::events::KINDS.contains(&k.as_str()) {
-            return Err(ApiError::bad_request(format!("kind: use one of {}", crate::events::KINDS.join(", "))));
+        if EventKind::parse(k).is_none() {
+            let kinds: Vec<&str> = EventKind::ALL.iter().map(|k| k.as_str()).collect();
+            return Err(ApiError::bad_request(format!("kind: use one of {}", kinds.join(", "))));
         }
     }
     let cameras = match (&q.camera, &p.cameras) {
@@ -81,7 +82,7 @@ pub async fn list(
     };
     let query = EventQuery {
         cameras,
-        kind: q.kind.clone(),
+        kind: q.kind.as_deref().and_then(EventKind::parse),
         start: q.start.as_deref().map(|v| parse_time("start", v)).transpose()?,
         end: q.end.as_deref().map(|v| parse_time("end", v)).transpose()?,
         limit: q.limit.unwrap_or(100),
@@ -91,15 +92,9 @@ pub async fn list(
     Ok(Json(rows.into_iter().map(Event::from).collect()))
 }
 
-#[derive(Deserialize, IntoParams)]
-pub struct TokenQuery {
-    /// API token, for clients that cannot send headers
-    pub token: Option<String>,
-}
-
 /// The event's best frame as JPEG.
 #[utoipa::path(get, path = "/api/events/{id}/snapshot.jpg", tag = "cameras",
-    params(("id" = i64, Path, description = "event id"), TokenQuery), security(("session" = []), ("token" = [])),
+    params(("id" = i64, Path, description = "event id"), ("token" = Option<String>, Query, description = "API token, for clients that cannot send headers")), security(("session" = []), ("token" = [])),
     responses((status = 200, content_type = "image/jpeg"), (status = 403), (status = 404)))]
 pub async fn snapshot(
     State(st): State<Shared>,

@@ -14,9 +14,9 @@
 use super::auth::origin_matches;
 use super::cameras::camera_access;
 use super::{ApiError, Shared};
-use crate::daemon::CameraView;
 use crate::hub::{Hub, MediaEvent, Start};
 use crate::live::{Fragmenter, Output};
+use crate::view::CameraView;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::HeaderMap;

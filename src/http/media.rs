@@ -37,13 +37,11 @@ pub struct VideoQuery {
     pub end: String,
     /// `1` to ask the browser to save the file (Content-Disposition: attachment)
     pub download: Option<String>,
-    /// API token, for clients that cannot send headers
-    pub token: Option<String>,
 }
 
 /// MP4 of a recorded range, no re-encoding; supports Range requests.
 #[utoipa::path(get, path = "/api/cameras/{name}/video.mp4", tag = "cameras",
-    params(("name" = String, Path, description = "camera name"), VideoQuery),
+    params(("name" = String, Path, description = "camera name"), VideoQuery, ("token" = Option<String>, Query, description = "API token, for clients that cannot send headers")),
     security(("session" = []), ("token" = [])),
     responses((status = 200, content_type = "video/mp4", description = "the whole file"),
               (status = 206, content_type = "video/mp4", description = "the requested byte range"),
@@ -205,13 +203,11 @@ fn stream_body(p: Arc<Playable>, range: Range<u64>) -> Body {
 pub struct SnapshotQuery {
     /// RFC 3339: the picture at this time; default the newest
     pub at: Option<String>,
-    /// API token, for clients that cannot send headers
-    pub token: Option<String>,
 }
 
 /// JPEG of the newest picture, or of the picture at time `at`.
 #[utoipa::path(get, path = "/api/cameras/{name}/snapshot.jpg", tag = "cameras",
-    params(("name" = String, Path, description = "camera name"), SnapshotQuery),
+    params(("name" = String, Path, description = "camera name"), SnapshotQuery, ("token" = Option<String>, Query, description = "API token, for clients that cannot send headers")),
     security(("session" = []), ("token" = [])),
     responses((status = 200, content_type = "image/jpeg"), (status = 403), (status = 404),
               (status = 501, description = "no decoder for this camera's codec (H.265): the reason is in the answer")))]

@@ -55,14 +55,14 @@ pub async fn metrics(State(st): State<Shared>, Extension(p): Extension<Principal
             let _ = writeln!(out, "{name}{labels} {v}");
         }
     };
-    let per_cam = |f: &dyn Fn(&crate::daemon::CameraView) -> Option<f64>| -> Vec<(String, f64)> {
+    let per_cam = |f: &dyn Fn(&crate::view::CameraView) -> Option<f64>| -> Vec<(String, f64)> {
         cams.iter().filter_map(|c| f(c).map(|v| (format!("{{camera=\"{}\"}}", esc(&c.cfg.name)), v))).collect()
     };
     series(
         "keepwatch_camera_up",
         "gauge",
         "1 while the camera streams",
-        per_cam(&|c| Some(f64::from(u8::from(c.status.borrow().state == crate::camera::State::Streaming)))),
+        per_cam(&|c| Some(f64::from(u8::from(c.status.borrow().state == crate::supervisor::State::Streaming)))),
     );
     series(
         "keepwatch_camera_frames_total",

@@ -30,7 +30,7 @@ pub mod ui;
 pub mod users;
 
 use crate::clock::SharedClock;
-use crate::daemon::Directory;
+use crate::view::Directory;
 use crate::Failure;
 use axum::Router;
 use kw_auth::{AuthDb, LoginLimiter};
@@ -66,8 +66,10 @@ pub struct AppState {
     pub tls: bool,
     pub trusted_proxies: Vec<kw_config::IpNet>,
     pub metrics: metrics::HttpMetrics,
-    /// The config file, for messages that tell the user which file to edit.
+    /// The config file: what the admin API edits, and what messages tell the user to edit.
     pub config_path: std::path::PathBuf,
+    /// The effective config as it runs (published by the daemon's config watcher): read this, never the file.
+    pub config: tokio::sync::watch::Receiver<crate::config_watch::Effective>,
     pub events: Arc<crate::events::EventStore>,
     pub alerts: Arc<kw_notify::Alerts>,
     /// Signs and checks `?exp=&sig=` links.
@@ -90,6 +92,7 @@ pub struct Parts {
     pub events: Arc<crate::events::EventStore>,
     pub alerts: Arc<kw_notify::Alerts>,
     pub links: links::LinkKey,
+    pub config: tokio::sync::watch::Receiver<crate::config_watch::Effective>,
     pub config_changed: Arc<tokio::sync::Notify>,
 }
 
@@ -97,10 +100,10 @@ impl AppState {
     pub fn new(
         parts: Parts,
         auth_path: &std::path::Path,
-        server: &kw_config::ServerConfig,
         config_path: std::path::PathBuf,
     ) -> Result<AppState, Failure> {
-        let Parts { store, cameras, clock, events, alerts, links, config_changed } = parts;
+        let Parts { store, cameras, clock, events, alerts, links, config, config_changed } = parts;
+        let server = config.borrow().server.clone();
         let open = || {
             AuthDb::open(auth_path)
                 .map_err(|e| Failure::runtime(format!("cannot open the user database in {}: {e}", auth_path.display())))
@@ -117,6 +120,7 @@ impl AppState {
             trusted_proxies: server.trusted_proxies.clone(),
             metrics: metrics::HttpMetrics::default(),
             config_path,
+            config,
             events,
             alerts,
             links,

@@ -67,14 +67,14 @@ pub async fn system(
             }
         })
         .collect();
-    let cfg = kw_config::load(&st.config_path).ok();
+    let cfg = st.config.borrow().clone();
     Ok(Json(SystemInfo {
         version: env!("CARGO_PKG_VERSION").to_owned(),
         storage: StorageInfo {
-            path: p.is_admin().then(|| cfg.as_ref().map(|c| c.storage.path.display().to_string())).flatten(),
+            path: p.is_admin().then(|| cfg.storage.path.display().to_string()),
             used_bytes: usage.total_bytes(),
             free_bytes: usage.free_bytes,
-            max_size: cfg.as_ref().and_then(|c| c.storage.max_size),
+            max_size: cfg.storage.max_size,
             oldest: usage.oldest.map(crate::timefmt::format),
         },
         cameras,

@@ -146,11 +146,7 @@ fn respond(path: &str, bytes: Vec<u8>, tag: &str, headers: &HeaderMap) -> Respon
 /// `GET /`: the single page, with the config's `[server] language` (the UI's default when the browser
 /// prefers neither English nor German) as `<html data-server-lang>`.
 pub async fn index(State(st): State<super::Shared>, headers: HeaderMap) -> Response {
-    let config = st.config_path.clone();
-    let lang = tokio::task::spawn_blocking(move || kw_config::load(&config).ok().and_then(|c| c.server.language))
-        .await
-        .ok()
-        .flatten();
+    let lang = st.config.borrow().server.language;
     page(lang.map(|l| l.as_str()), &headers).await
 }
 

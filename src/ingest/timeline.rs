@@ -80,6 +80,7 @@ impl Timeline {
     }
 
     /// The current rate correction in ppm (for logs and tests).
+    #[cfg(test)]
     pub fn rate_ppm(&self) -> f64 {
         (self.rate - 1.0) * 1e6
     }

@@ -13,7 +13,7 @@
 pub mod fragmenter;
 pub mod segmenter;
 
-pub use fragmenter::{Fragmenter, InitSegment, MediaFragment, Output, StreamInfo};
+pub use fragmenter::{Fragmenter, Output};
 
 /// The hub queue for a new live subscriber: at least `min` events, and always room for the buffered GOP it
 /// starts with (video plus, with audio, about two audio frames per video frame) twice over, so a viewer of a

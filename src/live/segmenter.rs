@@ -342,22 +342,9 @@ async fn run(camera: String, seg: Arc<Segmenter>, mut rx: tokio::sync::mpsc::Rec
 mod tests {
     use super::*;
     use crate::live::fragmenter::{MediaFragment, StreamInfo};
-    use kw_media::{Codec, RunInfo, StreamParams};
-
     fn init() -> Output {
-        let p = StreamParams {
-            codec: Codec::H264,
-            timescale: 90_000,
-            width: 2,
-            height: 2,
-            sample_rate: 0,
-            channels: 0,
-            extra: vec![],
-            rfc6381: String::new(),
-        };
         let info = StreamInfo { codec: String::new(), audio: None, width: 2, height: 2, mime: String::new() };
-        let run = Arc::new(RunInfo { video: p, audio: None, wall_anchor: 0 });
-        Output::Init(Arc::new(InitSegment { info, bytes: Bytes::from_static(b"init"), run }))
+        Output::Init(Arc::new(InitSegment { info, bytes: Bytes::from_static(b"init") }))
     }
 
     fn media(key: bool) -> Output {

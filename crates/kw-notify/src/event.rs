@@ -10,59 +10,15 @@ use kw_config::NotifyEvent;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-/// The kinds of event of the public contract.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum EventKind {
-    /// Motion detected by keepwatch.
-    Motion,
-    /// Motion reported by the camera itself (ONVIF).
-    CameraMotion,
-    /// A camera stopped delivering video (`start`) and came back (`end`).
-    CameraOffline,
-    /// Storage trouble: nearly full, missing, recording stopped.
-    Storage,
-}
+pub use kw_events::EventKind;
 
-impl EventKind {
-    /// All kinds.
-    pub const ALL: [EventKind; 4] =
-        [EventKind::Motion, EventKind::CameraMotion, EventKind::CameraOffline, EventKind::Storage];
-
-    /// The contract's spelling (`camera-offline`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EventKind::Motion => "motion",
-            EventKind::CameraMotion => "camera-motion",
-            EventKind::CameraOffline => "camera-offline",
-            EventKind::Storage => "storage",
-        }
-    }
-
-    /// Parses the contract's spelling.
-    pub fn parse(text: &str) -> Option<EventKind> {
-        EventKind::ALL.into_iter().find(|k| k.as_str() == text)
-    }
-
-    /// Motion of either origin: these follow the mode; health kinds always go out.
-    pub fn is_motion(self) -> bool {
-        matches!(self, EventKind::Motion | EventKind::CameraMotion)
-    }
-
-    /// The config's name for this kind (`notify.events`).
-    pub fn notify_event(self) -> NotifyEvent {
-        match self {
-            EventKind::Motion => NotifyEvent::Motion,
-            EventKind::CameraMotion => NotifyEvent::CameraMotion,
-            EventKind::CameraOffline => NotifyEvent::CameraOffline,
-            EventKind::Storage => NotifyEvent::Storage,
-        }
-    }
-}
-
-impl fmt::Display for EventKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+/// The config's name for an event kind (`notify.events`).
+pub fn notify_event(kind: EventKind) -> NotifyEvent {
+    match kind {
+        EventKind::Motion => NotifyEvent::Motion,
+        EventKind::CameraMotion => NotifyEvent::CameraMotion,
+        EventKind::CameraOffline => NotifyEvent::CameraOffline,
+        EventKind::Storage => NotifyEvent::Storage,
     }
 }
 
@@ -184,7 +140,7 @@ mod tests {
         assert_eq!(v["dedup_key"], "42-start-ha");
         for k in EventKind::ALL {
             assert_eq!(EventKind::parse(k.as_str()), Some(k));
-            assert_eq!(k.notify_event().to_string(), k.as_str());
+            assert_eq!(notify_event(k).to_string(), k.as_str());
         }
     }
 }

@@ -89,7 +89,7 @@ fn decide(tx: &Connection, n: &NotifyConfig, e: &Enqueue) -> Result<Decision> {
     if !n.wants_camera(&ev.camera) {
         return Ok(Decision::OtherCamera);
     }
-    if !n.wants_event(ev.kind.notify_event()) {
+    if !n.wants_event(crate::event::notify_event(ev.kind)) {
         return Ok(Decision::OtherKind);
     }
     if n.kind == NotifyKind::Mqtt {

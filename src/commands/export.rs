@@ -8,12 +8,14 @@ use kw_mp4::Part;
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 
-pub fn run(config: &Path, camera: &str, start: WallMicros, end: WallMicros, output: &Path) -> Result<(), Failure> {
+pub fn run(config: &Path, camera: &str, start: &str, end: &str, output: &Path) -> Result<(), Failure> {
+    let start: WallMicros = super::time_arg("start", start)?;
+    let end: WallMicros = super::time_arg("end", end)?;
     let cfg = kw_config::load(config)?;
     if end <= start {
         return Err(Failure::usage("--end must be after --start"));
     }
-    let store = crate::storeopen::open_existing(config, &cfg)?;
+    let store = crate::store_open::open_existing(config, &cfg)?;
     let playable = crate::playback::build(&store, camera, start, end).map_err(|e| Failure::runtime(e.to_string()))?;
     let total = playable.file.len();
     let bar = if std::io::stderr().is_terminal() {

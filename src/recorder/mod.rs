@@ -9,7 +9,15 @@
 //! loses at most the last second or two (the file's whole frames are re-indexed by recovery on the next
 //! start); a segment is finished (file fsync, directory fsync, then the index row) when the next one
 //! starts, when the run changes and when the camera stops.
+//!
+//! Time: the sync cadence is measured on the injected clock ([`crate::clock::Clock`]), so the in-process
+//! tests drive it with a fake one.
 
+mod gate;
+
+pub use gate::Gate;
+
+use crate::clock::SharedClock;
 use crate::hub::MediaEvent;
 use kw_media::{Frame, RunInfo, StreamKind, VIDEO_TIMESCALE};
 use kw_store::{SegmentWriter, Store, StoreError};
@@ -47,9 +55,10 @@ struct Current {
     loss_pending: bool,
 }
 
-pub struct Recorder {
+struct Recorder {
     camera: String,
     store: Arc<Store>,
+    clock: SharedClock,
     stats: Arc<Stats>,
     cur: Option<Current>,
     gate: Option<Gate>,
@@ -60,35 +69,18 @@ pub struct Recorder {
 /// The smallest segment size cap a full disk can impose.
 const MIN_SEGMENT_CAP: u64 = 256 * 1024;
 
-/// `record = "motion"`: frames are held in memory for the pre-roll and written only while the motion
-/// pipeline says so ([`crate::motion::MotionState::record_until`], which includes the post-roll).
-///
-/// The buffer always starts at a key frame and covers at least the pre-roll, so a recording that opens
-/// starts decodable and early enough; detection that lags the video by up to the pre-roll loses nothing.
-pub struct Gate {
-    pub state: Arc<crate::motion::MotionState>,
-    pub pre_roll: Duration,
-    buffer: std::collections::VecDeque<Arc<Frame>>,
-    newest_wall: i64,
-}
-
-impl Gate {
-    pub fn new(state: Arc<crate::motion::MotionState>, pre_roll: Duration) -> Gate {
-        Gate { state, pre_roll, buffer: Default::default(), newest_wall: i64::MIN }
-    }
-}
-
 /// Starts a recorder thread reading `rx` until the hub closes it. With a `gate`, only motion (plus pre-
 /// and post-roll) is recorded.
 pub fn spawn(
     camera: String,
     store: Arc<Store>,
+    clock: SharedClock,
     rx: mpsc::Receiver<MediaEvent>,
     stats: Arc<Stats>,
     gate: Option<Gate>,
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
     std::thread::Builder::new().name(format!("rec-{camera}")).spawn(move || {
-        let mut r = Recorder { camera, store, stats, cur: None, gate, seg_cap: None };
+        let mut r = Recorder { camera, store, clock, stats, cur: None, gate, seg_cap: None };
         r.run(rx);
     })
 }
@@ -100,7 +92,7 @@ impl Recorder {
                 MediaEvent::Run(run) => {
                     self.close(None);
                     if let Some(g) = &mut self.gate {
-                        g.buffer.clear();
+                        g.clear();
                     }
                     self.begin(run);
                 }
@@ -108,7 +100,7 @@ impl Recorder {
                 MediaEvent::Frame(f) => self.frame(&f),
                 MediaEvent::Gap => {
                     if let Some(g) = &mut self.gate {
-                        g.buffer.clear();
+                        g.clear();
                     }
                     tracing::warn!(camera = %self.camera, "recorder fell behind; frames were skipped");
                     self.stats.skipped.fetch_add(1, Ordering::Relaxed);
@@ -134,7 +126,7 @@ impl Recorder {
                     next_seq: 0,
                     writer: None,
                     seg_start_pts: 0,
-                    last_sync: Instant::now(),
+                    last_sync: self.clock.monotonic(),
                     loss_pending: false,
                 })
             }
@@ -191,7 +183,7 @@ impl Recorder {
                     c.writer = Some(w);
                     c.next_seq += 1;
                     c.seg_start_pts = f.pts;
-                    c.last_sync = Instant::now();
+                    c.last_sync = self.clock.monotonic();
                 }
                 Err(e) => {
                     self.failed(e, "could not start a segment");
@@ -239,45 +231,24 @@ impl Recorder {
     /// `record = "motion"`: buffer, or write while motion (with pre- and post-roll) says so.
     fn gated(&mut self, f: Arc<Frame>) {
         let Some(run) = self.cur.as_ref().map(|c| c.run.clone()) else { return };
-        let Some(g) = self.gate.as_mut() else { return };
-        if f.stream == StreamKind::Video {
-            g.newest_wall = run.video_wall(f.pts);
-        }
-        // Where motion detection cannot run (an H.265 stream without an H.264 sub-stream), record
-        // everything rather than nothing.
-        let unavailable = g.state.unavailable.lock().map(|u| u.is_some()).unwrap_or(false);
-        let active = unavailable || g.state.record_until.load(Ordering::Relaxed) >= g.newest_wall;
         let writing = self.cur.as_ref().is_some_and(|c| c.writer.is_some());
-        if active {
-            if !writing {
-                tracing::debug!(camera = %self.camera, "motion: recording (with {} buffered frames of pre-roll)", g.buffer.len());
-            }
-            let pending: Vec<Arc<Frame>> = g.buffer.drain(..).collect();
-            for b in pending {
-                self.frame(&b);
-            }
-            self.frame(&f);
-            return;
-        }
-        if writing {
-            // Motion and post-roll are over: end the recording here.
-            tracing::debug!(camera = %self.camera, "motion: recording stops");
-            self.close(None);
-        }
         let Some(g) = self.gate.as_mut() else { return };
-        if g.buffer.is_empty() && !(f.stream == StreamKind::Video && f.key) {
-            return; // the buffer starts at a key frame
-        }
-        g.buffer.push_back(f);
-        // Drop whole GOPs from the front while the next key frame still leaves the pre-roll covered.
-        let keep_from = g.newest_wall - i64::try_from(g.pre_roll.as_micros()).unwrap_or(i64::MAX);
-        loop {
-            let next_key = g.buffer.iter().skip(1).position(|x| x.stream == StreamKind::Video && x.key).map(|i| i + 1);
-            match next_key {
-                Some(i) if run.video_wall(g.buffer[i].pts) <= keep_from => {
-                    g.buffer.drain(..i);
+        match g.offer(&run, f, writing) {
+            gate::Verdict::Write(frames) => {
+                if !writing {
+                    tracing::debug!(camera = %self.camera, "motion: recording (with {} buffered frames of pre-roll)",
+                        frames.len().saturating_sub(1));
                 }
-                _ => break,
+                for b in frames {
+                    self.frame(&b);
+                }
+            }
+            gate::Verdict::Hold { stop_writing } => {
+                if stop_writing {
+                    // Motion and post-roll are over: end the recording here.
+                    tracing::debug!(camera = %self.camera, "motion: recording stops");
+                    self.close(None);
+                }
             }
         }
     }
@@ -287,7 +258,11 @@ impl Recorder {
     }
 
     fn maybe_sync(&mut self) {
-        let due = self.cur.as_ref().is_some_and(|c| c.writer.is_some() && c.last_sync.elapsed() >= SYNC_INTERVAL);
+        let now = self.clock.monotonic();
+        let due = self
+            .cur
+            .as_ref()
+            .is_some_and(|c| c.writer.is_some() && now.saturating_duration_since(c.last_sync) >= SYNC_INTERVAL);
         if !due {
             return;
         }
@@ -301,7 +276,7 @@ impl Recorder {
             self.abandon();
         }
         if let Some(c) = &mut self.cur {
-            c.last_sync = Instant::now();
+            c.last_sync = now;
         }
     }
 

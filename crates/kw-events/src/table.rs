@@ -1,15 +1,15 @@
-//! Events (motion, camera-motion, camera-offline, storage): stored in the store's index file, in tables of
-//! their own with their own schema version (`events_schema`), like the auth tables, so the store's schema
-//! and this one evolve independently and one backup of `index.sqlite3` holds everything.
+//! The events table: stored in the store's index file, in tables of its own with its own schema version
+//! (`events_schema`), like the auth tables, so the store's schema and this one evolve independently and
+//! one backup of `index.sqlite3` holds everything.
 //!
 //! An event is written when it starts (`end` NULL: visible in the API while it goes on) and updated as it
 //! goes on (end, best score, region, best frame JPEG). Events are kept as long as recordings may be
 //! (`[storage] max_age`, else [`DEFAULT_KEEP`]) and capped per camera ([`MAX_PER_CAMERA`]), so a camera
 //! that sees motion all day cannot fill the disk with JPEGs.
 
+use crate::EventKind;
 use kw_media::WallMicros;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
-use serde::Serialize;
 use std::path::Path;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -32,25 +32,34 @@ const MIGRATIONS: &[&str] = &["CREATE TABLE events (
     CREATE INDEX events_camera_start ON events(camera, start);
     CREATE INDEX events_start ON events(start);"];
 
-/// The kinds of the contract.
-pub const KINDS: [&str; 4] = ["motion", "camera-motion", "camera-offline", "storage"];
-
-/// One event, as the API, MQTT and webhooks show it (without `snapshot`, which the HTTP layer adds).
-#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
+/// One stored event (the HTTP layer turns it into the contract's Event JSON).
+#[derive(Clone, Debug, PartialEq)]
 pub struct EventRow {
     pub id: i64,
+    /// Empty for `storage` events, which concern no camera.
     pub camera: String,
-    /// `motion`, `camera-motion`, `camera-offline` or `storage`
-    pub kind: String,
+    pub kind: EventKind,
     /// µs since the epoch
-    #[serde(skip)]
     pub start: WallMicros,
-    #[serde(skip)]
+    /// `None` while it goes on.
     pub end: Option<WallMicros>,
+    /// 0..1
+    pub score: f64,
+    /// `[x, y, w, h]` in 0..1 of the frame, where known.
+    pub region: Option<[f64; 4]>,
+    pub has_snapshot: bool,
+}
+
+/// The start of an event, as a producer reports it.
+#[derive(Clone, Debug)]
+pub struct NewEvent<'a> {
+    pub camera: &'a str,
+    pub kind: EventKind,
+    pub start: WallMicros,
     pub score: f64,
     pub region: Option<[f64; 4]>,
-    #[serde(skip)]
-    pub has_snapshot: bool,
+    /// The best picture so far, JPEG.
+    pub jpeg: Option<&'a [u8]>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -59,6 +68,8 @@ pub enum EventError {
     Db(#[from] rusqlite::Error),
     #[error("the events tables are from a newer keepwatch (version {0}); upgrade keepwatch")]
     TooNew(i64),
+    #[error("event {id} has a kind this keepwatch does not know: {kind:?}")]
+    UnknownKind { id: i64, kind: String },
 }
 
 /// A filter for [`EventStore::list`].
@@ -66,7 +77,7 @@ pub enum EventError {
 pub struct Query {
     /// Only these cameras (`None`: all).
     pub cameras: Option<Vec<String>>,
-    pub kind: Option<String>,
+    pub kind: Option<EventKind>,
     /// Events overlapping `[start, end)`.
     pub start: Option<WallMicros>,
     pub end: Option<WallMicros>,
@@ -91,19 +102,11 @@ impl EventStore {
     }
 
     /// Records the start of an event; returns its id.
-    pub fn start(
-        &self,
-        camera: &str,
-        kind: &str,
-        start: WallMicros,
-        score: f64,
-        region: Option<[f64; 4]>,
-        jpeg: Option<&[u8]>,
-    ) -> Result<i64, EventError> {
+    pub fn start(&self, e: &NewEvent<'_>) -> Result<i64, EventError> {
         let c = self.conn();
         c.execute(
             "INSERT INTO events (camera, kind, start, end, score, region, snapshot) VALUES (?1, ?2, ?3, NULL, ?4, ?5, ?6)",
-            params![camera, kind, start, score, region.map(region_json), jpeg],
+            params![e.camera, e.kind.as_str(), e.start, e.score, e.region.map(region_json), e.jpeg],
         )?;
         Ok(c.last_insert_rowid())
     }
@@ -135,14 +138,15 @@ impl EventStore {
     }
 
     pub fn get(&self, id: i64) -> Result<Option<EventRow>, EventError> {
-        Ok(self
-            .conn()
+        self.conn()
             .query_row(
                 "SELECT id, camera, kind, start, end, score, region, snapshot IS NOT NULL FROM events WHERE id = ?1",
                 params![id],
                 row,
             )
-            .optional()?)
+            .optional()?
+            .map(typed)
+            .transpose()
     }
 
     pub fn snapshot(&self, id: i64) -> Result<Option<Vec<u8>>, EventError> {
@@ -166,9 +170,9 @@ impl EventStore {
             sql.push_str(&format!(" AND camera IN ({})", vec!["?"; cams.len()].join(",")));
             args.extend(cams.iter().map(|c| c.clone().into()));
         }
-        if let Some(k) = &q.kind {
+        if let Some(k) = q.kind {
             sql.push_str(" AND kind = ?");
-            args.push(k.clone().into());
+            args.push(k.as_str().to_owned().into());
         }
         if let Some(s) = q.start {
             sql.push_str(" AND (end IS NULL OR end > ?)");
@@ -183,7 +187,7 @@ impl EventStore {
         let c = self.conn();
         let mut stmt = c.prepare(&sql)?;
         let rows = stmt.query_map(rusqlite::params_from_iter(args), row)?.collect::<Result<Vec<_>, _>>()?;
-        Ok(rows)
+        rows.into_iter().map(typed).collect()
     }
 
     /// Deletes events that ended before `before`, and the oldest beyond [`MAX_PER_CAMERA`] per camera.
@@ -204,18 +208,27 @@ fn region_json(r: [f64; 4]) -> String {
     serde_json::to_string(&r).unwrap_or_else(|_| "null".into())
 }
 
-fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<EventRow> {
+/// A row as read, its kind still text (checked by [`typed`] outside rusqlite's row callback).
+type RawRow = (EventRow, String);
+
+fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawRow> {
     let region: Option<String> = r.get(6)?;
-    Ok(EventRow {
+    let row = EventRow {
         id: r.get(0)?,
         camera: r.get(1)?,
-        kind: r.get(2)?,
+        kind: EventKind::Motion,
         start: r.get(3)?,
         end: r.get(4)?,
         score: r.get(5)?,
         region: region.and_then(|s| serde_json::from_str(&s).ok()),
         has_snapshot: r.get(7)?,
-    })
+    };
+    Ok((row, r.get(2)?))
+}
+
+fn typed((mut row, kind): RawRow) -> Result<EventRow, EventError> {
+    row.kind = EventKind::parse(&kind).ok_or(EventError::UnknownKind { id: row.id, kind })?;
+    Ok(row)
 }
 
 fn migrate(conn: &mut Connection) -> Result<(), EventError> {
@@ -251,8 +264,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("index.sqlite3");
         let db = EventStore::open(&path).unwrap();
-        let a = db.start("front", "motion", 1_000, 0.4, Some([0.1, 0.2, 0.3, 0.4]), Some(b"jpeg1")).unwrap();
-        let b = db.start("yard", "motion", 2_000, 0.2, None, None).unwrap();
+        let new = |camera, start, score, region, jpeg| NewEvent {
+            camera,
+            kind: EventKind::Motion,
+            start,
+            score,
+            region,
+            jpeg,
+        };
+        let a = db.start(&new("front", 1_000, 0.4, Some([0.1, 0.2, 0.3, 0.4]), Some(b"jpeg1"))).unwrap();
+        let b = db.start(&new("yard", 2_000, 0.2, None, None)).unwrap();
         assert_eq!(db.get(a).unwrap().unwrap().end, None, "visible while it goes on");
         db.improve(a, 0.9, Some([0.5, 0.5, 0.1, 0.1]), Some(b"jpeg2")).unwrap();
         db.improve(a, 0.9, None, None).unwrap();

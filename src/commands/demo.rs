@@ -29,7 +29,7 @@ pub fn run(listen: &str, dir: &Path) -> Result<(), Failure> {
     let started = std::time::SystemTime::now();
     let started_us = started.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_micros() as i64).unwrap_or(0);
     let mut hinted = false;
-    crate::daemon::runtime()?.block_on(crate::daemon::serve(config.clone(), cfg, move |statuses| {
+    super::runtime()?.block_on(super::run::serve(config.clone(), cfg, move |statuses| {
         for (name, st, written) in statuses {
             let err = st.last_error.as_deref().map(|e| format!(" ({e})")).unwrap_or_default();
             println!("  {name}: {:?}{err}, {written} frames recorded", st.state);
@@ -49,7 +49,7 @@ pub fn run(listen: &str, dir: &Path) -> Result<(), Failure> {
 fn demo_login(config: &Path, cfg: &kw_config::Config) -> Result<String, Failure> {
     const ADMIN: &str = "admin";
     let fail = |e: kw_auth::AuthError| Failure::runtime(format!("cannot set up the demo login: {e}"));
-    let mut db = crate::storeopen::auth_db(config, cfg)?;
+    let mut db = crate::store_open::auth_db(config, cfg)?;
     let password = kw_auth::random_token(12).map_err(fail)?;
     match db.get_user(ADMIN).map_err(fail)? {
         None => {

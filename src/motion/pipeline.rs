@@ -1,32 +1,19 @@
-//! The motion pipeline of one camera: hub → H.264 decoding (openh264) → `kw_motion::Detector` → events in
-//! the index, alerts, and the gate that `record = "motion"` records through.
-//!
-//! Why it decodes so little: decoding is most of the cost (openh264 is ~3× slower than libavcodec), and
-//! most of the day nothing moves. While all is quiet only key frames are decoded (each decodes on its own),
-//! and the sizes of the other frames are watched: moving things make P-frames grow. When a frame is much
-//! larger than usual, or the detector wants to look closer, the frames buffered since the last key frame
-//! are decoded at once and every frame after that, until the scene has been quiet for a while. With
-//! `keyframes_only` the pipeline never leaves the key-frame mode (lowest power, coarser onset).
-//!
-//! It runs on its own thread (decoding is CPU work), reads the camera's sub-stream when configured (the
-//! caller picks the hub), and never touches the recording path: it only reads `Arc<Frame>`s the hub
-//! already shares.
-//!
-//! Cameras whose source decodes every picture anyway (MJPEG and JPEG-snapshot cameras, which keepwatch
-//! encodes to H.264) hand their luma planes over directly ([`spawn_luma`], fed by
-//! [`crate::ingest::Source::luma_tap`]): no second decode, every picture analysed, and the event picture is
-//! the camera's own JPEG.
+//! The decode scheduling and event logic of one camera's motion pipeline (see the module above for why it
+//! decodes so little): which frames to decode, what to do with the detector's verdict, and the events it
+//! starts, improves and finishes through the [`EventSink`].
 
-use crate::events::EventStore;
+use super::{Control, Settings};
+use crate::events::{EventKind, EventSink, NewEvent, OpenEvent};
 use crate::hub::MediaEvent;
 use crate::ingest::{LumaEvent, LumaFrame};
+use crate::motion_signal::MotionSignal;
 use crate::snapshot::{avc_to_annexb, encode_jpeg, parameter_sets_annexb, to_rgb};
 use kw_media::{Codec, Frame, RunInfo, StreamKind, WallMicros};
-use kw_motion::{Detector, DetectorConfig, Event as MotionEvent, Phase};
+use kw_motion::{Detector, Event as MotionEvent, Phase};
 use openh264::decoder::{Decoder, DecoderConfig};
 use openh264::OpenH264API;
-use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
@@ -41,83 +28,11 @@ const JPEG_EVERY: i64 = 500_000;
 /// The most frames buffered since the last key frame (a very long GOP is cut).
 const MAX_GOP: usize = 600;
 
-/// What the rest of keepwatch learns from a camera's motion pipeline.
-#[derive(Clone, Debug)]
-pub enum Notice {
-    Started { id: i64, camera: String },
-    Updated { id: i64, camera: String },
-    Ended { id: i64, camera: String },
-}
-
-/// Shared with the recorder (`record = "motion"`) and the API.
-#[derive(Debug, Default)]
-pub struct MotionState {
-    /// Record frames up to this wall time (µs): motion, or motion that may be starting, plus post-roll.
-    pub record_until: AtomicI64,
-    /// Why motion detection is not running, when it is not.
-    pub unavailable: Mutex<Option<String>>,
-    /// Frames decoded and analysed (for metrics and the CPU benchmark).
-    pub decoded: AtomicI64,
-    pub analysed: AtomicI64,
-    /// Set when the camera stops: the pipeline ends without working through its queue.
-    pub stopping: std::sync::atomic::AtomicBool,
-}
-
-pub struct Settings {
-    pub camera: String,
-    pub detector: DetectorConfig,
-    pub keyframes_only: bool,
-    pub post_roll: Duration,
-}
-
-/// Starts the pipeline thread; it ends when the hub closes the subscription.
-pub fn spawn(
-    settings: Settings,
-    rx: mpsc::Receiver<MediaEvent>,
-    events: Arc<EventStore>,
-    state: Arc<MotionState>,
-    notices: Option<tokio::sync::broadcast::Sender<Notice>>,
-) -> std::io::Result<std::thread::JoinHandle<()>> {
-    std::thread::Builder::new().name(format!("motion-{}", settings.camera)).spawn(move || {
-        let mut p = Pipeline::new(settings, events, state, notices);
-        p.run(rx);
-    })
-}
-
-/// Starts the pipeline thread on a source's luma side channel; it ends when the source goes away.
-pub fn spawn_luma(
-    settings: Settings,
-    rx: std::sync::mpsc::Receiver<LumaEvent>,
-    events: Arc<EventStore>,
-    state: Arc<MotionState>,
-    notices: Option<tokio::sync::broadcast::Sender<Notice>>,
-) -> std::io::Result<std::thread::JoinHandle<()>> {
-    std::thread::Builder::new().name(format!("motion-{}", settings.camera)).spawn(move || {
-        let mut p = Pipeline::new(settings, events, state, notices);
-        *p.state.unavailable.lock().unwrap_or_else(|e| e.into_inner()) = None;
-        // Wakes now and then to notice a stopping camera even while no pictures come.
-        loop {
-            if p.state.stopping.load(Ordering::Relaxed) {
-                break;
-            }
-            match rx.recv_timeout(Duration::from_millis(250)) {
-                Ok(LumaEvent::Frame(f)) => p.luma(f),
-                Ok(LumaEvent::Stopped) => p.end_event(p.last_t),
-                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
-                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
-            }
-        }
-        p.end_event(p.last_t);
-        tracing::info!(camera = %p.s.camera, "motion detection stopped: analysed {} pictures from the source",
-            p.state.analysed.load(Ordering::Relaxed));
-    })
-}
-
-struct Pipeline {
+pub(super) struct Pipeline {
     s: Settings,
-    events: Arc<EventStore>,
-    state: Arc<MotionState>,
-    notices: Option<tokio::sync::broadcast::Sender<Notice>>,
+    sink: EventSink,
+    signal: Arc<MotionSignal>,
+    control: Arc<Control>,
     detector: Detector,
     run: Option<Arc<RunInfo>>,
     decoder: Option<Decoder>,
@@ -131,7 +46,7 @@ struct Pipeline {
     quiet_since: WallMicros,
     sizes: Vec<u32>,
     last_t: WallMicros,
-    event: Option<i64>,
+    event: Option<OpenEvent>,
     last_jpeg_t: WallMicros,
     best_jpeg: Option<Vec<u8>>,
     annexb: Vec<u8>,
@@ -143,18 +58,13 @@ struct Pipeline {
 }
 
 impl Pipeline {
-    fn new(
-        s: Settings,
-        events: Arc<EventStore>,
-        state: Arc<MotionState>,
-        notices: Option<tokio::sync::broadcast::Sender<Notice>>,
-    ) -> Pipeline {
+    pub(super) fn new(s: Settings, sink: EventSink, signal: Arc<MotionSignal>, control: Arc<Control>) -> Pipeline {
         let detector = Detector::new(s.detector.clone(), ANALYSIS.0, ANALYSIS.1);
         Pipeline {
             s,
-            events,
-            state,
-            notices,
+            sink,
+            signal,
+            control,
             detector,
             run: None,
             decoder: None,
@@ -175,9 +85,10 @@ impl Pipeline {
         }
     }
 
-    fn run(&mut self, mut rx: mpsc::Receiver<MediaEvent>) {
+    /// Reads the hub until it closes the subscription or the camera stops.
+    pub(super) fn run(&mut self, mut rx: mpsc::Receiver<MediaEvent>) {
         while let Some(ev) = rx.blocking_recv() {
-            if self.state.stopping.load(Ordering::Relaxed) {
+            if self.control.stopping.load(Ordering::Relaxed) {
                 break;
             }
             match ev {
@@ -195,7 +106,7 @@ impl Pipeline {
         tracing::info!(
             camera = %self.s.camera,
             "motion detection stopped: decoded {} of {} video frames ({} switches to every frame)",
-            self.state.decoded.load(Ordering::Relaxed),
+            self.control.decoded.load(Ordering::Relaxed),
             self.seen,
             self.switches
         );
@@ -212,7 +123,7 @@ impl Pipeline {
                 run.video.codec
             );
             tracing::warn!(camera = %self.s.camera, "{why}");
-            *self.state.unavailable.lock().unwrap_or_else(|e| e.into_inner()) = Some(why);
+            self.signal.set_unavailable(Some(why));
             self.run = None;
             return;
         }
@@ -232,7 +143,7 @@ impl Pipeline {
                 return;
             }
         }
-        *self.state.unavailable.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        self.signal.set_unavailable(None);
         self.run = Some(run);
     }
 
@@ -290,7 +201,6 @@ impl Pipeline {
         }
     }
 
-    /// Whether a non-key frame of `size` bytes is much larger than the recent ones.
     /// Whether a non-key frame of `size` bytes is much larger than usual: over [`SIZE_TRIGGER`] × the
     /// median and over the 90th percentile of recent non-key frames by a quarter (a noisy camera's sizes
     /// spread widely; one rate-control spike is not motion).
@@ -324,7 +234,7 @@ impl Pipeline {
                 return;
             }
         };
-        self.state.decoded.fetch_add(1, Ordering::Relaxed);
+        self.control.decoded.fetch_add(1, Ordering::Relaxed);
         if t <= self.last_t {
             return; // reordered or repeated time: the detector needs increasing times
         }
@@ -343,10 +253,31 @@ impl Pipeline {
         self.analysed(t, out, jpeg.flatten());
     }
 
-    /// A picture the source decoded itself (see [`spawn_luma`]).
+    /// Reads a source's luma side channel until it goes away or the camera stops (see
+    /// [`super::spawn_luma`]).
+    pub(super) fn run_luma(&mut self, rx: std::sync::mpsc::Receiver<LumaEvent>) {
+        self.signal.set_unavailable(None);
+        // Wakes now and then to notice a stopping camera even while no pictures come.
+        loop {
+            if self.control.stopping.load(Ordering::Relaxed) {
+                break;
+            }
+            match rx.recv_timeout(Duration::from_millis(250)) {
+                Ok(LumaEvent::Frame(f)) => self.luma(f),
+                Ok(LumaEvent::Stopped) => self.end_event(self.last_t),
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        self.end_event(self.last_t);
+        tracing::info!(camera = %self.s.camera, "motion detection stopped: analysed {} pictures from the source",
+            self.control.analysed.load(Ordering::Relaxed));
+    }
+
+    /// A picture the source decoded itself.
     fn luma(&mut self, f: LumaFrame) {
         self.seen += 1;
-        self.state.decoded.fetch_add(1, Ordering::Relaxed);
+        self.control.decoded.fetch_add(1, Ordering::Relaxed);
         let t = f.wall;
         if t <= self.last_t || f.y.len() < f.width * f.height {
             return;
@@ -367,7 +298,7 @@ impl Pipeline {
     /// for the best picture, at most every [`JPEG_EVERY`]), the record gate, the events.
     fn analysed(&mut self, t: WallMicros, out: kw_motion::Output, jpeg: Option<Vec<u8>>) {
         self.last_t = t;
-        self.state.analysed.fetch_add(1, Ordering::Relaxed);
+        self.control.analysed.fetch_add(1, Ordering::Relaxed);
         if let Some(jpeg) = jpeg {
             self.best_jpeg = Some(jpeg);
             self.last_jpeg_t = t;
@@ -377,7 +308,7 @@ impl Pipeline {
         }
         if out.region.is_some() || out.phase == Phase::Pending {
             // Something moves in this frame (or may be starting to): recording follows it plus post-roll.
-            self.state.record_until.fetch_max(t.saturating_add(micros(self.s.post_roll)), Ordering::Relaxed);
+            self.signal.record_until_at_least(t.saturating_add(micros(self.s.post_roll)));
         }
         for ev in out.events {
             self.handle(ev);
@@ -389,42 +320,40 @@ impl Pipeline {
         match ev {
             MotionEvent::Started { info, .. } => {
                 let jpeg = self.best_jpeg.take();
-                match self.events.start(
-                    &cam,
-                    "motion",
-                    info.start,
-                    f64::from(info.score),
-                    Some(info.best_region.to_array()),
-                    jpeg.as_deref(),
-                ) {
-                    Ok(id) => {
-                        tracing::info!(camera = %cam, event = id, "motion started");
-                        self.event = Some(id);
-                        self.notify(Notice::Started { id, camera: cam });
+                let new = NewEvent {
+                    camera: &cam,
+                    kind: EventKind::Motion,
+                    start: info.start,
+                    score: f64::from(info.score),
+                    region: Some(info.best_region.to_array()),
+                    jpeg: jpeg.as_deref(),
+                };
+                match self.sink.start(&new) {
+                    Ok(open) => {
+                        tracing::info!(camera = %cam, event = open.id, "motion started");
+                        self.event = Some(open);
                     }
                     Err(e) => tracing::error!(camera = %cam, "cannot store a motion event: {e}"),
                 }
             }
             MotionEvent::Updated { info, .. } => {
-                let Some(id) = self.event else { return };
+                let Some(open) = &self.event else { return };
                 let jpeg = self.best_jpeg.take();
-                if let Err(e) =
-                    self.events.improve(id, f64::from(info.score), Some(info.best_region.to_array()), jpeg.as_deref())
-                {
-                    tracing::error!(camera = %cam, "cannot update motion event {id}: {e}");
+                let region = Some(info.best_region.to_array());
+                if let Err(e) = self.sink.improve(open, f64::from(info.score), region, jpeg.as_deref()) {
+                    tracing::error!(camera = %cam, "cannot update motion event {}: {e}", open.id);
                 }
-                self.notify(Notice::Updated { id, camera: cam });
             }
             MotionEvent::Ended { end, info, .. } => {
-                let Some(id) = self.event.take() else { return };
+                let Some(open) = self.event.take() else { return };
                 let jpeg = self.best_jpeg.take();
-                let _ =
-                    self.events.improve(id, f64::from(info.score), Some(info.best_region.to_array()), jpeg.as_deref());
-                if let Err(e) = self.events.finish(id, end) {
-                    tracing::error!(camera = %cam, "cannot end motion event {id}: {e}");
+                let region = Some(info.best_region.to_array());
+                // The last improvement is not announced separately: the end announces the event.
+                let _ = self.sink.store().improve(open.id, f64::from(info.score), region, jpeg.as_deref());
+                if let Err(e) = self.sink.finish(&open, end) {
+                    tracing::error!(camera = %cam, "cannot end motion event {}: {e}", open.id);
                 }
-                tracing::info!(camera = %cam, event = id, "motion ended");
-                self.notify(Notice::Ended { id, camera: cam });
+                tracing::info!(camera = %cam, event = open.id, "motion ended");
             }
         }
     }
@@ -436,12 +365,6 @@ impl Pipeline {
         }
         self.gop.clear();
         self.decoded_upto = 0;
-    }
-
-    fn notify(&self, n: Notice) {
-        if let Some(tx) = &self.notices {
-            let _ = tx.send(n);
-        }
     }
 }
 

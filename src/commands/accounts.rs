@@ -1,9 +1,10 @@
-//! `keepwatch user …` and `keepwatch token …`: the accounts and API tokens of the store the config names.
+//! What `keepwatch user …` and `keepwatch token …` share: reading a password, the role and camera list
+//! from the command line, exit codes for kw-auth's errors, and the plain-text tables they print.
 //!
 //! The rules (names, roles, camera lists, password length, the last admin) are kw-auth's, so the CLI and
-//! the HTTP API enforce the same ones; this module only reads the command line and the password, and
-//! prints. The tables live in the store's index file (WAL), so every command here works while `run`
-//! is serving: a changed password or a revoked token takes effect there at once.
+//! the HTTP API enforce the same ones; these commands only read the command line and the password, and
+//! print. The tables live in the store's index file (WAL), so every command works while `run` is
+//! serving: a changed password or a revoked token takes effect there at once.
 //!
 //! Passwords come from standard input: prompted twice without echo on a terminal, otherwise the first
 //! line (without its `\n` or `\r\n`), so `echo "$PW" | keepwatch user passwd admin` works in scripts.
@@ -19,115 +20,8 @@ use kw_auth::{AuthError, Role};
 use std::io::{BufRead, IsTerminal};
 use std::path::Path;
 
-/// `user add NAME --role admin|viewer [--cameras a,b]`, password on stdin.
-pub fn user_add(config: &Path, name: &str, role: &str, cameras: Option<&str>) -> Result<(), Failure> {
-    let cfg = kw_config::load(config)?;
-    kw_auth::validate_user_name(name).map_err(auth_failure)?;
-    let (role, cameras) = parse_access(role, cameras, &cfg)?;
-    let mut db = crate::storeopen::auth_db(config, &cfg)?;
-    if db.get_user(name).map_err(auth_failure)?.is_some() {
-        return Err(auth_failure(AuthError::UserExists(name.to_owned())));
-    }
-    let password = read_password(name)?;
-    let user = db.add_user(name, role, cameras, &password).map_err(auth_failure)?;
-    tracing::info!(user = %user.name, role = %user.role, cameras = %cameras_text(user.cameras.as_deref()), "user added");
-    Ok(())
-}
-
-/// `user list`: a table of names, roles and cameras (never hashes).
-pub fn user_list(config: &Path) -> Result<(), Failure> {
-    let cfg = kw_config::load(config)?;
-    let db = crate::storeopen::auth_db(config, &cfg)?;
-    let users = db.list_users().map_err(auth_failure)?;
-    if users.is_empty() {
-        eprintln!("no users yet; add one with `keepwatch user add NAME --role admin --config {}`", config.display());
-        return Ok(());
-    }
-    let rows: Vec<Vec<String>> =
-        users.iter().map(|u| vec![u.name.clone(), u.role.to_string(), cameras_text(u.cameras.as_deref())]).collect();
-    print!("{}", table(&["NAME", "ROLE", "CAMERAS"], &rows));
-    Ok(())
-}
-
-/// `user remove NAME`: removes the user and ends their sessions; the last admin is refused.
-pub fn user_remove(config: &Path, name: &str) -> Result<(), Failure> {
-    let cfg = kw_config::load(config)?;
-    kw_auth::validate_user_name(name).map_err(auth_failure)?;
-    let mut db = crate::storeopen::auth_db(config, &cfg)?;
-    db.remove_user(name).map_err(|e| with_hint(e, config))?;
-    tracing::info!(user = %name, "user removed");
-    Ok(())
-}
-
-/// `user passwd NAME`, password on stdin: sets it and ends the user's sessions.
-pub fn user_passwd(config: &Path, name: &str) -> Result<(), Failure> {
-    let cfg = kw_config::load(config)?;
-    kw_auth::validate_user_name(name).map_err(auth_failure)?;
-    let mut db = crate::storeopen::auth_db(config, &cfg)?;
-    if db.get_user(name).map_err(auth_failure)?.is_none() {
-        return Err(with_hint(AuthError::NoSuchUser(name.to_owned()), config));
-    }
-    let password = read_password(name)?;
-    db.set_password(name, &password).map_err(|e| with_hint(e, config))?;
-    tracing::info!(user = %name, "password changed; the user's sessions were ended");
-    Ok(())
-}
-
-/// `token create LABEL --role admin|viewer [--cameras a,b]`: prints the token, alone on its line.
-pub fn token_create(config: &Path, label: &str, role: &str, cameras: Option<&str>) -> Result<(), Failure> {
-    let cfg = kw_config::load(config)?;
-    kw_auth::validate_token_label(label).map_err(auth_failure)?;
-    let (role, cameras) = parse_access(role, cameras, &cfg)?;
-    let mut db = crate::storeopen::auth_db(config, &cfg)?;
-    let shown = cameras_text(cameras.as_deref());
-    let token = db.create_token(label, role, cameras).map_err(auth_failure)?;
-    tracing::info!(token = %label, role = %role, cameras = %shown, "API token created");
-    println!("{token}");
-    eprintln!("keepwatch: this is the only time the token is shown; keep it somewhere safe");
-    Ok(())
-}
-
-/// `token list`: labels, roles, cameras and dates; never the tokens.
-pub fn token_list(config: &Path) -> Result<(), Failure> {
-    let cfg = kw_config::load(config)?;
-    let db = crate::storeopen::auth_db(config, &cfg)?;
-    let tokens = db.list_tokens().map_err(auth_failure)?;
-    if tokens.is_empty() {
-        eprintln!(
-            "no API tokens yet; create one with `keepwatch token create LABEL --role viewer --config {}`",
-            config.display()
-        );
-        return Ok(());
-    }
-    let time = |secs: i64| crate::timefmt::format(secs.saturating_mul(1_000_000));
-    let rows: Vec<Vec<String>> = tokens
-        .iter()
-        .map(|t| {
-            vec![
-                t.label.clone(),
-                t.role.to_string(),
-                cameras_text(t.cameras.as_deref()),
-                time(t.created),
-                t.last_used.map(time).unwrap_or_else(|| "never".into()),
-            ]
-        })
-        .collect();
-    print!("{}", table(&["LABEL", "ROLE", "CAMERAS", "CREATED", "LAST USED"], &rows));
-    Ok(())
-}
-
-/// `token revoke LABEL`: the token stops working at once, also in a running server.
-pub fn token_revoke(config: &Path, label: &str) -> Result<(), Failure> {
-    let cfg = kw_config::load(config)?;
-    kw_auth::validate_token_label(label).map_err(auth_failure)?;
-    let mut db = crate::storeopen::auth_db(config, &cfg)?;
-    db.revoke_token(label).map_err(|e| with_hint(e, config))?;
-    tracing::info!(token = %label, "API token revoked");
-    Ok(())
-}
-
 /// Exit code 2 for what the caller typed wrong, 1 for what the store's state or the store refuses.
-fn auth_failure(e: AuthError) -> Failure {
+pub(super) fn auth_failure(e: AuthError) -> Failure {
     match e {
         AuthError::InvalidName { .. }
         | AuthError::InvalidCamera(_)
@@ -140,7 +34,7 @@ fn auth_failure(e: AuthError) -> Failure {
 }
 
 /// [`auth_failure`], pointing at the list command when a user or token is not there.
-fn with_hint(e: AuthError, config: &Path) -> Failure {
+pub(super) fn with_hint(e: AuthError, config: &Path) -> Failure {
     let hint = match &e {
         AuthError::NoSuchUser(_) => "keepwatch user list",
         AuthError::NoSuchToken(_) => "keepwatch token list",
@@ -154,7 +48,7 @@ fn with_hint(e: AuthError, config: &Path) -> Failure {
 /// The role and the optional camera list from the command line. Camera names are checked with the
 /// config's (and kw-auth's) rule here, before anything is created or a password asked for; a name
 /// the config does not have is only warned about (the camera may be added later).
-fn parse_access(
+pub(super) fn parse_access(
     role: &str,
     cameras: Option<&str>,
     cfg: &kw_config::Config,
@@ -186,7 +80,7 @@ fn parse_access(
 }
 
 /// A camera list as shown: `all`, `none`, or the names joined by commas.
-fn cameras_text(cameras: Option<&[String]>) -> String {
+pub(super) fn cameras_text(cameras: Option<&[String]>) -> String {
     match cameras {
         None => "all".into(),
         Some([]) => "none".into(),
@@ -196,7 +90,7 @@ fn cameras_text(cameras: Option<&[String]>) -> String {
 
 /// The new password for `name`: prompted twice without echo on a terminal, otherwise the first line of
 /// standard input without its line ending. Checked against kw-auth's length rules before it is used.
-fn read_password(name: &str) -> Result<String, Failure> {
+pub(super) fn read_password(name: &str) -> Result<String, Failure> {
     let password = if std::io::stdin().is_terminal() {
         let prompt = |p: String| {
             rpassword::prompt_password(p).map_err(|e| Failure::runtime(format!("cannot read the password: {e}")))
@@ -235,7 +129,7 @@ fn strip_line_ending(line: &mut String) {
 }
 
 /// Left-aligned columns two spaces apart, with a header line; no trailing spaces.
-fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+pub(super) fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {
