@@ -100,6 +100,13 @@ impl Hub {
         Some((run, frames))
     }
 
+    /// The most events any subscriber has queued and not yet taken (the in-process tests run the camera in
+    /// lockstep with its consumers).
+    #[cfg(test)]
+    pub fn backlog(&self) -> usize {
+        self.lock().subs.iter().map(|s| s.tx.max_capacity() - s.tx.capacity()).max().unwrap_or(0)
+    }
+
     pub fn publish_run(&self, run: Arc<RunInfo>) {
         let mut inner = self.lock();
         inner.gop.clear();

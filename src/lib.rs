@@ -28,6 +28,9 @@ mod supervisor;
 mod timefmt;
 mod view;
 
+#[cfg(test)]
+mod pipeline_tests;
+
 /// A failure with its exit code: 2 for bad usage or configuration, 1 for everything else.
 #[derive(Debug)]
 pub struct Failure {

@@ -279,12 +279,10 @@ pub(crate) fn avc_to_annexb(data: &[u8], out: &mut Vec<u8>) -> Result<(), String
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ingest::synthetic::SyntheticSource;
+    use crate::ingest::synthetic::{Encoding, SyntheticSource};
     use bytes::Bytes;
     use kw_media::{nal, VIDEO_TIMESCALE};
     use kw_store::Create;
-    use openh264::encoder::{BitRate, Encoder, EncoderConfig, FrameRate, IntraFramePeriod, RateControlMode};
-    use openh264::formats::YUVBuffer;
 
     const W: u16 = 160;
     const H: u16 = 96;
@@ -309,49 +307,23 @@ mod tests {
     /// `n` frames of the scene encoded as the synthetic camera does (key frame every `gop` frames),
     /// stored the way ingest hands them over: length-prefixed, SPS/PPS in `avcC`.
     fn clip(n: usize, gop: usize) -> (StreamParams, Vec<Frame>) {
-        let s = scene(n);
-        let config = EncoderConfig::new()
-            .max_frame_rate(FrameRate::from_hz(FPS as f32))
-            .bitrate(BitRate::from_bps(u32::from(W) * u32::from(H) * FPS / 8))
-            .intra_frame_period(IntraFramePeriod::from_num_frames(gop as u32))
-            .rate_control_mode(RateControlMode::Off)
-            .skip_frames(false);
-        let mut enc = Encoder::with_api_config(OpenH264API::from_source(), config).unwrap();
-        let (mut sps, mut pps) = (None, None);
-        let mut frames = Vec::new();
-        let mut buf = Vec::new();
-        for i in 0..n {
-            if i > 0 && i % gop == 0 {
-                enc.force_intra_frame();
-            }
-            s.draw(i as u64, &mut buf);
-            let bs = enc.encode(&YUVBuffer::from_vec(buf.clone(), usize::from(W), usize::from(H))).unwrap();
-            let split = nal::split_h264_annexb(&bs.to_vec()).unwrap();
-            sps = split.sps.or(sps);
-            pps = split.pps.or(pps);
-            let avc = split.avc;
-            let key = nal::h264_is_idr(&avc);
-            assert_eq!(key, i % gop == 0, "frame {i}");
-            frames.push(Frame {
-                stream: StreamKind::Video,
-                pts: i as i64 * TICKS,
-                key,
-                loss_before: false,
-                data: Bytes::from(avc),
-            });
-        }
-        let (sps, pps) = (sps.unwrap(), pps.unwrap());
-        let params = StreamParams {
-            codec: Codec::H264,
-            timescale: VIDEO_TIMESCALE,
-            width: W,
-            height: H,
-            sample_rate: 0,
-            channels: 0,
-            extra: nal::avcc_from_sps_pps(&sps, &pps).unwrap(),
-            rfc6381: nal::h264_rfc6381(&sps),
-        };
-        (params, frames)
+        let s = SyntheticSource { gop: gop as f64 / f64::from(FPS), ..scene(n) };
+        let mut enc = Encoding::new(&s).unwrap();
+        let frames = (0..n)
+            .map(|i| {
+                let (_, e) = enc.next_frame().unwrap();
+                assert_eq!(e.key, i % gop == 0, "frame {i}");
+                assert_eq!(nal::h264_is_idr(&e.avc), e.key, "frame {i}");
+                Frame {
+                    stream: StreamKind::Video,
+                    pts: i as i64 * TICKS,
+                    key: e.key,
+                    loss_before: false,
+                    data: Bytes::from(e.avc),
+                }
+            })
+            .collect();
+        (enc.params().unwrap().clone(), frames)
     }
 
     fn refs(frames: &[Frame]) -> Vec<&[u8]> {

@@ -136,7 +136,7 @@ pub async fn supervise(
             s.last_error = Some(text);
             s.reconnects += 1;
         });
-        tokio::time::sleep(backoff.next(&err, Instant::now())).await;
+        tokio::time::sleep(backoff.next(&err, clock.monotonic())).await;
     }
 }
 

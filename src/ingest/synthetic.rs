@@ -106,19 +106,80 @@ impl SyntheticSource {
 }
 
 /// One encoded access unit.
-struct Encoded {
-    key: bool,
-    avc: Vec<u8>,
+pub(crate) struct Encoded {
+    pub key: bool,
+    /// The access unit in MP4 form (4-byte length prefixes), without SPS/PPS.
+    pub avc: Vec<u8>,
     sps: Option<Vec<u8>>,
     pps: Option<Vec<u8>>,
 }
 
-fn encode_one(enc: &mut Encoder, yuv: YUVBuffer) -> Result<Encoded, String> {
-    let bs = enc.encode(&yuv).map_err(|e| format!("openh264: {e}"))?;
-    let key = matches!(bs.frame_type(), FrameType::IDR);
-    let nal::H264Split { avc, sps, pps } =
-        nal::split_h264_annexb(&bs.to_vec()).map_err(|e| format!("openh264: {e}"))?;
-    Ok(Encoded { key, avc, sps, pps })
+/// The scene's frames encoded one after the other, as fast as the encoder goes (the camera paces them;
+/// tests take them at once).
+pub(crate) struct Encoding {
+    cfg: SyntheticSource,
+    enc: Encoder,
+    gop_frames: u32,
+    n: u64,
+    buf: Vec<u8>,
+    params: Option<StreamParams>,
+}
+
+impl Encoding {
+    pub fn new(cfg: &SyntheticSource) -> Result<Encoding, String> {
+        let gop_frames = ((cfg.gop * f64::from(cfg.fps)).round() as u32).max(1);
+        let config = EncoderConfig::new()
+            .max_frame_rate(FrameRate::from_hz(cfg.fps as f32))
+            .bitrate(BitRate::from_bps(u32::from(cfg.width) * u32::from(cfg.height) * cfg.fps / 8))
+            .intra_frame_period(IntraFramePeriod::from_num_frames(gop_frames))
+            .rate_control_mode(RateControlMode::Off)
+            .skip_frames(false);
+        let enc = Encoder::with_api_config(OpenH264API::from_source(), config)
+            .map_err(|e| format!("openh264 encoder: {e}"))?;
+        Ok(Encoding { cfg: cfg.clone(), enc, gop_frames, n: 0, buf: Vec::new(), params: None })
+    }
+
+    /// The stream's parameters (known after the first frame).
+    pub fn params(&self) -> Option<&StreamParams> {
+        self.params.as_ref()
+    }
+
+    /// Frame number `n` (counting from 0), encoded; `n` is also its position in time (`n / fps` s).
+    pub fn next_frame(&mut self) -> Result<(u64, Encoded), String> {
+        let n = self.n;
+        self.n += 1;
+        if n > 0 && n.is_multiple_of(u64::from(self.gop_frames)) {
+            self.enc.force_intra_frame();
+        }
+        self.cfg.draw(n, &mut self.buf);
+        let yuv = YUVBuffer::from_vec(self.buf.clone(), usize::from(self.cfg.width), usize::from(self.cfg.height));
+        let bs = self.enc.encode(&yuv).map_err(|e| format!("openh264: {e}"))?;
+        let key = matches!(bs.frame_type(), FrameType::IDR);
+        let nal::H264Split { avc, sps, pps } =
+            nal::split_h264_annexb(&bs.to_vec()).map_err(|e| format!("openh264: {e}"))?;
+        let e = Encoded { key, avc, sps, pps };
+        if self.params.is_none() {
+            self.params = Some(self.stream_params(&e)?);
+        }
+        Ok((n, e))
+    }
+
+    fn stream_params(&self, e: &Encoded) -> Result<StreamParams, String> {
+        let (Some(sps), Some(pps)) = (&e.sps, &e.pps) else {
+            return Err("openh264 produced no SPS/PPS on its first frame".into());
+        };
+        let extra = nal::avcc_from_sps_pps(sps, pps).ok_or("openh264 produced a malformed SPS")?;
+        Ok(StreamParams {
+            codec: Codec::H264,
+            timescale: VIDEO_TIMESCALE,
+            width: self.cfg.width,
+            height: self.cfg.height,
+            sample_rate: 0,
+            channels: 0,
+            extra,
+            rfc6381: nal::h264_rfc6381(sps),
+        })
+    }
 }
 
 impl Source for SyntheticSource {
@@ -136,58 +197,31 @@ impl Source for SyntheticSource {
     }
 }
 
+/// The camera's thread: encodes frame after frame in real time until the session is dropped.
 fn run_encoder(cfg: SyntheticSource, tx: tokio::sync::mpsc::Sender<Result<SourceEvent, IngestError>>) {
     let fail = |tx: &tokio::sync::mpsc::Sender<_>, e: String| {
         let _ = tx.blocking_send(Err(IngestError::Protocol(e)));
     };
-    let gop_frames = ((cfg.gop * f64::from(cfg.fps)).round() as u32).max(1);
-    let config = EncoderConfig::new()
-        .max_frame_rate(FrameRate::from_hz(cfg.fps as f32))
-        .bitrate(BitRate::from_bps(u32::from(cfg.width) * u32::from(cfg.height) * cfg.fps / 8))
-        .intra_frame_period(IntraFramePeriod::from_num_frames(gop_frames))
-        .rate_control_mode(RateControlMode::Off)
-        .skip_frames(false);
-    let mut enc = match Encoder::with_api_config(OpenH264API::from_source(), config) {
+    let mut enc = match Encoding::new(&cfg) {
         Ok(e) => e,
-        Err(e) => return fail(&tx, format!("openh264 encoder: {e}")),
+        Err(e) => return fail(&tx, e),
     };
     let start = Instant::now();
     let interval = Duration::from_secs_f64(1.0 / f64::from(cfg.fps));
     let ticks = i64::from(VIDEO_TIMESCALE) / i64::from(cfg.fps);
     let mut announced = false;
-    let mut buf = Vec::new();
-    for n in 0u64.. {
-        let due = start + interval * u32::try_from(n).unwrap_or(u32::MAX);
+    loop {
+        let due = start + interval * u32::try_from(enc.n).unwrap_or(u32::MAX);
         let now = Instant::now();
         if due > now {
             std::thread::sleep(due - now);
         }
-        if n > 0 && n.is_multiple_of(u64::from(gop_frames)) {
-            enc.force_intra_frame();
-        }
-        cfg.draw(n, &mut buf);
-        let yuv = YUVBuffer::from_vec(buf.clone(), usize::from(cfg.width), usize::from(cfg.height));
-        let e = match encode_one(&mut enc, yuv) {
-            Ok(e) => e,
+        let (n, e) = match enc.next_frame() {
+            Ok(f) => f,
             Err(e) => return fail(&tx, e),
         };
         if !announced {
-            let (Some(sps), Some(pps)) = (&e.sps, &e.pps) else {
-                return fail(&tx, "openh264 produced no SPS/PPS on its first frame".into());
-            };
-            let Some(extra) = nal::avcc_from_sps_pps(sps, pps) else {
-                return fail(&tx, "openh264 produced a malformed SPS".into());
-            };
-            let video = StreamParams {
-                codec: Codec::H264,
-                timescale: VIDEO_TIMESCALE,
-                width: cfg.width,
-                height: cfg.height,
-                sample_rate: 0,
-                channels: 0,
-                extra,
-                rfc6381: nal::h264_rfc6381(sps),
-            };
+            let Some(video) = enc.params().cloned() else { return };
             if tx.blocking_send(Ok(SourceEvent::Params { video, audio: None })).is_err() {
                 return;
             }

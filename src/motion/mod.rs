@@ -46,6 +46,8 @@ pub struct Control {
     /// Frames decoded and analysed (for the log and the CPU benchmark).
     decoded: AtomicI64,
     analysed: AtomicI64,
+    /// Hub events worked through (the in-process tests wait for it).
+    handled: AtomicI64,
 }
 
 /// A running pipeline thread.
@@ -63,6 +65,18 @@ impl Running {
     /// Waits for the pipeline to end (it stores the end of any event in progress first).
     pub fn join(self) {
         let _ = self.thread.join();
+    }
+
+    /// Frames decoded so far (the in-process tests check the decode scheduling with it).
+    #[cfg(test)]
+    pub fn decoded(&self) -> i64 {
+        self.control.decoded.load(Ordering::SeqCst)
+    }
+
+    /// Hub events worked through so far.
+    #[cfg(test)]
+    pub fn handled(&self) -> i64 {
+        self.control.handled.load(Ordering::SeqCst)
     }
 }
 

@@ -101,6 +101,7 @@ impl Pipeline {
                 }
                 MediaEvent::Stopped => self.end_event(self.last_t),
             }
+            self.control.handled.fetch_add(1, Ordering::SeqCst);
         }
         self.end_event(self.last_t);
         tracing::info!(
@@ -234,7 +235,7 @@ impl Pipeline {
                 return;
             }
         };
-        self.control.decoded.fetch_add(1, Ordering::Relaxed);
+        self.control.decoded.fetch_add(1, Ordering::SeqCst);
         if t <= self.last_t {
             return; // reordered or repeated time: the detector needs increasing times
         }
@@ -277,7 +278,7 @@ impl Pipeline {
     /// A picture the source decoded itself.
     fn luma(&mut self, f: LumaFrame) {
         self.seen += 1;
-        self.control.decoded.fetch_add(1, Ordering::Relaxed);
+        self.control.decoded.fetch_add(1, Ordering::SeqCst);
         let t = f.wall;
         if t <= self.last_t || f.y.len() < f.width * f.height {
             return;
