@@ -29,6 +29,7 @@ pub const FILES: &[(&str, &[u8])] = ui_files![
     "index.html",
     "app.css",
     "admin.css",
+    "js/dom.js",
     "js/core.js",
     "js/i18n.js",
     "js/app.js",
