@@ -40,6 +40,8 @@ pub const FILES: &[(&str, &[u8])] = ui_files![
     "js/timeline.js",
     "js/events.js",
     "js/system.js",
+    "js/admin/forms.js",
+    "js/admin/zones.js",
     "js/admin/cameras.js",
     "js/admin/alerts.js",
     "js/admin/users.js",
