@@ -246,7 +246,7 @@ export function actionButton(label, testid, action) {
 
 /**
  * The box under a "test connection" button: `busy(text)` while it runs, then `ok(...children)` (what was
- * found) or `fail(headline, detail, kind)` (a big localized headline, role=alert, with the server's exact
+ * found; null children are skipped) or `fail(headline, detail, kind)` (a big localized headline, role=alert, with the server's exact
  * message under it). Test ids: `${prefix}-result` on the box (with data-ok="true|false" once answered),
  * `${prefix}-error` (with data-kind) and `${prefix}-detail` on a failure.
  */
@@ -261,7 +261,8 @@ export function testResult(prefix) {
     ok(...children) {
       box.className = 'adm-probe ok';
       box.dataset.ok = 'true';
-      box.replaceChildren(...children.flat());
+      // Like h(): null/false children are left out (replaceChildren would write "null").
+      box.replaceChildren(...children.flat().filter((c) => c !== null && c !== undefined && c !== false));
     },
     fail(headline, detail, kind) {
       box.className = 'adm-probe bad';
