@@ -3,7 +3,8 @@
 // session (who am I, CSRF token, expiry), the role rule (admin pages are neither listed nor rendered for
 // viewers) and the language switch are the same for every page.
 
-import { ctx, api, h, toast, setCsrf, ApiError } from './core.js';
+import { ctx, api, toast, setCsrf, ApiError } from './core.js';
+import { h, svg } from './dom.js';
 import { t, addStrings, initialLang, setLang, lang, LANGS } from './i18n.js';
 import pages from './pages.js';
 
@@ -71,26 +72,18 @@ function showLogin(message) {
   user.focus();
 }
 
-/** An SVG element with attributes (built node by node: the UI never parses HTML strings). */
-function svgNode(tag, attrs, ...children) {
-  const n = document.createElementNS('http://www.w3.org/2000/svg', tag);
-  for (const [k, v] of Object.entries(attrs)) n.setAttribute(k, v);
-  n.append(...children);
-  return n;
-}
-
 function logo() {
-  return svgNode('svg', { viewBox: '0 0 24 24', width: '22', height: '22', class: 'logo', 'aria-hidden': 'true' },
-    svgNode('circle', { cx: '12', cy: '12', r: '9', fill: 'none', stroke: 'currentColor', 'stroke-width': '2' }),
-    svgNode('circle', { cx: '12', cy: '12', r: '3.5', fill: 'currentColor' }));
+  return svg('svg', { viewBox: '0 0 24 24', width: '22', height: '22', class: 'logo', 'aria-hidden': 'true' },
+    svg('circle', { cx: '12', cy: '12', r: '9', fill: 'none', stroke: 'currentColor', 'stroke-width': '2' }),
+    svg('circle', { cx: '12', cy: '12', r: '3.5', fill: 'currentColor' }));
 }
 
 // ---------------------------------------------------------------------------------------------------------
 // Top bar
 
 function logoutIcon() {
-  return svgNode('svg', { viewBox: '0 0 24 24', width: '18', height: '18', 'aria-hidden': 'true' },
-    svgNode('path', { fill: 'currentColor',
+  return svg('svg', { viewBox: '0 0 24 24', width: '18', height: '18', 'aria-hidden': 'true' },
+    svg('path', { fill: 'currentColor',
       d: 'M10 17l1.4-1.4-2.6-2.6H20v-2H8.8l2.6-2.6L10 7l-5 5zM4 5h7V3H4a2 2 0 0 0-2 2v14a2 2 0 0 0 2 2h7v-2H4z' }));
 }
 

@@ -12,6 +12,7 @@
 import { LivePlayer, playerStrings } from './player.js';
 import { Timeline, ZOOMS } from './timeline.js';
 import { stateBadges } from './live.js';
+import { svg } from './dom.js';
 
 /** Seconds of an event's pre-roll shown before it starts. */
 export const PRE_ROLL = 5e3;
@@ -117,16 +118,8 @@ export function exportName(camera, startMs) {
 }
 
 function icon(path) {
-  const s = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
-  s.setAttribute('viewBox', '0 0 24 24');
-  s.setAttribute('width', '18');
-  s.setAttribute('height', '18');
-  s.setAttribute('aria-hidden', 'true');
-  const p = document.createElementNS('http://www.w3.org/2000/svg', 'path');
-  p.setAttribute('fill', 'currentColor');
-  p.setAttribute('d', path);
-  s.append(p);
-  return s;
+  return svg('svg', { viewBox: '0 0 24 24', width: '18', height: '18', 'aria-hidden': 'true' },
+    svg('path', { fill: 'currentColor', d: path }));
 }
 const ICONS = {
   play: 'M8 5v14l11-7z',

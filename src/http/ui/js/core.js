@@ -1,8 +1,9 @@
 // core.js — the context every page gets (docs/ui-shape.md): the API client (cookies, CSRF token, errors as
 // ApiError, session expiry noticed in one place), translation and Intl formatting in the chosen language,
-// a tiny DOM builder and toasts. Kept free of page knowledge so the viewer and admin pages share it.
+// the DOM builder (from dom.js) and toasts. Kept free of page knowledge so the viewer and admin pages share it.
 
 import { t, lang, locale } from './i18n.js';
+import { h, svg } from './dom.js';
 
 /** An API answer that was not 2xx: `status` (0 for a network failure) and the server's message. */
 export class ApiError extends Error {
@@ -30,16 +31,16 @@ export function setCsrf(token) {
  * the session has ended: the shell is told (event `kw:expired`) and shows the login page.
  */
 export async function api(path, { method = 'GET', body, raw = false, headers = {}, signal } = {}) {
-  const h = { ...headers };
+  const hdrs = { ...headers };
   let payload = body;
   if (body !== undefined && !(body instanceof FormData) && !(body instanceof Blob) && typeof body !== 'string') {
-    h['content-type'] = 'application/json';
+    hdrs['content-type'] = 'application/json';
     payload = JSON.stringify(body);
   }
-  if (method !== 'GET' && method !== 'HEAD' && csrf) h['x-csrf-token'] = csrf;
+  if (method !== 'GET' && method !== 'HEAD' && csrf) hdrs['x-csrf-token'] = csrf;
   let r;
   try {
-    r = await fetch(path, { method, headers: h, body: payload, credentials: 'same-origin', signal });
+    r = await fetch(path, { method, headers: hdrs, body: payload, credentials: 'same-origin', signal });
   } catch (e) {
     if (e.name === 'AbortError') throw e;
     throw new ApiError(0, t('err.network'));
@@ -64,34 +65,6 @@ export async function api(path, { method = 'GET', body, raw = false, headers = {
   if (r.status === 204) return null;
   const text = await r.text();
   return text ? JSON.parse(text) : null;
-}
-
-/**
- * `h('div', {class: 'x', onclick: fn, dataset: {testid: 'y'}}, 'text', child, [more])`: builds an element.
- * Attributes starting with `on` become listeners; `false`/`null`/`undefined` attributes and children are
- * skipped; strings become text nodes (never HTML).
- */
-export function h(tag, attrs, ...children) {
-  const el = tag === 'svg' || attrs?.xmlns ? document.createElementNS('http://www.w3.org/2000/svg', tag)
-    : document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs || {})) {
-    if (v === false || v === null || v === undefined) continue;
-    if (k.startsWith('on') && typeof v === 'function') el.addEventListener(k.slice(2), v);
-    else if (k === 'dataset') Object.assign(el.dataset, v);
-    // Styles go through the CSSOM (never a style="" attribute, which the CSP's style-src refuses).
-    else if (k === 'style' && typeof v === 'object') Object.assign(el.style, v);
-    else if (k === 'style') el.style.cssText = String(v);
-    else if (k === 'class') el.setAttribute('class', v);
-    else if (k in el && typeof v !== 'string' && k !== 'list') el[k] = v;
-    else el.setAttribute(k, v === true ? '' : v);
-  }
-  const add = (c) => {
-    if (c === null || c === undefined || c === false) return;
-    if (Array.isArray(c)) c.forEach(add);
-    else el.append(c instanceof Node ? c : document.createTextNode(String(c)));
-  };
-  children.forEach(add);
-  return el;
 }
 
 /** A short message at the bottom of the screen; kind: 'info' | 'ok' | 'error'. */
@@ -164,5 +137,6 @@ export function iso(d) {
   return new Date(d).toISOString();
 }
 
-/** The context handed to every page's render(); `me` is filled in by the shell after login. */
-export const ctx = { api, t, h, fmt, go, toast, iso, me: null, lang };
+/** The context handed to every page's render(); `me` is filled in by the shell after login. `h` and `svg` are
+ * dom.js's builder. */
+export const ctx = { api, t, h, svg, fmt, go, toast, iso, me: null, lang };

@@ -8,6 +8,8 @@
 // - Live means live: when playback lags the buffered edge by more than 2 s (a background tab, a slow
 //   phone) it jumps to the edge, old buffer is trimmed, and a closed connection reconnects with back-off.
 
+import { h } from './dom.js';
+
 const MS = window.ManagedMediaSource || window.MediaSource;
 const MAX_LAG = 2.0;
 const KEEP_BEHIND = 15;
@@ -30,24 +32,16 @@ export class LivePlayer {
     this.stream = sub && cam.has_sub ? 'sub' : 'main';
     this.stopped = true;
     this.retry = 0;
-    this.video = document.createElement('video');
-    Object.assign(this.video, { muted: true, autoplay: true, playsInline: true, disableRemotePlayback: true });
+    this.video = h('video', { muted: true, autoplay: true, playsInline: true, disableRemotePlayback: true,
+      dataset: { testid: 'live-video', camera: cam.name } });
+    // As attributes too, which iOS Safari goes by for inline autoplay.
     this.video.setAttribute('playsinline', '');
     this.video.setAttribute('muted', '');
-    this.video.dataset.testid = 'live-video';
-    this.video.dataset.camera = cam.name;
-    this.badges = document.createElement('div');
-    this.badges.className = 'player-badges';
-    this.msg = document.createElement('div');
-    this.msg.className = 'player-msg';
-    this.msg.hidden = true;
-    this.spin = document.createElement('div');
-    this.spin.className = 'spinner';
-    const box = document.createElement('div');
-    box.className = 'player';
-    box.append(this.video, this.spin, this.badges, this.msg);
-    this.box = box;
-    container.append(box);
+    this.badges = h('div', { class: 'player-badges' });
+    this.msg = h('div', { class: 'player-msg', hidden: true });
+    this.spin = h('div', { class: 'spinner' });
+    this.box = h('div', { class: 'player' }, this.video, this.spin, this.badges, this.msg);
+    container.append(this.box);
     this.extraBadges = [];
     this.video.addEventListener('playing', () => { this.spin.hidden = true; this.retry = 0; this.setMsg(''); });
     this.video.addEventListener('waiting', () => { this.spin.hidden = false; });
@@ -67,13 +61,8 @@ export class LivePlayer {
     if (this.forcedSub && this.mode !== 'snap') own.push(['badge-info', this.t('player.sub'), 'sub']);
     if (this.mode === 'snap') own.push(['badge-warn', this.t('player.snapshots'), 'snapshots']);
     if (this.mode === 'hls') own.push(['badge-info', 'HLS', 'hls']);
-    this.badges.replaceChildren(...[...this.extraBadges, ...own].map(([cls, text, id]) => {
-      const b = document.createElement('span');
-      b.className = `badge ${cls}`;
-      b.textContent = text;
-      if (id) b.dataset.testid = `badge-${id}`;
-      return b;
-    }));
+    this.badges.replaceChildren(...[...this.extraBadges, ...own].map(([cls, text, id]) =>
+      h('span', { class: `badge ${cls}`, dataset: id ? { testid: `badge-${id}` } : null }, text)));
   }
 
   setMsg(text) {
@@ -294,9 +283,7 @@ export class LivePlayer {
     this.paintBadges();
     this.video.hidden = true;
     if (!this.img) {
-      this.img = document.createElement('img');
-      this.img.alt = this.cam.name;
-      this.img.dataset.testid = 'live-snapshot';
+      this.img = h('img', { alt: this.cam.name, dataset: { testid: 'live-snapshot' } });
       this.box.insertBefore(this.img, this.spin);
     }
     const next = () => {

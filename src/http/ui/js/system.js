@@ -1,5 +1,5 @@
-// System (#/system, every signed-in user): how full the storage is, how far back recordings go, whether
-// each camera is healthy, and which version runs.
+// system.js — the system page (#/system, every signed-in user): how full the storage is, how far back
+// recordings go, whether each camera is healthy, and which version runs.
 //
 // Why it is shaped this way:
 // - GET /api/system is open to every signed-in user (a viewer gets the cameras it may see and no store
@@ -10,8 +10,10 @@
 //   is shown either way, since a full disk stops recording regardless of the cap.
 // - "Oldest recording: 12 days ago" is relative (Intl, in the chosen language) with the exact time as a
 //   tooltip. The page refreshes itself every 10 s while open.
+// - It looks like the settings pages (admin.css's cards and badges) but imports nothing from admin/: a viewer
+//   page never imports an admin module (docs/ui-shape.md).
 
-import { adminStyle, el } from './admin/cameras.js';
+import { h } from './dom.js';
 
 const strings = {
   en: {
@@ -65,19 +67,19 @@ function storageSection(ctx, s) {
   const label = s.max_size ? t('sys.ofCap', { used: fmt.bytes(used), cap: fmt.bytes(s.max_size) })
     : total ? t('sys.ofDisk', { used: fmt.bytes(used), total: fmt.bytes(total) }) : t('sys.used', { used: fmt.bytes(used) });
   const oldest = s.oldest
-    ? el('div', { 'data-testid': 'sys-oldest', title: fmt.dateTime(s.oldest) }, t('sys.oldest', { when: fmt.relative(s.oldest) }))
-    : el('div', { 'data-testid': 'sys-oldest' }, t('sys.oldestNone'));
-  return el('section', { class: 'adm-card', 'data-testid': 'sys-storage' },
-    el('h3', null, t('sys.storage')),
-    el('div', { 'data-testid': 'sys-used' }, label),
-    total ? el('div', { class: 'adm-meter', role: 'meter', 'aria-valuemin': 0, 'aria-valuemax': 100,
+    ? h('div', { 'data-testid': 'sys-oldest', title: fmt.dateTime(s.oldest) }, t('sys.oldest', { when: fmt.relative(s.oldest) }))
+    : h('div', { 'data-testid': 'sys-oldest' }, t('sys.oldestNone'));
+  return h('section', { class: 'adm-card', 'data-testid': 'sys-storage' },
+    h('h3', null, t('sys.storage')),
+    h('div', { 'data-testid': 'sys-used' }, label),
+    total ? h('div', { class: 'adm-meter', role: 'meter', 'aria-valuemin': 0, 'aria-valuemax': 100,
       'aria-valuenow': Math.round(share * 100), 'aria-label': label },
     // A sliver at least, so a store that has just started still shows a bar that is not empty.
-    el('div', { class: level, style: `width:${Math.max(share * 100, used > 0 ? 0.8 : 0).toFixed(1)}%` })) : null,
-    el('div', { 'data-testid': 'sys-free' },
+    h('div', { class: level, style: `width:${Math.max(share * 100, used > 0 ? 0.8 : 0).toFixed(1)}%` })) : null,
+    h('div', { 'data-testid': 'sys-free' },
       s.free_bytes != null ? t('sys.free', { free: fmt.bytes(s.free_bytes) }) : t('sys.freeUnknown')),
     oldest,
-    s.path ? el('div', { class: 'adm-muted' }, t('sys.path', { path: s.path })) : null);
+    s.path ? h('div', { class: 'adm-muted' }, t('sys.path', { path: s.path })) : null);
 }
 
 function camerasSection(ctx, cams) {
@@ -85,15 +87,15 @@ function camerasSection(ctx, cams) {
   const rows = cams.map((c) => {
     const cls = c.status === 'streaming' ? 'ok' : c.status === 'offline' ? 'bad' : 'warn';
     const key = `sys.status.${c.status}`;
-    return el('div', { class: 'adm-card', 'data-testid': `sys-camera-${c.name}` },
-      el('div', { class: 'adm-row' }, el('strong', null, c.name),
-        el('span', { class: `adm-badge ${cls}` }, t(key) === key ? c.status : t(key))),
-      c.last_error ? el('div', { class: c.status === 'streaming' ? 'adm-muted' : 'adm-err' },
+    return h('div', { class: 'adm-card', 'data-testid': `sys-camera-${c.name}` },
+      h('div', { class: 'adm-row' }, h('strong', null, c.name),
+        h('span', { class: `adm-badge ${cls}` }, t(key) === key ? c.status : t(key))),
+      c.last_error ? h('div', { class: c.status === 'streaming' ? 'adm-muted' : 'adm-err' },
         t('sys.lastError', { error: c.last_error })) : null);
   });
-  return el('section', { class: 'adm-form', 'data-testid': 'sys-cameras' },
-    el('h3', null, t('sys.cameras')),
-    rows.length ? el('div', { class: 'adm-list' }, rows) : el('p', { class: 'adm-muted' }, t('sys.noCameras')));
+  return h('section', { class: 'adm-form', 'data-testid': 'sys-cameras' },
+    h('h3', null, t('sys.cameras')),
+    rows.length ? h('div', { class: 'adm-list' }, rows) : h('p', { class: 'adm-muted' }, t('sys.noCameras')));
 }
 
 export default {
@@ -102,19 +104,18 @@ export default {
   admin: false,
   strings,
   async render(root, ctx) {
-    adminStyle();
     const { t } = ctx;
-    const host = el('div', { class: 'adm', 'data-testid': 'page-system' });
+    const host = h('div', { class: 'adm', 'data-testid': 'page-system' });
     // A failed refresh keeps the last picture and says so above it.
-    const stale = el('p', { class: 'adm adm-err', role: 'status', 'data-testid': 'sys-stale' });
+    const stale = h('p', { class: 'adm adm-err', role: 'status', 'data-testid': 'sys-stale' });
     root.append(stale, host);
     const paint = (info) => {
       stale.textContent = '';
       host.replaceChildren(
-        el('h2', null, t('sys.title')),
+        h('h2', null, t('sys.title')),
         storageSection(ctx, info.storage || {}),
         camerasSection(ctx, info.cameras || []),
-        el('p', { class: 'adm-muted', 'data-testid': 'sys-version' }, t('sys.version', { version: info.version })));
+        h('p', { class: 'adm-muted', 'data-testid': 'sys-version' }, t('sys.version', { version: info.version })));
     };
     paint(await ctx.api('/api/system'));
     let busy = false;

@@ -9,6 +9,8 @@
 // pan; the wheel zooms around the pointer (a horizontal wheel or Shift pans); arrows move the cursor
 // (Shift: a minute), +/- zoom. Zoom goes from two days down to two minutes.
 
+import { h } from './dom.js';
+
 export const MIN_SPAN = 2 * 60e3;
 export const MAX_SPAN = 48 * 3600e3;
 const STEPS = [10e3, 30e3, 60e3, 2 * 60e3, 5 * 60e3, 10 * 60e3, 15 * 60e3, 30 * 60e3, 3600e3, 2 * 3600e3,
@@ -31,14 +33,9 @@ export class Timeline {
     this.start = start;
     this.end = end;
     this.userViewAt = 0;
-    this.canvas = document.createElement('canvas');
-    this.bar = document.createElement('div');
-    this.bar.className = 'tl-bar';
-    this.bar.tabIndex = 0;
-    this.bar.setAttribute('role', 'slider');
-    this.bar.setAttribute('aria-label', opts.t('tl.label'));
-    this.bar.dataset.testid = 'timeline';
-    this.bar.append(this.canvas);
+    this.canvas = h('canvas');
+    this.bar = h('div', { class: 'tl-bar', tabIndex: 0, role: 'slider', 'aria-label': opts.t('tl.label'),
+      dataset: { testid: 'timeline' } }, this.canvas);
     el.append(this.bar);
     this.pointers = new Map();
     this.drag = null;

@@ -1,5 +1,5 @@
-// Alert settings (#/settings/alerts, admins): the alert mode as three big buttons, and the configured
-// notifiers with their delivery counts and a "send test" button each.
+// admin/alerts.js — alert settings (#/settings/alerts, admins): the alert mode as three big buttons, and the
+// configured notifiers with their delivery counts and a "send test" button each.
 //
 // Why it is shaped this way:
 // - Notifiers are configured in the config file ([[notify]]); the API lists them without credentials and
@@ -8,7 +8,8 @@
 //   failure (502 with the reason), which is what someone setting up MQTT or ntfy needs to see.
 // - The mode is also in the top bar; here it gets big buttons with a line saying what each one does.
 
-import { adminStyle, el } from './cameras.js';
+import { h } from '../dom.js';
+import { actionButton, badge } from './forms.js';
 
 const strings = {
   en: {
@@ -71,8 +72,8 @@ const MODES = ['home', 'away', 'off'];
 
 function modeSection(ctx) {
   const { t } = ctx;
-  const hint = el('p', { class: 'adm-muted', 'data-testid': 'alerts-mode-hint' });
-  const buttons = MODES.map((m) => el('button', { type: 'button', class: 'btn', 'data-testid': `alerts-mode-${m}`, 'data-mode': m,
+  const hint = h('p', { class: 'adm-muted', 'data-testid': 'alerts-mode-hint' });
+  const buttons = MODES.map((m) => h('button', { type: 'button', class: 'btn', 'data-testid': `alerts-mode-${m}`, 'data-mode': m,
     'aria-pressed': 'false', onclick: () => set(m) }, t(`alerts.mode.${m}`)));
   function show(mode) {
     for (const b of buttons) b.setAttribute('aria-pressed', String(b.dataset.mode === mode));
@@ -92,18 +93,17 @@ function modeSection(ctx) {
       buttons.forEach((b) => { b.disabled = false; });
     }
   }
-  const node = el('section', { class: 'adm-form' }, el('h3', null, t('alerts.mode')),
-    el('div', { class: 'adm-mode', role: 'group', 'aria-label': t('alerts.mode') }, buttons), hint);
+  const node = h('section', { class: 'adm-form' }, h('h3', null, t('alerts.mode')),
+    h('div', { class: 'adm-mode', role: 'group', 'aria-label': t('alerts.mode') }, buttons), hint);
   return { node, show };
 }
 
 function notifierCard(ctx, n) {
   const { t } = ctx;
-  const result = el('div', { 'data-testid': `notifier-result-${n.name}`, 'aria-live': 'polite' });
+  const result = h('div', { 'data-testid': `notifier-result-${n.name}`, 'aria-live': 'polite' });
   const state = n.failed > 0 ? ['bad', t('alerts.failing')] : n.pending > 0 ? ['warn', t('alerts.pending')]
     : ['ok', t('alerts.ok')];
-  const btn = el('button', { type: 'button', class: 'btn', 'data-testid': `notifier-test-${n.name}`, onclick: async () => {
-    btn.disabled = true;
+  const btn = actionButton(t('alerts.test'), `notifier-test-${n.name}`, async () => {
     result.className = 'adm-muted';
     result.textContent = t('alerts.testing');
     try {
@@ -115,21 +115,19 @@ function notifierCard(ctx, n) {
       result.className = 'adm-err';
       result.dataset.ok = 'false';
       result.textContent = t('alerts.testFailed', { error: e.message });
-    } finally {
-      btn.disabled = false;
     }
-  } }, t('alerts.test'));
+  });
   const kindKey = `alerts.kind.${n.kind}`;
-  return el('div', { class: 'adm-card', 'data-testid': `notifier-${n.name}` },
-    el('div', { class: 'adm-row' }, el('strong', null, n.name),
-      el('span', { class: 'adm-badge' }, t(kindKey) === kindKey ? n.kind : t(kindKey)),
-      el('span', { class: `adm-badge ${state[0]}`, 'data-testid': 'notifier-state' }, state[1])),
-    el('div', { class: 'adm-muted', 'data-testid': 'notifier-target' }, n.target),
-    el('div', { class: 'adm-muted' },
+  return h('div', { class: 'adm-card', 'data-testid': `notifier-${n.name}` },
+    h('div', { class: 'adm-row' }, h('strong', null, n.name),
+      badge(t(kindKey) === kindKey ? n.kind : t(kindKey)),
+      badge(state[1], state[0], 'notifier-state')),
+    h('div', { class: 'adm-muted', 'data-testid': 'notifier-target' }, n.target),
+    h('div', { class: 'adm-muted' },
       n.cameras ? t('alerts.cameras', { list: n.cameras.join(', ') }) : t('alerts.allCameras')),
-    el('div', { class: 'adm-muted' },
+    h('div', { class: 'adm-muted' },
       t('alerts.counts', { pending: n.pending, delivered: n.delivered, failed: n.failed })),
-    el('div', { class: 'adm-actions' }, btn),
+    h('div', { class: 'adm-actions' }, btn),
     result);
 }
 
@@ -139,17 +137,16 @@ export default {
   admin: true,
   strings,
   async render(root, ctx) {
-    adminStyle();
     const { t } = ctx;
     const mode = modeSection(ctx);
-    const list = el('div', { class: 'adm-list', 'data-testid': 'notifier-list' });
-    const host = el('div', { class: 'adm', 'data-testid': 'page-admin-alerts' },
-      el('h2', null, t('alerts.title')), mode.node,
-      el('section', { class: 'adm-form' }, el('h3', null, t('alerts.notifiers')), list));
+    const list = h('div', { class: 'adm-list', 'data-testid': 'notifier-list' });
+    const host = h('div', { class: 'adm', 'data-testid': 'page-admin-alerts' },
+      h('h2', null, t('alerts.title')), mode.node,
+      h('section', { class: 'adm-form' }, h('h3', null, t('alerts.notifiers')), list));
     root.append(host);
     const [m, notifiers] = await Promise.all([ctx.api('/api/mode'), ctx.api('/api/notifiers')]);
     mode.show(m.mode);
-    if (!notifiers.length) list.append(el('p', { class: 'adm-muted', 'data-testid': 'notifier-none' }, t('alerts.none')));
+    if (!notifiers.length) list.append(h('p', { class: 'adm-muted', 'data-testid': 'notifier-none' }, t('alerts.none')));
     for (const n of notifiers) list.append(notifierCard(ctx, n));
     const onMode = (ev) => mode.show(ev.detail);
     window.addEventListener('kw:mode', onMode);

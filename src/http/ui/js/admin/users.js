@@ -1,21 +1,24 @@
-// Users and API tokens (#/settings/users, admins): list accounts, add one (name, password, role, camera
-// grants), remove one; create an API token and show it once with a copy button.
+// admin/users.js — users and API tokens (#/settings/users, admins): list accounts, add one (name, password,
+// role, camera grants), remove one; create an API token and show it once with a copy button.
 //
 // Why it is shaped this way:
 // - The API is deliberately small (GET/POST /api/users, DELETE /api/users/{name}, GET/POST /api/tokens,
-//   DELETE /api/tokens/{label}) and kw-auth
-//   enforces the rules (name syntax, password length, never removing the last admin); the page shows the
-//   server's message instead of guessing the rules twice.
+//   DELETE /api/tokens/{label}) and kw-auth enforces the rules (name syntax, password length, never removing
+//   the last admin); the page shows the server's message next to the field it names (admin/forms.js)
+//   instead of guessing the rules twice.
 // - Camera grants only mean something for viewers: "all cameras" (the API's `cameras` omitted) is the
 //   default, and unticking it shows one checkbox per configured camera.
 // - A token is shown exactly once (only its hash is stored), so it stays on screen with a copy button until
 //   the admin dismisses it. The token list shows labels, grants and last use, never a secret; revoking one
 //   stops it at once.
 
-import { adminStyle, el, field, confirmInline, showFieldError, clearErrors } from './cameras.js';
+import { h } from '../dom.js';
+import { formStrings, field, checkbox, checkLabel, select, fieldset, textInput, formError, submitButton, onSubmit,
+  deleteButton, badge } from './forms.js';
 
 const strings = {
   en: {
+    ...formStrings.en,
     'users.title': 'Users',
     'users.none': 'No users.',
     'users.you': 'you',
@@ -52,6 +55,7 @@ const strings = {
     'users.t.done': 'Done',
   },
   de: {
+    ...formStrings.de,
     'users.title': 'Benutzer',
     'users.none': 'Keine Benutzer.',
     'users.you': 'Sie',
@@ -92,17 +96,14 @@ const strings = {
 /** Role select + "all cameras" + one checkbox per camera; `value()` gives {role, cameras} for the API. */
 function grantControls(ctx, cameras, prefix) {
   const { t } = ctx;
-  const role = el('select', { 'data-testid': `${prefix}-role` },
-    el('option', { value: 'viewer' }, t('users.role.viewer')),
-    el('option', { value: 'admin' }, t('users.role.admin')));
-  const roleHint = el('small');
-  const all = el('input', { type: 'checkbox', checked: true, 'data-testid': `${prefix}-all-cameras` });
-  const boxes = cameras.map((c) => el('input', { type: 'checkbox', value: c, 'data-testid': `${prefix}-camera-${c}` }));
-  const checks = el('div', { class: 'adm-checks' },
-    cameras.map((c, i) => el('label', { class: 'adm-check' }, boxes[i], c)));
-  const camField = el('fieldset', null, el('legend', null, t('users.f.cameras')),
-    el('label', { class: 'adm-check' }, all, t('users.f.allCameras')), checks,
-    el('div', { class: 'adm-err', 'data-err': 'cameras' }));
+  const role = select(`${prefix}-role`, [['viewer', t('users.role.viewer')], ['admin', t('users.role.admin')]]);
+  const roleHint = h('small');
+  const all = checkbox(`${prefix}-all-cameras`, true);
+  const boxes = cameras.map((c) => checkbox(`${prefix}-camera-${c}`, false, { value: c }));
+  const checks = h('div', { class: 'adm-checks' }, cameras.map((c, i) => checkLabel(boxes[i], c)));
+  const camField = fieldset(t('users.f.cameras'),
+    checkLabel(all, t('users.f.allCameras')), checks,
+    h('div', { class: 'adm-err', 'data-err': 'cameras' }));
   const sync = () => {
     roleHint.textContent = t(`users.roleHint.${role.value}`);
     camField.hidden = role.value === 'admin';
@@ -112,8 +113,7 @@ function grantControls(ctx, cameras, prefix) {
   all.addEventListener('change', sync);
   sync();
   return {
-    nodes: [el('label', { class: 'adm-field' }, el('span', null, t('users.f.role')), role, roleHint,
-      el('div', { class: 'adm-err', 'data-err': 'role' })), camField],
+    nodes: [field(t('users.f.role'), [role, roleHint], null, 'role'), camField],
     value: () => ({
       role: role.value,
       cameras: role.value === 'admin' || all.checked ? null : boxes.filter((b) => b.checked).map((b) => b.value),
@@ -122,143 +122,124 @@ function grantControls(ctx, cameras, prefix) {
   };
 }
 
+/** "all cameras" / "cameras: a, b" / "no cameras" for a user's or a token's grants. */
+function grantsText(t, role, cameras) {
+  if (role === 'admin' || !cameras) return t('users.allCameras');
+  return cameras.length ? t('users.cameras', { list: cameras.join(', ') }) : t('users.noCameras');
+}
+
 function userCard(ctx, u, reload) {
   const { t } = ctx;
   const me = ctx.me?.user === u.name;
-  const grants = u.role === 'admin' || u.cameras === null || u.cameras === undefined ? t('users.allCameras')
-    : u.cameras.length ? t('users.cameras', { list: u.cameras.join(', ') }) : t('users.noCameras');
-  const card = el('div', { class: 'adm-card', 'data-testid': `user-${u.name}` },
-    el('div', { class: 'adm-row' }, el('strong', null, u.name),
-      el('span', { class: `adm-badge ${u.role === 'admin' ? 'warn' : ''}` }, t(`users.role.${u.role}`)),
-      me ? el('span', { class: 'adm-badge' }, t('users.you')) : null),
-    el('div', { class: 'adm-muted' }, grants),
-    el('div', { class: 'adm-actions' },
-      el('button', { type: 'button', class: 'btn adm-danger', 'data-testid': `user-remove-${u.name}`, onclick: async () => {
-        if (!(await confirmInline(card, t('users.removeConfirm', { name: u.name }), t))) return;
-        try {
-          await ctx.api(`/api/users/${encodeURIComponent(u.name)}`, { method: 'DELETE' });
-          ctx.toast(t('users.removed', { name: u.name }), 'ok');
-          reload();
-        } catch (e) {
-          ctx.toast(e.message, 'error');
-        }
-      } }, t('users.remove'))));
-  return card;
+  return h('div', { class: 'adm-card', 'data-testid': `user-${u.name}` },
+    h('div', { class: 'adm-row' }, h('strong', null, u.name),
+      badge(t(`users.role.${u.role}`), u.role === 'admin' ? 'warn' : ''),
+      me ? badge(t('users.you')) : null),
+    h('div', { class: 'adm-muted' }, grantsText(t, u.role, u.cameras)),
+    h('div', { class: 'adm-actions' },
+      deleteButton(t('users.remove'), `user-remove-${u.name}`, t('users.removeConfirm', { name: u.name }), async () => {
+        await ctx.api(`/api/users/${encodeURIComponent(u.name)}`, { method: 'DELETE' });
+        ctx.toast(t('users.removed', { name: u.name }), 'ok');
+        reload();
+      })));
 }
 
 function addUserForm(ctx, cameras, reload) {
   const { t } = ctx;
-  const name = el('input', { 'data-testid': 'user-name', autocomplete: 'off', autocapitalize: 'off', spellcheck: 'false',
-    required: true });
-  const pw = el('input', { type: 'password', 'data-testid': 'user-password', autocomplete: 'new-password', required: true });
+  const name = textInput('user-name', '', { required: true });
+  const pw = h('input', { type: 'password', 'data-testid': 'user-password', autocomplete: 'new-password', required: true });
   const grants = grantControls(ctx, cameras, 'user');
-  const topErr = el('div', { class: 'adm-err', role: 'alert', 'data-testid': 'user-form-error' });
-  const submit = el('button', { type: 'submit', class: 'btn btn-primary adm-primary', 'data-testid': 'user-add' },
-    t('users.add'));
-  const form = el('form', { class: 'adm-form', 'data-testid': 'user-form' },
-    el('h3', null, t('users.add')), topErr,
-    el('div', { class: 'adm-grid2' },
+  const topErr = formError('user-form-error');
+  const submit = submitButton(t('users.add'), 'user-add');
+  const form = h('form', { class: 'adm-form', 'data-testid': 'user-form' },
+    h('h3', null, t('users.add')), topErr,
+    h('div', { class: 'adm-grid2' },
       field(t('users.f.name'), name, null, 'name'),
       field(t('users.f.password'), pw, null, 'password')),
     grants.nodes,
-    el('div', { class: 'adm-actions' }, submit));
-  form.addEventListener('submit', async (ev) => {
-    ev.preventDefault();
-    clearErrors(form);
-    const body = { name: name.value.trim(), password: pw.value, ...grants.value() };
-    if (body.cameras === null) delete body.cameras;
-    submit.disabled = true;
-    try {
+    h('div', { class: 'adm-actions' }, submit));
+  onSubmit(form, {
+    button: submit,
+    errorBox: topErr,
+    send: async () => {
+      const body = { name: name.value.trim(), password: pw.value, ...grants.value() };
+      if (body.cameras === null) delete body.cameras;
       await ctx.api('/api/users', { method: 'POST', body });
       ctx.toast(t('users.added', { name: body.name }), 'ok');
       name.value = '';
       pw.value = '';
       grants.reset();
       reload();
-    } catch (e) {
-      if (!showFieldError(form, e.message, e.field)) topErr.textContent = e.message;
-    } finally {
-      submit.disabled = false;
-    }
+    },
   });
   return form;
 }
 
 function tokenCard(ctx, tk, reload) {
   const { t } = ctx;
-  const grants = tk.role === 'admin' || !tk.cameras ? t('users.allCameras')
-    : tk.cameras.length ? t('users.cameras', { list: tk.cameras.join(', ') }) : t('users.noCameras');
   const used = tk.last_used ? t('users.t.lastUsed', { when: ctx.fmt.relative(new Date(tk.last_used)) })
     : t('users.t.neverUsed');
-  const card = el('div', { class: 'adm-card', 'data-testid': `token-${tk.label}` },
-    el('div', { class: 'adm-row' }, el('strong', null, tk.label),
-      el('span', { class: `adm-badge ${tk.role === 'admin' ? 'warn' : ''}` }, t(`users.role.${tk.role}`))),
-    el('div', { class: 'adm-muted' }, `${grants} · ${used}`),
-    el('div', { class: 'adm-actions' },
-      el('button', { type: 'button', class: 'btn adm-danger', 'data-testid': `token-revoke-${tk.label}`, onclick: async () => {
-        if (!(await confirmInline(card, t('users.t.revokeConfirm', { label: tk.label }), t))) return;
-        try {
-          await ctx.api(`/api/tokens/${encodeURIComponent(tk.label)}`, { method: 'DELETE' });
-          ctx.toast(t('users.t.revoked', { label: tk.label }), 'ok');
-          reload();
-        } catch (e) {
-          ctx.toast(e.message, 'error');
-        }
-      } }, t('users.t.revoke'))));
-  return card;
+  return h('div', { class: 'adm-card', 'data-testid': `token-${tk.label}` },
+    h('div', { class: 'adm-row' }, h('strong', null, tk.label),
+      badge(t(`users.role.${tk.role}`), tk.role === 'admin' ? 'warn' : '')),
+    h('div', { class: 'adm-muted' }, `${grantsText(t, tk.role, tk.cameras)} · ${used}`),
+    h('div', { class: 'adm-actions' },
+      deleteButton(t('users.t.revoke'), `token-revoke-${tk.label}`, t('users.t.revokeConfirm', { label: tk.label }), async () => {
+        await ctx.api(`/api/tokens/${encodeURIComponent(tk.label)}`, { method: 'DELETE' });
+        ctx.toast(t('users.t.revoked', { label: tk.label }), 'ok');
+        reload();
+      })));
+}
+
+/** The new token, shown once with a copy button until the admin says done. */
+function shownToken(t, r, onDone) {
+  const code = h('div', { class: 'adm-token', 'data-testid': 'token-value' }, r.token);
+  const copy = h('button', { type: 'button', class: 'btn btn-primary adm-primary', 'data-testid': 'token-copy',
+    onclick: async () => {
+      try {
+        await navigator.clipboard.writeText(r.token);
+      } catch (_) {
+        // Plain http on a LAN address is not a secure context: no clipboard API. Select it instead.
+        const range = document.createRange();
+        range.selectNodeContents(code);
+        getSelection().removeAllRanges();
+        getSelection().addRange(range);
+        document.execCommand?.('copy');
+      }
+      copy.textContent = t('users.t.copied');
+    } }, t('users.t.copy'));
+  return h('div', { class: 'adm-probe ok' },
+    h('div', null, t('users.t.created', { label: r.label })), code,
+    h('div', { class: 'adm-actions' }, copy,
+      h('button', { type: 'button', class: 'btn', 'data-testid': 'token-done', onclick: onDone }, t('users.t.done'))));
 }
 
 function tokenForm(ctx, cameras, onCreated) {
   const { t } = ctx;
-  const label = el('input', { 'data-testid': 'token-label', autocomplete: 'off', required: true });
+  const label = h('input', { 'data-testid': 'token-label', autocomplete: 'off', required: true });
   const grants = grantControls(ctx, cameras, 'token');
-  const topErr = el('div', { class: 'adm-err', role: 'alert', 'data-testid': 'token-form-error' });
-  const shown = el('div', { 'data-testid': 'token-shown' });
-  const submit = el('button', { type: 'submit', class: 'btn btn-primary adm-primary', 'data-testid': 'token-create' },
-    t('users.t.create'));
-  const form = el('form', { class: 'adm-form', 'data-testid': 'token-form' },
-    el('h3', null, t('users.tokens')),
-    el('p', { class: 'adm-muted' }, t('users.tokensHint')),
+  const topErr = formError('token-form-error');
+  const shown = h('div', { 'data-testid': 'token-shown' });
+  const submit = submitButton(t('users.t.create'), 'token-create');
+  const form = h('form', { class: 'adm-form', 'data-testid': 'token-form' },
+    h('h3', null, t('users.tokens')),
+    h('p', { class: 'adm-muted' }, t('users.tokensHint')),
     topErr, shown,
     field(t('users.t.label'), label, null, 'label'),
     grants.nodes,
-    el('div', { class: 'adm-actions' }, submit));
-  form.addEventListener('submit', async (ev) => {
-    ev.preventDefault();
-    clearErrors(form);
-    const body = { label: label.value.trim(), ...grants.value() };
-    if (body.cameras === null) delete body.cameras;
-    submit.disabled = true;
-    try {
+    h('div', { class: 'adm-actions' }, submit));
+  onSubmit(form, {
+    button: submit,
+    errorBox: topErr,
+    send: async () => {
+      const body = { label: label.value.trim(), ...grants.value() };
+      if (body.cameras === null) delete body.cameras;
       const r = await ctx.api('/api/tokens', { method: 'POST', body });
-      const code = el('div', { class: 'adm-token', 'data-testid': 'token-value' }, r.token);
-      const copy = el('button', { type: 'button', class: 'btn btn-primary adm-primary', 'data-testid': 'token-copy',
-        onclick: async () => {
-          try {
-            await navigator.clipboard.writeText(r.token);
-          } catch (_) {
-            // Plain http on a LAN address is not a secure context: no clipboard API. Select it instead.
-            const range = document.createRange();
-            range.selectNodeContents(code);
-            getSelection().removeAllRanges();
-            getSelection().addRange(range);
-            document.execCommand?.('copy');
-          }
-          copy.textContent = t('users.t.copied');
-        } }, t('users.t.copy'));
-      shown.replaceChildren(el('div', { class: 'adm-probe ok' },
-        el('div', null, t('users.t.created', { label: r.label })), code,
-        el('div', { class: 'adm-actions' }, copy,
-          el('button', { type: 'button', class: 'btn', 'data-testid': 'token-done',
-            onclick: () => shown.replaceChildren() }, t('users.t.done')))));
+      shown.replaceChildren(shownToken(t, r, () => shown.replaceChildren()));
       label.value = '';
       grants.reset();
       onCreated();
-    } catch (e) {
-      if (!showFieldError(form, e.message, e.field)) topErr.textContent = e.message;
-    } finally {
-      submit.disabled = false;
-    }
+    },
   });
   return form;
 }
@@ -269,9 +250,8 @@ export default {
   admin: true,
   strings,
   async render(root, ctx) {
-    adminStyle();
     const { t } = ctx;
-    const list = el('div', { class: 'adm-list', 'data-testid': 'user-list' });
+    const list = h('div', { class: 'adm-list', 'data-testid': 'user-list' });
     const [users, cams] = await Promise.all([ctx.api('/api/users'), ctx.api('/api/cameras')]);
     const cameras = cams.map((c) => c.name);
     const reload = async () => {
@@ -283,23 +263,23 @@ export default {
     };
     const show = (us) => {
       list.replaceChildren(...(us.length ? us.map((u) => userCard(ctx, u, reload))
-        : [el('p', { class: 'adm-muted' }, t('users.none'))]));
+        : [h('p', { class: 'adm-muted' }, t('users.none'))]));
     };
     show(users);
-    const tokens = el('div', { class: 'adm-list', 'data-testid': 'token-list' });
+    const tokens = h('div', { class: 'adm-list', 'data-testid': 'token-list' });
     const reloadTokens = async () => {
       try {
         const ts = await ctx.api('/api/tokens');
         tokens.replaceChildren(...(ts.length ? ts.map((tk) => tokenCard(ctx, tk, reloadTokens))
-          : [el('p', { class: 'adm-muted' }, t('users.t.none'))]));
+          : [h('p', { class: 'adm-muted' }, t('users.t.none'))]));
       } catch (e) {
         ctx.toast(e.message, 'error');
       }
     };
     await reloadTokens();
-    root.append(el('div', { class: 'adm', 'data-testid': 'page-admin-users' },
-      el('h2', null, t('users.title')), list,
-      el('section', { class: 'adm-card' }, addUserForm(ctx, cameras, reload)),
-      el('section', { class: 'adm-card' }, tokenForm(ctx, cameras, reloadTokens), tokens)));
+    root.append(h('div', { class: 'adm', 'data-testid': 'page-admin-users' },
+      h('h2', null, t('users.title')), list,
+      h('section', { class: 'adm-card' }, addUserForm(ctx, cameras, reload)),
+      h('section', { class: 'adm-card' }, tokenForm(ctx, cameras, reloadTokens), tokens)));
   },
 };
