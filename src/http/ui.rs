@@ -53,7 +53,7 @@ pub const FILES: &[(&str, &[u8])] = ui_files![
 /// scripts set styles through the CSSOM (`el.style`), which the policy does not govern, never through
 /// `style="..."` attributes or `<style>` elements. Trusted Types with no policy (`trusted-types 'none'`) make
 /// every HTML-from-a-string sink (`innerHTML`, `insertAdjacentHTML`, `document.write`) throw in browsers that
-/// enforce them: the UI builds all of its DOM node by node (core.js `h()`), so a camera name or a server
+/// enforce them: the UI builds all of its DOM node by node (dom.js `h()`), so a camera name or a server
 /// message can never become markup.
 pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
                        img-src 'self' data: blob:; media-src 'self' blob:; connect-src 'self' ws: wss:; \
