@@ -9,16 +9,10 @@
 //! [`MAX_DECODE_FRAMES`] frames are (a GOP longer than that shows the picture that many frames after its
 //! key frame, earlier than asked), so the cost of one snapshot is bounded whatever the camera sends.
 //!
-//! The decoder is openh264, already built in for the demo camera: it is pure C compiled from source (no
-//! system libraries) and decodes the Baseline/Main/High H.264 that cameras send. There is no H.265
-//! decoder in keepwatch; an H.265 camera gets [`SnapshotError::NoDecoder`], which tells the user to set
-//! an H.264 `sub_url` (most cameras offer one as their second stream).
-//!
-//! Frames are stored as the camera sent them: NAL units with 4-byte length prefixes (the MP4 sample
-//! form), with the SPS and PPS in the run's `avcC` record rather than in the frames. openh264 wants an
-//! Annex B byte stream with the parameter sets before the IDR, so the conversion happens here, strictly:
-//! a frame whose length prefixes do not add up is a [`SnapshotError::Decode`], never a panic or a
-//! silently shortened frame.
+//! The decoding itself is `kw_codec`'s (openh264). There is no H.265 decoder in keepwatch; an H.265
+//! camera gets [`SnapshotError::NoDecoder`], which tells the user to set an H.264 `sub_url` (most
+//! cameras offer one as their second stream). A frame whose length prefixes do not add up is a
+//! [`SnapshotError::Decode`], never a panic or a silently shortened frame.
 //!
 //! Timing rule: [`at_time`] shows the last video frame presented at or before the asked wall time, and
 //! only where a finished segment covers that time (a gap, or the segment still being written, is
@@ -27,18 +21,12 @@
 //! of the chosen frame (cameras seldom send B-frames).
 
 use crate::hub::Hub;
+use kw_codec::CodecError;
 use kw_media::{Codec, Frame, RunInfo, StreamKind, StreamParams, WallMicros};
 use kw_store::{FrameEntry, SegmentRow, Store, StoreError};
-use openh264::decoder::{DecodedYUV, Decoder, DecoderConfig};
-use openh264::formats::YUVSource;
-use openh264::OpenH264API;
 use std::sync::Arc;
 
-/// The most frames decoded for one snapshot (24 s at 25 fps).
-pub const MAX_DECODE_FRAMES: usize = 600;
-
-/// JPEG quality (1..=100).
-const JPEG_QUALITY: u8 = 80;
+pub use kw_codec::MAX_DECODE_FRAMES;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SnapshotError {
@@ -64,20 +52,12 @@ fn no_decoder_message(camera: &str, codec: &str) -> String {
     )
 }
 
-fn codec_name(codec: Codec) -> String {
-    match codec {
-        Codec::H264 => "H.264".into(),
-        Codec::H265 => "H.265".into(),
-        other => other.as_str().to_owned(),
-    }
-}
-
 /// `NoDecoder` unless the stream is H.264.
 fn check_codec(camera: &str, params: &StreamParams) -> Result<(), SnapshotError> {
     if params.codec == Codec::H264 {
         return Ok(());
     }
-    Err(SnapshotError::NoDecoder { camera: camera.to_owned(), codec: codec_name(params.codec) })
+    Err(SnapshotError::NoDecoder { camera: camera.to_owned(), codec: kw_codec::codec_name(params.codec).to_owned() })
 }
 
 /// The chosen frame of one segment: the video frame presented last at or before the asked time.
@@ -153,127 +133,15 @@ pub fn latest(camera: &str, hub: &Hub) -> Result<Vec<u8>, SnapshotError> {
 }
 
 /// Decodes `frames` (4-byte length-prefixed access units in decode order, the first a key frame) with
-/// the stream's parameters and encodes the last decoded picture as JPEG. At most [`MAX_DECODE_FRAMES`]
-/// frames are accepted.
+/// the stream's parameters and encodes the last decoded picture as JPEG (see `kw_codec::jpeg_from_frames`).
 pub fn jpeg_from_frames(params: &StreamParams, frames: &[&[u8]]) -> Result<Vec<u8>, SnapshotError> {
     check_codec("", params)?;
-    let decode_err = SnapshotError::Decode;
-    if frames.is_empty() {
-        return Err(decode_err("no frames to decode".into()));
-    }
-    if frames.len() > MAX_DECODE_FRAMES {
-        return Err(decode_err(format!(
-            "{} frames is more than the {MAX_DECODE_FRAMES} a snapshot decodes",
-            frames.len()
-        )));
-    }
-    let mut stream = parameter_sets_annexb(&params.extra).map_err(decode_err)?;
-    let api = OpenH264API::from_source();
-    let mut decoder = Decoder::with_api_config(api, DecoderConfig::new())
-        .map_err(|e| decode_err(format!("cannot start the H.264 decoder: {e}")))?;
-    let last = frames.len() - 1;
-    let mut picture: Option<Rgb> = None;
-    for (i, frame) in frames.iter().enumerate() {
-        avc_to_annexb(frame, &mut stream).map_err(|e| decode_err(format!("frame {i} after the key frame: {e}")))?;
-        if stream.is_empty() {
-            continue; // an empty frame (nothing to decode)
+    kw_codec::jpeg_from_frames(params, frames).map_err(|e| match e {
+        CodecError::NoDecoder(codec) => {
+            SnapshotError::NoDecoder { camera: String::new(), codec: kw_codec::codec_name(codec).to_owned() }
         }
-        let out =
-            decoder.decode(&stream).map_err(|e| decode_err(format!("frame {i} after the key frame: openh264: {e}")))?;
-        if i == last {
-            picture = out.as_ref().map(to_rgb).transpose()?;
-        }
-        stream.clear();
-    }
-    let picture = match picture {
-        Some(p) => p,
-        None => {
-            // The decoder may hold the last picture back (reordering); take what it still has.
-            let rest = decoder.flush_remaining().map_err(|e| decode_err(format!("openh264: {e}")))?;
-            match rest.last() {
-                Some(p) => to_rgb(p)?,
-                None => return Err(decode_err("the decoder produced no picture".into())),
-            }
-        }
-    };
-    encode_jpeg(&picture)
-}
-
-/// A decoded picture as packed RGB.
-pub(crate) struct Rgb {
-    width: u32,
-    height: u32,
-    data: Vec<u8>,
-}
-
-pub(crate) fn to_rgb(p: &DecodedYUV<'_>) -> Result<Rgb, SnapshotError> {
-    let (w, h) = p.dimensions();
-    let len = w.checked_mul(h).and_then(|n| n.checked_mul(3)).filter(|&n| n > 0);
-    let (Some(len), Ok(width), Ok(height)) = (len, u32::try_from(w), u32::try_from(h)) else {
-        return Err(SnapshotError::Decode(format!("the decoder produced a picture of {w}x{h}")));
-    };
-    let mut data = vec![0u8; len];
-    p.write_rgb8(&mut data);
-    Ok(Rgb { width, height, data })
-}
-
-pub(crate) fn encode_jpeg(p: &Rgb) -> Result<Vec<u8>, SnapshotError> {
-    let mut out = Vec::with_capacity(p.data.len() / 10);
-    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, JPEG_QUALITY)
-        .encode(&p.data, p.width, p.height, image::ExtendedColorType::Rgb8)
-        .map_err(|e| SnapshotError::Decode(format!("cannot encode a {}x{} JPEG: {e}", p.width, p.height)))?;
-    Ok(out)
-}
-
-const START_CODE: [u8; 4] = [0, 0, 0, 1];
-
-/// The SPS and PPS of an `avcC` record body as Annex B. An empty record gives nothing (the frames may
-/// carry their parameter sets in-band).
-pub(crate) fn parameter_sets_annexb(avcc: &[u8]) -> Result<Vec<u8>, String> {
-    let mut out = Vec::new();
-    if avcc.is_empty() {
-        return Ok(out);
-    }
-    let bad = || format!("the stream's avcC record ({} bytes) is malformed", avcc.len());
-    if avcc.first() != Some(&1) {
-        return Err(bad());
-    }
-    let mut pos = 5;
-    for mask in [0x1f, 0xff] {
-        // numOfSequenceParameterSets (low 5 bits), then numOfPictureParameterSets (a whole byte).
-        let count = avcc.get(pos).ok_or_else(bad)? & mask;
-        pos += 1;
-        for _ in 0..count {
-            let len = avcc.get(pos..pos + 2).ok_or_else(bad)?;
-            let len = usize::from(u16::from_be_bytes([len[0], len[1]]));
-            let unit = avcc.get(pos + 2..pos + 2 + len).filter(|u| !u.is_empty()).ok_or_else(bad)?;
-            out.extend_from_slice(&START_CODE);
-            out.extend_from_slice(unit);
-            pos += 2 + len;
-        }
-    }
-    Ok(out)
-}
-
-/// Appends a 4-byte length-prefixed access unit to `out` as Annex B, refusing lengths that do not add up.
-pub(crate) fn avc_to_annexb(data: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
-    let mut rest = data;
-    while !rest.is_empty() {
-        let (Some(prefix), Some(body)) = (rest.get(..4), rest.get(4..)) else {
-            return Err(format!("{} stray bytes at the end of the frame", rest.len()));
-        };
-        let len = u32::from_be_bytes([prefix[0], prefix[1], prefix[2], prefix[3]]) as usize;
-        let Some(unit) = body.get(..len).filter(|u| !u.is_empty()) else {
-            return Err(format!(
-                "a NAL unit length of {len} does not fit the {} bytes left (not length-prefixed H.264?)",
-                body.len()
-            ));
-        };
-        out.extend_from_slice(&START_CODE);
-        out.extend_from_slice(unit);
-        rest = &body[len..];
-    }
-    Ok(())
+        other => SnapshotError::Decode(other.to_string()),
+    })
 }
 
 #[cfg(test)]

@@ -10,10 +10,8 @@
 
 use super::{ConnectFuture, IngestError, Source, SourceEvent, SourceFrame, SourceStream};
 use bytes::Bytes;
-use kw_media::{nal, Codec, StreamKind, StreamParams, VIDEO_TIMESCALE};
-use openh264::encoder::{BitRate, Encoder, EncoderConfig, FrameRate, FrameType, IntraFramePeriod, RateControlMode};
-use openh264::formats::YUVBuffer;
-use openh264::OpenH264API;
+use kw_codec::{EncodedFrame, EncoderSettings, H264Encoder, RateControl, I420};
+use kw_media::{StreamKind, StreamParams, VIDEO_TIMESCALE};
 use std::time::{Duration, Instant};
 
 #[derive(Clone, Debug, PartialEq)]
@@ -105,38 +103,28 @@ impl SyntheticSource {
     }
 }
 
-/// One encoded access unit.
-pub(crate) struct Encoded {
-    pub key: bool,
-    /// The access unit in MP4 form (4-byte length prefixes), without SPS/PPS.
-    pub avc: Vec<u8>,
-    sps: Option<Vec<u8>>,
-    pps: Option<Vec<u8>>,
-}
-
 /// The scene's frames encoded one after the other, as fast as the encoder goes (the camera paces them;
 /// tests take them at once).
 pub(crate) struct Encoding {
     cfg: SyntheticSource,
-    enc: Encoder,
+    enc: H264Encoder,
     gop_frames: u32,
     n: u64,
-    buf: Vec<u8>,
+    picture: I420,
     params: Option<StreamParams>,
 }
 
 impl Encoding {
     pub fn new(cfg: &SyntheticSource) -> Result<Encoding, String> {
         let gop_frames = ((cfg.gop * f64::from(cfg.fps)).round() as u32).max(1);
-        let config = EncoderConfig::new()
-            .max_frame_rate(FrameRate::from_hz(cfg.fps as f32))
-            .bitrate(BitRate::from_bps(u32::from(cfg.width) * u32::from(cfg.height) * cfg.fps / 8))
-            .intra_frame_period(IntraFramePeriod::from_num_frames(gop_frames))
-            .rate_control_mode(RateControlMode::Off)
-            .skip_frames(false);
-        let enc = Encoder::with_api_config(OpenH264API::from_source(), config)
-            .map_err(|e| format!("openh264 encoder: {e}"))?;
-        Ok(Encoding { cfg: cfg.clone(), enc, gop_frames, n: 0, buf: Vec::new(), params: None })
+        let settings = EncoderSettings {
+            fps: cfg.fps as f32,
+            bitrate: u32::from(cfg.width) * u32::from(cfg.height) * cfg.fps / 8,
+            rate: RateControl::Quality,
+            key_every: gop_frames,
+        };
+        let enc = H264Encoder::new(&settings).map_err(|e| e.to_string())?;
+        Ok(Encoding { cfg: cfg.clone(), enc, gop_frames, n: 0, picture: I420::default(), params: None })
     }
 
     /// The stream's parameters (known after the first frame).
@@ -145,40 +133,20 @@ impl Encoding {
     }
 
     /// Frame number `n` (counting from 0), encoded; `n` is also its position in time (`n / fps` s).
-    pub fn next_frame(&mut self) -> Result<(u64, Encoded), String> {
+    pub fn next_frame(&mut self) -> Result<(u64, EncodedFrame), String> {
         let n = self.n;
         self.n += 1;
         if n > 0 && n.is_multiple_of(u64::from(self.gop_frames)) {
-            self.enc.force_intra_frame();
+            self.enc.force_key();
         }
-        self.cfg.draw(n, &mut self.buf);
-        let yuv = YUVBuffer::from_vec(self.buf.clone(), usize::from(self.cfg.width), usize::from(self.cfg.height));
-        let bs = self.enc.encode(&yuv).map_err(|e| format!("openh264: {e}"))?;
-        let key = matches!(bs.frame_type(), FrameType::IDR);
-        let nal::H264Split { avc, sps, pps } =
-            nal::split_h264_annexb(&bs.to_vec()).map_err(|e| format!("openh264: {e}"))?;
-        let e = Encoded { key, avc, sps, pps };
+        self.cfg.draw(n, &mut self.picture.data);
+        (self.picture.width, self.picture.height) = (usize::from(self.cfg.width), usize::from(self.cfg.height));
+        let e = self.enc.encode(&self.picture, None).map_err(|e| e.to_string())?;
         if self.params.is_none() {
-            self.params = Some(self.stream_params(&e)?);
+            let params = e.stream_params(self.picture.width, self.picture.height).map_err(|e| e.to_string())?;
+            self.params = Some(params);
         }
         Ok((n, e))
-    }
-
-    fn stream_params(&self, e: &Encoded) -> Result<StreamParams, String> {
-        let (Some(sps), Some(pps)) = (&e.sps, &e.pps) else {
-            return Err("openh264 produced no SPS/PPS on its first frame".into());
-        };
-        let extra = nal::avcc_from_sps_pps(sps, pps).ok_or("openh264 produced a malformed SPS")?;
-        Ok(StreamParams {
-            codec: Codec::H264,
-            timescale: VIDEO_TIMESCALE,
-            width: self.cfg.width,
-            height: self.cfg.height,
-            sample_rate: 0,
-            channels: 0,
-            extra,
-            rfc6381: nal::h264_rfc6381(sps),
-        })
     }
 }
 
@@ -281,7 +249,7 @@ mod tests {
             assert_eq!(f.ts, i * 1800);
             if f.key {
                 keys += 1;
-                assert!(nal::h264_is_idr(&f.data));
+                assert!(kw_media::nal::h264_is_idr(&f.data));
             }
         }
         assert!(keys >= 2, "{keys} key frames");

@@ -7,11 +7,9 @@ use crate::events::{EventKind, EventSink, NewEvent, OpenEvent};
 use crate::hub::MediaEvent;
 use crate::ingest::{LumaEvent, LumaFrame};
 use crate::motion_signal::MotionSignal;
-use crate::snapshot::{avc_to_annexb, encode_jpeg, parameter_sets_annexb, to_rgb};
+use kw_codec::{CodecError, H264Decoder};
 use kw_media::{Codec, Frame, RunInfo, StreamKind, WallMicros};
 use kw_motion::{Detector, Event as MotionEvent, Phase};
-use openh264::decoder::{Decoder, DecoderConfig};
-use openh264::OpenH264API;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -35,9 +33,7 @@ pub(super) struct Pipeline {
     control: Arc<Control>,
     detector: Detector,
     run: Option<Arc<RunInfo>>,
-    decoder: Option<Decoder>,
-    /// Annex B parameter sets of the run, sent before each key frame.
-    params: Vec<u8>,
+    decoder: Option<H264Decoder>,
     /// Video frames since the last key frame (the key frame first).
     gop: Vec<Arc<Frame>>,
     /// Index in `gop` of the next frame to decode in full mode.
@@ -49,7 +45,6 @@ pub(super) struct Pipeline {
     event: Option<OpenEvent>,
     last_jpeg_t: WallMicros,
     best_jpeg: Option<Vec<u8>>,
-    annexb: Vec<u8>,
     /// Video frames received, and switches from key frames only to every frame (for the log and benches).
     seen: u64,
     switches: u64,
@@ -68,7 +63,6 @@ impl Pipeline {
             detector,
             run: None,
             decoder: None,
-            params: Vec::new(),
             gop: Vec::new(),
             decoded_upto: 0,
             full: false,
@@ -78,7 +72,6 @@ impl Pipeline {
             event: None,
             last_jpeg_t: i64::MIN,
             best_jpeg: None,
-            annexb: Vec::new(),
             seen: 0,
             switches: 0,
             large_run: 0,
@@ -128,16 +121,13 @@ impl Pipeline {
             self.run = None;
             return;
         }
-        match parameter_sets_annexb(&run.video.extra) {
-            Ok(p) => self.params = p,
-            Err(e) => {
+        match H264Decoder::new(&run.video) {
+            Ok(d) => self.decoder = Some(d),
+            Err(e @ CodecError::BadInput(_)) => {
                 tracing::warn!(camera = %self.s.camera, "motion: {e}");
                 self.run = None;
                 return;
             }
-        }
-        match Decoder::with_api_config(OpenH264API::from_source(), DecoderConfig::new()) {
-            Ok(d) => self.decoder = Some(d),
             Err(e) => {
                 tracing::error!(camera = %self.s.camera, "motion: cannot start the H.264 decoder: {e}");
                 self.run = None;
@@ -220,14 +210,7 @@ impl Pipeline {
     fn analyse(&mut self, run: &RunInfo, f: &Frame) {
         let t = run.video_wall(f.pts);
         let Some(decoder) = self.decoder.as_mut() else { return };
-        self.annexb.clear();
-        if f.key {
-            self.annexb.extend_from_slice(&self.params);
-        }
-        if avc_to_annexb(&f.data, &mut self.annexb).is_err() || self.annexb.is_empty() {
-            return;
-        }
-        let picture = match decoder.decode(&self.annexb) {
+        let picture = match decoder.decode(&f.data, f.key) {
             Ok(Some(p)) => p,
             Ok(None) => return,
             Err(e) => {
@@ -239,10 +222,9 @@ impl Pipeline {
         if t <= self.last_t {
             return; // reordered or repeated time: the detector needs increasing times
         }
-        use openh264::formats::YUVSource;
         let (w, h) = picture.dimensions();
-        let (ys, _, _) = picture.strides();
-        let out = match self.detector.push(picture.y(), ys, w, h, t) {
+        let (luma, stride) = picture.luma();
+        let out = match self.detector.push(luma, stride, w, h, t) {
             Ok(o) => o,
             Err(e) => {
                 tracing::debug!(camera = %self.s.camera, "motion: frame not analysed: {e}");
@@ -250,7 +232,7 @@ impl Pipeline {
             }
         };
         let wanted = out.best && t.saturating_sub(self.last_jpeg_t) >= JPEG_EVERY;
-        let jpeg = wanted.then(|| to_rgb(&picture).and_then(|rgb| encode_jpeg(&rgb)).ok());
+        let jpeg = wanted.then(|| picture.to_rgb().and_then(|rgb| kw_codec::jpeg::encode(&rgb)).ok());
         self.analysed(t, out, jpeg.flatten());
     }
 

@@ -1,5 +1,7 @@
 //! NAL-unit helpers for H.264 and H.265: enough to tell key frames apart and to convert between
-//! Annex B (start codes) and the length-prefixed form that MP4 samples use. Nothing here decodes.
+//! Annex B (start codes, what encoders and decoders speak) and the length-prefixed form that MP4 samples
+//! and keepwatch's segments use, in both directions, and to read and build `avcC` records. Nothing here
+//! decodes pictures.
 
 /// Splits length-prefixed (4-byte big-endian) NAL units. Stops at the first malformed length.
 pub fn iter_avc(data: &[u8]) -> impl Iterator<Item = &[u8]> {
@@ -112,6 +114,58 @@ pub fn avcc_from_sps_pps(sps: &[u8], pps: &[u8]) -> Option<Vec<u8>> {
     Some(out)
 }
 
+const START_CODE: [u8; 4] = [0, 0, 0, 1];
+
+/// Appends a length-prefixed (4-byte) access unit to `out` as Annex B, refusing lengths that do not add
+/// up (a frame that is not length-prefixed H.264 is an error, never a panic or a shortened frame).
+pub fn avc_to_annexb(data: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
+    let mut rest = data;
+    while !rest.is_empty() {
+        let (Some(prefix), Some(body)) = (rest.get(..4), rest.get(4..)) else {
+            return Err(format!("{} stray bytes at the end of the frame", rest.len()));
+        };
+        let len = u32::from_be_bytes([prefix[0], prefix[1], prefix[2], prefix[3]]) as usize;
+        let Some(unit) = body.get(..len).filter(|u| !u.is_empty()) else {
+            return Err(format!(
+                "a NAL unit length of {len} does not fit the {} bytes left (not length-prefixed H.264?)",
+                body.len()
+            ));
+        };
+        out.extend_from_slice(&START_CODE);
+        out.extend_from_slice(unit);
+        rest = &body[len..];
+    }
+    Ok(())
+}
+
+/// The SPS and PPS of an `avcC` record body as Annex B. An empty record gives nothing (the frames may
+/// carry their parameter sets in-band).
+pub fn avcc_parameter_sets_annexb(avcc: &[u8]) -> Result<Vec<u8>, String> {
+    let mut out = Vec::new();
+    if avcc.is_empty() {
+        return Ok(out);
+    }
+    let bad = || format!("the stream's avcC record ({} bytes) is malformed", avcc.len());
+    if avcc.first() != Some(&1) {
+        return Err(bad());
+    }
+    let mut pos = 5;
+    for mask in [0x1f, 0xff] {
+        // numOfSequenceParameterSets (low 5 bits), then numOfPictureParameterSets (a whole byte).
+        let count = avcc.get(pos).ok_or_else(bad)? & mask;
+        pos += 1;
+        for _ in 0..count {
+            let len = avcc.get(pos..pos + 2).ok_or_else(bad)?;
+            let len = usize::from(u16::from_be_bytes([len[0], len[1]]));
+            let unit = avcc.get(pos + 2..pos + 2 + len).filter(|u| !u.is_empty()).ok_or_else(bad)?;
+            out.extend_from_slice(&START_CODE);
+            out.extend_from_slice(unit);
+            pos += 2 + len;
+        }
+    }
+    Ok(out)
+}
+
 /// The RFC 6381 codec string of an H.264 stream, from its SPS (`avc1.PPCCLL`).
 pub fn h264_rfc6381(sps: &[u8]) -> String {
     match sps.get(1..4) {
@@ -150,6 +204,25 @@ mod tests {
         let trail = [0, 0, 0, 3, 1 << 1, 1, 0xaa];
         assert!(h265_is_irap(&cra));
         assert!(!h265_is_irap(&trail));
+    }
+
+    #[test]
+    fn length_prefixed_to_annexb_is_strict() {
+        let mut out = Vec::new();
+        avc_to_annexb(&[0, 0, 0, 2, 0x65, 1, 0, 0, 0, 1, 0x41], &mut out).unwrap();
+        assert_eq!(out, [0, 0, 0, 1, 0x65, 1, 0, 0, 0, 1, 0x41]);
+        for bad in [&[0, 0, 0, 9, 0x65][..], &[0, 0, 0][..], &[0, 0, 0, 0][..], b"\x00\x00\x00\x01\x65xx"] {
+            assert!(avc_to_annexb(bad, &mut Vec::new()).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn avcc_parameter_sets() {
+        let avcc = avcc_from_sps_pps(&[0x67, 0x42, 0, 0x1e], &[0x68, 1]).unwrap();
+        assert_eq!(avcc_parameter_sets_annexb(&avcc).unwrap(), [0, 0, 0, 1, 0x67, 0x42, 0, 0x1e, 0, 0, 0, 1, 0x68, 1]);
+        assert!(avcc_parameter_sets_annexb(&[]).unwrap().is_empty());
+        assert!(avcc_parameter_sets_annexb(&[1, 0x42, 0, 0x1e, 0xff, 0xe1, 0, 40, 0x67]).is_err());
+        assert!(avcc_parameter_sets_annexb(&[2]).is_err());
     }
 
     #[test]

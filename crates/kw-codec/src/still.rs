@@ -1,0 +1,44 @@
+//! A still picture from a run of frames: decode from a key frame up to the wanted frame and encode the
+//! last picture as JPEG. Snapshots of recordings and of the live hub, and the camera probe, come down to
+//! this. At most [`MAX_DECODE_FRAMES`] frames are decoded, so one still costs a bounded amount of work
+//! whatever a camera sends.
+
+use crate::{jpeg, CodecError, H264Decoder, Rgb};
+use kw_media::StreamParams;
+
+/// The most frames decoded for one still (24 s at 25 fps).
+pub const MAX_DECODE_FRAMES: usize = 600;
+
+/// Decodes `frames` (length-prefixed access units in decode order, the first a key frame) with the
+/// stream's parameters and encodes the last decoded picture as JPEG.
+pub fn jpeg_from_frames(params: &StreamParams, frames: &[&[u8]]) -> Result<Vec<u8>, CodecError> {
+    let mut decoder = H264Decoder::new(params)?;
+    if frames.is_empty() {
+        return Err(CodecError::BadInput("no frames to decode".into()));
+    }
+    if frames.len() > MAX_DECODE_FRAMES {
+        return Err(CodecError::BadInput(format!(
+            "{} frames is more than the {MAX_DECODE_FRAMES} a still decodes",
+            frames.len()
+        )));
+    }
+    let last = frames.len() - 1;
+    let mut picture: Option<Rgb> = None;
+    for (i, frame) in frames.iter().enumerate() {
+        let at = |e: CodecError| match e {
+            CodecError::BadInput(m) => CodecError::BadInput(format!("frame {i} after the key frame: {m}")),
+            CodecError::Decode(m) => CodecError::Decode(format!("frame {i} after the key frame: {m}")),
+            other => other,
+        };
+        let out = decoder.decode(frame, i == 0).map_err(at)?;
+        if i == last {
+            picture = out.as_ref().map(|p| p.to_rgb()).transpose()?;
+        }
+    }
+    let picture = match picture {
+        Some(p) => p,
+        // The decoder may hold the last picture back (reordering); take what it still has.
+        None => decoder.flush_last()?.ok_or_else(|| CodecError::Decode("the decoder produced no picture".into()))?,
+    };
+    jpeg::encode(&picture)
+}
