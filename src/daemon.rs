@@ -410,7 +410,6 @@ pub async fn serve(
     })?;
     let alerts =
         {
-            let c = clock.clone();
             let (k, c2) = (link_key.clone(), clock.clone());
             let signer: kw_notify::LinkSigner = Arc::new(move |path: &str| {
                 k.sign(path, c2.wall().div_euclid(1_000_000) + crate::http::links::LINK_TTL_SECS)
@@ -418,7 +417,7 @@ pub async fn serve(
             let options = kw_notify::Options {
                 language: cfg.server.language.unwrap_or(kw_config::Language::En),
                 timezone: cfg.server.timezone.clone(),
-                clock: Arc::new(move || c.wall()),
+                clock: clock.clone(),
                 base_url: cfg.alerts.public_url.clone(),
                 link_signer: Some(signer),
             };

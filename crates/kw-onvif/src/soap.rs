@@ -17,6 +17,7 @@ use crate::xml;
 use crate::Error;
 use base64::Engine;
 use kw_camauth::{Login, Refusal};
+use kw_media::clock::{SharedClock, SystemClock};
 use sha1::Digest as _;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -58,7 +59,7 @@ pub fn password_digest(nonce: &[u8], created: &str, password: &str) -> String {
 
 /// The `wsse:Security` header for `creds` at camera time `created_ms`.
 pub fn security_header(creds: &Credentials, created_ms: i64, nonce: &[u8]) -> String {
-    let created = crate::clock::format_utc(created_ms);
+    let created = crate::xstime::format_utc(created_ms);
     let digest = password_digest(nonce, &created, &creds.password);
     let nonce = base64::engine::general_purpose::STANDARD.encode(nonce);
     format!(
@@ -74,11 +75,12 @@ pub fn envelope(header: &str, body: &str) -> String {
     )
 }
 
-fn random_bytes<const N: usize>() -> [u8; N] {
+/// `N` random bytes; `fallback` (the time, say) stands in when the OS has no randomness (never seen on a
+/// real system), still unique per call.
+fn random_bytes<const N: usize>(fallback: i64) -> [u8; N] {
     let mut b = [0u8; N];
     if getrandom::getrandom(&mut b).is_err() {
-        // No OS randomness (never seen on a real system): fall back to the clock, still unique per call.
-        let t = crate::clock::now_ms().to_le_bytes();
+        let t = fallback.to_le_bytes();
         for (i, x) in b.iter_mut().enumerate() {
             *x = t[i % t.len()] ^ (i as u8);
         }
@@ -97,6 +99,8 @@ struct State {
 pub struct Client {
     http: reqwest::Client,
     creds: Option<Credentials>,
+    /// Where "now" comes from (WS-Security `Created`, the camera clock offset, motion timing).
+    clock: SharedClock,
     /// The device service, where GetSystemDateAndTime is asked.
     device_url: String,
     state: Mutex<State>,
@@ -126,7 +130,13 @@ fn unreachable(e: reqwest::Error) -> Error {
 }
 
 impl Client {
+    /// A client on the system clock.
     pub fn new(device_url: &str, creds: Option<Credentials>) -> Result<Client, Error> {
+        Client::with_clock(device_url, creds, SystemClock::shared())
+    }
+
+    /// A client that asks `clock` for the time.
+    pub fn with_clock(device_url: &str, creds: Option<Credentials>, clock: SharedClock) -> Result<Client, Error> {
         let http = reqwest::Client::builder()
             .no_proxy()
             .connect_timeout(Duration::from_secs(5))
@@ -134,11 +144,16 @@ impl Client {
             .build()
             .map_err(|e| Error::Protocol(format!("cannot make an HTTP client: {e}")))?;
         let state = State { offset_ms: None, login: Login::digest_only(creds.clone()) };
-        Ok(Client { http, creds, device_url: device_url.to_owned(), state: Mutex::new(state) })
+        Ok(Client { http, creds, clock, device_url: device_url.to_owned(), state: Mutex::new(state) })
     }
 
     pub fn device_url(&self) -> &str {
         &self.device_url
+    }
+
+    /// Our wall clock in ms since the epoch.
+    pub fn now_ms(&self) -> i64 {
+        self.clock.wall().div_euclid(1000)
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
@@ -153,7 +168,7 @@ impl Client {
     /// Asks the camera for its UTC time (no credentials) and remembers the offset to ours. A camera that
     /// does not tell leaves the offset at 0.
     pub async fn sync_clock(&self) -> Result<i64, Error> {
-        let before = crate::clock::now_ms();
+        let before = self.now_ms();
         let body = "<tds:GetSystemDateAndTime/>";
         let result = self
             .post(
@@ -164,7 +179,7 @@ impl Client {
                 false,
             )
             .await;
-        let after = crate::clock::now_ms();
+        let after = self.now_ms();
         let offset = match result.and_then(|text| crate::device::parse_system_time(&text)) {
             Ok(Some(camera_ms)) => camera_ms - (before + after) / 2,
             Ok(None) => 0,
@@ -203,8 +218,9 @@ impl Client {
         loop {
             let security = match &self.creds {
                 Some(c) => {
-                    let created = crate::clock::now_ms() + self.state().offset_ms.unwrap_or(0);
-                    security_header(c, created, &random_bytes::<16>())
+                    let now = self.now_ms();
+                    let created = now + self.state().offset_ms.unwrap_or(0);
+                    security_header(c, created, &random_bytes::<16>(now))
                 }
                 None => String::new(),
             };
