@@ -201,7 +201,7 @@ impl Cameras {
             let watched = sub.as_ref().map(|s| &s.hub).unwrap_or(&hub);
             let settings = crate::motion::Settings {
                 camera: c.name.clone(),
-                detector: kw_motion::DetectorConfig::from(&c.motion),
+                detector: crate::motion::detector_config(&c.motion),
                 keyframes_only: c.motion.keyframes_only,
                 post_roll: c.motion.post_roll,
             };
