@@ -155,7 +155,7 @@ async fn finish(ce: &CameraEvents, open: &mut Option<i64>, post_roll: i64) {
 async fn pause(d: Duration, stop: &mut watch::Receiver<bool>) -> bool {
     let stopped = tokio::select! {
         _ = tokio::time::sleep(d) => false,
-        _ = kw_onvif::events::stopped(stop) => true,
+        _ = kw_onvif::pullpoint::stopped(stop) => true,
     };
     stopped || *stop.borrow()
 }
@@ -193,13 +193,13 @@ async fn follow(
         // Connecting asks the camera several things (each up to 10 s): a removed camera must not wait for it.
         let connected = tokio::select! {
             c = kw_onvif::Camera::connect(&device, source::credentials(&addr)) => c,
-            _ = kw_onvif::events::stopped(&mut stop) => return,
+            _ = kw_onvif::pullpoint::stopped(&mut stop) => return,
         };
         let result = match connected {
             Ok(cam) if cam.services().events.is_some() => {
                 tracing::info!(camera = %camera, "following the camera's motion events (ONVIF PullPoint)");
                 set_unavailable(unavailable.as_ref(), None);
-                kw_onvif::events::watch(&cam, &opts, &tx, stop.clone()).await
+                kw_onvif::pullpoint::watch(&cam, &opts, &tx, stop.clone()).await
             }
             Ok(_) => Err(kw_onvif::Error::Protocol("the camera offers no ONVIF events service".into())),
             Err(e) => Err(e),

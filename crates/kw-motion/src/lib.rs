@@ -88,7 +88,7 @@
 
 mod config;
 mod detector;
-mod events;
+mod episodes;
 mod global;
 mod morph;
 mod regions;
@@ -101,7 +101,7 @@ mod zones;
 
 pub use config::{DetectorConfig, Tuning, Zone, ZoneKind};
 pub use detector::{Detector, FrameStatus, Output};
-pub use events::{Event, EventInfo, Phase};
+pub use episodes::{Event, EventInfo, Phase};
 pub use scale::{downscale, downscale_into, MAX_SIDE};
 
 /// Time in microseconds, on any clock the caller likes, strictly increasing from frame to frame.

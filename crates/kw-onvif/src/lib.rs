@@ -9,7 +9,7 @@
 //! - [`soap`]: the SOAP client (WS-Security UsernameToken digest with camera clock offset correction, HTTP
 //!   Digest fallback, size caps).
 //! - [`device`]: device information, services, media profiles, stream and snapshot URIs.
-//! - [`events`]: PullPoint subscriptions and the motion state that comes out of them.
+//! - [`pullpoint`]: PullPoint subscriptions and the motion state that comes out of them.
 //! - [`xml`]: prefix-tolerant reading of answers.
 //! - [`xstime`]: xs:dateTime and xs:duration.
 //!
@@ -19,14 +19,14 @@
 
 pub mod device;
 pub mod discovery;
-pub mod events;
+pub mod pullpoint;
 pub mod soap;
 pub mod xml;
 pub mod xstime;
 
 pub use device::{Camera, DeviceInfo, Profile, StreamChoice, Streams};
 pub use discovery::{discover, Discovered};
-pub use events::{MotionChange, MotionTracker, WatchOptions};
+pub use pullpoint::{MotionChange, MotionTracker, WatchOptions};
 pub use soap::{Client, Credentials};
 
 /// What went wrong talking to a camera. The text is for users: it never holds a password.
