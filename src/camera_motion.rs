@@ -6,12 +6,12 @@
 //! Why camera events besides keepwatch's own detector: the camera sees every frame at full resolution
 //! for free (its own chip), including H.265 streams keepwatch cannot decode for motion.
 
-use crate::clock::SharedClock;
 use crate::events::{EventKind, EventSink, NewEvent, OpenEvent};
 use crate::ingest::{onvif as source, CameraAddr};
 use crate::motion_signal::MotionSignal;
 use crate::supervisor::Status;
 use kw_config::CameraConfig;
+use kw_media::clock::SharedClock;
 use kw_onvif::{MotionChange, WatchOptions};
 use std::sync::Arc;
 use std::time::Duration;
@@ -113,7 +113,7 @@ async fn finish(ce: &CameraEvents, open: &mut Option<OpenEvent>, post_roll: i64)
 async fn pause(d: Duration, stop: &mut watch::Receiver<bool>) -> bool {
     let stopped = tokio::select! {
         _ = tokio::time::sleep(d) => false,
-        _ = kw_onvif::events::stopped(stop) => true,
+        _ = kw_onvif::pullpoint::stopped(stop) => true,
     };
     stopped || *stop.borrow()
 }
@@ -151,13 +151,13 @@ async fn follow(
         // Connecting asks the camera several things (each up to 10 s): a removed camera must not wait for it.
         let connected = tokio::select! {
             c = kw_onvif::Camera::connect(&device, source::credentials(&addr)) => c,
-            _ = kw_onvif::events::stopped(&mut stop) => return,
+            _ = kw_onvif::pullpoint::stopped(&mut stop) => return,
         };
         let result = match connected {
             Ok(cam) if cam.services().events.is_some() => {
                 tracing::info!(camera = %camera, "following the camera's motion events (ONVIF PullPoint)");
                 set_unavailable(unavailable.as_ref(), None);
-                kw_onvif::events::watch(&cam, &opts, &tx, stop.clone()).await
+                kw_onvif::pullpoint::watch(&cam, &opts, &tx, stop.clone()).await
             }
             Ok(_) => Err(kw_onvif::Error::Protocol("the camera offers no ONVIF events service".into())),
             Err(e) => Err(e),

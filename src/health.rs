@@ -8,10 +8,10 @@
 //!
 //! Events go through the [`EventSink`], so alerts hear of them like of motion.
 
-use crate::clock::SharedClock;
 use crate::events::{EventKind, EventSink, NewEvent, OpenEvent};
 use crate::supervisor::State;
 use crate::view::Directory;
+use kw_media::clock::SharedClock;
 use kw_media::WallMicros;
 use kw_store::Store;
 use std::collections::HashMap;

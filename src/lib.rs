@@ -8,7 +8,6 @@ pub mod commands;
 mod alerting;
 mod camera_motion;
 mod cameras;
-mod clock;
 mod config_watch;
 mod events;
 mod health;

@@ -4,10 +4,10 @@
 //!
 //! It runs on the async runtime but does its work on the blocking pool (deleting is file I/O and SQLite).
 
-use crate::clock::SharedClock;
 use crate::config_watch::Effective;
 use crate::events::EventStore;
 use kw_config::Config;
+use kw_media::clock::SharedClock;
 use kw_store::{Retention, Store};
 use std::sync::Arc;
 use std::time::Duration;

@@ -6,11 +6,11 @@
 //! wrong password waits [`AUTH_RETRY`] between attempts. The status (connecting / streaming / offline with
 //! the last error) is published on a watch channel for the API.
 
-use crate::clock::SharedClock;
 use crate::hub::Hub;
 use crate::ingest::timeline::Timeline;
 use crate::ingest::{IngestError, Source, SourceEvent, SourceFrame};
 use futures::StreamExt;
+use kw_media::clock::SharedClock;
 use kw_media::{Codec, Frame, RunInfo, StreamKind, StreamParams, WallMicros, VIDEO_TIMESCALE};
 use std::sync::Arc;
 use std::time::{Duration, Instant};

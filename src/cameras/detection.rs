@@ -2,7 +2,6 @@
 //! the main stream, or on the decoded pictures an MJPEG/JPEG source hands over) and the camera's own
 //! ONVIF motion events. Both write events through the sink and raise the camera's [`MotionSignal`].
 
-use crate::clock::SharedClock;
 use crate::events::EventSink;
 use crate::hub::{Hub, Start};
 use crate::ingest::Source;
@@ -10,6 +9,7 @@ use crate::motion::{self, Settings};
 use crate::motion_signal::MotionSignal;
 use crate::supervisor::Status;
 use kw_config::CameraConfig;
+use kw_media::clock::SharedClock;
 use std::sync::Arc;
 use tokio::sync::watch;
 

@@ -12,13 +12,13 @@ mod detection;
 mod recording;
 mod streams;
 
-use crate::clock::SharedClock;
 use crate::events::EventSink;
 use crate::motion_signal::MotionSignal;
 use crate::recorder::Stats;
 use crate::supervisor::Status;
 use crate::view::{CameraView, Directory};
 use kw_config::CameraConfig;
+use kw_media::clock::SharedClock;
 use kw_store::Store;
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;

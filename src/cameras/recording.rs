@@ -2,11 +2,11 @@
 //! camera's [`MotionSignal`] for `record = "motion"` (continuous where no motion detection of any kind
 //! runs: better everything than nothing).
 
-use crate::clock::SharedClock;
 use crate::hub::{Hub, Start};
 use crate::motion_signal::MotionSignal;
 use crate::recorder::{self, Gate, Stats};
 use kw_config::{CameraConfig, RecordMode};
+use kw_media::clock::SharedClock;
 use kw_store::Store;
 use std::sync::Arc;
 

@@ -2,11 +2,11 @@
 //! or an `onvif://` camera's smaller profile; never recorded: motion, grid views and snapshots of H.265
 //! cameras use it). Each is one source, one supervisor task and one hub.
 
-use crate::clock::SharedClock;
 use crate::hub::Hub;
 use crate::ingest::{self, CameraAddr, IngestError, Source};
 use crate::supervisor::{self, Status};
 use kw_config::CameraConfig;
+use kw_media::clock::SharedClock;
 use tokio::sync::watch;
 
 /// A running stream.

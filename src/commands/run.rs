@@ -8,12 +8,12 @@
 //! parse is reported and the running setup is kept.
 
 use crate::cameras::Cameras;
-use crate::clock::{SharedClock, SystemClock};
 use crate::config_watch::{ConfigWatcher, Effective};
 use crate::events::{EventSink, EventStore};
 use crate::supervisor::Status;
 use crate::Failure;
 use kw_config::Config;
+use kw_media::clock::{SharedClock, SystemClock};
 use kw_store::Store;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -167,14 +167,14 @@ fn open_alerts(
     clock: &SharedClock,
     link_key: crate::http::links::LinkKey,
 ) -> Result<kw_notify::Alerts, Failure> {
-    let (c, c2) = (clock.clone(), clock.clone());
+    let c2 = clock.clone();
     let signer: kw_notify::LinkSigner = Arc::new(move |path: &str| {
         link_key.sign(path, c2.wall().div_euclid(1_000_000) + crate::http::links::LINK_TTL_SECS)
     });
     let options = kw_notify::Options {
         language: cfg.server.language.unwrap_or(kw_config::Language::En),
         timezone: cfg.server.timezone.clone(),
-        clock: Arc::new(move || c.wall()),
+        clock: clock.clone(),
         base_url: cfg.alerts.public_url.clone(),
         link_signer: Some(signer),
     };

@@ -29,11 +29,11 @@ pub mod system;
 pub mod ui;
 pub mod users;
 
-use crate::clock::SharedClock;
 use crate::view::Directory;
 use crate::Failure;
 use axum::Router;
 use kw_auth::{AuthDb, LoginLimiter};
+use kw_media::clock::SharedClock;
 use kw_store::Store;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};

@@ -17,12 +17,14 @@
 //! [`crate::ingest::Source::luma_tap`]): no second decode, every picture analysed, and the event picture is
 //! the camera's own JPEG.
 
+mod config;
 mod pipeline;
 
 use crate::events::EventSink;
 use crate::hub::MediaEvent;
 use crate::ingest::LumaEvent;
 use crate::motion_signal::MotionSignal;
+pub use config::detector_config;
 use kw_motion::DetectorConfig;
 use pipeline::Pipeline;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
@@ -108,9 +110,4 @@ pub fn spawn_luma(
         Pipeline::new(settings, sink, signal, c).run_luma(rx);
     })?;
     Ok(Running { thread, control })
-}
-
-/// The detector's settings from a camera's `[cameras.motion]`.
-pub fn detector_config(m: &kw_config::MotionConfig) -> DetectorConfig {
-    DetectorConfig::from(m)
 }

@@ -6,12 +6,12 @@
 //! keepwatch reads (wall time for run anchors, monotonic time for the recorder's sync cadence and the
 //! back-off) is set from tokio's virtual time at each scripted event, so every part agrees on "now".
 
-use crate::clock::{Clock, FakeClock, SharedClock};
 use crate::hub::{Hub, Start};
 use crate::ingest::{ConnectFuture, IngestError, Source, SourceEvent, SourceFrame, SourceStream};
 use crate::recorder::{self, Gate, Stats};
 use crate::supervisor::{self, Status};
 use bytes::Bytes;
+use kw_media::clock::{Clock, FakeClock, SharedClock};
 use kw_media::{Codec, StreamKind, StreamParams, WallMicros, VIDEO_TIMESCALE};
 use kw_store::{Create, Store};
 use std::collections::VecDeque;

@@ -10,15 +10,15 @@
 //! start); a segment is finished (file fsync, directory fsync, then the index row) when the next one
 //! starts, when the run changes and when the camera stops.
 //!
-//! Time: the sync cadence is measured on the injected clock ([`crate::clock::Clock`]), so the in-process
+//! Time: the sync cadence is measured on the injected clock ([`kw_media::clock::Clock`]), so the in-process
 //! tests drive it with a fake one.
 
 mod gate;
 
 pub use gate::Gate;
 
-use crate::clock::SharedClock;
 use crate::hub::MediaEvent;
+use kw_media::clock::SharedClock;
 use kw_media::{Frame, RunInfo, StreamKind, VIDEO_TIMESCALE};
 use kw_store::{SegmentWriter, Store, StoreError};
 use std::sync::atomic::{AtomicU64, Ordering};

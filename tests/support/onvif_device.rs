@@ -335,7 +335,7 @@ fn check_http_digest(s: &Shared, headers: &HeaderMap, path: &str) -> bool {
         return false;
     }
     let challenge =
-        kw_onvif::soap::Challenge::parse(&format!(r#"Digest realm="Login to D", qop="auth", nonce="{nonce}""#))
+        kw_camauth::DigestChallenge::parse(format!(r#"Digest realm="Login to D", qop="auth", nonce="{nonce}""#))
             .unwrap();
     let creds = kw_onvif::Credentials { username: s.spec.user.clone(), password: s.spec.password.clone() };
     let nc = u32::from_str_radix(nc, 16).unwrap_or(0);

@@ -9,7 +9,8 @@
 
 use crate::EventKind;
 use kw_media::WallMicros;
-use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use kw_schema::{Schema, SchemaError};
+use rusqlite::{params, Connection, OptionalExtension};
 use std::path::Path;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -18,6 +19,9 @@ use std::time::Duration;
 pub const DEFAULT_KEEP: Duration = Duration::from_secs(90 * 24 * 3600);
 /// The most events kept per camera (the oldest go first).
 pub const MAX_PER_CAMERA: i64 = 100_000;
+
+/// The events tables' schema, versioned in `events_schema` (one row).
+const SCHEMA: Schema = Schema::table("events_schema", MIGRATIONS);
 
 const MIGRATIONS: &[&str] = &["CREATE TABLE events (
         id       INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -68,6 +72,8 @@ pub enum EventError {
     Db(#[from] rusqlite::Error),
     #[error("the events tables are from a newer keepwatch (version {0}); upgrade keepwatch")]
     TooNew(i64),
+    #[error("the events tables' schema: {0}")]
+    Schema(String),
     #[error("event {id} has a kind this keepwatch does not know: {kind:?}")]
     UnknownKind { id: i64, kind: String },
 }
@@ -93,7 +99,11 @@ impl EventStore {
         let mut conn = Connection::open(path)?;
         conn.busy_timeout(Duration::from_secs(5))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
-        migrate(&mut conn)?;
+        SCHEMA.migrate(&mut conn).map_err(|e| match e {
+            SchemaError::TooNew { found, .. } => EventError::TooNew(found),
+            SchemaError::Sqlite(e) => EventError::Db(e),
+            other => EventError::Schema(other.to_string()),
+        })?;
         Ok(EventStore { conn: Mutex::new(conn) })
     }
 
@@ -231,30 +241,6 @@ fn typed((mut row, kind): RawRow) -> Result<EventRow, EventError> {
     Ok(row)
 }
 
-fn migrate(conn: &mut Connection) -> Result<(), EventError> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    tx.execute_batch("CREATE TABLE IF NOT EXISTS events_schema (version INTEGER NOT NULL)")?;
-    let found: Option<i64> =
-        tx.query_row("SELECT max(version) FROM events_schema", [], |r| r.get(0)).optional()?.flatten();
-    let found = match found {
-        Some(v) => v,
-        None => {
-            tx.execute("INSERT INTO events_schema (version) VALUES (0)", [])?;
-            0
-        }
-    };
-    let supported = MIGRATIONS.len() as i64;
-    if found > supported {
-        return Err(EventError::TooNew(found));
-    }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(usize::try_from(found).unwrap_or(0)) {
-        tx.execute_batch(sql)?;
-        tx.execute("UPDATE events_schema SET version = ?1", [i as i64 + 1])?;
-    }
-    tx.commit()?;
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -293,5 +279,28 @@ mod tests {
         drop(db);
         let again = EventStore::open(&path).unwrap();
         assert_eq!(again.get(b).unwrap().unwrap().end, Some(9_000));
+    }
+
+    #[test]
+    fn kinds_filter_and_unknown_kinds_are_errors_not_panics() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("index.sqlite3");
+        let db = EventStore::open(&path).unwrap();
+        let new = |kind| NewEvent { camera: "door", kind, start: 1, score: 1.0, region: None, jpeg: None };
+        db.start(&new(EventKind::Motion)).unwrap();
+        let off = db.start(&new(EventKind::CameraOffline)).unwrap();
+        let q = Query { kind: Some(EventKind::CameraOffline), limit: 10, ..Default::default() };
+        assert_eq!(db.list(&q).unwrap().iter().map(|e| e.id).collect::<Vec<_>>(), vec![off]);
+        db.conn().execute("UPDATE events SET kind = 'ufo' WHERE id = ?1", [off]).unwrap();
+        assert!(matches!(db.get(off), Err(EventError::UnknownKind { .. })));
+    }
+
+    #[test]
+    fn a_newer_schema_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("index.sqlite3");
+        drop(EventStore::open(&path).unwrap());
+        Connection::open(&path).unwrap().execute("UPDATE events_schema SET version = 99", []).unwrap();
+        assert!(matches!(EventStore::open(&path), Err(EventError::TooNew(99))));
     }
 }

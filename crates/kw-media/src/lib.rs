@@ -8,8 +8,12 @@
 //! timestamps are in its own sample rate. Timestamps are relative to the start of a *run* (one unbroken
 //! camera session with fixed parameters); a run carries a wall-clock anchor in microseconds since the Unix
 //! epoch, so `wall = anchor + pts / timescale`.
+//!
+//! The clock seam ([`clock`]: a [`clock::Clock`] trait, the system clock and a fake one for tests) lives
+//! here too, since every crate that asks for "now" speaks these time units.
 #![forbid(unsafe_code)]
 
+pub mod clock;
 pub mod nal;
 mod params;
 pub mod varint;

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-/// Whether motion inside a zone counts or is ignored (mirrors `kw_config::ZoneKind`).
+/// Whether motion inside a zone counts or is ignored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ZoneKind {
     /// Only motion inside include zones counts (when there is at least one).
@@ -25,8 +25,9 @@ pub struct Zone {
     pub points: Vec<(f64, f64)>,
 }
 
-/// Everything the detector needs to know; build it with [`DetectorConfig::default`] or from the camera's
-/// `[cameras.motion]` table with `DetectorConfig::from(&motion_config)`.
+/// Everything the detector needs to know; build it with [`DetectorConfig::default`] and set what differs.
+/// The detector knows nothing of keepwatch's config file: the daemon fills this in from the camera's
+/// `[cameras.motion]` table.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DetectorConfig {
     /// 0 (only large, strong changes) ..= 1 (the smallest changes); values outside are clamped. Default 0.5.
@@ -67,29 +68,6 @@ impl Default for DetectorConfig {
             background_time: Duration::from_secs(4),
             settle_time: Duration::from_secs(1),
             zones: Vec::new(),
-        }
-    }
-}
-
-impl From<&kw_config::MotionConfig> for DetectorConfig {
-    /// Takes `sensitivity`, `min_duration` and `zones`; `pre_roll`, `post_roll`, `keyframes_only` and
-    /// `enabled` are the caller's business (recording and decoding), everything else keeps its default.
-    fn from(m: &kw_config::MotionConfig) -> Self {
-        DetectorConfig {
-            sensitivity: m.sensitivity as f32,
-            min_duration: m.min_duration,
-            zones: m
-                .zones
-                .iter()
-                .map(|z| Zone {
-                    kind: match z.kind {
-                        kw_config::ZoneKind::Include => ZoneKind::Include,
-                        kw_config::ZoneKind::Exclude => ZoneKind::Exclude,
-                    },
-                    points: z.points.clone(),
-                })
-                .collect(),
-            ..DetectorConfig::default()
         }
     }
 }
@@ -146,20 +124,5 @@ mod tests {
         assert!((mid.min_threshold - 16.0).abs() < 1e-3 && (mid.noise_factor - 5.0).abs() < 1e-3);
         assert_eq!(t(f32::NAN), mid);
         assert_eq!(t(7.0), hi);
-    }
-
-    #[test]
-    fn from_motion_config() {
-        let mut m = kw_config::MotionConfig { sensitivity: 0.8, ..Default::default() };
-        m.zones.push(kw_config::Zone {
-            name: "a".into(),
-            kind: kw_config::ZoneKind::Exclude,
-            points: vec![(0.0, 0.0), (1.0, 0.0), (1.0, 1.0)],
-        });
-        let c = DetectorConfig::from(&m);
-        assert!((c.sensitivity - 0.8).abs() < 1e-6);
-        assert_eq!(c.min_duration, Duration::from_secs(1));
-        assert_eq!(c.zones.len(), 1);
-        assert_eq!(c.zones[0].kind, ZoneKind::Exclude);
     }
 }

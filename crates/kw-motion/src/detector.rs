@@ -4,7 +4,7 @@
 //! detector does no allocation per frame except the `events` vector on the rare frames that carry an event.
 
 use crate::config::{micros, DetectorConfig, Tuning};
-use crate::events::{Event, Observation, Phase, Timing, Tracker};
+use crate::episodes::{Event, Observation, Phase, Timing, Tracker};
 use crate::global::{self, Fit};
 use crate::regions::Blob;
 use crate::scale::{blur3, check_plane, downscale_into};

@@ -13,7 +13,7 @@
 //! ```
 //! use kw_motion::{Detector, DetectorConfig, Event};
 //!
-//! let cfg = DetectorConfig::default(); // or DetectorConfig::from(&camera.motion)
+//! let cfg = DetectorConfig { sensitivity: 0.6, ..DetectorConfig::default() };
 //! let mut det = Detector::new(cfg, 320, 180); // analysis resolution
 //! let luma = vec![128u8; 640 * 360];          // the decoded frame's Y plane (any size: it is box-filtered)
 //! for n in 0..30i64 {
@@ -50,8 +50,9 @@
 //!   post_roll)`, and needs the pre-roll buffer to cover `pre_roll + min_duration`.
 //! - **Snapshot.** When a frame comes back with [`Output::best`], keep that frame (or its JPEG), replacing
 //!   the one kept before; at `Ended` (or `Updated`) the kept one is the snapshot, taken at `info.best_t`.
-//! - **Settings.** `DetectorConfig::from(&camera.motion)`; [`Detector::set_config`] on a live reload keeps
-//!   the learnt background.
+//! - **Settings.** A [`DetectorConfig`] with its own types ([`Zone`], [`ZoneKind`]): the crate knows nothing
+//!   of the config file, the daemon converts; [`Detector::set_config`] on a live reload keeps the learnt
+//!   background.
 //!
 //! # The pipeline, per frame ([`Detector::push`])
 //!
@@ -87,7 +88,7 @@
 
 mod config;
 mod detector;
-mod events;
+mod episodes;
 mod global;
 mod morph;
 mod regions;
@@ -100,7 +101,7 @@ mod zones;
 
 pub use config::{DetectorConfig, Tuning, Zone, ZoneKind};
 pub use detector::{Detector, FrameStatus, Output};
-pub use events::{Event, EventInfo, Phase};
+pub use episodes::{Event, EventInfo, Phase};
 pub use scale::{downscale, downscale_into, MAX_SIDE};
 
 /// Time in microseconds, on any clock the caller likes, strictly increasing from frame to frame.

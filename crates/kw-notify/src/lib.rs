@@ -28,7 +28,6 @@
 //! redacted ([`kw_config::redacted_url`]).
 #![forbid(unsafe_code)]
 
-mod clock;
 mod db;
 mod deliver;
 mod error;
@@ -45,10 +44,10 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use bytes::Bytes;
 use kw_config::{Language, NotifyConfig, NotifyKind};
+use kw_media::clock::{SharedClock, SystemClock};
 use tokio::sync::{mpsc, watch, Notify};
 use tokio::task::JoinHandle;
 
-pub use clock::{system_clock, Clock};
 pub use db::{Counts, SCHEMA_VERSION};
 pub use error::{NotifyError, Result};
 pub use event::{dedup_key, snapshot_path, Event, EventKind, Phase};
@@ -71,15 +70,24 @@ pub struct Options {
     pub language: Language,
     /// IANA time zone for texts and schedules (`[server] timezone`); `None` is the system's.
     pub timezone: Option<String>,
-    /// Wall clock, µs.
-    pub clock: Clock,
+    /// The clock (`kw_media::clock`): cooldowns, schedules, retry times and the outbox's bookkeeping ask
+    /// it, so tests move time by hand with a `FakeClock` instead of sleeping. Sleeping between retries still
+    /// uses tokio's timer; a worker re-reads the clock at least every few seconds, so a moved fake clock is
+    /// noticed promptly.
+    pub clock: SharedClock,
     /// Signs links in alerts; see [`LinkSigner`].
     pub link_signer: Option<LinkSigner>,
 }
 
 impl Default for Options {
     fn default() -> Options {
-        Options { base_url: None, language: Language::En, timezone: None, clock: system_clock(), link_signer: None }
+        Options {
+            base_url: None,
+            language: Language::En,
+            timezone: None,
+            clock: SystemClock::shared(),
+            link_signer: None,
+        }
     }
 }
 
@@ -166,12 +174,16 @@ pub(crate) struct Ctx {
     pub tz: jiff::tz::TimeZone,
     pub base_url: Option<String>,
     pub signer: Option<LinkSigner>,
-    pub clock: Clock,
+    pub clock: SharedClock,
 }
 
+/// One second in µs (the unit of the clock and of the outbox's times).
+pub(crate) const SECOND: i64 = 1_000_000;
+
 impl Ctx {
+    /// Wall-clock time, µs since the epoch.
     pub(crate) fn now(&self) -> i64 {
-        (self.clock)()
+        self.clock.wall()
     }
 
     /// The snapshot link for an event: absolute with a base URL, else the API path; signed if a signer is set.

@@ -11,7 +11,7 @@ use std::time::Duration;
 use kw_config::{NotifyConfig, NotifyKind};
 use tokio::task::JoinHandle;
 
-use crate::clock::SECOND;
+use crate::SECOND;
 use crate::{db, deliver, mqtt, Alerts};
 
 /// How often the outbox bounds are applied.

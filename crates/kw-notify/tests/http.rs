@@ -138,12 +138,11 @@ async fn cooldown_per_notifier_camera_and_kind() {
     let opts = Options { clock, ..Options::default() };
     let alerts = Arc::new(Alerts::open(&dir.path().join("index.sqlite3"), &[hook], opts).unwrap());
     let task = alerts.clone().spawn();
-    let s = 1_000_000;
     let decide = |outcome: kw_notify::Outcome| outcome.decision("hook").unwrap();
 
     assert_eq!(decide(alerts.event(Phase::Start, &event(1, "door", EventKind::Motion), None).await), Decision::Queued);
     assert_eq!(decide(alerts.event(Phase::End, &event(1, "door", EventKind::Motion), None).await), Decision::Queued);
-    now.fetch_add(10 * s, Ordering::SeqCst);
+    now.advance(Duration::from_secs(10));
     assert_eq!(
         decide(alerts.event(Phase::Start, &event(2, "door", EventKind::Motion), None).await),
         Decision::Cooldown
@@ -159,7 +158,7 @@ async fn cooldown_per_notifier_camera_and_kind() {
         Decision::Queued,
         "another kind has its own cooldown"
     );
-    now.fetch_add(21 * s, Ordering::SeqCst);
+    now.advance(Duration::from_secs(21));
     assert_eq!(decide(alerts.event(Phase::Start, &event(5, "door", EventKind::Motion), None).await), Decision::Queued);
 
     assert!(receiver.wait_count(5, Duration::from_secs(10)).await);

@@ -94,7 +94,8 @@ pub fn parse_system_time(answer: &str) -> Result<Option<i64>, Error> {
         return Ok(None);
     };
     let small = |v: i64| u8::try_from(v).ok();
-    Ok((|| crate::clock::from_parts(i32::try_from(y).ok()?, small(mo)?, small(d)?, small(h)?, small(mi)?, small(s)?))())
+    Ok((|| crate::xstime::from_parts(i32::try_from(y).ok()?, small(mo)?, small(d)?, small(h)?, small(mi)?, small(s)?))(
+    ))
 }
 
 /// Parses GetServices (namespace + XAddr per service) or GetCapabilities (Media, Events) answers.
@@ -226,10 +227,17 @@ pub struct Camera {
 }
 
 impl Camera {
-    /// Asks the camera for its services (GetServices, or GetCapabilities on older cameras).
+    /// Asks the camera for its services (GetServices, or GetCapabilities on older cameras), with a client
+    /// on the system clock.
     pub async fn connect(device_url: &str, creds: Option<Credentials>) -> Result<Camera, Error> {
+        Camera::connect_with(Client::new(device_url, creds)?).await
+    }
+
+    /// Like [`Camera::connect`] through a client made by the caller (e.g. [`Client::with_clock`]).
+    pub async fn connect_with(client: Client) -> Result<Camera, Error> {
+        let device_url = client.device_url().to_owned();
+        let device_url = device_url.as_str();
         let base = url::Url::parse(device_url).map_err(|e| Error::Protocol(format!("bad device address: {e}")))?;
-        let client = Client::new(device_url, creds)?;
         let services = match client
             .call(
                 device_url,

@@ -9,11 +9,15 @@
 //! set since.
 //!
 //! Why HTTP Digest too: some cameras ignore WS-Security and answer 401 with an HTTP Digest challenge; the
-//! client then answers the challenge (and keeps sending the UsernameToken, which such cameras ignore).
+//! client then answers the challenge (and keeps sending the UsernameToken, which such cameras ignore). The
+//! Digest itself is `kw_camauth`'s, the same as for MJPEG cameras; only Digest is answered here, never
+//! Basic (which would put the password on the wire in the clear).
 
 use crate::xml;
 use crate::Error;
 use base64::Engine;
+use kw_camauth::{Login, Refusal};
+use kw_media::clock::{SharedClock, SystemClock};
 use sha1::Digest as _;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -41,18 +45,8 @@ const NONCE_TYPE: &str =
 /// How long a normal call may take.
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// A camera login. `Debug` never shows the password.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Credentials {
-    pub username: String,
-    pub password: String,
-}
-
-impl std::fmt::Debug for Credentials {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Credentials({:?}, ***)", self.username)
-    }
-}
+/// A camera login (the same type MJPEG cameras use). `Debug` never shows the password.
+pub use kw_camauth::Credentials;
 
 /// Base64(SHA1(nonce + created + password)): the WS-Security PasswordDigest.
 pub fn password_digest(nonce: &[u8], created: &str, password: &str) -> String {
@@ -65,7 +59,7 @@ pub fn password_digest(nonce: &[u8], created: &str, password: &str) -> String {
 
 /// The `wsse:Security` header for `creds` at camera time `created_ms`.
 pub fn security_header(creds: &Credentials, created_ms: i64, nonce: &[u8]) -> String {
-    let created = crate::clock::format_utc(created_ms);
+    let created = crate::xstime::format_utc(created_ms);
     let digest = password_digest(nonce, &created, &creds.password);
     let nonce = base64::engine::general_purpose::STANDARD.encode(nonce);
     format!(
@@ -81,11 +75,12 @@ pub fn envelope(header: &str, body: &str) -> String {
     )
 }
 
-fn random_bytes<const N: usize>() -> [u8; N] {
+/// `N` random bytes; `fallback` (the time, say) stands in when the OS has no randomness (never seen on a
+/// real system), still unique per call.
+fn random_bytes<const N: usize>(fallback: i64) -> [u8; N] {
     let mut b = [0u8; N];
     if getrandom::getrandom(&mut b).is_err() {
-        // No OS randomness (never seen on a real system): fall back to the clock, still unique per call.
-        let t = crate::clock::now_ms().to_le_bytes();
+        let t = fallback.to_le_bytes();
         for (i, x) in b.iter_mut().enumerate() {
             *x = t[i % t.len()] ^ (i as u8);
         }
@@ -93,153 +88,19 @@ fn random_bytes<const N: usize>() -> [u8; N] {
     b
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum DigestAlgo {
-    Md5,
-    Sha256,
-}
-
-/// An HTTP Digest challenge (RFC 7616, `qop=auth` or none).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Challenge {
-    realm: String,
-    nonce: String,
-    opaque: Option<String>,
-    qop_auth: bool,
-    algo: DigestAlgo,
-}
-
-/// Splits `a=b, c="d, e"` into pairs (quoted values unescaped).
-fn auth_params(s: &str) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    let mut chars = s.chars().peekable();
-    loop {
-        while chars.peek().is_some_and(|c| *c == ',' || c.is_whitespace()) {
-            chars.next();
-        }
-        let mut key = String::new();
-        while let Some(&c) = chars.peek() {
-            if c == '=' || c == ',' {
-                break;
-            }
-            key.push(c);
-            chars.next();
-        }
-        if key.is_empty() && chars.peek().is_none() {
-            return out;
-        }
-        let mut value = String::new();
-        if chars.peek() == Some(&'=') {
-            chars.next();
-            if chars.peek() == Some(&'"') {
-                chars.next();
-                while let Some(c) = chars.next() {
-                    match c {
-                        '\\' => value.extend(chars.next()),
-                        '"' => break,
-                        c => value.push(c),
-                    }
-                }
-            } else {
-                while let Some(&c) = chars.peek() {
-                    if c == ',' {
-                        break;
-                    }
-                    value.push(c);
-                    chars.next();
-                }
-            }
-        }
-        out.push((key.trim().to_ascii_lowercase(), value.trim().to_owned()));
-        if out.len() > 64 {
-            return out;
-        }
-    }
-}
-
-impl Challenge {
-    /// Parses one `WWW-Authenticate` value; `None` unless it is a Digest challenge keepwatch can answer.
-    pub fn parse(header: &str) -> Option<Challenge> {
-        let (scheme, rest) = header.trim().split_once(' ')?;
-        if !scheme.eq_ignore_ascii_case("digest") {
-            return None;
-        }
-        let mut c = Challenge {
-            realm: String::new(),
-            nonce: String::new(),
-            opaque: None,
-            qop_auth: false,
-            algo: DigestAlgo::Md5,
-        };
-        for (k, v) in auth_params(rest) {
-            match k.as_str() {
-                "realm" => c.realm = v,
-                "nonce" => c.nonce = v,
-                "opaque" => c.opaque = Some(v),
-                "qop" => c.qop_auth = v.split(',').any(|q| q.trim().eq_ignore_ascii_case("auth")),
-                "algorithm" => {
-                    c.algo = match v.to_ascii_uppercase().as_str() {
-                        "MD5" => DigestAlgo::Md5,
-                        "SHA-256" => DigestAlgo::Sha256,
-                        _ => return None,
-                    }
-                }
-                _ => {}
-            }
-        }
-        (!c.nonce.is_empty()).then_some(c)
-    }
-
-    fn hash(&self, s: &str) -> String {
-        let bytes: Vec<u8> = match self.algo {
-            DigestAlgo::Md5 => md5::Md5::digest(s.as_bytes()).to_vec(),
-            DigestAlgo::Sha256 => sha2::Sha256::digest(s.as_bytes()).to_vec(),
-        };
-        bytes.iter().map(|b| format!("{b:02x}")).collect()
-    }
-
-    /// The `Authorization` value answering this challenge.
-    pub fn authorization(&self, creds: &Credentials, method: &str, uri: &str, nc: u32, cnonce: &str) -> String {
-        let ha1 = self.hash(&format!("{}:{}:{}", creds.username, self.realm, creds.password));
-        let ha2 = self.hash(&format!("{method}:{uri}"));
-        let q = |s: &str| s.replace('\\', "\\\\").replace('"', "\\\"");
-        let algo = match self.algo {
-            DigestAlgo::Md5 => "MD5",
-            DigestAlgo::Sha256 => "SHA-256",
-        };
-        let mut out = format!(
-            r#"Digest username="{}", realm="{}", nonce="{}", uri="{}", algorithm={algo}"#,
-            q(&creds.username),
-            q(&self.realm),
-            q(&self.nonce),
-            q(uri)
-        );
-        if self.qop_auth {
-            let response = self.hash(&format!("{ha1}:{}:{nc:08x}:{cnonce}:auth:{ha2}", self.nonce));
-            out.push_str(&format!(r#", qop=auth, nc={nc:08x}, cnonce="{cnonce}", response="{response}""#));
-        } else {
-            let response = self.hash(&format!("{ha1}:{}:{ha2}", self.nonce));
-            out.push_str(&format!(r#", response="{response}""#));
-        }
-        if let Some(o) = &self.opaque {
-            out.push_str(&format!(r#", opaque="{}""#, q(o)));
-        }
-        out
-    }
-}
-
-#[derive(Default)]
 struct State {
     /// Camera clock minus ours, ms; `None` until asked.
     offset_ms: Option<i64>,
-    /// The camera wants HTTP Digest: its last challenge and the request count under it.
-    digest: Option<(Challenge, u32)>,
+    /// HTTP Digest: what the camera asked for last and the request count under its nonce.
+    login: Login,
 }
 
 /// A SOAP client for one camera (one set of credentials).
 pub struct Client {
     http: reqwest::Client,
     creds: Option<Credentials>,
+    /// Where "now" comes from (WS-Security `Created`, the camera clock offset, motion timing).
+    clock: SharedClock,
     /// The device service, where GetSystemDateAndTime is asked.
     device_url: String,
     state: Mutex<State>,
@@ -269,18 +130,30 @@ fn unreachable(e: reqwest::Error) -> Error {
 }
 
 impl Client {
+    /// A client on the system clock.
     pub fn new(device_url: &str, creds: Option<Credentials>) -> Result<Client, Error> {
+        Client::with_clock(device_url, creds, SystemClock::shared())
+    }
+
+    /// A client that asks `clock` for the time.
+    pub fn with_clock(device_url: &str, creds: Option<Credentials>, clock: SharedClock) -> Result<Client, Error> {
         let http = reqwest::Client::builder()
             .no_proxy()
             .connect_timeout(Duration::from_secs(5))
             .user_agent(concat!("keepwatch-onvif/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| Error::Protocol(format!("cannot make an HTTP client: {e}")))?;
-        Ok(Client { http, creds, device_url: device_url.to_owned(), state: Mutex::new(State::default()) })
+        let state = State { offset_ms: None, login: Login::digest_only(creds.clone()) };
+        Ok(Client { http, creds, clock, device_url: device_url.to_owned(), state: Mutex::new(state) })
     }
 
     pub fn device_url(&self) -> &str {
         &self.device_url
+    }
+
+    /// Our wall clock in ms since the epoch.
+    pub fn now_ms(&self) -> i64 {
+        self.clock.wall().div_euclid(1000)
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
@@ -295,7 +168,7 @@ impl Client {
     /// Asks the camera for its UTC time (no credentials) and remembers the offset to ours. A camera that
     /// does not tell leaves the offset at 0.
     pub async fn sync_clock(&self) -> Result<i64, Error> {
-        let before = crate::clock::now_ms();
+        let before = self.now_ms();
         let body = "<tds:GetSystemDateAndTime/>";
         let result = self
             .post(
@@ -306,7 +179,7 @@ impl Client {
                 false,
             )
             .await;
-        let after = crate::clock::now_ms();
+        let after = self.now_ms();
         let offset = match result.and_then(|text| crate::device::parse_system_time(&text)) {
             Ok(Some(camera_ms)) => camera_ms - (before + after) / 2,
             Ok(None) => 0,
@@ -345,8 +218,9 @@ impl Client {
         loop {
             let security = match &self.creds {
                 Some(c) => {
-                    let created = crate::clock::now_ms() + self.state().offset_ms.unwrap_or(0);
-                    security_header(c, created, &random_bytes::<16>())
+                    let now = self.now_ms();
+                    let created = now + self.state().offset_ms.unwrap_or(0);
+                    security_header(c, created, &random_bytes::<16>(now))
                 }
                 None => String::new(),
             };
@@ -374,30 +248,26 @@ impl Client {
         let mut answered_challenge = false;
         loop {
             let authorization = match (&self.creds, auth) {
-                (Some(c), true) => {
-                    let mut st = self.state();
-                    st.digest.as_mut().map(|(ch, nc)| {
-                        *nc = nc.wrapping_add(1);
-                        let cnonce: String = random_bytes::<8>().iter().map(|b| format!("{b:02x}")).collect();
-                        ch.authorization(c, "POST", &uri_path, *nc, &cnonce)
-                    })
-                }
+                (Some(_), true) => self.state().login.authorization("POST", &uri_path),
                 _ => None,
             };
             let a = self.send(url, action, env, timeout, authorization).await?;
             if a.status == 401 {
-                let challenge = a.challenges.iter().find_map(|h| Challenge::parse(h));
-                match (&self.creds, challenge) {
-                    (Some(_), Some(ch)) if auth && !answered_challenge => {
-                        answered_challenge = true;
-                        self.state().digest = Some((ch, 0));
-                        continue;
-                    }
+                let refused = || Error::Auth("the camera refused the username or password (HTTP 401)".into());
+                match (&self.creds, auth) {
                     (None, _) => return Err(Error::Auth("the camera needs a username and password".into())),
-                    _ => {
-                        return Err(Error::Auth("the camera refused the username or password (HTTP 401)".into()));
-                    }
+                    (Some(_), false) => return Err(refused()),
+                    (Some(_), true) => match self.state().login.refused(&a.challenges) {
+                        Refusal::Retry if !answered_challenge => {
+                            answered_challenge = true;
+                            continue;
+                        }
+                        _ => return Err(refused()),
+                    },
                 }
+            }
+            if auth {
+                self.state().login.accepted();
             }
             return check_answer(a);
         }
@@ -476,20 +346,6 @@ mod tests {
         assert!(!format!("{creds:?}").contains("s3cret"));
         let env = envelope(&h, "<tds:GetDeviceInformation/>");
         assert!(xml::parse(&env).is_ok());
-    }
-
-    #[test]
-    fn http_digest_answers() {
-        let ch = Challenge::parse(r#"Digest realm="cam", qop="auth,auth-int", nonce="abc123", opaque="x\"y""#).unwrap();
-        let creds = Credentials { username: "admin".into(), password: "s3cret".into() };
-        let a = ch.authorization(&creds, "POST", "/onvif/device_service", 1, "0a4f113b");
-        // Computed independently with Python's hashlib (RFC 2617 MD5, qop=auth).
-        assert!(a.contains(r#"response="cd89c09f25a7450742adf90b5db4c67f""#), "{a}");
-        assert!(a.contains("nc=00000001") && a.contains(r#"opaque="x\"y""#), "{a}");
-        assert!(Challenge::parse("Basic realm=\"x\"").is_none());
-        assert!(Challenge::parse("Digest realm=\"x\", algorithm=SHA-512-256, nonce=\"n\"").is_none());
-        assert!(Challenge::parse("Digest realm=\"x\"").is_none(), "no nonce");
-        assert!(Challenge::parse("Digest ,,,=\"").is_none());
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! answers and cameras that are not there.
 
 use base64::Engine;
+use kw_media::clock::FakeClock;
 use kw_onvif::{Client, Credentials, Error};
 use md5::Digest;
 use std::sync::atomic::{AtomicI64, AtomicU32, Ordering};
@@ -128,6 +129,28 @@ async fn created_is_written_in_the_cameras_time() {
     // Later calls reuse the offset.
     c.call(&url, "urn:x", "<x:Q/>").await.unwrap();
     assert_eq!(cam.time_requests.load(Ordering::Relaxed), 1);
+}
+
+#[tokio::test]
+async fn ws_security_reads_the_injected_clock() {
+    // Our clock (a fake one) stands a day behind the real time; the camera's is right. The offset is
+    // measured against the injected clock, so `Created` still lands in the camera's time.
+    let day_ms = 86_400_000;
+    let fake = FakeClock::new((now_s() * 1000 - day_ms) * 1000);
+    let cam = Arc::new(Camera::default());
+    let url = serve(cam.clone()).await;
+    let c = Client::with_clock(&url, creds(PASSWORD), fake.shared()).unwrap();
+    assert!(c.call(&url, "urn:x", "<x:Q/>").await.unwrap().contains("Ok"));
+    let off = c.clock_offset_ms().unwrap();
+    assert!((off - day_ms).abs() < 2_000, "offset {off}");
+    assert!((c.now_ms() - (now_s() * 1000 - day_ms)).abs() < 2_000);
+    // Moving our clock without re-reading the camera's puts `Created` an hour off: refused.
+    fake.advance(std::time::Duration::from_secs(3600));
+    let before = cam.time_requests.load(Ordering::Relaxed);
+    let e = c.call(&url, "urn:x", "<x:Q/>").await;
+    // The client re-reads the camera's clock once after NotAuthorized, against the moved clock: passes.
+    assert!(e.is_ok(), "{e:?}");
+    assert_eq!(cam.time_requests.load(Ordering::Relaxed), before + 1);
 }
 
 #[tokio::test]

@@ -6,16 +6,17 @@
 //! feed motion detection directly (the luma side channel), so nothing is decoded twice.
 //!
 //! One URL serves both kinds: the answer's `Content-Type` decides (`multipart/*` → [`stream`], `image/*` →
-//! [`poll`]). The jobs: [`auth`] (Basic + Digest), [`multipart`] (pictures out of a stream whose headers
-//! cannot be trusted), [`stream`] and [`poll`] (fetching, with the camera quirks named where handled),
-//! [`encode`] (JPEG → H.264 on a thread of its own).
+//! [`poll`]). The jobs: [`multipart`] (pictures out of a stream whose headers cannot be trusted), [`stream`]
+//! and [`poll`] (fetching, with the camera quirks named where handled), [`encode`] (JPEG → H.264 on a thread
+//! of its own). Logging in (Basic + Digest, the nonce count, stale nonces) is `kw_camauth`'s, shared with
+//! ONVIF; one [`Login`] per source lives as long as the source, so every request after the first
+//! challenge carries credentials up front.
 //!
 //! A session: the first request answers [`Source::connect`]; a fetcher task then reads pictures and hands
 //! them to the encoder thread through a small queue (full queue: the picture is dropped, so a slow encoder
 //! never backs up the camera), and the encoder yields `Params` then `Frame`s. Errors are sorted into
 //! [`IngestError`]s so the supervisor's back-off applies; a dropped session stops the fetcher and encoder.
 
-pub mod auth;
 pub mod encode;
 pub mod multipart;
 pub mod poll;
@@ -24,7 +25,7 @@ pub mod stream;
 pub use encode::EncodeSettings;
 
 use super::{redact, CameraAddr, ConnectFuture, IngestError, LumaSender, Source, SourceEvent, SourceStream};
-use auth::{Authenticator, Refusal};
+use kw_camauth::{Credentials, Login, Refusal};
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -43,7 +44,7 @@ struct Inner {
     url: url::Url,
     /// The URL without credentials, for logs.
     label: String,
-    auth: Mutex<Authenticator>,
+    auth: Mutex<Login>,
 }
 
 pub struct HttpSource {
@@ -60,7 +61,7 @@ impl HttpSource {
             .pool_max_idle_per_host(1)
             .build()
             .map_err(|e| IngestError::Unsupported(format!("cannot set up HTTP: {e}")))?;
-        let auth = Authenticator::new(addr.username.as_deref(), addr.password.as_deref());
+        let auth = Login::new(Credentials::from_parts(addr.username.as_deref(), addr.password.as_deref()));
         let label = redact(&addr.url);
         Ok(HttpSource {
             inner: Arc::new(Inner { client, url: addr.url, label, auth: Mutex::new(auth) }),
@@ -91,7 +92,7 @@ fn classify(e: reqwest::Error) -> IngestError {
 }
 
 impl Inner {
-    fn lock_auth(&self) -> std::sync::MutexGuard<'_, Authenticator> {
+    fn lock_auth(&self) -> std::sync::MutexGuard<'_, Login> {
         self.auth.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -126,7 +127,7 @@ impl Inner {
                     .collect();
                 match self.lock_auth().refused(&challenges) {
                     Refusal::Retry => continue,
-                    Refusal::Fail(why) => return Err(IngestError::Auth(why)),
+                    Refusal::Fail(why) => return Err(IngestError::Auth(why.to_string())),
                 }
             }
             if status == reqwest::StatusCode::FORBIDDEN {

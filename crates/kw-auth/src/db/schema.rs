@@ -3,12 +3,13 @@
 //! The auth tables live in the store's SQLite index file next to the store's own tables. The store
 //! versions its schema with `PRAGMA user_version`, so this crate keeps its own version in a one-row
 //! table, `auth_schema(version)`, and the two evolve independently. Migration `i` (counting from 1)
-//! takes the tables from version `i - 1` to `i`; all pending migrations run in one `BEGIN IMMEDIATE`
-//! transaction, so two processes opening the same file at once cannot both migrate, and a failed
-//! migration leaves the file as it was. A file written by a newer keepwatch is refused rather than
+//! takes the tables from version `i - 1` to `i`; `kw_schema` runs all pending ones in one `BEGIN
+//! IMMEDIATE` transaction, so two processes opening the same file at once cannot both migrate, and a
+//! failed migration leaves the file as it was. A file written by a newer keepwatch is refused rather than
 //! misread.
 
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
+use kw_schema::{Schema, SchemaError};
+use rusqlite::Connection;
 
 use crate::error::{AuthError, Result};
 
@@ -42,32 +43,20 @@ const MIGRATIONS: &[&str] = &[
     );",
 ];
 
+/// Where the version lives and the migrations.
+const SCHEMA: Schema = Schema::table("auth_schema", MIGRATIONS);
+
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+pub const SCHEMA_VERSION: i64 = SCHEMA.latest();
 
 /// Creates or upgrades the auth tables.
 pub(crate) fn migrate(conn: &mut Connection) -> Result<()> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    tx.execute_batch("CREATE TABLE IF NOT EXISTS auth_schema (version INTEGER NOT NULL)")?;
-    let found: Option<i64> =
-        tx.query_row("SELECT max(version) FROM auth_schema", [], |r| r.get(0)).optional()?.flatten();
-    let found = match found {
-        Some(v) => v,
-        None => {
-            tx.execute("INSERT INTO auth_schema (version) VALUES (0)", [])?;
-            0
+    match SCHEMA.migrate(conn) {
+        Ok(_) => Ok(()),
+        Err(SchemaError::Sqlite(e)) => Err(AuthError::Db(e)),
+        Err(SchemaError::TooNew { found, supported }) => Err(AuthError::SchemaTooNew { found, supported }),
+        Err(e @ (SchemaError::Invalid(_) | SchemaError::BadTableName(_))) => {
+            Err(AuthError::Corrupt(format!("auth schema: {e}")))
         }
-    };
-    if found > SCHEMA_VERSION {
-        return Err(AuthError::SchemaTooNew { found, supported: SCHEMA_VERSION });
     }
-    if found < 0 {
-        return Err(AuthError::Corrupt(format!("auth schema version {found}")));
-    }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(usize::try_from(found).unwrap_or(0)) {
-        tx.execute_batch(sql)?;
-        tx.execute("UPDATE auth_schema SET version = ?1", [i as i64 + 1])?;
-    }
-    tx.commit()?;
-    Ok(())
 }

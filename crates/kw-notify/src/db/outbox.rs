@@ -15,10 +15,10 @@
 use kw_config::{NotifyConfig, NotifyKind};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
-use crate::clock::SECOND;
 use crate::error::{NotifyError, Result};
 use crate::event::{dedup_key, payload_json, Event, EventKind, Phase};
 use crate::Decision;
+use crate::SECOND;
 
 /// A pending row older than this is given up (24 h).
 pub(crate) const GIVE_UP: i64 = 24 * 3600 * SECOND;

@@ -3,10 +3,11 @@
 //! They live in the store's `index.sqlite3` next to the store's and kw-auth's tables (one file to back up;
 //! WAL lets the daemon and the CLI share it). The store versions its own schema with `PRAGMA user_version`
 //! and kw-auth keeps `auth_schema`; this crate keeps its version in the one-row table `notify_schema`, so
-//! the three evolve independently. All pending migrations run in one `BEGIN IMMEDIATE` transaction; a file
-//! written by a newer keepwatch is refused rather than misread.
+//! the three evolve independently. `kw_schema` runs all pending migrations in one `BEGIN IMMEDIATE`
+//! transaction; a file written by a newer keepwatch is refused rather than misread.
 
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
+use kw_schema::{Schema, SchemaError};
+use rusqlite::Connection;
 
 use crate::error::{NotifyError, Result};
 
@@ -58,32 +59,20 @@ const MIGRATIONS: &[&str] = &[
     );",
 ];
 
+/// Where the version lives and the migrations.
+const SCHEMA: Schema = Schema::table("notify_schema", MIGRATIONS);
+
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+pub const SCHEMA_VERSION: i64 = SCHEMA.latest();
 
 /// Creates or upgrades the notify tables.
 pub(crate) fn migrate(conn: &mut Connection) -> Result<()> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    tx.execute_batch("CREATE TABLE IF NOT EXISTS notify_schema (version INTEGER NOT NULL)")?;
-    let found: Option<i64> =
-        tx.query_row("SELECT max(version) FROM notify_schema", [], |r| r.get(0)).optional()?.flatten();
-    let found = match found {
-        Some(v) => v,
-        None => {
-            tx.execute("INSERT INTO notify_schema (version) VALUES (0)", [])?;
-            0
+    match SCHEMA.migrate(conn) {
+        Ok(_) => Ok(()),
+        Err(SchemaError::Sqlite(e)) => Err(NotifyError::Db(e)),
+        Err(SchemaError::TooNew { found, supported }) => Err(NotifyError::SchemaTooNew { found, supported }),
+        Err(e @ (SchemaError::Invalid(_) | SchemaError::BadTableName(_))) => {
+            Err(NotifyError::Corrupt(format!("notify schema: {e}")))
         }
-    };
-    if found > SCHEMA_VERSION {
-        return Err(NotifyError::SchemaTooNew { found, supported: SCHEMA_VERSION });
     }
-    if found < 0 {
-        return Err(NotifyError::Corrupt(format!("notify schema version {found}")));
-    }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(usize::try_from(found).unwrap_or(0)) {
-        tx.execute_batch(sql)?;
-        tx.execute("UPDATE notify_schema SET version = ?1", [i as i64 + 1])?;
-    }
-    tx.commit()?;
-    Ok(())
 }

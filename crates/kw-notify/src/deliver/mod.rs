@@ -16,10 +16,10 @@ use std::time::Duration;
 use kw_config::{redacted_url, NotifyConfig, NotifyKind};
 use tokio::sync::Notify;
 
-use crate::clock::SECOND;
 use crate::db::{self, outbox, Db, Row};
 use crate::error::{NotifyError, Result};
 use crate::event::{payload_json, EventKind, Phase};
+use crate::SECOND;
 use crate::{Alerts, Ctx, Event};
 
 /// The longest wait between two tries of a row.

@@ -9,12 +9,13 @@ use std::collections::HashMap;
 use std::net::TcpListener as StdListener;
 use std::path::PathBuf;
 use std::process::{Child, Command as Process, Stdio};
-use std::sync::atomic::{AtomicI64, AtomicU16, Ordering};
+use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use kw_config::{NotifyConfig, NotifyKind};
-use kw_notify::{Clock, Event, EventKind};
+use kw_media::clock::{FakeClock, SharedClock};
+use kw_notify::{Event, EventKind};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 
@@ -60,11 +61,10 @@ pub fn jpeg(tag: u8) -> bytes::Bytes {
     bytes::Bytes::from(v)
 }
 
-/// A clock the test moves by hand (µs).
-pub fn fake_clock(start: i64) -> (Clock, Arc<AtomicI64>) {
-    let now = Arc::new(AtomicI64::new(start));
-    let n = now.clone();
-    (Arc::new(move || n.load(Ordering::SeqCst)), now)
+/// A clock the test moves by hand, starting at `start` µs: one to hand over and one to move.
+pub fn fake_clock(start: i64) -> (SharedClock, FakeClock) {
+    let clock = FakeClock::new(start);
+    (clock.shared(), clock)
 }
 
 /// Polls `cond` every 20 ms until it holds or `within` passes.

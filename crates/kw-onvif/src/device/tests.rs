@@ -131,8 +131,8 @@ fn truncated_and_mangled_answers_never_panic() {
                 let _ = parse_uri(text);
                 let _ = parse_system_time(text);
                 let _ = parse_device_info(text);
-                let _ = crate::events::parse_notifications(text);
-                let _ = crate::events::parse_subscription(text);
+                let _ = crate::pullpoint::parse_notifications(text);
+                let _ = crate::pullpoint::parse_subscription(text);
                 let _ = crate::discovery::parse_probe_matches(text, None);
                 if let Ok(doc) = xml::parse(text) {
                     let _ = xml::fault(&doc);

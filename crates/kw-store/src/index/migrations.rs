@@ -2,13 +2,14 @@
 //!
 //! Why migrations from the first release: every later feature (events, users, ...) adds tables, and a
 //! recorder upgraded in place must bring an existing index forward without losing recordings. The
-//! schema version lives in `PRAGMA user_version`; `MIGRATIONS[i]` takes version `i` to `i + 1`, and all
-//! pending ones run in one transaction so a crash never leaves a half-migrated index. An index newer
-//! than this build is refused with a clear message instead of being misread.
+//! schema version lives in `PRAGMA user_version`; `MIGRATIONS[i]` takes version `i` to `i + 1`, and
+//! `kw_schema` runs all pending ones in one transaction so a crash never leaves a half-migrated index. An
+//! index newer than this build is refused with a clear message instead of being misread.
 
 use std::path::Path;
 
-use rusqlite::{Connection, TransactionBehavior};
+use kw_schema::{Schema, SchemaError};
+use rusqlite::Connection;
 
 use crate::error::StoreError;
 
@@ -56,39 +57,28 @@ CREATE INDEX segments_camera_span ON segments(camera_id, start, "end", bytes);
 /// Ordered migrations; index `i` upgrades schema version `i` to `i + 1`.
 const MIGRATIONS: &[&str] = &[V1, V2];
 
+/// The version lives in `PRAGMA user_version`.
+const SCHEMA: Schema = Schema::user_version(MIGRATIONS);
+
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
 
-fn user_version(conn: &Connection) -> rusqlite::Result<u32> {
-    conn.query_row("PRAGMA user_version", [], |r| r.get::<_, u32>(0))
-}
-
 /// Brings the schema up to [`SCHEMA_VERSION`].
 pub fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
-    let sq = |source| StoreError::Sqlite { path: path.to_path_buf(), source };
-    let too_new = |v: u32| StoreError::TooNew {
-        path: path.to_path_buf(),
-        what: format!("index schema version {v}, this keepwatch knows up to {SCHEMA_VERSION}"),
-    };
-    let v = user_version(conn).map_err(sq)?;
-    if v > SCHEMA_VERSION {
-        return Err(too_new(v));
+    let done = SCHEMA.migrate(conn).map_err(|e| match e {
+        SchemaError::Sqlite(source) => StoreError::Sqlite { path: path.to_path_buf(), source },
+        SchemaError::TooNew { found, .. } => StoreError::TooNew {
+            path: path.to_path_buf(),
+            what: format!("index schema version {found}, this keepwatch knows up to {SCHEMA_VERSION}"),
+        },
+        e @ (SchemaError::Invalid(_) | SchemaError::BadTableName(_)) => {
+            StoreError::Corrupt { path: path.to_path_buf(), what: format!("index {e}") }
+        }
+    })?;
+    for v in done.from + 1..=done.to {
+        tracing::info!(index = %path.display(), "index schema migrated to version {v}");
     }
-    if v == SCHEMA_VERSION {
-        return Ok(());
-    }
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sq)?;
-    // Another process may have migrated between the read above and taking the write lock.
-    let v = user_version(&tx).map_err(sq)?;
-    if v > SCHEMA_VERSION {
-        return Err(too_new(v));
-    }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(v as usize) {
-        tx.execute_batch(sql).map_err(sq)?;
-        tracing::info!(index = %path.display(), "index schema migrated to version {}", i + 1);
-    }
-    tx.pragma_update(None, "user_version", SCHEMA_VERSION).map_err(sq)?;
-    tx.commit().map_err(sq)
+    Ok(())
 }
 
 #[cfg(test)]
@@ -101,6 +91,7 @@ mod tests {
         let path = dir.path().join("i.sqlite3");
         let mut c = Connection::open(&path).unwrap();
         migrate(&mut c, &path).unwrap();
+        let user_version = |c: &Connection| c.query_row("PRAGMA user_version", [], |r| r.get::<_, u32>(0));
         assert_eq!(user_version(&c).unwrap(), SCHEMA_VERSION);
         migrate(&mut c, &path).unwrap(); // idempotent
         c.pragma_update(None, "user_version", SCHEMA_VERSION + 1).unwrap();

@@ -2,7 +2,7 @@
 //! pull leads to a fresh subscription, the subscription is renewed before it ends, and stopping
 //! unsubscribes.
 
-use kw_onvif::events::{watch, WatchOptions};
+use kw_onvif::pullpoint::{watch, WatchOptions};
 use kw_onvif::{Camera, MotionChange};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};

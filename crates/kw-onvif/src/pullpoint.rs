@@ -150,7 +150,7 @@ impl Subscription {
 }
 
 fn times(doc: &roxmltree::Document<'_>) -> (Option<i64>, Option<i64>) {
-    let t = |l: &'static str| descendant(doc.root_element(), l).and_then(|n| crate::clock::parse_utc(&text(n)));
+    let t = |l: &'static str| descendant(doc.root_element(), l).and_then(|n| crate::xstime::parse_utc(&text(n)));
     (t("CurrentTime"), t("TerminationTime"))
 }
 
@@ -375,7 +375,7 @@ pub async fn watch(
             }
             Err(e) => {
                 tracing::debug!("events: cannot subscribe ({e}); retrying in {} s", backoff.as_secs());
-                if sleep_or_stop(backoff, &mut stop).await || !send(tracker.tick(crate::clock::now_ms())).await {
+                if sleep_or_stop(backoff, &mut stop).await || !send(tracker.tick(cam.client().now_ms())).await {
                     return Ok(());
                 }
                 backoff = (backoff * 2).min(o.max_backoff);
@@ -403,7 +403,7 @@ pub async fn watch(
             match pulled {
                 Ok((notes, _c, _t)) => {
                     backoff = Duration::from_secs(1);
-                    let now = crate::clock::now_ms();
+                    let now = cam.client().now_ms();
                     for n in &notes {
                         if !send(tracker.observe(n, now)).await {
                             unsubscribe(cam, &sub).await;
@@ -436,7 +436,7 @@ pub async fn watch(
         }
         tracing::debug!("events: subscription lost ({failed}); subscribing again in {} s", backoff.as_secs());
         unsubscribe(cam, &sub).await;
-        if sleep_or_stop(backoff, &mut stop).await || !send(tracker.tick(crate::clock::now_ms())).await {
+        if sleep_or_stop(backoff, &mut stop).await || !send(tracker.tick(cam.client().now_ms())).await {
             return Ok(());
         }
         backoff = (backoff * 2).min(o.max_backoff);

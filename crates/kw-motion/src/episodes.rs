@@ -1,4 +1,5 @@
-//! From "this frame moves" to events: minimum duration, gap merging and the best frame.
+//! Motion episodes: from "this frame moves" to events that start, update and end (minimum duration, gap
+//! merging, the best frame).
 //!
 //! Per-frame motion flickers: a walking person is missed in a frame where they match the background, a car's
 //! headlight flashes for one frame. Events should instead mean "something happened from `start` to `end`".
