@@ -2,9 +2,7 @@
 //! changed apply without a restart; a broken edit is reported and the running setup kept. Also: the store
 //! refuses a directory that is not itself (an empty mount point when the disk is not mounted).
 
-mod kwproc;
-
-use kwproc::*;
+use crate::support::keepwatch::*;
 use std::time::Duration;
 
 const CAM: &str = "demo://synthetic?width=160&height=96&fps=10&gop=1";

@@ -2,16 +2,14 @@
 //! recording resumes quickly), and bad input (unreachable host, wrong password, garbage answers, a stream
 //! with no video, a broken config) answered with clear messages and never a panic.
 
-mod kwproc;
-mod support;
-
-use kwproc::*;
+use crate::support;
+use crate::support::keepwatch::*;
+use crate::support::{Auth, ClipSpec, RtspServer};
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use support::{Auth, ClipSpec, RtspServer};
 
 #[test]
 fn camera_flap_leaves_a_gap_and_resumes_fast() {

@@ -5,17 +5,13 @@
 //! replay, which must be ignored) must become one `camera-motion` event; a wrong password must show as a
 //! clear auth error in `/api/cameras`.
 
-mod kwproc;
-#[path = "support/onvif_device.rs"]
-mod onvif_device;
-mod support;
-
-use kwproc::*;
-use onvif_device::{Maker, OnvifDevice, Spec};
+use crate::support;
+use crate::support::keepwatch::*;
+use crate::support::onvif_device::{Maker, OnvifDevice, Spec};
+use crate::support::{ClipSpec, RtspServer};
 use serde_json::Value;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use support::{ClipSpec, RtspServer};
 
 fn json(base: &str, token: &str, path: &str) -> Value {
     let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();

@@ -4,12 +4,9 @@
 //! snapshots behind Digest auth whose nonce goes stale. keepwatch must record both as H.264 across the
 //! hang-ups, export an MP4 that ffprobe reads at 640×480, and never log the password.
 
-mod kwproc;
-#[path = "support/mjpeg_camera.rs"]
-mod mjpeg_camera;
-
-use kwproc::*;
-use mjpeg_camera::{AuthKind, CameraOptions, MjpegCamera};
+use crate::support;
+use crate::support::keepwatch::*;
+use crate::support::mjpeg_camera::{AuthKind, CameraOptions, MjpegCamera};
 use std::path::Path;
 use std::process::Command;
 use std::sync::atomic::Ordering;
@@ -68,7 +65,7 @@ fn export_and_probe(dir: &Path, config: &Path, name: &str, spans: &[(i64, i64)])
     let out = export(config, name, s, e, &mp4);
     assert!(out.status.success(), "export failed: {}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(probe(&mp4), "h264,640,480");
-    decoded_video_frames(&mp4)
+    support::decoded_video_frames(&mp4)
 }
 
 #[test]

@@ -3,9 +3,7 @@
 //! with a region and a best-frame JPEG) in `/api/events`, and `record = "motion"` must store pre-roll,
 //! the event and post-roll, and not the quiet time between.
 
-mod kwproc;
-
-use kwproc::*;
+use crate::support::keepwatch::*;
 use serde_json::Value;
 use std::io::Write;
 use std::process::{Command, Stdio};

@@ -4,16 +4,14 @@
 //! recording (the recorder loses nothing; a viewer that stops reading is skipped, and memory stays
 //! bounded), and a camera that drops and returns (a new init segment on the same connection).
 
-mod kwproc;
-mod support;
-
-use kwproc::*;
+use crate::support;
+use crate::support::keepwatch::*;
+use crate::support::{ClipSpec, RtspServer, ServerOptions};
 use serde_json::Value;
 use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use support::{ClipSpec, RtspServer, ServerOptions};
 use tungstenite::client::IntoClientRequest;
 use tungstenite::stream::MaybeTlsStream;
 use tungstenite::{Message, WebSocket};

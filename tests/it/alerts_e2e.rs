@@ -4,9 +4,7 @@
 //! the alert outbox survives a restart. (The delivery kinds themselves — MQTT with mosquitto, e-mail,
 //! ntfy — are tested against real servers in crates/kw-notify/tests.)
 
-mod kwproc;
-
-use kwproc::*;
+use crate::support::keepwatch::*;
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;

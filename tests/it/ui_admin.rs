@@ -7,14 +7,12 @@
 //! config file (the camera and its zone are there, the file's own comments kept) and that the camera records.
 //! Screenshots: `target/ui-screenshots/admin-*.png`.
 
-mod kwproc;
-mod support;
-
-use kwproc::*;
+use crate::support;
+use crate::support::keepwatch::*;
+use crate::support::{browser, Auth, ClipSpec, RtspServer};
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::time::Duration;
-use support::{browser, Auth, ClipSpec, RtspServer};
 
 /// A webhook receiver that answers 200 to everything, so "send test" succeeds. Returns its URL.
 fn webhook_sink() -> String {

@@ -2,10 +2,8 @@
 //! tables without secrets, the token printed once, exit codes (2 bad usage, 1 refused), and the same
 //! commands while `run` is recording into the store.
 
-mod kwproc;
-
+use crate::support::keepwatch::*;
 use kw_auth::{AuthDb, Role, TOKEN_PREFIX};
-use kwproc::*;
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};

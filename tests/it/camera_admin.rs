@@ -3,13 +3,11 @@
 //! live; `POST /api/cameras/probe` reports codec, resolution and a picture, or exactly why a camera failed
 //! (wrong password on a real RTSP server, nothing listening, an unknown scheme); viewers may do none of it.
 
-mod kwproc;
-mod support;
-
-use kwproc::*;
+use crate::support;
+use crate::support::keepwatch::*;
+use crate::support::{Auth, ClipSpec, RtspServer};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
-use support::{Auth, ClipSpec, RtspServer};
 
 const CAM: &str = "demo://synthetic?width=160&height=96&fps=10&gop=1";
 

@@ -2,12 +2,10 @@
 //! 1080p, with and without B-frames, with and without Digest auth, with AAC and G.711 audio. Records over
 //! 30 s, stops keepwatch, exports exactly 30 s of each and checks the MP4 with ffprobe and ffmpeg.
 
-mod kwproc;
-mod support;
-
-use kwproc::*;
+use crate::support;
+use crate::support::keepwatch::*;
+use crate::support::{Auth, ClipSpec, RtspServer, ServerOptions};
 use std::time::{Duration, Instant};
-use support::{Auth, ClipSpec, RtspServer, ServerOptions};
 
 struct Cam {
     name: &'static str,
@@ -91,7 +89,7 @@ fn records_real_rtsp_cameras_and_exports_clean_mp4() {
         let dur: f64 = probe["format"]["duration"].as_str().unwrap().parse().unwrap();
         let frame = 1.0 / f64::from(c.fps);
         assert!((dur - 30.0).abs() <= frame + 1e-3, "{}: duration {dur}", c.name);
-        let frames = decoded_video_frames(&out);
+        let frames = support::decoded_video_frames(&out);
         let expected = 30 * u64::from(c.fps);
         assert!(frames.abs_diff(expected) <= 1, "{}: {frames} frames, expected {expected}", c.name);
         match c.audio {

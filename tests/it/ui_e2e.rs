@@ -10,12 +10,10 @@
 //! and over the API that the motion camera's events are one short event per crossing.
 //! Screenshots: `target/ui-screenshots/`.
 
-mod kwproc;
-mod support;
-
-use kwproc::*;
+use crate::support;
+use crate::support::keepwatch::*;
+use crate::support::{browser, ClipSpec, RtspServer};
 use std::time::Duration;
-use support::{browser, ClipSpec, RtspServer};
 
 const ADMIN_PW: &str = "root-password-1";
 const VIEWER_PW: &str = "vera-password-1";
@@ -84,7 +82,7 @@ fn viewer_pages_in_a_browser() {
     assert_eq!(support::codecs_of(&probe, "video"), vec!["h264".to_owned()], "{probe:#}");
     let secs: f64 = probe["format"]["duration"].as_str().and_then(|d| d.parse().ok()).unwrap_or(0.0);
     assert!((5.0..=70.0).contains(&secs), "exported {secs} s: {probe:#}");
-    assert!(decoded_video_frames(&download) > 100, "too few frames decode in the export");
+    assert!(support::decoded_video_frames(&download) > 100, "too few frames decode in the export");
 
     // The motion clip's box crosses once a loop and the scene is still otherwise: one short event per loop,
     // not one that never ends or a stream of them.

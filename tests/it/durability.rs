@@ -2,10 +2,8 @@
 //! and a full disk. After each crash `run` recovers; `check` must be clean, each cycle may lose at most
 //! ~2 s before the kill, and every export decodes clean.
 
-mod kwproc;
-mod support;
-
-use kwproc::*;
+use crate::support;
+use crate::support::keepwatch::*;
 use std::time::Duration;
 
 const SYNTHETIC: &str = "demo://synthetic?width=320&height=180&fps=25&gop=1";

@@ -3,16 +3,14 @@
 //! tricks, `video.mp4` (same bytes as `keepwatch export`, exact Range answers, ETag, audio, clean decode),
 //! snapshots (H.264 decoded, H.265 a clear 501), metrics, brute-force limits and TLS.
 
-mod kwproc;
-mod support;
-
-use kwproc::*;
+use crate::support;
+use crate::support::keepwatch::*;
+use crate::support::{Auth, ClipSpec, RtspServer, ServerOptions};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::process::Command;
 use std::time::{Duration, Instant};
-use support::{Auth, ClipSpec, RtspServer, ServerOptions};
 
 const ADMIN_PW: &str = "admin-password-1";
 const VIEWER_PW: &str = "viewer-password-1";
