@@ -4,12 +4,9 @@
 //! the alert outbox survives a restart. (The delivery kinds themselves — MQTT with mosquitto, e-mail,
 //! ntfy — are tested against real servers in crates/kw-notify/tests.)
 
+use crate::support::http_sink::HttpSink;
 use crate::support::keepwatch::*;
-use serde_json::Value;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
-use std::process::Command;
-use std::sync::mpsc;
+use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
 struct Delivery {
@@ -18,55 +15,20 @@ struct Delivery {
     body: Value,
 }
 
-/// A minimal HTTP server: answers 200 to every POST and hands the JSON bodies out.
-fn receiver() -> (u16, mpsc::Receiver<Delivery>) {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for s in l.incoming() {
-            let Ok(mut s) = s else { continue };
-            let mut r = BufReader::new(s.try_clone().unwrap());
-            let (mut len, mut sig) = (0usize, None);
-            loop {
-                let mut line = String::new();
-                if r.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                    break;
-                }
-                let lower = line.to_ascii_lowercase();
-                if let Some(v) = lower.strip_prefix("content-length:") {
-                    len = v.trim().parse().unwrap_or(0);
-                }
-                if lower.starts_with("x-keepwatch-signature:") {
-                    sig = Some(line.split_once(':').unwrap().1.trim().to_owned());
-                }
-            }
-            let mut body = vec![0; len];
-            let _ = r.read_exact(&mut body);
-            let _ = s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
-            if let Ok(body) = serde_json::from_slice(&body) {
-                let _ = tx.send(Delivery { at: Instant::now(), signature: sig, body });
-            }
+/// The next request with a JSON body that the webhook receiver gets within `timeout`.
+fn delivery(sink: &HttpSink, timeout: Duration) -> Option<Delivery> {
+    let t0 = Instant::now();
+    while let Some(r) = sink.recv_timeout(timeout.saturating_sub(t0.elapsed())) {
+        if let Ok(body) = serde_json::from_slice(&r.body) {
+            return Some(Delivery { at: r.at, signature: r.header("x-keepwatch-signature").map(str::to_owned), body });
         }
-    });
-    (port, rx)
-}
-
-fn request(base: &str, token: &str, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
-    let agent: ureq::Agent =
-        ureq::Agent::config_builder().http_status_as_error(false).max_idle_connections(0).build().into();
-    let b = ureq::http::Request::builder()
-        .method(method)
-        .uri(format!("{base}{path}"))
-        .header("authorization", format!("Bearer {token}"))
-        .header("content-type", "application/json");
-    let mut r = agent.run(b.body(body.unwrap_or("").to_owned()).unwrap()).unwrap();
-    (r.status().as_u16(), r.body_mut().read_to_string().unwrap_or_default())
+    }
+    None
 }
 
 #[test]
 fn motion_reaches_a_signed_webhook_and_the_mode_silences_it() {
-    let (port, rx) = receiver();
+    let sink = HttpSink::start();
     let tmp = tempfile::tempdir().unwrap();
     let cam = camera(
         "porch",
@@ -74,20 +36,21 @@ fn motion_reaches_a_signed_webhook_and_the_mode_silences_it() {
         "[cameras.motion]\nenabled = true\nmin_duration = \"0.5s\"",
     );
     let notify = format!(
-        "[[notify]]\nname = \"hook\"\nkind = \"webhook\"\ntarget = \"http://127.0.0.1:{port}/in\"\nsecret = \"s3cret-key\"\ncooldown = \"1s\"\n"
+        "[[notify]]\nname = \"hook\"\nkind = \"webhook\"\ntarget = \"{}\"\nsecret = \"s3cret-key\"\ncooldown = \"1s\"\n",
+        sink.url("/in")
     );
     let config = write_config(tmp.path(), "", &format!("{cam}\n{notify}"));
     let c = config.to_str().unwrap();
-    let out = Command::new(bin()).args(["token", "create", "t", "--role", "admin", "--config", c]).output().unwrap();
-    let token = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let token = create_token(&config, "t", "admin", None);
 
     let kw = Keepwatch::start(&config);
-    let base = kw.base_url(Duration::from_secs(30));
+    let open = kw.api();
+    let api = open.with_bearer(&token);
     // The first crossing: start and end, signed, carrying the Event shape.
     let mut got: Vec<Delivery> = Vec::new();
     let t0 = Instant::now();
     while got.iter().filter(|d| d.body["phase"] == "end").count() == 0 && t0.elapsed() < Duration::from_secs(30) {
-        if let Ok(d) = rx.recv_timeout(Duration::from_millis(500)) {
+        if let Some(d) = delivery(&sink, Duration::from_millis(500)) {
             got.push(d);
         }
     }
@@ -104,55 +67,50 @@ fn motion_reaches_a_signed_webhook_and_the_mode_silences_it() {
     // The alert's picture link is signed and expiring: it opens without a login, and only as signed.
     let link = end.body["snapshot"].as_str().unwrap_or_else(|| panic!("no snapshot link: {}", end.body));
     assert!(link.contains("?exp=") && link.contains("&sig="), "{link}");
-    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
-    let mut r = agent.get(format!("{base}{link}")).call().unwrap();
-    assert_eq!(r.status().as_u16(), 200, "signed link refused");
-    assert_eq!(&r.body_mut().read_to_vec().unwrap()[..2], &[0xFF, 0xD8]);
+    let r = open.get(link);
+    assert_eq!(r.status, 200, "signed link refused");
+    assert_eq!(&r.body[..2], &[0xFF, 0xD8]);
     let tampered = link.replace("&sig=", "&sig=x");
-    assert_eq!(agent.get(format!("{base}{tampered}")).call().unwrap().status().as_u16(), 401);
+    assert_eq!(open.get(&tampered).status, 401);
     let other = link.replacen(&format!("/{}/", end.body["id"]), "/999999/", 1);
-    assert_eq!(
-        agent.get(format!("{base}{other}")).call().unwrap().status().as_u16(),
-        401,
-        "a link opens only its own path"
-    );
+    assert_eq!(open.get(&other).status, 401, "a link opens only its own path");
     // The event behind it is in the API, with the same id.
-    let (status, events) = request(&base, &token, "GET", "/api/events?kind=motion", None);
-    assert_eq!(status, 200);
-    let events: Value = serde_json::from_str(&events).unwrap();
+    let r = api.get("/api/events?kind=motion");
+    assert_eq!(r.status, 200);
+    let events = r.json();
     assert!(events.as_array().unwrap().iter().any(|e| e["id"] == start.body["id"]), "{events}");
 
     // Mode off over the API: the next crossing raises an event, but no motion alert.
-    let (status, body) = request(&base, &token, "PUT", "/api/mode", Some(r#"{"mode":"off"}"#));
-    assert_eq!((status, body.as_str()), (200, r#"{"mode":"off"}"#));
-    assert_eq!(request(&base, &token, "GET", "/api/mode", None).1, r#"{"mode":"off"}"#);
-    while rx.try_recv().is_ok() {}
+    let r = api.put("/api/mode", &json!({"mode": "off"}));
+    assert_eq!((r.status, r.text().as_str()), (200, r#"{"mode":"off"}"#));
+    assert_eq!(api.get("/api/mode").text(), r#"{"mode":"off"}"#);
+    sink.drain();
     let seen = events.as_array().unwrap().len();
     let t1 = Instant::now();
     let mut silenced = Vec::new();
     while t1.elapsed() < Duration::from_secs(14) {
-        if let Ok(d) = rx.recv_timeout(Duration::from_millis(500)) {
+        if let Some(d) = delivery(&sink, Duration::from_millis(500)) {
             if d.body["phase"] == "start" {
                 silenced.push(d.body);
             }
         }
     }
-    let (_, events) = request(&base, &token, "GET", "/api/events?kind=motion", None);
-    let events: Value = serde_json::from_str(&events).unwrap();
+    let events = api.get("/api/events?kind=motion").json();
     assert!(events.as_array().unwrap().len() > seen, "no new event while off\n{}", kw.log_text());
     assert!(silenced.is_empty(), "motion alerts while the mode is off: {silenced:?}");
 
     // The test route and the CLI deliver through the notifier; the notifier list hides the secret.
-    let (status, body) = request(&base, &token, "POST", "/api/notifiers/hook/test", None);
-    assert_eq!(status, 200, "{body}");
-    assert!(rx.recv_timeout(Duration::from_secs(5)).is_ok(), "no test delivery");
-    let (status, body) = request(&base, &token, "GET", "/api/notifiers", None);
-    assert_eq!(status, 200);
+    let r = api.call("POST", "/api/notifiers/hook/test", None);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(delivery(&sink, Duration::from_secs(5)).is_some(), "no test delivery");
+    let r = api.get("/api/notifiers");
+    assert_eq!(r.status, 200);
+    let body = r.text();
     assert!(body.contains("\"hook\"") && !body.contains("s3cret"), "{body}");
-    assert_eq!(request(&base, &token, "POST", "/api/notifiers/nope/test", None).0, 404);
-    let out = Command::new(bin()).args(["notify", "test", "hook", "--config", c]).output().unwrap();
+    assert_eq!(api.call("POST", "/api/notifiers/nope/test", None).status, 404);
+    let out = cli(&["notify", "test", "hook", "--config", c]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(rx.recv_timeout(Duration::from_secs(5)).is_ok(), "no delivery from `keepwatch notify test`");
-    let out = Command::new(bin()).args(["mode", "--config", c]).output().unwrap();
+    assert!(delivery(&sink, Duration::from_secs(5)).is_some(), "no delivery from `keepwatch notify test`");
+    let out = cli(&["mode", "--config", c]);
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "off", "the mode survives in the index");
 }

@@ -54,19 +54,14 @@ fn records_real_rtsp_cameras_and_exports_clean_mp4() {
     let mut kw = Keepwatch::start(&config);
     // Each camera must be streaming before the clock for "30 s recorded" starts.
     for c in &cams {
-        assert!(
-            kw.wait_line(&["streaming", &format!("camera={}", c.name)], Duration::from_secs(60)),
-            "camera {} never streamed; log:\n{}",
-            c.name,
-            kw.log_text()
-        );
+        kw.expect_streaming(&[c.name], Duration::from_secs(60));
     }
     let t0 = Instant::now();
     while t0.elapsed() < Duration::from_secs(36) {
         std::thread::sleep(Duration::from_millis(500));
         assert!(kw.is_running(), "keepwatch exited; log:\n{}", kw.log_text());
     }
-    assert_eq!(kw.stop(), Some(0), "log:\n{}", kw.log_text());
+    kw.stop_ok();
     let log = kw.log_text();
     assert!(!log.contains("panicked"), "{log}");
     assert!(!log.contains("secret") && !log.contains("pa ss"), "a password reached the log:\n{log}");

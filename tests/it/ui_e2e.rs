@@ -50,13 +50,7 @@ fn viewer_pages_in_a_browser() {
     let token = create_token(&config, "events-check", "admin", None);
     let kw = Keepwatch::start(&config);
     let base = kw.base_url(Duration::from_secs(30));
-    for cam in ["front", "yard", "garage"] {
-        assert!(
-            kw.wait_line(&["streaming", &format!("camera={cam}")], Duration::from_secs(30)),
-            "camera {cam} did not stream:\n{}",
-            kw.log_text()
-        );
-    }
+    kw.expect_streaming(&["front", "yard", "garage"], Duration::from_secs(30));
     let started = now_us() / 1000;
 
     let download = dir.path().join("export.mp4");
@@ -86,14 +80,9 @@ fn viewer_pages_in_a_browser() {
 
     // The motion clip's box crosses once a loop and the scene is still otherwise: one short event per loop,
     // not one that never ends or a stream of them.
-    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
-    let mut r = agent
-        .get(format!("{base}/api/events?camera=yard&kind=motion"))
-        .header("authorization", format!("Bearer {token}"))
-        .call()
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 200);
-    let events: serde_json::Value = serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap();
+    let r = kw.api().with_bearer(&token).get("/api/events?camera=yard&kind=motion");
+    assert_eq!(r.status, 200);
+    let events = r.json();
     let mut spans: Vec<(i64, Option<i64>)> = events
         .as_array()
         .unwrap()

@@ -27,6 +27,11 @@ impl Resp {
         serde_json::from_slice(&self.body).unwrap_or(Value::Null)
     }
 
+    /// The status and [`Resp::json_or_null`].
+    pub fn status_json(&self) -> (u16, Value) {
+        (self.status, self.json_or_null())
+    }
+
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }

@@ -97,7 +97,6 @@ pub fn camera(name: &str, url: &str, extra: &str) -> String {
 pub struct Keepwatch {
     pub child: Option<Child>,
     pub log: PathBuf,
-    pub config: PathBuf,
 }
 
 impl Keepwatch {
@@ -122,19 +121,15 @@ impl Keepwatch {
             .stderr(f)
             .spawn()
             .expect("start keepwatch");
-        Keepwatch { child: Some(child), log, config: config.to_path_buf() }
+        Keepwatch { child: Some(child), log }
     }
 
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    /// Waits until the log contains `needle`.
-    pub fn wait_log(&self, needle: &str, timeout: Duration) -> bool {
-        wait::poll(timeout, || self.log_text().contains(needle))
-    }
-
-    /// Waits until one line of the log contains every needle.
+    /// Waits until one line of the log contains every needle; says whether one did (for callers that report
+    /// a miss with their own context; [`Keepwatch::expect_line`] panics with the log instead).
     pub fn wait_line(&self, needles: &[&str], timeout: Duration) -> bool {
         wait::poll(timeout, || self.log_line(needles).is_some())
     }

@@ -6,8 +6,6 @@
 //! Everything started here is owned by the value that started it (pids are kept; nothing
 //! is ever killed by name), and everything listens on or talks to 127.0.0.1 only.
 
-#![allow(dead_code)]
-
 pub mod api;
 pub mod browser;
 pub mod http_sink;
@@ -24,4 +22,4 @@ pub use media::{
     MOTION_CLIP_CROSSING, MOTION_CLIP_SECONDS,
 };
 pub use rtsp_server::{Auth, RtspServer, ServerOptions};
-pub use tools::{free_port, require_tools, run_with_timeout};
+pub use tools::{free_port, have_tool, require_tools, run_with_timeout};

@@ -160,20 +160,14 @@ impl RtspServer {
         )
     }
 
-    pub fn auth(&self) -> Option<&Auth> {
-        self.auth.as_ref()
-    }
-
     /// The server process's pid while it runs.
+    #[allow(dead_code, reason = "a debugging aid, documented in README.md")]
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(Child::id)
     }
 
-    pub fn is_running(&self) -> bool {
-        self.child.is_some()
-    }
-
     /// Everything the server and its feeders wrote to stderr, across restarts.
+    #[allow(dead_code, reason = "a debugging aid, documented in README.md")]
     pub fn stderr_log(&self) -> String {
         fs::read_to_string(self.log_dir.path().join("stderr.log")).unwrap_or_default()
     }
