@@ -1,8 +1,7 @@
-//! Browser tests' Rust side: make sure `npm ci` has run in `tests/ui` (once, even when several test
-//! binaries start at the same time), run a Node script there with environment variables, and fail the test
+//! Browser tests' Rust side: make sure `npm ci` has run in `tests/ui` (once, even when several tests or test
+//! processes ask at the same time), run a Node script there with environment variables, and fail the test
 //! with everything the script printed. The scripts drive headless Chromium through playwright-core
 //! (`tests/ui/lib.mjs`); screenshots go to `target/ui-screenshots/`.
-#![allow(dead_code)]
 
 use std::fs::File;
 use std::path::{Path, PathBuf};

@@ -1,5 +1,5 @@
 // admin.mjs — the admin pages in headless Chromium against a real keepwatch with a real RTSP camera, driven
-// by tests/ui_admin.rs (which starts everything and checks the config file and recordings afterwards).
+// by tests/it/ui_admin.rs (which starts everything and checks the config file and recordings afterwards).
 //
 // Why one script with steps in a row: adding a camera is the thread the admin pages hang on (its recording
 // shows on the system page, its name is a grant on the users page), and one browser start keeps the whole

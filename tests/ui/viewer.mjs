@@ -1,5 +1,5 @@
 // viewer.mjs — the viewer side of the web UI in headless Chromium against a real keepwatch (started by
-// tests/ui_e2e.rs with RTSP cameras, one of them a motion clip): login, the live grid plays, a viewer sees
+// tests/it/ui_e2e.rs with RTSP cameras, one of them a motion clip): login, the live grid plays, a viewer sees
 // only its camera and no admin pages, German strings and dates, a phone viewport without sideways
 // scrolling, session expiry, events with pictures that play, scrubbing a minute back plays the
 // recording, and export downloads an MP4 (saved to DOWNLOAD_PATH for ffprobe). Why one script: starting

@@ -1,10 +1,15 @@
-//! Test helper: runs the real `keepwatch` binary (start, SIGTERM, kill -9), writes configs, and reads
-//! recordings back through the CLI. Only processes these helpers started are ever signalled.
-#![allow(dead_code)]
+//! The real `keepwatch` binary: writes configs, runs commands (`user`, `token`, `recordings`, `export`,
+//! `check`, ...), and runs `keepwatch run` (start, wait for log lines, SIGTERM, kill -9). Only processes
+//! these helpers started are ever signalled.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use super::api::Api;
+use super::tools::{signal_pid, Signal};
+use super::wait;
 
 pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_keepwatch")
@@ -33,18 +38,32 @@ pub fn write_config(dir: &Path, extra_storage: &str, cameras: &str) -> PathBuf {
     path
 }
 
-/// Runs the binary with `args`, writing `stdin` to it; panics unless it succeeds.
-pub fn cli_stdin(args: &[&str], stdin: &str) -> Output {
-    use std::io::Write;
+/// Runs the binary with `args` and `KEEPWATCH_LOG=log`, writing `stdin` to it (then closing it), and returns
+/// what it did, whatever its exit status. A command that exits before reading its input is fine.
+pub fn run_cli(args: &[&str], stdin: &str, log: &str) -> Output {
     let mut c = Command::new(bin())
         .args(args)
+        .env("KEEPWATCH_LOG", log)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap();
-    c.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
-    let out = c.wait_with_output().unwrap();
+        .expect("start keepwatch");
+    let mut input = c.stdin.take().unwrap();
+    let _ = input.write_all(stdin.as_bytes());
+    drop(input);
+    c.wait_with_output().expect("wait for keepwatch")
+}
+
+/// Runs the binary with `args` (nothing on standard input, warnings and errors logged).
+pub fn cli(args: &[&str]) -> Output {
+    run_cli(args, "", "warn")
+}
+
+/// Runs the binary with `args`, writing `stdin` to it; panics unless it succeeds.
+#[track_caller]
+pub fn cli_stdin(args: &[&str], stdin: &str) -> Output {
+    let out = run_cli(args, stdin, "warn");
     assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
     out
 }
@@ -78,7 +97,6 @@ pub fn camera(name: &str, url: &str, extra: &str) -> String {
 pub struct Keepwatch {
     pub child: Option<Child>,
     pub log: PathBuf,
-    pub config: PathBuf,
 }
 
 impl Keepwatch {
@@ -103,44 +121,66 @@ impl Keepwatch {
             .stderr(f)
             .spawn()
             .expect("start keepwatch");
-        Keepwatch { child: Some(child), log, config: config.to_path_buf() }
+        Keepwatch { child: Some(child), log }
     }
 
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    /// Waits until the log contains `needle`.
-    pub fn wait_log(&self, needle: &str, timeout: Duration) -> bool {
-        let t0 = Instant::now();
-        while t0.elapsed() < timeout {
-            if self.log_text().contains(needle) {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        false
+    /// Waits until one line of the log contains every needle; says whether one did (for callers that report
+    /// a miss with their own context; [`Keepwatch::expect_line`] panics with the log instead).
+    pub fn wait_line(&self, needles: &[&str], timeout: Duration) -> bool {
+        wait::poll(timeout, || self.log_line(needles).is_some())
     }
 
-    /// Waits until one line of the log contains every needle.
-    pub fn wait_line(&self, needles: &[&str], timeout: Duration) -> bool {
-        let t0 = Instant::now();
-        while t0.elapsed() < timeout {
-            if self.log_text().lines().any(|l| needles.iter().all(|n| l.contains(n))) {
-                return true;
+    /// The first line of the log that contains every needle.
+    pub fn log_line(&self, needles: &[&str]) -> Option<String> {
+        self.log_text().lines().find(|l| needles.iter().all(|n| l.contains(n))).map(str::to_owned)
+    }
+
+    /// Waits until one line of the log contains every needle; panics after `timeout` with the needles and
+    /// the whole log. Returns the line.
+    #[track_caller]
+    pub fn expect_line(&self, needles: &[&str], timeout: Duration) -> String {
+        wait::until_ok(&format!("a keepwatch log line with {needles:?}"), timeout, || {
+            self.log_line(needles).ok_or_else(|| format!("log:\n{}", self.log_text()))
+        })
+    }
+
+    /// Waits until the log contains `needle` (across lines, too); panics like [`Keepwatch::expect_line`].
+    #[track_caller]
+    pub fn expect_log(&self, needle: &str, timeout: Duration) {
+        wait::until_ok(&format!("{needle:?} in the keepwatch log"), timeout, || {
+            let log = self.log_text();
+            if log.contains(needle) {
+                Ok(())
+            } else {
+                Err(format!("log:\n{log}"))
             }
-            std::thread::sleep(Duration::from_millis(100));
+        })
+    }
+
+    /// Waits until every camera in `cameras` logged that it is streaming.
+    #[track_caller]
+    pub fn expect_streaming(&self, cameras: &[&str], timeout: Duration) {
+        for cam in cameras {
+            self.expect_line(&["streaming", &format!("camera={cam}")], timeout);
         }
-        false
     }
 
     /// The base URL (`http://127.0.0.1:PORT` or https) from the "listening on" log line.
+    #[track_caller]
     pub fn base_url(&self, timeout: Duration) -> String {
-        assert!(self.wait_line(&["listening on "], timeout), "keepwatch did not listen; log:\n{}", self.log_text());
-        let text = self.log_text();
-        let line = text.lines().find(|l| l.contains("listening on ")).unwrap();
+        let line = self.expect_line(&["listening on "], timeout);
         let url = line.split("listening on ").nth(1).unwrap().trim();
         url.trim_end_matches('/').to_owned()
+    }
+
+    /// An API client (no credentials yet) for this keepwatch, once it listens (30 s at most).
+    #[track_caller]
+    pub fn api(&self) -> Api {
+        Api::new(&self.base_url(Duration::from_secs(30)))
     }
 
     pub fn pid(&self) -> u32 {
@@ -151,18 +191,10 @@ impl Keepwatch {
         matches!(self.child.as_mut().map(|c| c.try_wait()), Some(Ok(None)))
     }
 
-    fn signal(&self, sig: &str) {
-        use rustix::process::{kill_process, Pid, Signal};
-        let sig = if sig == "KILL" { Signal::KILL } else { Signal::TERM };
-        if let Some(p) = Pid::from_raw(self.pid() as i32) {
-            let _ = kill_process(p, sig);
-        }
-    }
-
     /// kill -9; returns the wall time just before the signal.
     pub fn kill9(&mut self) -> i64 {
         let t = now_us();
-        self.signal("KILL");
+        signal_pid(self.pid(), Signal::KILL);
         if let Some(mut c) = self.child.take() {
             let _ = c.wait();
         }
@@ -171,7 +203,7 @@ impl Keepwatch {
 
     /// SIGTERM and wait (up to 30 s) for a clean exit; returns the exit code.
     pub fn stop(&mut self) -> Option<i32> {
-        self.signal("TERM");
+        signal_pid(self.pid(), Signal::TERM);
         let mut c = self.child.take()?;
         let t0 = Instant::now();
         loop {
@@ -186,6 +218,13 @@ impl Keepwatch {
             std::thread::sleep(Duration::from_millis(50));
         }
     }
+
+    /// [`Keepwatch::stop`], asserting a clean exit (code 0); the message has the log.
+    #[track_caller]
+    pub fn stop_ok(&mut self) {
+        let code = self.stop();
+        assert_eq!(code, Some(0), "keepwatch did not exit cleanly; log:\n{}", self.log_text());
+    }
 }
 
 impl Drop for Keepwatch {
@@ -197,17 +236,18 @@ impl Drop for Keepwatch {
     }
 }
 
-pub fn cli(args: &[&str]) -> Output {
-    Command::new(bin()).args(args).env("KEEPWATCH_LOG", "warn").output().expect("run keepwatch")
-}
-
 /// The recorded spans of a camera, in µs.
 pub fn spans(config: &Path, camera: &str) -> Vec<(i64, i64)> {
     let out = cli(&["recordings", "--config", config.to_str().unwrap(), "--camera", camera]);
     assert!(out.status.success(), "recordings failed: {}", String::from_utf8_lossy(&out.stderr));
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("recordings JSON");
-    v.as_array()
-        .unwrap()
+    spans_of(&serde_json::from_slice(&out.stdout).expect("recordings JSON"))
+}
+
+/// `[{"start": RFC 3339, "end": RFC 3339}, ...]` (from `keepwatch recordings` or `/api/cameras/NAME/recordings`)
+/// as spans in µs.
+pub fn spans_of(list: &serde_json::Value) -> Vec<(i64, i64)> {
+    list.as_array()
+        .unwrap_or_else(|| panic!("not a list of spans: {list}"))
         .iter()
         .map(|s| (parse_rfc3339(s["start"].as_str().unwrap()), parse_rfc3339(s["end"].as_str().unwrap())))
         .collect()
@@ -235,15 +275,4 @@ pub fn check(config: &Path, repair: bool) -> Output {
         args.push("--repair");
     }
     cli(&args)
-}
-
-/// Frames a decoder outputs for the first video stream (edit lists applied), via `ffprobe -count_frames`.
-pub fn decoded_video_frames(path: &Path) -> u64 {
-    let out = Command::new("ffprobe")
-        .args(["-v", "error", "-count_frames", "-select_streams", "v:0", "-show_entries", "stream=nb_read_frames"])
-        .args(["-of", "default=nokey=1:noprint_wrappers=1"])
-        .arg(path)
-        .output()
-        .expect("ffprobe");
-    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap_or(0)
 }

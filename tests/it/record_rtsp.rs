@@ -2,12 +2,10 @@
 //! 1080p, with and without B-frames, with and without Digest auth, with AAC and G.711 audio. Records over
 //! 30 s, stops keepwatch, exports exactly 30 s of each and checks the MP4 with ffprobe and ffmpeg.
 
-mod kwproc;
-mod support;
-
-use kwproc::*;
+use crate::support;
+use crate::support::keepwatch::*;
+use crate::support::{Auth, ClipSpec, RtspServer, ServerOptions};
 use std::time::{Duration, Instant};
-use support::{Auth, ClipSpec, RtspServer, ServerOptions};
 
 struct Cam {
     name: &'static str,
@@ -56,19 +54,14 @@ fn records_real_rtsp_cameras_and_exports_clean_mp4() {
     let mut kw = Keepwatch::start(&config);
     // Each camera must be streaming before the clock for "30 s recorded" starts.
     for c in &cams {
-        assert!(
-            kw.wait_line(&["streaming", &format!("camera={}", c.name)], Duration::from_secs(60)),
-            "camera {} never streamed; log:\n{}",
-            c.name,
-            kw.log_text()
-        );
+        kw.expect_streaming(&[c.name], Duration::from_secs(60));
     }
     let t0 = Instant::now();
     while t0.elapsed() < Duration::from_secs(36) {
         std::thread::sleep(Duration::from_millis(500));
         assert!(kw.is_running(), "keepwatch exited; log:\n{}", kw.log_text());
     }
-    assert_eq!(kw.stop(), Some(0), "log:\n{}", kw.log_text());
+    kw.stop_ok();
     let log = kw.log_text();
     assert!(!log.contains("panicked"), "{log}");
     assert!(!log.contains("secret") && !log.contains("pa ss"), "a password reached the log:\n{log}");
@@ -91,7 +84,7 @@ fn records_real_rtsp_cameras_and_exports_clean_mp4() {
         let dur: f64 = probe["format"]["duration"].as_str().unwrap().parse().unwrap();
         let frame = 1.0 / f64::from(c.fps);
         assert!((dur - 30.0).abs() <= frame + 1e-3, "{}: duration {dur}", c.name);
-        let frames = decoded_video_frames(&out);
+        let frames = support::decoded_video_frames(&out);
         let expected = 30 * u64::from(c.fps);
         assert!(frames.abs_diff(expected) <= 1, "{}: {frames} frames, expected {expected}", c.name);
         match c.audio {

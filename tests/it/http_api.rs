@@ -3,75 +3,18 @@
 //! tricks, `video.mp4` (same bytes as `keepwatch export`, exact Range answers, ETag, audio, clean decode),
 //! snapshots (H.264 decoded, H.265 a clear 501), metrics, brute-force limits and TLS.
 
-mod kwproc;
-mod support;
-
-use kwproc::*;
+use crate::support;
+use crate::support::api::{Api, Session};
+use crate::support::keepwatch::*;
+use crate::support::{Auth, ClipSpec, RtspServer, ServerOptions};
 use serde_json::Value;
-use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::process::Command;
 use std::time::{Duration, Instant};
-use support::{Auth, ClipSpec, RtspServer, ServerOptions};
 
 const ADMIN_PW: &str = "admin-password-1";
 const VIEWER_PW: &str = "viewer-password-1";
 const CAM_PW: &str = "cam-secret-Xy7";
-
-struct Resp {
-    status: u16,
-    headers: HashMap<String, String>,
-    body: Vec<u8>,
-}
-
-impl Resp {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
-    }
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).map(String::as_str)
-    }
-}
-
-struct Http {
-    base: String,
-    agent: ureq::Agent,
-}
-
-impl Http {
-    fn new(base: &str) -> Http {
-        let agent = ureq::Agent::config_builder().http_status_as_error(false).max_idle_connections(0).build().into();
-        Http { base: base.to_owned(), agent }
-    }
-
-    fn send(&self, method: &str, path: &str, headers: &[(&str, &str)], body: Option<&str>) -> Resp {
-        let mut b = ureq::http::Request::builder().method(method).uri(format!("{}{path}", self.base));
-        for (k, v) in headers {
-            b = b.header(*k, *v);
-        }
-        let result = match body {
-            Some(text) => {
-                b = b.header("content-type", "application/json");
-                self.agent.run(b.body(text.to_owned()).unwrap())
-            }
-            None => self.agent.run(b.body(()).unwrap()),
-        };
-        let mut r = result.unwrap_or_else(|e| panic!("{method} {path}: {e}"));
-        let headers =
-            r.headers().iter().map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned())).collect();
-        let status = r.status().as_u16();
-        let body = r.body_mut().with_config().limit(1 << 30).read_to_vec().unwrap_or_default();
-        Resp { status, headers, body }
-    }
-
-    fn get(&self, path: &str, headers: &[(&str, &str)]) -> Resp {
-        self.send("GET", path, headers, None)
-    }
-}
 
 /// A request written by hand, so that no client library normalises the path.
 fn raw_get(base: &str, path: &str, auth: &str) -> (u16, String) {
@@ -87,16 +30,12 @@ fn raw_get(base: &str, path: &str, auth: &str) -> (u16, String) {
     (status, text)
 }
 
-fn login(http: &Http, user: &str, pw: &str) -> (String, String) {
-    let r =
-        http.send("POST", "/api/login", &[], Some(&serde_json::json!({"username": user, "password": pw}).to_string()));
-    assert_eq!(r.status, 200, "login {user}: {}", r.text());
-    let cookie = r.header("set-cookie").expect("a session cookie").to_owned();
+fn login(http: &Api, user: &str, pw: &str) -> Session {
+    let s = http.login(user, pw);
+    let cookie = &s.set_cookie;
     assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
-    let session = cookie.split(';').next().unwrap().to_owned();
-    let j = r.json();
-    assert_eq!(j["user"], user);
-    (session, j["csrf_token"].as_str().unwrap().to_owned())
+    assert_eq!(s.body["user"], user);
+    s
 }
 
 #[test]
@@ -140,26 +79,17 @@ fn api_auth_playback_snapshots_and_metrics() {
 
     // Record a while, stop (segments are finished on a clean stop), start again and use the API.
     let mut kw = Keepwatch::start(&config);
-    for cam in ["front", "hevc", "side"] {
-        assert!(
-            kw.wait_line(&["streaming", &format!("camera={cam}")], Duration::from_secs(30)),
-            "{cam} did not stream:\n{}",
-            kw.log_text()
-        );
-    }
+    kw.expect_streaming(&["front", "hevc", "side"], Duration::from_secs(30));
     std::thread::sleep(Duration::from_secs(12));
-    assert_eq!(kw.stop(), Some(0));
+    kw.stop_ok();
     let kw = Keepwatch::start(&config);
     let base = kw.base_url(Duration::from_secs(30));
-    for cam in ["front", "hevc", "side", "twostreams", "sub:twostreams"] {
-        assert!(kw.wait_line(&["streaming", &format!("camera={cam}")], Duration::from_secs(30)), "{cam}");
-    }
-    let http = Http::new(&base);
-    let bearer = format!("Bearer {admin_token}");
-    let admin = [("authorization", bearer.as_str())];
+    kw.expect_streaming(&["front", "hevc", "side", "twostreams", "sub:twostreams"], Duration::from_secs(30));
+    let http = Api::new(&base);
+    let admin = http.with_bearer(&admin_token);
 
     // --- Every protected route from the served OpenAPI description answers 401 without credentials.
-    let spec = http.get("/api/openapi.json", &[]);
+    let spec = http.get("/api/openapi.json");
     assert_eq!(spec.status, 200);
     let spec = spec.json();
     let mut open = Vec::new();
@@ -185,19 +115,19 @@ fn api_auth_playback_snapshots_and_metrics() {
     open.sort();
     assert_eq!(open, ["GET /api/health", "POST /api/login"], "open routes in the spec");
     assert!(checked >= 10, "only {checked} protected routes in the spec");
-    assert_eq!(http.get("/api/no-such-route", &[]).status, 401);
-    let page = http.get("/", &[]);
+    assert_eq!(http.get("/api/no-such-route").status, 401);
+    let page = http.get("/");
     assert_eq!(
         (page.status, page.header("content-type")),
         (200, Some("text/html; charset=utf-8")),
         "the first page is open"
     );
-    assert_eq!(http.get("/api/cameras?token=".to_owned().as_str(), &[]).status, 401);
-    assert_eq!(http.get(&format!("/api/cameras?token={admin_token}"), &[]).status, 401, "?token= only on media");
-    assert_eq!(http.get("/api/me", &[("authorization", "Bearer kw_wrong")]).status, 401);
+    assert_eq!(http.get("/api/cameras?token=".to_owned().as_str()).status, 401);
+    assert_eq!(http.get(&format!("/api/cameras?token={admin_token}")).status, 401, "?token= only on media");
+    assert_eq!(http.get_with("/api/me", &[("authorization", "Bearer kw_wrong")]).status, 401);
 
     // --- Cameras: status, codec, resolution; never the camera password.
-    let r = http.get("/api/cameras", &admin);
+    let r = admin.get("/api/cameras");
     assert_eq!(r.status, 200);
     assert!(!r.text().contains(CAM_PW), "camera password in /api/cameras");
     let list = r.json();
@@ -208,14 +138,14 @@ fn api_auth_playback_snapshots_and_metrics() {
     assert!(!kw.log_text().contains(CAM_PW), "camera password in the log");
 
     // --- video.mp4: the same bytes as `keepwatch export`, exact ranges, ETag, audio, clean decode.
-    let spans = http.get("/api/cameras/front/recordings", &admin).json();
+    let spans = admin.get("/api/cameras/front/recordings").json();
     let first = &spans.as_array().unwrap()[0];
     let s0 = parse_rfc3339(first["start"].as_str().unwrap());
     let e0 = parse_rfc3339(first["end"].as_str().unwrap());
     assert!(e0 - s0 >= 8_000_000, "span too short: {first}");
     let (start, end) = (rfc3339(s0 + 1_500_000).replace('+', "%2B"), rfc3339(s0 + 7_500_000).replace('+', "%2B"));
     let video = format!("/api/cameras/front/video.mp4?start={start}&end={end}");
-    let full = http.get(&video, &admin);
+    let full = admin.get(&video);
     assert_eq!(full.status, 200, "{}", full.text());
     assert_eq!(full.header("content-type"), Some("video/mp4"));
     assert_eq!(full.header("accept-ranges"), Some("bytes"));
@@ -240,32 +170,32 @@ fn api_auth_playback_snapshots_and_metrics() {
         (format!("bytes={}-{}", len / 3, len / 2), len / 3..len / 2 + 1),
         (format!("bytes=100-{}", len * 2), 100..len),
     ] {
-        let r = http.get(&video, &[admin[0], ("range", &range)]);
+        let r = admin.get_with(&video, &[("range", &range)]);
         assert_eq!(r.status, 206, "{range}");
         assert!(r.body == full.body[want.clone()], "{range}: wrong bytes");
         assert_eq!(r.header("content-range").unwrap(), format!("bytes {}-{}/{len}", want.start, want.end - 1));
     }
-    let r = http.get(&video, &[admin[0], ("range", &format!("bytes={len}-"))]);
+    let r = admin.get_with(&video, &[("range", &format!("bytes={len}-"))]);
     assert_eq!(r.status, 416);
     assert_eq!(r.header("content-range").unwrap(), format!("bytes */{len}"));
     let etag = full.header("etag").unwrap().to_owned();
-    assert_eq!(http.get(&video, &[admin[0], ("if-none-match", &etag)]).status, 304);
-    let r = http.get(&video, &[admin[0], ("range", "bytes=0-9"), ("if-range", "\"other\"")]);
+    assert_eq!(admin.get_with(&video, &[("if-none-match", &etag)]).status, 304);
+    let r = admin.get_with(&video, &[("range", "bytes=0-9"), ("if-range", "\"other\"")]);
     assert_eq!(r.status, 200, "If-Range with a stale ETag gets the whole file");
-    let r = http.get(&format!("{video}&token={viewer_token}"), &[]);
+    let r = http.get(&format!("{video}&token={viewer_token}"));
     assert_eq!(r.status, 200, "?token= on video.mp4");
     assert!(r.body == full.body);
-    let r = http.get(&format!("/api/cameras/front/video.mp4?start={end}&end={start}"), &admin);
+    let r = admin.get(&format!("/api/cameras/front/video.mp4?start={end}&end={start}"));
     assert_eq!(r.status, 400);
-    let r = http.get("/api/cameras/front/video.mp4?start=2001-01-01T00:00:00Z&end=2001-01-01T00:01:00Z", &admin);
+    let r = admin.get("/api/cameras/front/video.mp4?start=2001-01-01T00:00:00Z&end=2001-01-01T00:01:00Z");
     assert_eq!(r.status, 404);
-    let r = http.get("/api/cameras/front/video.mp4?start=yesterday&end=now", &admin);
+    let r = admin.get("/api/cameras/front/video.mp4?start=yesterday&end=now");
     assert_eq!(r.status, 400);
     assert!(r.text().contains("RFC 3339"), "{}", r.text());
 
     // --- The segment being written is visible up to the recorder's last sync (about a second ago).
     std::thread::sleep(Duration::from_secs(3));
-    let spans = http.get("/api/cameras/side/recordings", &admin).json();
+    let spans = admin.get("/api/cameras/side/recordings").json();
     let last_end = parse_rfc3339(spans.as_array().unwrap().last().unwrap()["end"].as_str().unwrap());
     assert!(now_us() - last_end < 4_000_000, "recordings lag by {} ms", (now_us() - last_end) / 1000);
     let recent = format!(
@@ -273,29 +203,30 @@ fn api_auth_playback_snapshots_and_metrics() {
         rfc3339(last_end - 2_000_000).replace('+', "%2B"),
         rfc3339(last_end).replace('+', "%2B")
     );
-    assert_eq!(http.get(&recent, &admin).status, 200, "the last seconds play");
+    assert_eq!(admin.get(&recent).status, 200, "the last seconds play");
 
     // --- Snapshots: latest and at a time (H.264 decoded to JPEG); H.265 answers 501 with the reason.
-    let r = http.get("/api/cameras/side/snapshot.jpg", &admin);
+    let r = admin.get("/api/cameras/side/snapshot.jpg");
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.header("content-type"), Some("image/jpeg"));
     assert_eq!(&r.body[..2], &[0xFF, 0xD8]);
     let mid = rfc3339(s0 + 4_000_000).replace('+', "%2B");
-    let r = http.get(&format!("/api/cameras/front/snapshot.jpg?at={mid}"), &admin);
+    let r = admin.get(&format!("/api/cameras/front/snapshot.jpg?at={mid}"));
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(&r.body[..2], &[0xFF, 0xD8]);
-    let r = http.get(&format!("/api/cameras/front/snapshot.jpg?at={mid}&token={viewer_token}"), &[]);
+    let r = http.get(&format!("/api/cameras/front/snapshot.jpg?at={mid}&token={viewer_token}"));
     assert_eq!(r.status, 200, "?token= on snapshot.jpg");
-    let r = http.get("/api/cameras/hevc/snapshot.jpg", &admin);
+    let r = admin.get("/api/cameras/hevc/snapshot.jpg");
     assert_eq!(r.status, 501, "{}", r.text());
     assert!(r.text().contains("H.265"), "{}", r.text());
-    let r = http.get("/api/cameras/twostreams/snapshot.jpg", &admin);
+    let r = admin.get("/api/cameras/twostreams/snapshot.jpg");
     assert_eq!(r.status, 200, "an H.265 camera's snapshot from its H.264 sub-stream: {}", r.text());
     assert_eq!(&r.body[..2], &[0xFF, 0xD8]);
 
     // --- Cookie sessions and CSRF.
-    let (session, csrf) = login(&http, "admin", ADMIN_PW);
-    let me = http.get("/api/me", &[("cookie", &session)]).json();
+    let logged_in = login(&http, "admin", ADMIN_PW);
+    let (session, csrf) = (logged_in.cookie.clone(), logged_in.csrf.clone());
+    let me = http.get_with("/api/me", &[("cookie", &session)]).json();
     assert_eq!(me["role"], "admin");
     let token_body = r#"{"label": "from-ui", "role": "viewer", "cameras": ["front"]}"#;
     let r = http.send("POST", "/api/tokens", &[("cookie", &session)], Some(token_body));
@@ -318,32 +249,31 @@ fn api_auth_playback_snapshots_and_metrics() {
     );
     assert_eq!(r.status, 201, "{}", r.text());
     assert!(r.json()["token"].as_str().unwrap().starts_with("kw_"));
-    let r = http.send("POST", "/api/tokens", &admin, Some(r#"{"label": "by-bearer", "role": "admin"}"#));
+    let r = admin.send("POST", "/api/tokens", &[], Some(r#"{"label": "by-bearer", "role": "admin"}"#));
     assert_eq!(r.status, 201, "Bearer needs no CSRF token: {}", r.text());
-    let r = http.send("POST", "/api/logout", &[("cookie", &session), ("x-csrf-token", &csrf)], Some("{}"));
+    let r = http.with_session(&logged_in).send("POST", "/api/logout", &[], Some("{}"));
     assert_eq!(r.status, 204);
-    assert_eq!(http.get("/api/me", &[("cookie", &session)]).status, 401, "session ended by logout");
+    assert_eq!(http.get_with("/api/me", &[("cookie", &session)]).status, 401, "session ended by logout");
     let r = http.send("POST", "/api/login", &[], Some(r#"{"username": "admin", "password": "nope-nope-nope"}"#));
     assert_eq!(r.status, 401);
-    assert!(kw.wait_line(&["login failed", "user=admin"], Duration::from_secs(5)), "failed login not logged");
+    kw.expect_line(&["login failed", "user=admin"], Duration::from_secs(5));
 
     // --- A viewer: its cameras only, no admin routes.
-    let (vs, _) = login(&http, "viewer", VIEWER_PW);
-    let vc = [("cookie", vs.as_str())];
+    let viewer = http.with_session(&login(&http, "viewer", VIEWER_PW));
     let names: Vec<Value> =
-        http.get("/api/cameras", &vc).json().as_array().unwrap().iter().map(|c| c["name"].clone()).collect();
+        viewer.get("/api/cameras").json().as_array().unwrap().iter().map(|c| c["name"].clone()).collect();
     assert_eq!(names, ["front"]);
-    assert!(http.get("/api/cameras", &vc).json()[0].get("url").is_none(), "viewers get no camera URL");
+    assert!(viewer.get("/api/cameras").json()[0].get("url").is_none(), "viewers get no camera URL");
     for path in ["/api/users", "/metrics"] {
-        assert_eq!(http.get(path, &vc).status, 403, "viewer on {path}");
+        assert_eq!(viewer.get(path).status, 403, "viewer on {path}");
     }
     for path in ["/api/cameras/side/recordings", "/api/cameras/side/snapshot.jpg", "/api/cameras/hevc/snapshot.jpg"] {
-        assert_eq!(http.get(path, &vc).status, 403, "viewer on {path}");
+        assert_eq!(viewer.get(path).status, 403, "viewer on {path}");
     }
     let side_video = format!("/api/cameras/side/video.mp4?start={start}&end={end}");
-    assert_eq!(http.get(&side_video, &vc).status, 403);
-    assert_eq!(http.get(&format!("{side_video}&token={viewer_token}"), &[]).status, 403);
-    assert_eq!(http.get(&video, &vc).status, 200);
+    assert_eq!(viewer.get(&side_video).status, 403);
+    assert_eq!(http.get(&format!("{side_video}&token={viewer_token}")).status, 403);
+    assert_eq!(viewer.get(&video).status, 200);
 
     // --- Names with `..`, `%2e%2e` or `/` cannot reach outside the store.
     for path in [
@@ -361,17 +291,17 @@ fn api_auth_playback_snapshots_and_metrics() {
     }
 
     // --- Users over the API, and metrics.
-    let r = http.send(
+    let r = admin.send(
         "POST",
         "/api/users",
-        &admin,
+        &[],
         Some(r#"{"name": "kid", "role": "viewer", "cameras": ["side"], "password": "kid-password-1"}"#),
     );
     assert_eq!(r.status, 201, "{}", r.text());
-    let users = http.get("/api/users", &admin).text();
+    let users = admin.get("/api/users").text();
     assert!(users.contains("\"kid\"") && !users.contains("argon2"), "{users}");
-    assert_eq!(http.send("DELETE", "/api/users/kid", &admin, None).status, 204);
-    let m = http.get("/metrics", &admin);
+    assert_eq!(admin.send("DELETE", "/api/users/kid", &[], None).status, 204);
+    let m = admin.get("/metrics");
     assert_eq!(m.status, 200);
     let m = m.text();
     for needle in [
@@ -385,7 +315,7 @@ fn api_auth_playback_snapshots_and_metrics() {
     ] {
         assert!(m.contains(needle), "metrics lack {needle}:\n{m}");
     }
-    let system = http.get("/api/system", &admin).json();
+    let system = admin.get("/api/system").json();
     assert!(system["storage"]["used_bytes"].as_u64().unwrap() > 0, "{system}");
     assert!(!kw.log_text().contains(ADMIN_PW), "a password in the log");
     drop(kw);
@@ -454,7 +384,7 @@ fn brute_force_is_limited_per_address_not_per_user() {
     }
     assert_eq!(login_from(&base, "127.0.0.1", Some("10.1.1.1"), ADMIN_PW).0, 429);
     assert_eq!(login_from(&base, "127.0.0.1", Some("10.1.1.2"), ADMIN_PW).0, 200);
-    assert!(kw.wait_line(&["login failed", "client=10.1.1.1"], Duration::from_secs(5)), "{}", kw.log_text());
+    kw.expect_line(&["login failed", "client=10.1.1.1"], Duration::from_secs(5));
 
     // After the wait, the right password works again from the limited address.
     std::thread::sleep(Duration::from_secs(retry) + Duration::from_millis(500));

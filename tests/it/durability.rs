@@ -2,10 +2,8 @@
 //! and a full disk. After each crash `run` recovers; `check` must be clean, each cycle may lose at most
 //! ~2 s before the kill, and every export decodes clean.
 
-mod kwproc;
-mod support;
-
-use kwproc::*;
+use crate::support;
+use crate::support::keepwatch::*;
 use std::time::Duration;
 
 const SYNTHETIC: &str = "demo://synthetic?width=320&height=180&fps=25&gop=1";
@@ -37,9 +35,9 @@ fn kill_dash_nine_cycles_lose_at_most_two_seconds() {
     }
     // One more start recovers the last cycle's data; stop it cleanly.
     let mut kw = Keepwatch::start(&config);
-    assert!(kw.wait_line(&["store ", "opened"], Duration::from_secs(30)), "{}", kw.log_text());
-    assert!(kw.wait_line(&["streaming", "camera=cam"], Duration::from_secs(30)), "{}", kw.log_text());
-    assert_eq!(kw.stop(), Some(0), "{}", kw.log_text());
+    kw.expect_line(&["store ", "opened"], Duration::from_secs(30));
+    kw.expect_streaming(&["cam"], Duration::from_secs(30));
+    kw.stop_ok();
 
     let r = check(&config, false);
     let report = format!("{}{}", String::from_utf8_lossy(&r.stdout), String::from_utf8_lossy(&r.stderr));
@@ -99,11 +97,11 @@ fn full_disk_deletes_oldest_and_keeps_recording() {
     let cam = camera("cam", &server.url("cam"), "");
     let config = write_config(dir.path(), "", &cam);
     let mut kw = Keepwatch::start(&config);
-    assert!(kw.wait_line(&["disk full"], Duration::from_secs(120)), "the disk never filled; log:\n{}", kw.log_text());
+    kw.expect_line(&["disk full"], Duration::from_secs(120));
     std::thread::sleep(Duration::from_secs(8));
     assert!(kw.is_running(), "keepwatch died on a full disk; log:\n{}", kw.log_text());
     let stop_at = now_us();
-    assert_eq!(kw.stop(), Some(0), "{}", kw.log_text());
+    kw.stop_ok();
     let log = kw.log_text();
     assert!(!log.contains("panicked"), "{log}");
     let spans = spans(&config, "cam");

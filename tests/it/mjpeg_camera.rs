@@ -4,14 +4,10 @@
 //! snapshots behind Digest auth whose nonce goes stale. keepwatch must record both as H.264 across the
 //! hang-ups, export an MP4 that ffprobe reads at 640×480, and never log the password.
 
-mod kwproc;
-#[path = "support/mjpeg_camera.rs"]
-mod mjpeg_camera;
-
-use kwproc::*;
-use mjpeg_camera::{AuthKind, CameraOptions, MjpegCamera};
+use crate::support;
+use crate::support::keepwatch::*;
+use crate::support::mjpeg_camera::{AuthKind, CameraOptions, MjpegCamera};
 use std::path::Path;
-use std::process::Command;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -19,18 +15,13 @@ const PASSWORD: &str = "se cret!";
 
 /// `codec,width,height` of the first video stream.
 fn probe(path: &Path) -> String {
-    let out = Command::new("ffprobe")
-        .args(["-v", "error", "-select_streams", "v:0", "-show_entries", "stream=codec_name,width,height"])
-        .args(["-of", "csv=p=0"])
-        .arg(path)
-        .output()
-        .expect("ffprobe");
-    assert!(out.status.success(), "ffprobe rejected {}: {}", path.display(), String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
-
-fn have_ffprobe() -> bool {
-    Command::new("ffprobe").arg("-version").output().is_ok_and(|o| o.status.success())
+    let probe = support::ffprobe_json(path);
+    let streams = probe["streams"].as_array().map(Vec::as_slice).unwrap_or_default();
+    let video = streams
+        .iter()
+        .find(|s| s["codec_type"] == "video")
+        .unwrap_or_else(|| panic!("no video stream in {}: {probe}", path.display()));
+    format!("{},{},{}", video["codec_name"].as_str().unwrap_or(""), video["width"], video["height"])
 }
 
 /// Runs keepwatch on one camera for `seconds` after it streams; returns (config, log, window start, end).
@@ -38,11 +29,7 @@ fn record(dir: &Path, name: &str, url: &str, extra: &str, seconds: u64) -> (std:
     let section = camera(name, url, &format!("username = \"admin\"\npassword = \"{PASSWORD}\"\n{extra}"));
     let config = write_config(dir, "", &section);
     let mut kw = Keepwatch::start(&config);
-    assert!(
-        kw.wait_line(&["streaming h264 640x480", &format!("camera={name}")], Duration::from_secs(30)),
-        "camera {name} never streamed; log:\n{}",
-        kw.log_text()
-    );
+    kw.expect_line(&["streaming h264 640x480", &format!("camera={name}")], Duration::from_secs(30));
     let start = now_us();
     let t0 = Instant::now();
     while t0.elapsed() < Duration::from_secs(seconds) {
@@ -50,7 +37,7 @@ fn record(dir: &Path, name: &str, url: &str, extra: &str, seconds: u64) -> (std:
         assert!(kw.is_running(), "keepwatch exited; log:\n{}", kw.log_text());
     }
     let end = now_us();
-    assert_eq!(kw.stop(), Some(0), "log:\n{}", kw.log_text());
+    kw.stop_ok();
     let log = kw.log_text();
     assert!(!log.contains("panicked"), "{log}");
     assert!(!log.contains(PASSWORD) && !log.contains("cret"), "the password reached the log:\n{log}");
@@ -68,12 +55,12 @@ fn export_and_probe(dir: &Path, config: &Path, name: &str, spans: &[(i64, i64)])
     let out = export(config, name, s, e, &mp4);
     assert!(out.status.success(), "export failed: {}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(probe(&mp4), "h264,640,480");
-    decoded_video_frames(&mp4)
+    support::decoded_video_frames(&mp4)
 }
 
 #[test]
 fn mjpeg_stream_with_basic_auth_records_across_hangups() {
-    if !have_ffprobe() {
+    if !support::have_tool("ffprobe") {
         eprintln!("skipped: ffprobe not installed");
         return;
     }
@@ -111,7 +98,7 @@ fn mjpeg_stream_with_basic_auth_records_across_hangups() {
 
 #[test]
 fn jpeg_snapshots_with_digest_auth_are_polled_and_recorded() {
-    if !have_ffprobe() {
+    if !support::have_tool("ffprobe") {
         eprintln!("skipped: ffprobe not installed");
         return;
     }
@@ -160,16 +147,12 @@ fn wrong_password_is_an_auth_error_and_never_logged() {
         camera("locked", &cam.url("/goform/video"), &format!("username = \"admin\"\npassword = \"{PASSWORD}\"\n"));
     let config = write_config(dir.path(), "", &section);
     let mut kw = Keepwatch::start(&config);
-    assert!(
-        kw.wait_line(&["camera offline", "wrong username or password", "camera=locked"], Duration::from_secs(20)),
-        "no auth error; log:\n{}",
-        kw.log_text()
-    );
+    kw.expect_line(&["camera offline", "wrong username or password", "camera=locked"], Duration::from_secs(20));
     // The wrong password is not retried at once (the supervisor waits a minute after an auth error).
     std::thread::sleep(Duration::from_secs(2));
     let refused = cam.stats.unauthorized.load(Ordering::Relaxed);
     assert!(refused <= 3, "{refused} refused requests: the camera is being hammered");
-    assert_eq!(kw.stop(), Some(0));
+    kw.stop_ok();
     let log = kw.log_text();
     assert!(!log.contains(PASSWORD) && !log.contains("cret") && !log.contains("panicked"), "{log}");
 }

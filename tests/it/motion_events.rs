@@ -3,25 +3,9 @@
 //! with a region and a best-frame JPEG) in `/api/events`, and `record = "motion"` must store pre-roll,
 //! the event and post-roll, and not the quiet time between.
 
-mod kwproc;
-
-use kwproc::*;
+use crate::support::keepwatch::*;
 use serde_json::Value;
-use std::io::Write;
-use std::process::{Command, Stdio};
 use std::time::Duration;
-
-fn get(base: &str, token: &str, path: &str) -> (u16, Vec<u8>) {
-    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
-    let mut r = agent.get(format!("{base}{path}")).header("authorization", format!("Bearer {token}")).call().unwrap();
-    (r.status().as_u16(), r.body_mut().read_to_vec().unwrap_or_default())
-}
-
-fn json(base: &str, token: &str, path: &str) -> Value {
-    let (status, body) = get(base, token, path);
-    assert_eq!(status, 200, "{path}: {}", String::from_utf8_lossy(&body));
-    serde_json::from_slice(&body).unwrap()
-}
 
 #[test]
 fn synthetic_crossings_become_events_and_motion_recordings() {
@@ -33,26 +17,16 @@ fn synthetic_crossings_become_events_and_motion_recordings() {
         "record = \"motion\"\n\n[cameras.motion]\nenabled = true\npre_roll = \"2s\"\npost_roll = \"2s\"\nmin_duration = \"0.5s\"",
     );
     let config = write_config(tmp.path(), "", &cam);
-    let c = config.to_str().unwrap();
-    let out = Command::new(bin())
-        .args(["token", "create", "t", "--role", "admin", "--config", c])
-        .stdin(Stdio::piped())
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let token = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-    let _ = std::io::stdout().flush();
+    let token = create_token(&config, "t", "admin", None);
 
     let kw = Keepwatch::start(&config);
-    let base = kw.base_url(Duration::from_secs(30));
-    assert!(kw.wait_line(&["streaming", "camera=yard"], Duration::from_secs(30)), "{}", kw.log_text());
-    let log = kw.log_text();
-    let line = log.lines().find(|l| l.contains("streaming") && l.contains("camera=yard")).unwrap();
+    let api = kw.api().with_bearer(&token);
+    let line = kw.expect_line(&["streaming", "camera=yard"], Duration::from_secs(30));
     let t0 = parse_rfc3339(line.split_whitespace().next().unwrap());
     // Two crossings, each over with its post-roll and the detector's merge gap.
     std::thread::sleep(Duration::from_secs(25));
 
-    let events = json(&base, &token, "/api/events?camera=yard&kind=motion");
+    let events = api.get_json("/api/events?camera=yard&kind=motion");
     let mut events: Vec<Value> = events.as_array().unwrap().clone();
     events.reverse(); // oldest first
     let ended: Vec<&Value> = events.iter().filter(|e| !e["end"].is_null()).collect();
@@ -68,21 +42,15 @@ fn synthetic_crossings_become_events_and_motion_recordings() {
         assert!(e["score"].as_f64().unwrap() > 0.0);
         assert_eq!(e["region"].as_array().map(Vec::len), Some(4), "{e}");
         let snap = e["snapshot"].as_str().expect("a snapshot link");
-        let (status, jpeg) = get(&base, &token, snap);
-        assert_eq!(status, 200);
-        assert_eq!(&jpeg[..2], &[0xFF, 0xD8]);
+        let r = api.get(snap);
+        assert_eq!(r.status, 200);
+        assert_eq!(&r.body[..2], &[0xFF, 0xD8]);
     }
     assert_eq!(ended.len(), events.iter().filter(|e| !e["end"].is_null()).count());
     assert!(events.len() <= 3, "one crossing must be one event: {events:#?}");
 
     // record = "motion": pre-roll before, post-roll after, nothing in the quiet time between.
-    let spans = json(&base, &token, "/api/cameras/yard/recordings");
-    let spans: Vec<(i64, i64)> = spans
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| (parse_rfc3339(s["start"].as_str().unwrap()), parse_rfc3339(s["end"].as_str().unwrap())))
-        .collect();
+    let spans = spans_of(&api.get_json("/api/cameras/yard/recordings"));
     for e in ended.iter().take(2) {
         let start = parse_rfc3339(e["start"].as_str().unwrap());
         let end = parse_rfc3339(e["end"].as_str().unwrap());

@@ -2,32 +2,16 @@
 //! tables without secrets, the token printed once, exit codes (2 bad usage, 1 refused), and the same
 //! commands while `run` is recording into the store.
 
-mod kwproc;
-
+use crate::support::keepwatch::*;
 use kw_auth::{AuthDb, Role, TOKEN_PREFIX};
-use kwproc::*;
-use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 /// Runs `keepwatch ARGS --config CONFIG` with `stdin` as its standard input.
 fn kw(config: &Path, args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(bin())
-        .args(args)
-        .arg("--config")
-        .arg(config)
-        .env("KEEPWATCH_LOG", "info")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start keepwatch");
-    let mut input = child.stdin.take().unwrap();
-    // The command may exit before reading (a usage error): a broken pipe is fine.
-    let _ = input.write_all(stdin.as_bytes());
-    drop(input);
-    child.wait_with_output().expect("wait for keepwatch")
+    let config = config.to_str().unwrap();
+    run_cli(&[args, &["--config", config]].concat(), stdin, "info")
 }
 
 fn text(b: &[u8]) -> String {
@@ -163,7 +147,7 @@ fn commands_work_while_run_is_recording() {
     let cam = "demo://synthetic?width=160&height=96&fps=10&gop=1";
     let config = write_config(dir.path(), "", &camera("one", cam, ""));
     let mut run = Keepwatch::start(&config);
-    assert!(run.wait_line(&["streaming", "camera=one"], Duration::from_secs(30)), "{}", run.log_text());
+    run.expect_streaming(&["one"], Duration::from_secs(30));
 
     ok(&kw(&config, &["user", "add", "admin", "--role", "admin"], "first-password\n"));
     ok(&kw(&config, &["user", "passwd", "admin"], "second-password\n"));
@@ -171,7 +155,7 @@ fn commands_work_while_run_is_recording() {
     assert!(row(&ok(&kw(&config, &["token", "list"], "")), "ha").is_some());
     ok(&kw(&config, &["token", "revoke", "ha"], ""));
     assert!(run.is_running(), "{}", run.log_text());
-    assert_eq!(run.stop(), Some(0), "{}", run.log_text());
+    run.stop_ok();
 
     let mut db = auth(dir.path());
     assert!(db.authenticate("admin", "second-password").unwrap().is_some());

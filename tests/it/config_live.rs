@@ -2,9 +2,7 @@
 //! changed apply without a restart; a broken edit is reported and the running setup kept. Also: the store
 //! refuses a directory that is not itself (an empty mount point when the disk is not mounted).
 
-mod kwproc;
-
-use kwproc::*;
+use crate::support::keepwatch::*;
 use std::time::Duration;
 
 const CAM: &str = "demo://synthetic?width=160&height=96&fps=10&gop=1";
@@ -14,27 +12,23 @@ fn cameras_are_added_changed_and_removed_live() {
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path(), "", &camera("one", CAM, ""));
     let mut kw = Keepwatch::start(&config);
-    assert!(kw.wait_line(&["streaming", "camera=one"], Duration::from_secs(30)), "{}", kw.log_text());
+    kw.expect_streaming(&["one"], Duration::from_secs(30));
 
     // Add "two", remove "one".
     write_config(dir.path(), "", &camera("two", CAM, ""));
-    assert!(kw.wait_line(&["streaming", "camera=two"], Duration::from_secs(30)), "{}", kw.log_text());
-    assert!(kw.wait_line(&["stopping camera", "camera=one"], Duration::from_secs(10)), "{}", kw.log_text());
+    kw.expect_streaming(&["two"], Duration::from_secs(30));
+    kw.expect_line(&["stopping camera", "camera=one"], Duration::from_secs(10));
 
     // A broken edit is refused and "two" keeps recording.
     std::fs::write(&config, "[storage]\npath = \"store\"\n[[cameras]]\nname = \"Two!\"\n").unwrap();
-    assert!(
-        kw.wait_line(&["config change not applied", "keepwatch.toml:"], Duration::from_secs(10)),
-        "{}",
-        kw.log_text()
-    );
+    kw.expect_line(&["config change not applied", "keepwatch.toml:"], Duration::from_secs(10));
 
     // Change "two" (a new resolution): it restarts with the new parameters.
     let changed = CAM.replace("width=160", "width=320");
     write_config(dir.path(), "", &camera("two", &changed, ""));
-    assert!(kw.wait_line(&["streaming h264 320x96", "camera=two"], Duration::from_secs(30)), "{}", kw.log_text());
+    kw.expect_line(&["streaming h264 320x96", "camera=two"], Duration::from_secs(30));
     std::thread::sleep(Duration::from_secs(2));
-    assert_eq!(kw.stop(), Some(0), "{}", kw.log_text());
+    kw.stop_ok();
     assert!(!spans(&config, "one").is_empty());
     assert!(spans(&config, "two").len() >= 2, "two runs for two: {:?}", spans(&config, "two"));
 }
@@ -44,8 +38,8 @@ fn store_refuses_an_empty_mount_point_and_a_foreign_directory() {
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path(), "", &camera("cam", CAM, ""));
     let mut kw = Keepwatch::start(&config);
-    assert!(kw.wait_line(&["streaming", "camera=cam"], Duration::from_secs(30)), "{}", kw.log_text());
-    assert_eq!(kw.stop(), Some(0));
+    kw.expect_streaming(&["cam"], Duration::from_secs(30));
+    kw.stop_ok();
 
     // The disk "is not mounted": the store directory is empty now.
     let store = dir.path().join("store");
@@ -72,7 +66,7 @@ fn a_second_run_on_the_same_store_is_refused_and_the_lock_survives_kill_9() {
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path(), "", &camera("cam", CAM, ""));
     let mut kw = Keepwatch::start(&config);
-    assert!(kw.wait_line(&["streaming", "camera=cam"], Duration::from_secs(30)), "{}", kw.log_text());
+    kw.expect_streaming(&["cam"], Duration::from_secs(30));
     let out = cli(&["run", "--config", config.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
@@ -82,6 +76,6 @@ fn a_second_run_on_the_same_store_is_refused_and_the_lock_survives_kill_9() {
     kw.kill9();
     // The OS released the lock with the process: a new run starts at once.
     let mut again = Keepwatch::start(&config);
-    assert!(again.wait_line(&["streaming", "camera=cam"], Duration::from_secs(30)), "{}", again.log_text());
-    assert_eq!(again.stop(), Some(0), "{}", again.log_text());
+    again.expect_streaming(&["cam"], Duration::from_secs(30));
+    again.stop_ok();
 }

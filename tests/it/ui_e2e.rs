@@ -10,12 +10,10 @@
 //! and over the API that the motion camera's events are one short event per crossing.
 //! Screenshots: `target/ui-screenshots/`.
 
-mod kwproc;
-mod support;
-
-use kwproc::*;
+use crate::support;
+use crate::support::keepwatch::*;
+use crate::support::{browser, ClipSpec, RtspServer};
 use std::time::Duration;
-use support::{browser, ClipSpec, RtspServer};
 
 const ADMIN_PW: &str = "root-password-1";
 const VIEWER_PW: &str = "vera-password-1";
@@ -52,13 +50,7 @@ fn viewer_pages_in_a_browser() {
     let token = create_token(&config, "events-check", "admin", None);
     let kw = Keepwatch::start(&config);
     let base = kw.base_url(Duration::from_secs(30));
-    for cam in ["front", "yard", "garage"] {
-        assert!(
-            kw.wait_line(&["streaming", &format!("camera={cam}")], Duration::from_secs(30)),
-            "camera {cam} did not stream:\n{}",
-            kw.log_text()
-        );
-    }
+    kw.expect_streaming(&["front", "yard", "garage"], Duration::from_secs(30));
     let started = now_us() / 1000;
 
     let download = dir.path().join("export.mp4");
@@ -84,18 +76,13 @@ fn viewer_pages_in_a_browser() {
     assert_eq!(support::codecs_of(&probe, "video"), vec!["h264".to_owned()], "{probe:#}");
     let secs: f64 = probe["format"]["duration"].as_str().and_then(|d| d.parse().ok()).unwrap_or(0.0);
     assert!((5.0..=70.0).contains(&secs), "exported {secs} s: {probe:#}");
-    assert!(decoded_video_frames(&download) > 100, "too few frames decode in the export");
+    assert!(support::decoded_video_frames(&download) > 100, "too few frames decode in the export");
 
     // The motion clip's box crosses once a loop and the scene is still otherwise: one short event per loop,
     // not one that never ends or a stream of them.
-    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
-    let mut r = agent
-        .get(format!("{base}/api/events?camera=yard&kind=motion"))
-        .header("authorization", format!("Bearer {token}"))
-        .call()
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 200);
-    let events: serde_json::Value = serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap();
+    let r = kw.api().with_bearer(&token).get("/api/events?camera=yard&kind=motion");
+    assert_eq!(r.status, 200);
+    let events = r.json();
     let mut spans: Vec<(i64, Option<i64>)> = events
         .as_array()
         .unwrap()

@@ -2,13 +2,12 @@
 //! stand-in (H.264 + AAC and H.265 mounts, with and without digest auth, restart on the
 //! same port), and real ffprobe/ffmpeg clients against it. Everything stays on 127.0.0.1.
 
-mod support;
-
+use crate::support;
 use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use support::{codecs_of, ffmpeg_decode_errors, ffprobe_json, run_with_timeout, Auth, ClipSpec, RtspServer};
+use crate::support::{codecs_of, ffmpeg_decode_errors, ffprobe_json, run_with_timeout, Auth, ClipSpec, RtspServer};
 
 /// ffprobe the URL (asserting its codecs), then record 3 s with `ffmpeg -c copy` and check
 /// the recording holds the same video codec and about 3 s of it.

@@ -4,16 +4,15 @@
 //! recording (the recorder loses nothing; a viewer that stops reading is skipped, and memory stays
 //! bounded), and a camera that drops and returns (a new init segment on the same connection).
 
-mod kwproc;
-mod support;
-
-use kwproc::*;
+use crate::support;
+use crate::support::keepwatch::*;
+use crate::support::wait;
+use crate::support::{ClipSpec, RtspServer, ServerOptions};
 use serde_json::Value;
 use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use support::{ClipSpec, RtspServer, ServerOptions};
 use tungstenite::client::IntoClientRequest;
 use tungstenite::stream::MaybeTlsStream;
 use tungstenite::{Message, WebSocket};
@@ -22,36 +21,6 @@ const ADMIN_PW: &str = "admin-password-1";
 const VIEWER_PW: &str = "viewer-password-1";
 
 // ---------------------------------------------------------------------------------------------------------
-
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder().http_status_as_error(false).build().into()
-}
-
-/// GET: status, content type and body.
-fn get(url: &str, headers: &[(&str, &str)]) -> (u16, String, Vec<u8>) {
-    let mut b = ureq::http::Request::builder().method("GET").uri(url);
-    for (k, v) in headers {
-        b = b.header(*k, *v);
-    }
-    let mut r = agent().run(b.body(()).unwrap()).unwrap_or_else(|e| panic!("GET {url}: {e}"));
-    let ct = r.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
-    let body = r.body_mut().with_config().limit(1 << 30).read_to_vec().unwrap_or_default();
-    (r.status().as_u16(), ct, body)
-}
-
-fn login(base: &str, user: &str, pw: &str) -> String {
-    let body = serde_json::json!({"username": user, "password": pw}).to_string();
-    let req = ureq::http::Request::builder()
-        .method("POST")
-        .uri(format!("{base}/api/login"))
-        .header("content-type", "application/json")
-        .body(body)
-        .unwrap();
-    let r = agent().run(req).unwrap();
-    assert_eq!(r.status().as_u16(), 200);
-    let cookie = r.headers().get("set-cookie").unwrap().to_str().unwrap();
-    cookie.split(';').next().unwrap().to_owned()
-}
 
 fn metric(text: &str, name: &str, camera: &str) -> f64 {
     let key = format!("{name}{{camera=\"{camera}\"}} ");
@@ -302,23 +271,24 @@ fn websocket_and_hls_of_the_synthetic_camera() {
     .join("\n");
     let (config, admin_token, viewer_token) = setup(tmp.path(), &cams);
     let kw = Keepwatch::start(&config);
-    let base = kw.base_url(Duration::from_secs(30));
-    for cam in ["side", "other"] {
-        assert!(kw.wait_line(&["streaming", &format!("camera={cam}")], Duration::from_secs(30)), "{cam}");
-    }
+    let http = kw.api();
+    let base = http.base().to_owned();
+    kw.expect_streaming(&["side", "other"], Duration::from_secs(30));
+    let admin = http.with_bearer(&admin_token);
     let bearer = format!("Bearer {admin_token}");
     let viewer_bearer = format!("Bearer {viewer_token}");
 
     // --- Auth: 401 without credentials, 403 for a camera not granted, Origin checked for cookies.
     assert_eq!(ws_open(&base, "side", &[]).err(), Some(401));
     for path in ["live.m3u8", "live/init.mp4", "live/0.m4s"] {
-        assert_eq!(get(&format!("{base}/api/cameras/side/{path}"), &[]).0, 401, "{path}");
+        assert_eq!(http.get(&format!("/api/cameras/side/{path}")).status, 401, "{path}");
     }
     assert_eq!(ws_open(&base, "other", &[("authorization", &viewer_bearer)]).err(), Some(403));
-    assert_eq!(get(&format!("{base}/api/cameras/other/live.m3u8?token={viewer_token}"), &[]).0, 403);
+    assert_eq!(http.get(&format!("/api/cameras/other/live.m3u8?token={viewer_token}")).status, 403);
     assert_eq!(ws_open(&base, "nope", &[("authorization", &bearer)]).err(), Some(404));
-    assert_eq!(get(&format!("{base}/api/cameras/side/live"), &[("authorization", &bearer)]).0, 400, "not an upgrade");
-    let session = login(&base, "viewer", VIEWER_PW);
+    assert_eq!(admin.get("/api/cameras/side/live").status, 400, "not an upgrade");
+    let viewer_session = http.login("viewer", VIEWER_PW);
+    let session = viewer_session.cookie.clone();
     let evil = ws_open(&base, "side", &[("cookie", &session), ("origin", "http://evil.example")]);
     assert_eq!(evil.err(), Some(403), "cross-site WebSocket with the session cookie");
     assert_eq!(ws_open(&base, "other", &[("cookie", &session), ("origin", &base)]).err(), Some(403));
@@ -355,22 +325,23 @@ fn websocket_and_hls_of_the_synthetic_camera() {
     watch(&mut ws, &mut seen, Duration::from_secs(10), |s| s.media > 0);
     assert_eq!((seen.infos[0]["width"].as_u64(), seen.infos[0]["height"].as_u64()), (Some(160), Some(96)));
     drop(ws);
-    let (status, _, body) = get(&format!("{base}/api/cameras/side/live.m3u8?stream=sub&token={admin_token}"), &[]);
-    assert_eq!(status, 200);
-    let text = String::from_utf8(body).unwrap();
+    let r = http.get(&format!("/api/cameras/side/live.m3u8?stream=sub&token={admin_token}"));
+    assert_eq!(r.status, 200);
+    let text = String::from_utf8(r.body).unwrap();
     let seg = text.lines().find(|l| l.starts_with("live/") && l.contains(".m4s")).unwrap();
     assert!(seg.ends_with(&format!("?stream=sub&token={admin_token}")), "{seg}");
-    let r = get(&format!("{base}/api/cameras/side/{seg}"), &[]);
-    assert_eq!(r.0, 200, "{seg}: {}", String::from_utf8_lossy(&r.2));
-    let (status, _, _) = get(&format!("{base}/api/cameras/other/live.m3u8?stream=sub"), &[("authorization", &bearer)]);
+    let r = http.get(&format!("/api/cameras/side/{seg}"));
+    assert_eq!(r.status, 200, "{seg}: {}", r.text());
+    let status = admin.get("/api/cameras/other/live.m3u8?stream=sub").status;
     assert_eq!(status, 404, "a camera without sub_url");
 
     // --- HLS: the playlist, its files, ffprobe and ffmpeg with ?token=.
-    let url = format!("{base}/api/cameras/side/live.m3u8?token={viewer_token}");
-    let (status, ct, body) = get(&url, &[]);
-    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
-    assert_eq!(ct, "application/vnd.apple.mpegurl");
-    let text = String::from_utf8(body).unwrap();
+    let playlist = format!("/api/cameras/side/live.m3u8?token={viewer_token}");
+    let url = format!("{base}{playlist}");
+    let r = http.get(&playlist);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.header("content-type").unwrap_or(""), "application/vnd.apple.mpegurl");
+    let text = String::from_utf8(r.body).unwrap();
     for tag in ["#EXTM3U\n", "#EXT-X-VERSION:7\n", "#EXT-X-TARGETDURATION:", "#EXT-X-MEDIA-SEQUENCE:", "#EXTINF:"] {
         assert!(text.contains(tag), "{tag} missing:\n{text}");
     }
@@ -378,20 +349,20 @@ fn websocket_and_hls_of_the_synthetic_camera() {
     assert!(map.ends_with(&format!("?token={viewer_token}")), "{map}");
     let seg = text.lines().find(|l| l.starts_with("live/") && l.contains(".m4s")).unwrap();
     assert!(seg.ends_with(&format!("?token={viewer_token}")), "{seg}");
-    let (status, _, init) = get(&format!("{base}/api/cameras/side/{map}"), &[]);
-    assert_eq!(status, 200);
-    assert!(child(&init, b"moov").unwrap().windows(4).any(|w| w == b"avcC"));
-    let (status, _, media) = get(&format!("{base}/api/cameras/side/{seg}"), &[]);
-    assert_eq!(status, 200);
+    let r = http.get(&format!("/api/cameras/side/{map}"));
+    assert_eq!(r.status, 200);
+    assert!(child(&r.body, b"moov").unwrap().windows(4).any(|w| w == b"avcC"));
+    let r = http.get(&format!("/api/cameras/side/{seg}"));
+    assert_eq!(r.status, 200);
+    let media = r.body;
     let first = boxes(&media);
     assert_eq!(&first[0].0, b"moof");
     let runs = fragment(&media[..first[0].1.len() + 8 + first[1].1.len() + 8]);
     assert!(is_key(runs[0].samples[0].1), "an HLS segment starts with a key frame");
     // Bearer and cookie requests get URIs without a token: the cookie is never copied into a URL.
-    let (_, _, plain) = get(&format!("{base}/api/cameras/side/live.m3u8"), &[("cookie", &session)]);
-    let plain = String::from_utf8(plain).unwrap();
+    let plain = String::from_utf8(http.with_session(&viewer_session).get("/api/cameras/side/live.m3u8").body).unwrap();
     assert!(!plain.contains("token=") && !plain.contains(&session), "{plain}");
-    let (status, _, _) = get(&format!("{base}/api/cameras/side/live/999999.m4s?token={viewer_token}"), &[]);
+    let status = http.get(&format!("/api/cameras/side/live/999999.m4s?token={viewer_token}")).status;
     assert_eq!(status, 404);
 
     let probe = support::ffprobe_json(&url);
@@ -456,13 +427,14 @@ fn many_viewers_while_recording() {
     let (config, admin_token, _) = setup(tmp.path(), &cams);
     let slow_token = create_token(&config, "slow", "admin", None);
     let kw = Keepwatch::start(&config);
-    let base = kw.base_url(Duration::from_secs(30));
-    assert!(kw.wait_line(&["streaming", "camera=side"], Duration::from_secs(30)));
+    let admin = kw.api().with_bearer(&admin_token);
+    let base = admin.base().to_owned();
+    kw.expect_streaming(&["side"], Duration::from_secs(30));
     let bearer = format!("Bearer {admin_token}");
     let metrics = || {
-        let (s, _, b) = get(&format!("{base}/metrics"), &[("authorization", &bearer)]);
-        assert_eq!(s, 200);
-        String::from_utf8(b).unwrap()
+        let r = admin.get("/metrics");
+        assert_eq!(r.status, 200);
+        String::from_utf8(r.body).unwrap()
     };
 
     let slow = slow_viewer(&base, "side", &slow_token, Duration::from_secs(14));
@@ -495,23 +467,20 @@ fn many_viewers_while_recording() {
     let said = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(said.starts_with("HTTP/1.1 101"), "slow viewer: {said}");
     assert!(rss_max < rss_early + 24 * 1024, "RSS grew from {rss_early} KiB to {rss_max} KiB");
-    assert!(kw.wait_line(&["live viewer left", "user=slow"], Duration::from_secs(10)), "{}", kw.log_text());
-    let text = kw.log_text();
-    let line = text.lines().find(|l| l.contains("live viewer left") && l.contains("user=slow")).unwrap();
+    let line = kw.expect_line(&["live viewer left", "user=slow"], Duration::from_secs(10));
     assert!(!line.contains(" 0 skips"), "the slow viewer was not skipped ahead: {line}");
     eprintln!("{line}");
 
     // The recorder lost nothing: every frame the camera sent is written (allowing for what is in flight).
     let camera_frames = metric(&metrics(), "keepwatch_camera_frames_total", "side");
-    let t0 = Instant::now();
-    loop {
+    wait::until_ok("the recorder to write every frame the camera sent", Duration::from_secs(10), || {
         let recorded = metric(&metrics(), "keepwatch_recorded_frames_total", "side");
         if recorded >= camera_frames {
-            break;
+            Ok(())
+        } else {
+            Err(format!("recorded {recorded} of {camera_frames} frames"))
         }
-        assert!(t0.elapsed() < Duration::from_secs(10), "recorded {recorded} of {camera_frames} frames");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    });
     assert!(camera_frames >= 600.0, "{camera_frames}");
     assert!(!kw.log_text().contains("recorder fell behind"), "{}", kw.log_text());
 }
@@ -525,7 +494,7 @@ fn camera_with_audio_drops_and_returns() {
     let (config, admin_token, _) = setup(tmp.path(), &camera("front", &server.url("front"), "record = \"off\""));
     let kw = Keepwatch::start(&config);
     let base = kw.base_url(Duration::from_secs(30));
-    assert!(kw.wait_line(&["streaming", "camera=front"], Duration::from_secs(30)), "{}", kw.log_text());
+    kw.expect_streaming(&["front"], Duration::from_secs(30));
     let bearer = format!("Bearer {admin_token}");
 
     let mut ws = ws_open(&base, "front", &[("authorization", &bearer)]).unwrap();

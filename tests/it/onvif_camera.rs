@@ -5,34 +5,13 @@
 //! replay, which must be ignored) must become one `camera-motion` event; a wrong password must show as a
 //! clear auth error in `/api/cameras`.
 
-mod kwproc;
-#[path = "support/onvif_device.rs"]
-mod onvif_device;
-mod support;
-
-use kwproc::*;
-use onvif_device::{Maker, OnvifDevice, Spec};
+use crate::support;
+use crate::support::keepwatch::*;
+use crate::support::onvif_device::{Maker, OnvifDevice, Spec};
+use crate::support::wait;
+use crate::support::{ClipSpec, RtspServer};
 use serde_json::Value;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use support::{ClipSpec, RtspServer};
-
-fn json(base: &str, token: &str, path: &str) -> Value {
-    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
-    let mut r = agent.get(format!("{base}{path}")).header("authorization", format!("Bearer {token}")).call().unwrap();
-    let status = r.status().as_u16();
-    let body = r.body_mut().read_to_vec().unwrap_or_default();
-    assert_eq!(status, 200, "{path}: {}", String::from_utf8_lossy(&body));
-    serde_json::from_slice(&body).unwrap()
-}
-
-fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
-    let t0 = Instant::now();
-    while !f() {
-        assert!(t0.elapsed() < timeout, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
 
 #[test]
 fn onvif_cameras_are_discovered_recorded_and_report_motion() {
@@ -52,11 +31,7 @@ fn onvif_cameras_are_discovered_recorded_and_report_motion() {
 
     // Discovery through loopback only.
     let t = Instant::now();
-    let out = Command::new(bin())
-        .args(["discover", "--interface", "127.0.0.1", "--timeout", "2"])
-        .env("KEEPWATCH_LOG", "warn")
-        .output()
-        .unwrap();
+    let out = cli(&["discover", "--interface", "127.0.0.1", "--timeout", "2"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "discover failed: {}", String::from_utf8_lossy(&out.stderr));
     assert!(t.elapsed() < Duration::from_secs(6), "discover took {:?}", t.elapsed());
@@ -82,32 +57,19 @@ fn onvif_cameras_are_discovered_recorded_and_report_motion() {
         &format!("{quiet}\n[cameras.onvif]\nevents = false\n"),
     );
     let config = write_config(dir.path(), "", &cams);
-    let c = config.to_str().unwrap();
-    let out = Command::new(bin())
-        .args(["token", "create", "t", "--role", "admin", "--config", c])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let token = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let token = create_token(&config, "t", "admin", None);
 
     let mut kw = Keepwatch::start(&config);
-    let base = kw.base_url(Duration::from_secs(30));
-    for cam in ["hik", "dahua"] {
-        assert!(
-            kw.wait_line(&["streaming", &format!("camera={cam}")], Duration::from_secs(40)),
-            "{cam} never streamed; log:\n{}",
-            kw.log_text()
-        );
-    }
+    let api = kw.api().with_bearer(&token);
+    kw.expect_streaming(&["hik", "dahua"], Duration::from_secs(40));
     // The sub profiles serve as sub-streams (Media2 names them differently from Media1 here).
     let hik_sub = "(HIKVISION DS-2CD2386G2-I): Sub stream is profile \"subStream\" (H264 640x360)";
     let dahua_sub = "(Dahua IPC-HDW2431T): Sub stream is profile \"SubStream\" (H264 640x360)";
-    assert!(kw.wait_log(hik_sub, Duration::from_secs(20)), "{}", kw.log_text());
-    assert!(kw.wait_log(dahua_sub, Duration::from_secs(20)), "{}", kw.log_text());
+    kw.expect_log(hik_sub, Duration::from_secs(20));
+    kw.expect_log(dahua_sub, Duration::from_secs(20));
 
     // Camera-side motion: the replay (Initialized, motion on) is ignored; on → off is one event.
-    wait_until("the PullPoint subscription and its replay", Duration::from_secs(20), || {
+    wait::until("the PullPoint subscription and its replay", Duration::from_secs(20), || {
         h.subscriptions() >= 1 && h.pulls_delivered() >= 1 && h.queued() == 0
     });
     // Quiet time first, which record = "motion" must not store.
@@ -119,8 +81,8 @@ fn onvif_cameras_are_discovered_recorded_and_report_motion() {
     std::thread::sleep(Duration::from_secs(2));
     h.push_motion("Changed", false);
     let mut events = Value::Null;
-    wait_until("a finished camera-motion event", Duration::from_secs(20), || {
-        events = json(&base, &token, "/api/events?camera=hik&kind=camera-motion");
+    wait::until("a finished camera-motion event", Duration::from_secs(20), || {
+        events = api.get_json("/api/events?camera=hik&kind=camera-motion");
         events.as_array().is_some_and(|a| a.iter().any(|e| !e["end"].is_null()))
     });
     let list = events.as_array().unwrap();
@@ -138,8 +100,8 @@ fn onvif_cameras_are_discovered_recorded_and_report_motion() {
 
     // The wrong password: a clear auth error, and keepwatch did not hammer the camera.
     let mut wrong = Value::Null;
-    wait_until("the wrong password's error", Duration::from_secs(20), || {
-        let cams = json(&base, &token, "/api/cameras");
+    wait::until("the wrong password's error", Duration::from_secs(20), || {
+        let cams = api.get_json("/api/cameras");
         wrong = cams.as_array().unwrap().iter().find(|c| c["name"] == "wrong").cloned().unwrap_or(Value::Null);
         !wrong["last_error"].is_null()
     });
@@ -149,7 +111,7 @@ fn onvif_cameras_are_discovered_recorded_and_report_motion() {
 
     // Recordings of both makers (after hik's post-roll).
     std::thread::sleep(Duration::from_secs(4));
-    assert_eq!(kw.stop(), Some(0), "{}", kw.log_text());
+    kw.stop_ok();
     let log = kw.log_text();
     if std::env::var_os("KW_TEST_SHOW_LOG").is_some() {
         eprintln!("{log}");

@@ -7,52 +7,11 @@
 //! config file (the camera and its zone are there, the file's own comments kept) and that the camera records.
 //! Screenshots: `target/ui-screenshots/admin-*.png`.
 
-mod kwproc;
-mod support;
-
-use kwproc::*;
-use std::io::{Read, Write};
-use std::net::TcpListener;
+use crate::support;
+use crate::support::http_sink::HttpSink;
+use crate::support::keepwatch::*;
+use crate::support::{browser, Auth, ClipSpec, RtspServer};
 use std::time::Duration;
-use support::{browser, Auth, ClipSpec, RtspServer};
-
-/// A webhook receiver that answers 200 to everything, so "send test" succeeds. Returns its URL.
-fn webhook_sink() -> String {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for s in l.incoming() {
-            let Ok(mut s) = s else { continue };
-            std::thread::spawn(move || {
-                let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
-                let mut buf = Vec::new();
-                let mut chunk = [0u8; 4096];
-                // Read the head and the body (Content-Length), then answer.
-                loop {
-                    match s.read(&mut chunk) {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                    }
-                    let text = String::from_utf8_lossy(&buf);
-                    if let Some(end) = text.find("\r\n\r\n") {
-                        let len = text[..end]
-                            .lines()
-                            .find_map(|l| {
-                                let (k, v) = l.split_once(':')?;
-                                k.eq_ignore_ascii_case("content-length").then(|| v.trim().parse::<usize>().ok())?
-                            })
-                            .unwrap_or(0);
-                        if buf.len() >= end + 4 + len {
-                            break;
-                        }
-                    }
-                }
-                let _ = s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
-            });
-        }
-    });
-    format!("http://127.0.0.1:{port}/hook")
-}
 
 #[test]
 fn admin_pages_in_a_browser() {
@@ -63,7 +22,8 @@ fn admin_pages_in_a_browser() {
     let secured = RtspServer::start(&[("cam", &clip)], Some(Auth::digest("admin", "right-password")));
 
     let dir = tempfile::tempdir().unwrap();
-    let hook = webhook_sink();
+    let sink = HttpSink::start();
+    let hook = sink.url("/hook");
     let config = write_config(
         dir.path(),
         "",
@@ -116,7 +76,7 @@ fn admin_pages_in_a_browser() {
     assert!(!text.contains("\"spare\""), "the camera deleted in the browser is still there: {text}");
 
     assert!(kw.is_running(), "keepwatch exited; log:\n{}", kw.log_text());
-    assert_eq!(kw.stop(), Some(0), "log:\n{}", kw.log_text());
+    kw.stop_ok();
     let spans = spans(&config, "lobby");
     assert!(!spans.is_empty(), "the camera added in the browser recorded nothing; log:\n{}", kw.log_text());
     let log = kw.log_text();
