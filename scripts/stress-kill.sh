@@ -5,4 +5,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install-test-deps.sh
-KW_KILL_CYCLES="${1:-50}" cargo test --test durability kill_dash_nine -- --nocapture
+KW_KILL_CYCLES="${1:-50}" cargo test --test it durability::kill_dash_nine -- --nocapture
