@@ -77,7 +77,7 @@ pub async fn playlist(
         params.push(format!("stream={stream}"));
     }
     if let Some(t) = q.token.as_deref() {
-        params.push(format!("token={}", encode(t)));
+        params.push(format!("token={}", kw_config::percent_encode(t)));
     }
     let suffix = if params.is_empty() { String::new() } else { format!("?{}", params.join("&")) };
     let text = seg.playlist(&suffix).ok_or_else(not_streaming)?;
@@ -154,19 +154,6 @@ pub async fn file(
         .into_response())
 }
 
-/// Percent-encodes a query value.
-fn encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -185,7 +172,7 @@ mod tests {
 
     #[test]
     fn token_encoding() {
-        assert_eq!(encode("kw_AZaz09-._~"), "kw_AZaz09-._~");
-        assert_eq!(encode("a b&c=d/é"), "a%20b%26c%3Dd%2F%C3%A9");
+        assert_eq!(kw_config::percent_encode("kw_AZaz09-._~"), "kw_AZaz09-._~");
+        assert_eq!(kw_config::percent_encode("a b&c=d/é"), "a%20b%26c%3Dd%2F%C3%A9");
     }
 }

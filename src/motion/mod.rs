@@ -89,12 +89,7 @@ pub fn spawn(
     sink: EventSink,
     signal: Arc<MotionSignal>,
 ) -> std::io::Result<Running> {
-    let control = Arc::new(Control::default());
-    let c = control.clone();
-    let thread = std::thread::Builder::new().name(format!("motion-{}", settings.camera)).spawn(move || {
-        Pipeline::new(settings, sink, signal, c).run(rx);
-    })?;
-    Ok(Running { thread, control })
+    start(settings, sink, signal, move |p| p.run(rx))
 }
 
 /// Starts the pipeline thread on a source's luma side channel; it ends when the source goes away.
@@ -104,10 +99,19 @@ pub fn spawn_luma(
     sink: EventSink,
     signal: Arc<MotionSignal>,
 ) -> std::io::Result<Running> {
+    start(settings, sink, signal, move |p| p.run_luma(rx))
+}
+
+fn start(
+    settings: Settings,
+    sink: EventSink,
+    signal: Arc<MotionSignal>,
+    body: impl FnOnce(&mut Pipeline) + Send + 'static,
+) -> std::io::Result<Running> {
     let control = Arc::new(Control::default());
     let c = control.clone();
-    let thread = std::thread::Builder::new().name(format!("motion-{}", settings.camera)).spawn(move || {
-        Pipeline::new(settings, sink, signal, c).run_luma(rx);
-    })?;
+    let name = format!("motion-{}", settings.camera);
+    let thread =
+        std::thread::Builder::new().name(name).spawn(move || body(&mut Pipeline::new(settings, sink, signal, c)))?;
     Ok(Running { thread, control })
 }

@@ -10,6 +10,7 @@
 mod support;
 
 mod alerts_e2e;
+mod architecture;
 mod camera_admin;
 mod camera_faults;
 mod config_live;

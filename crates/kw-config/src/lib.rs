@@ -43,7 +43,7 @@ pub use model::{
 };
 pub use net::IpNet;
 pub use schedule::{parse_schedule, Window as ScheduleWindow};
-pub use secrets::{redacted_url, SourceUrl};
+pub use secrets::{percent_encode, redacted_url, SourceUrl};
 pub use templates::{demo_config, example_config};
 pub use to_toml::camera_table;
 pub use units::{format_bitrate, format_duration, format_size, parse_bitrate, parse_duration, parse_size};
