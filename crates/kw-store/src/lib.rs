@@ -83,6 +83,7 @@ pub use index::{IndexBackend, SegmentRow, SqliteIndex, SCHEMA_VERSION};
 pub use marker::{FORMAT_VERSION, MARKER_FILE};
 pub use recover::{RecoveryReport, Reindexed};
 pub use reserve::RESERVE_FILE;
+pub use scan::{scan, Scan};
 pub use retention::Retention;
 pub use store::{Create, Store, INDEX_FILE, SEGMENTS_DIR};
 pub use usage::{CameraUsage, Usage};
