@@ -30,6 +30,10 @@ mod view;
 #[cfg(test)]
 mod pipeline_tests;
 
+/// The version with the commit it was built from (`0.1.0 (1a2b3c4d5e6f)`): `keepwatch --version`,
+/// `/api/system`.
+pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("KEEPWATCH_COMMIT"), ")");
+
 /// A failure with its exit code: 2 for bad usage or configuration, 1 for everything else.
 #[derive(Debug)]
 pub struct Failure {

@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 #[derive(Parser, Debug)]
 #[command(
     name = "keepwatch",
-    version,
+    version = crate::VERSION,
     about = "Self-hosted network video recorder: record, watch and export your cameras"
 )]
 pub struct Cli {

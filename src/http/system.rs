@@ -69,7 +69,7 @@ pub async fn system(
         .collect();
     let cfg = st.config.borrow().clone();
     Ok(Json(SystemInfo {
-        version: env!("CARGO_PKG_VERSION").to_owned(),
+        version: crate::VERSION.to_owned(),
         storage: StorageInfo {
             path: p.is_admin().then(|| cfg.storage.path.display().to_string()),
             used_bytes: usage.total_bytes(),
