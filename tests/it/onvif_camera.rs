@@ -178,8 +178,10 @@ fn a_hostile_onvif_answer_costs_that_camera_alone() {
     }
     let end = now_us();
     let answered = bomb.hostile_answers() - answered_before;
-    assert!(answered >= 6, "the hostile cameras stopped asking ({answered} answers in 8 s)");
     assert!(slowest < Duration::from_secs(2), "/api/health took {slowest:?} while hostile answers were read");
+    // Refused at once, the hostile cameras keep retrying (the supervisor's fast retries); cameras stuck
+    // reading their first answers would not ask again.
+    assert!(answered >= 6, "the hostile cameras stopped asking ({answered} answers in 8 s)");
 
     // The hostile cameras say why; keepwatch stops on SIGTERM at once.
     let list = api.get_json("/api/cameras");
