@@ -6,7 +6,8 @@
 //! feed motion detection directly (the luma side channel), so nothing is decoded twice.
 //!
 //! One URL serves both kinds: the answer's `Content-Type` decides (`multipart/*` → [`stream`], `image/*` →
-//! [`poll`]). The jobs: [`multipart`] (pictures out of a stream whose headers cannot be trusted), [`stream`]
+//! [`poll`]). The jobs: `kw_mjpeg` (pictures out of a stream whose headers cannot be trusted; a crate of
+//! its own so it can be fuzzed without the daemon), [`stream`]
 //! and [`poll`] (fetching, with the camera quirks named where handled), [`encode`] (JPEG → H.264 on a thread
 //! of its own). Logging in (Basic + Digest, the nonce count, stale nonces) is `kw_camauth`'s, shared with
 //! ONVIF; one [`Login`] per source lives as long as the source, so every request after the first
@@ -25,7 +26,6 @@
 //! [`IngestError`]s so the supervisor's back-off applies; a dropped session stops the fetcher and encoder.
 
 pub mod encode;
-pub mod multipart;
 pub mod poll;
 pub mod stream;
 
@@ -215,8 +215,8 @@ impl Source for HttpSource {
             let resp = inner.get(None).await?;
             let ct = content_type(&resp);
             let (ptx, prx) = mpsc::channel(PICTURE_QUEUE);
-            let fetcher = if multipart::is_multipart(&ct) {
-                tracing::debug!(url = %inner.label, boundary = ?multipart::boundary_of(&ct), "MJPEG stream");
+            let fetcher = if kw_mjpeg::is_multipart(&ct) {
+                tracing::debug!(url = %inner.label, boundary = ?kw_mjpeg::boundary_of(&ct), "MJPEG stream");
                 tokio::spawn(stream::run(inner.clone(), resp, self.settings.fps, ptx))
             } else if ct.to_ascii_lowercase().starts_with("image/") || ct.is_empty() {
                 // A snapshot URL (an empty type is sniffed: the poller checks each body for a JPEG).
