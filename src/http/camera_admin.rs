@@ -13,6 +13,11 @@
 //! a URL move into the `username`/`password` keys, so the URL shown back never carries them. Secrets in a
 //! URL's query (`?pwd=...`, cheap HTTP cameras) and a sub-stream's userinfo are shown as `***`; a form
 //! that sends such a URL back unchanged keeps the stored one, so saving a form never writes `***` over them.
+//!
+//! A stored password goes only to the addresses it was stored for: the scheme, host and port of the
+//! camera's `url` and `sub_url` ([`origin`]). A `PUT` or a probe (`camera: X`) that points X's stored
+//! password at another address without sending the password again is refused (400 on `password`):
+//! otherwise anyone who may edit cameras could have a camera's password sent to a host of their choosing.
 
 use super::auth::require_admin;
 use super::cameras::valid_name;
@@ -126,6 +131,35 @@ fn settings(c: &CameraConfig) -> CameraSettings {
     }
 }
 
+/// Scheme, host and port of a camera URL (the scheme's usual port when none is written): the address a
+/// password is given to. `None` for what is not a URL.
+fn origin(raw: &str) -> Option<(String, String, Option<u16>)> {
+    let u = url::Url::parse(SourceUrl::new(raw, None, None).url.as_str()).ok()?;
+    let scheme = u.scheme().to_ascii_lowercase();
+    let port = u.port().or(match scheme.as_str() {
+        "rtsp" => Some(554),
+        "rtsps" => Some(322),
+        "onvif" => Some(80),
+        _ => u.port_or_known_default(),
+    });
+    Some((scheme, u.host_str().unwrap_or_default().to_ascii_lowercase(), port))
+}
+
+/// Whether `camera`'s stored password may go to `url`: it is one of the addresses it was stored for.
+fn stored_password_may_go_to(camera: &CameraConfig, url: &str) -> bool {
+    let Some(target) = origin(url) else { return false };
+    std::iter::once(camera.url.as_str()).chain(camera.sub_url.as_deref()).any(|u| origin(u).as_ref() == Some(&target))
+}
+
+/// The 400 for a stored password pointed at another address.
+fn password_needed_again() -> ApiError {
+    ApiError::bad_field(
+        "password",
+        "password: enter the password again for the new address (a stored password is only sent to the \
+         scheme, host and port it was stored for)",
+    )
+}
+
 fn opt_text(v: &Option<String>) -> Option<&str> {
     v.as_deref().map(str::trim).filter(|s| !s.is_empty())
 }
@@ -154,10 +188,12 @@ fn apply_form(mut base: CameraConfig, form: CameraForm) -> Result<CameraConfig, 
     }
     // The URLs as `settings` showed them come back unchanged: keep the stored ones with their secrets.
     let shown_sub = base.sub_url.as_deref().map(kw_config::redacted_url);
+    let stored_camera = base.clone();
     let stored_sub = base.sub_url.take();
     base.name = name;
     base.url = if typed.url == kw_config::redacted_url(&stored.url) { stored.url } else { typed.url };
     base.username = opt_text(&form.username).map(str::to_owned).or(typed.username);
+    let keeps_stored_password = form.password.is_none() && typed.password.is_none() && stored.password.is_some();
     base.password = match form.password.as_deref() {
         Some("") => None,
         Some(p) => Some(p.to_owned()),
@@ -167,6 +203,13 @@ fn apply_form(mut base: CameraConfig, form: CameraForm) -> Result<CameraConfig, 
         Some(u) if Some(u) == shown_sub.as_deref() => stored_sub,
         u => u.map(str::to_owned),
     };
+    if keeps_stored_password
+        && !std::iter::once(base.url.as_str())
+            .chain(base.sub_url.as_deref())
+            .all(|u| stored_password_may_go_to(&stored_camera, u))
+    {
+        return Err(password_needed_again());
+    }
     if let Some(r) = opt_text(&form.record) {
         base.record = r.parse::<RecordMode>().map_err(|_| {
             ApiError::bad_field("record", format!("record: expected continuous, motion or off, found {r:?}"))
@@ -392,11 +435,20 @@ pub async fn probe(
     let typed = SourceUrl::new(req.url.trim(), None, None);
     let mut username = opt_text(&req.username).map(str::to_owned).or(typed.username);
     let mut password = req.password.clone().filter(|p| !p.is_empty()).or(typed.password);
+    let sub = opt_text(&req.sub_url).map(|u| SourceUrl::new(u, None, None));
     if let Some(cam) = req.camera.as_deref().filter(|c| valid_name(c)) {
         if req.password.is_none() && password.is_none() {
             let cfg = current_config(&st);
             if let Some(c) = cfg.camera(cam) {
                 let stored = c.url_with_credentials();
+                if stored.password.is_some() {
+                    // The stored password goes where it was stored for, or nowhere.
+                    let sub_takes_it = sub.as_ref().filter(|s| s.password.is_none()).map(|s| s.url.as_str());
+                    if !std::iter::once(typed.url.as_str()).chain(sub_takes_it).all(|u| stored_password_may_go_to(c, u))
+                    {
+                        return Err(password_needed_again());
+                    }
+                }
                 password = stored.password;
                 username = username.or(stored.username);
             }
@@ -405,7 +457,7 @@ pub async fn probe(
     let timeout = crate::probe::PROBE_TIMEOUT;
     let mut r = crate::probe::probe(&typed.url, username.as_deref(), password.as_deref(), timeout).await;
     // One after the other, never at once: cheap cameras allow only one or two sessions.
-    if let Some(s) = opt_text(&req.sub_url).map(|u| SourceUrl::new(u, None, None)) {
+    if let Some(s) = sub {
         let (u, pw) = (s.username.or(username), s.password.or(password));
         r.sub = Some(crate::probe::probe(&s.url, u.as_deref(), pw.as_deref(), timeout).await.into());
     }
@@ -429,6 +481,38 @@ mod tests {
             max_age: None,
             motion: None,
         }
+    }
+
+    #[test]
+    fn a_stored_password_goes_only_where_it_was_stored_for() {
+        let mut c = CameraConfig::new("gate", "rtsp://cam.lan/main");
+        c.sub_url = Some("rtsp://cam.lan:8554/sub".into());
+        c.password = Some("s3cret".into());
+        assert!(stored_password_may_go_to(&c, "rtsp://CAM.lan:554/other-path"));
+        assert!(stored_password_may_go_to(&c, "rtsp://u:p@cam.lan:8554/x"));
+        assert!(!stored_password_may_go_to(&c, "rtsp://other.lan/main"));
+        assert!(!stored_password_may_go_to(&c, "rtsp://cam.lan:555/main"));
+        assert!(!stored_password_may_go_to(&c, "rtsps://cam.lan/main"));
+        assert!(!stored_password_may_go_to(&c, "not a url"));
+        assert_eq!(origin("onvif://h"), origin("onvif://h:80/onvif/device_service"));
+        assert_eq!(origin("http://h/a"), origin("http://h:80/b"));
+        // A PUT that moves the camera elsewhere without the password: refused, naming the field.
+        let e = apply_form(c.clone(), form("rtsp://other.lan/main", Some("rtsp://cam.lan:8554/sub"))).err().unwrap();
+        assert_eq!(e.field.as_deref(), Some("password"), "{}", e.message);
+        assert!(e.message.contains("enter the password again"), "{}", e.message);
+        // ... or only its sub-stream elsewhere.
+        assert!(apply_form(c.clone(), form("rtsp://cam.lan/main", Some("rtsp://evil.lan/sub"))).is_err());
+        // With the password sent again, or removed, or at the same address: taken.
+        let mut again = form("rtsp://other.lan/main", None);
+        again.password = Some("new".into());
+        assert_eq!(apply_form(c.clone(), again).unwrap().password.as_deref(), Some("new"));
+        let mut removed = form("rtsp://other.lan/main", None);
+        removed.password = Some(String::new());
+        assert_eq!(apply_form(c.clone(), removed).unwrap().password, None);
+        let kept = apply_form(c.clone(), form("rtsp://cam.lan:554/main2", None)).unwrap();
+        assert_eq!(kept.password.as_deref(), Some("s3cret"));
+        // In the URL's userinfo counts as sent.
+        assert!(apply_form(c, form("rtsp://admin:typed@other.lan/main", None)).is_ok());
     }
 
     #[test]

@@ -2,9 +2,12 @@
 //! `POST/PUT/DELETE /api/cameras` land in the config file (comments kept, passwords write-only) and apply
 //! live; `POST /api/cameras/probe` reports codec, resolution and a picture, or exactly why a camera failed
 //! (wrong password on a real RTSP server, nothing listening, an unknown scheme); viewers may do none of it.
+//! A camera's stored password goes only to the address it was stored for (issue 12): a probe or a `PUT`
+//! pointing it elsewhere must send the password again.
 
 use crate::support;
 use crate::support::keepwatch::*;
+use crate::support::mjpeg_camera::{AuthKind, CameraOptions, MjpegCamera};
 use crate::support::wait;
 use crate::support::{Auth, ClipSpec, RtspServer};
 use serde_json::json;
@@ -121,6 +124,62 @@ fn probe_reports_the_stream_or_exactly_why_not() {
     assert_eq!(r["kind"].as_str(), Some("bad_url"), "{r}");
     assert!(!kw.log_text().contains("right-pw"), "a camera password reached the log");
     kw.stop_ok();
+}
+
+#[test]
+fn a_stored_password_is_not_sent_to_a_new_address() {
+    let stored_pw = "stored-pw-5";
+    let opts =
+        |password: &str| CameraOptions { auth: AuthKind::Basic, password: password.into(), ..Default::default() };
+    let home = MjpegCamera::start(opts(stored_pw));
+    // Another host:port that asks for a Basic login and keeps whatever it is sent.
+    let elsewhere = MjpegCamera::start(opts("elsewhere-pw"));
+    let dir = tempfile::tempdir().unwrap();
+    let section = camera(
+        "x",
+        &home.url("/goform/snapshot"),
+        &format!("username = \"admin\"\npassword = \"{stored_pw}\"\n[cameras.motion]\nenabled = false\n"),
+    );
+    let config = write_config(dir.path(), "", &section);
+    let admin = create_token(&config, "admin-tok", "admin", None);
+    let mut kw = Keepwatch::start(&config);
+    let api = kw.api().with_bearer(&admin);
+    let leaked = || {
+        use base64::Engine as _;
+        let basic = base64::engine::general_purpose::STANDARD.encode(format!("admin:{stored_pw}"));
+        elsewhere.stats.authorizations.lock().unwrap().iter().any(|a| a.contains(&basic) || a.contains(stored_pw))
+    };
+
+    // A probe of another address in camera x's name: x's password does not go there.
+    let probe = json!({"url": elsewhere.url("/goform/snapshot"), "camera": "x"});
+    let (st, body) = api.post("/api/cameras/probe", &probe).status_json();
+    assert!(!leaked(), "camera x's password was sent to another address: {body}");
+    assert_eq!((st, body["field"].as_str()), (400, Some("password")), "{body}");
+    assert!(body.to_string().contains("enter the password again"), "{body}");
+    // The same probe with the password typed in is the user's choice (and here the wrong one).
+    let typed = json!({"url": elsewhere.url("/goform/snapshot"), "camera": "x", "password": "typed"});
+    let (_, r) = api.post("/api/cameras/probe", &typed).status_json();
+    assert_eq!(r["kind"].as_str(), Some("auth"), "{r}");
+    // At its own address the stored password still serves the probe.
+    let (st, r) =
+        api.post("/api/cameras/probe", &json!({"url": home.url("/goform/snapshot"), "camera": "x"})).status_json();
+    assert_eq!((st, r["ok"].as_bool()), (200, Some(true)), "{r}");
+
+    // A PUT that changes only the port, without the password: refused, nothing written.
+    let before = std::fs::read_to_string(&config).unwrap();
+    let moved = json!({"name": "x", "url": elsewhere.url("/goform/snapshot"), "username": "admin"});
+    let (st, body) = api.put("/api/cameras/x", &moved).status_json();
+    assert_eq!((st, body["field"].as_str()), (400, Some("password")), "{body}");
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), before);
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(!leaked(), "camera x's password was sent to another address");
+    // With the password sent again, the move is taken.
+    let mut moved = moved;
+    moved["password"] = json!("elsewhere-pw");
+    let (st, body) = api.put("/api/cameras/x", &moved).status_json();
+    assert_eq!(st, 200, "{body}");
+    kw.stop_ok();
+    assert!(!leaked(), "camera x's old password was sent to its new address");
 }
 
 #[test]

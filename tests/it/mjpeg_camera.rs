@@ -2,7 +2,8 @@
 //! loopback (tests/support/mjpeg_camera.rs) streams 640×480 JPEGs at 10 fps behind Basic auth, hangs up
 //! every few seconds like goform firmware and sends a malformed part now and then; a second one serves
 //! snapshots behind Digest auth whose nonce goes stale. keepwatch must record both as H.264 across the
-//! hang-ups, export an MP4 that ffprobe reads at 640×480, and never log the password.
+//! hang-ups, export an MP4 that ffprobe reads at 640×480, and never log the password. A camera that
+//! redirects to another port is not followed there (issue 12).
 
 use crate::support;
 use crate::support::keepwatch::*;
@@ -153,6 +154,29 @@ fn wrong_password_is_an_auth_error_and_never_logged() {
     let refused = cam.stats.unauthorized.load(Ordering::Relaxed);
     assert!(refused <= 3, "{refused} refused requests: the camera is being hammered");
     kw.stop_ok();
+    let log = kw.log_text();
+    assert!(!log.contains(PASSWORD) && !log.contains("cret") && !log.contains("panicked"), "{log}");
+}
+
+#[test]
+fn a_redirect_to_another_port_is_not_followed() {
+    // Another listener that would accept the password; the camera points every request at it.
+    let elsewhere = MjpegCamera::start(CameraOptions { password: PASSWORD.into(), ..CameraOptions::default() });
+    let cam = MjpegCamera::start(CameraOptions {
+        redirect_to: Some(elsewhere.url("/goform/snapshot")),
+        ..CameraOptions::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let section =
+        camera("moved", &cam.url("/goform/snapshot"), &format!("username = \"admin\"\npassword = \"{PASSWORD}\"\n"));
+    let config = write_config(dir.path(), "", &section);
+    let mut kw = Keepwatch::start(&config);
+    let redirect = format!("redirects to http://127.0.0.1:{}", elsewhere.port);
+    kw.expect_line(&["camera offline", &redirect, "camera=moved"], Duration::from_secs(20));
+    kw.stop_ok();
+    assert!(cam.stats.requests.load(Ordering::Relaxed) >= 1);
+    assert_eq!(elsewhere.stats.requests.load(Ordering::Relaxed), 0, "the redirect was followed");
+    assert!(elsewhere.stats.authorizations.lock().unwrap().is_empty());
     let log = kw.log_text();
     assert!(!log.contains(PASSWORD) && !log.contains("cret") && !log.contains("panicked"), "{log}");
 }

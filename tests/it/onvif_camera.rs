@@ -3,11 +3,12 @@
 //! `keepwatch discover` must list both; `onvif://` cameras must record through the profiles' RTSP
 //! addresses (the sub profile as sub-stream); a motion message from the camera (after the Initialized
 //! replay, which must be ignored) must become one `camera-motion` event; a wrong password must show as a
-//! clear auth error in `/api/cameras`.
+//! clear auth error in `/api/cameras`. A hostile ONVIF camera (issue 12) whose every answer is a namespace
+//! bomb costs that camera alone: another camera records without a gap and `/api/health` answers promptly.
 
 use crate::support;
 use crate::support::keepwatch::*;
-use crate::support::onvif_device::{Maker, OnvifDevice, Spec};
+use crate::support::onvif_device::{namespace_bomb, Maker, OnvifDevice, Spec};
 use crate::support::wait;
 use crate::support::{ClipSpec, RtspServer};
 use serde_json::Value;
@@ -134,4 +135,71 @@ fn onvif_cameras_are_discovered_recorded_and_report_motion() {
         );
     }
     assert!(spans(&config, "wrong").is_empty());
+}
+
+#[test]
+fn a_hostile_onvif_answer_costs_that_camera_alone() {
+    let bomb = OnvifDevice::start(Spec {
+        maker: Maker::H,
+        user: "admin".into(),
+        password: "pw".into(),
+        rtsp_main: "rtsp://127.0.0.1:1/none".into(),
+        rtsp_sub: "rtsp://127.0.0.1:1/none".into(),
+        clock_offset_s: 0,
+    });
+    // About 190 KB, under the 1 MiB cap: before the fix, minutes of parsing per answer on the runtime.
+    bomb.answer_everything_with(Some(namespace_bomb(4_500)));
+    // One steady camera, and six ONVIF cameras behind the hostile device. Each of those asks from three
+    // places at once (main stream, sub stream, PullPoint events): more parses than the runtime has threads
+    // on any machine this runs on, so parsing on the runtime would stop everything.
+    let mut cams = camera("steady", "demo://synthetic?width=160&height=96&fps=10&gop=1", "");
+    for i in 0..6 {
+        cams += &camera(&format!("hostile{i}"), &format!("onvif://admin:pw@127.0.0.1:{}", bomb.port), "");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "", &cams);
+    let token = create_token(&config, "t", "admin", None);
+    let mut kw = Keepwatch::start(&config);
+    let api = kw.api().with_bearer(&token);
+    kw.expect_streaming(&["steady"], Duration::from_secs(30));
+    wait::until("the hostile cameras to be answered", Duration::from_secs(20), || bomb.hostile_answers() >= 6);
+
+    // Eight seconds of hostile answers: health answers at once throughout, recording goes on.
+    let answered_before = bomb.hostile_answers();
+    let start = now_us();
+    let t0 = Instant::now();
+    let mut slowest = Duration::ZERO;
+    while t0.elapsed() < Duration::from_secs(8) {
+        let t = Instant::now();
+        let r = api.get("/api/health");
+        assert_eq!(r.status, 200, "{}", r.text());
+        slowest = slowest.max(t.elapsed());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let end = now_us();
+    let answered = bomb.hostile_answers() - answered_before;
+    assert!(slowest < Duration::from_secs(2), "/api/health took {slowest:?} while hostile answers were read");
+    // Refused at once, the hostile cameras keep retrying (the supervisor's fast retries); cameras stuck
+    // reading their first answers would not ask again.
+    assert!(answered >= 6, "the hostile cameras stopped asking ({answered} answers in 8 s)");
+
+    // The hostile cameras say why; keepwatch stops on SIGTERM at once.
+    let list = api.get_json("/api/cameras");
+    let errors: Vec<String> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["name"].as_str().is_some_and(|n| n.starts_with("hostile")))
+        .map(|c| c["last_error"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert!(errors.iter().any(|e| e.contains("refused XML answer")), "{errors:?}");
+    let stopping = Instant::now();
+    kw.stop_ok();
+    assert!(stopping.elapsed() < Duration::from_secs(10), "stopping took {:?}", stopping.elapsed());
+
+    // The steady camera recorded the whole window without a gap.
+    let spans = spans(&config, "steady");
+    let covering = spans.iter().find(|&&(s, e)| s <= start && e >= end);
+    assert!(covering.is_some(), "a gap in [{start}, {end}]: {spans:?}\n{}", kw.log_text());
+    eprintln!("hostile ONVIF: {answered} hostile answers in 8 s, /api/health at worst {slowest:?}");
 }

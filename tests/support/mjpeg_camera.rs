@@ -4,7 +4,9 @@
 //! goform firmware, hangs up after a while (`drop_after`); every `bad_every`-th part is malformed (a cut-off
 //! picture with a lying Content-Length). `/goform/snapshot` answers one JPEG per request. Either needs HTTP
 //! Basic or Digest (RFC 7616 MD5, `qop=auth`; the nonce goes stale every `stale_every` requests) when
-//! credentials are set. Pictures are 640×480 JPEGs made with the `image` crate: a gradient with a square
+//! credentials are set. Every `Authorization` value it receives is kept ([`Stats::authorizations`]), so a
+//! test can tell whether a password reached it; with `redirect_to` it answers every request with a 302
+//! there instead. Pictures are 640×480 JPEGs made with the `image` crate: a gradient with a square
 //! moving across, so the H.264 encoder sees real motion.
 
 use std::io::{BufRead, BufReader, Write};
@@ -37,6 +39,8 @@ pub struct CameraOptions {
     pub stale_every: u64,
     /// Distinct pictures in the loop.
     pub pictures: u32,
+    /// Answer every request with `302 Found` to this URL.
+    pub redirect_to: Option<String>,
 }
 
 impl Default for CameraOptions {
@@ -52,6 +56,7 @@ impl Default for CameraOptions {
             bad_every: 40,
             stale_every: 25,
             pictures: 20,
+            redirect_to: None,
         }
     }
 }
@@ -65,6 +70,10 @@ pub struct Stats {
     pub stale: AtomicU64,
     pub parts: AtomicU64,
     pub bad_parts: AtomicU64,
+    /// Every request, counted before anything else.
+    pub requests: AtomicU64,
+    /// Every `Authorization` header value received, in order.
+    pub authorizations: Mutex<Vec<String>>,
 }
 
 pub struct MjpegCamera {
@@ -254,6 +263,17 @@ fn serve(sh: &Shared, s: TcpStream) {
     let mut w = s;
     // Keep-alive: several requests per connection (snapshot polling reuses the connection).
     while let Some((method, path, headers)) = read_request(&mut r) {
+        sh.stats.requests.fetch_add(1, Ordering::Relaxed);
+        if let Some((_, v)) = headers.iter().find(|(k, _)| k == "authorization") {
+            sh.stats.authorizations.lock().unwrap().push(v.clone());
+        }
+        if let Some(to) = &sh.opts.redirect_to {
+            let resp = format!("HTTP/1.1 302 Found\r\nLocation: {to}\r\nContent-Length: 0\r\n\r\n");
+            if w.write_all(resp.as_bytes()).is_err() {
+                return;
+            }
+            continue;
+        }
         if let Err(challenge) = check_auth(sh, &method, &headers) {
             sh.stats.unauthorized.fetch_add(1, Ordering::Relaxed);
             let body = "401 Unauthorized";

@@ -10,6 +10,9 @@
 //! fails WS-Security. Stream URIs point at a real RTSP server. PullPoint events: every new subscription
 //! first replays the current state as `PropertyOperation="Initialized"` (motion *on*, to catch clients
 //! that take the replay for news); the test then pushes changes with [`OnvifDevice::push_motion`].
+//!
+//! A hostile camera: [`OnvifDevice::answer_everything_with`] makes it answer every SOAP request with the
+//! given text (200, SOAP content type), e.g. [`namespace_bomb`].
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -63,6 +66,9 @@ struct Shared {
     auth_ok: AtomicU64,
     auth_refused: AtomicU64,
     nonce_seq: AtomicU64,
+    /// When set, the answer to every SOAP request.
+    hostile: Mutex<Option<Arc<String>>>,
+    hostile_answers: AtomicU64,
 }
 
 pub struct OnvifDevice {
@@ -105,6 +111,8 @@ impl OnvifDevice {
             auth_ok: AtomicU64::new(0),
             auth_refused: AtomicU64::new(0),
             nonce_seq: AtomicU64::new(1),
+            hostile: Mutex::new(None),
+            hostile_answers: AtomicU64::new(0),
         });
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let s2 = shared.clone();
@@ -133,6 +141,16 @@ impl OnvifDevice {
     pub fn push_motion(&self, operation: &'static str, on: bool) {
         self.shared.queue.lock().unwrap().push_back((operation, on));
         self.shared.wake.notify_waiters();
+    }
+
+    /// From now on answers every SOAP request with `text` (`None`: answers normally again).
+    pub fn answer_everything_with(&self, text: Option<String>) {
+        *self.shared.hostile.lock().unwrap() = text.map(Arc::new);
+    }
+
+    /// How many answers [`OnvifDevice::answer_everything_with`]'s text has been sent as.
+    pub fn hostile_answers(&self) -> u64 {
+        self.shared.hostile_answers.load(Ordering::Relaxed)
     }
 
     pub fn subscriptions(&self) -> u64 {
@@ -361,6 +379,12 @@ fn device_time(s: &Shared) -> i64 {
 }
 
 async fn handle(State(s): State<Arc<Shared>>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+    let hostile = s.hostile.lock().unwrap().clone();
+    if let Some(text) = hostile {
+        s.hostile_answers.fetch_add(1, Ordering::Relaxed);
+        return (StatusCode::OK, [("content-type", "application/soap+xml; charset=utf-8")], text.as_str().to_owned())
+            .into_response();
+    }
     let body = String::from_utf8_lossy(&body).into_owned();
     let op = operation(&body);
     let m = s.spec.maker;
@@ -511,5 +535,15 @@ fn notification(m: Maker, op: &str, on: bool, now: i64) -> String {
     format!(
         "<wsnt:NotificationMessage><wsnt:Topic Dialect=\"http://www.onvif.org/ver10/tev/topicExpression/ConcreteSet\">{topic}</wsnt:Topic><wsnt:Message><tt:Message UtcTime=\"{}\" PropertyOperation=\"{op}\"><tt:Source>{source}</tt:Source><tt:Data><tt:SimpleItem Name=\"{item}\" Value=\"{on}\"/></tt:Data></tt:Message></wsnt:Message></wsnt:NotificationMessage>",
         fmt_utc(now)
+    )
+}
+
+/// A SOAP answer that declares a new namespace prefix on each of `levels` nested elements: well-formed,
+/// under the 1 MiB cap at 4,500 levels (about 190 KB), and before issue 12 minutes of XML parsing.
+pub fn namespace_bomb(levels: usize) -> String {
+    let open: String = (0..levels).map(|i| format!(r#"<p{i}:e xmlns:p{i}="urn:bomb:{i}">"#)).collect();
+    let close: String = (0..levels).rev().map(|i| format!("</p{i}:e>")).collect();
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?><env:Envelope xmlns:env="http://www.w3.org/2003/05/soap-envelope"><env:Body>{open}{close}</env:Body></env:Envelope>"#
     )
 }

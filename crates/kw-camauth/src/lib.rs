@@ -20,6 +20,9 @@
 //!   the nonce count, and whether a 401 means "try again with the new nonce" or "the password is wrong".
 //!
 //! Credentials never appear in `Debug` output or in failure texts.
+//!
+//! Entry points for fuzzing (bytes in, never a panic, linear time): [`Challenge::parse`] (one
+//! `WWW-Authenticate` value), [`DigestChallenge::parse`], and [`Login::refused`] (a 401's challenges).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

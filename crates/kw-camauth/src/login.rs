@@ -6,6 +6,13 @@
 //! request. And a 401 is not always a wrong password: a nonce that went stale (or that the camera
 //! rotated) after it worked is answered at once with the new one, while the same refusal again means the
 //! password is wrong, which the caller reports instead of hammering the camera.
+//!
+//! Why a login remembers that Digest worked: a man in the middle who answers the next request with a
+//! Basic challenge would otherwise be sent the password in the clear (Basic is base64, not a secret). Once
+//! the camera has accepted a Digest answer, this login never answers Basic again (see
+//! [`Failure::Downgrade`]); it stays so for as long as the login lives (a camera's source keeps one for its
+//! whole life, so a reconnect does not reset it). Before the first success there is nothing to pin: a
+//! login's first challenge is taken as the camera's, which is why `kw-onvif` never answers Basic at all.
 
 use crate::challenge::Challenge;
 use crate::digest::{cnonce, DigestChallenge};
@@ -34,6 +41,9 @@ pub enum Failure {
     NoCredentials,
     /// Credentials were sent and refused.
     Refused,
+    /// Only Basic was offered after this login's Digest answers had been accepted: a downgrade, refused so
+    /// the password never goes out in the clear.
+    Downgrade,
 }
 
 impl std::fmt::Display for Failure {
@@ -45,6 +55,10 @@ impl std::fmt::Display for Failure {
                 f.write_str("the camera asks for a username and password; set username and password")
             }
             Failure::Refused => f.write_str("the camera refused the username and password"),
+            Failure::Downgrade => f.write_str(
+                "the camera asked for a Basic login after Digest had worked; refusing to send the password in \
+                 the clear (someone between keepwatch and the camera?)",
+            ),
         }
     }
 }
@@ -78,6 +92,8 @@ pub struct Login {
     scheme: Scheme,
     /// 401s in a row (any scheme) since the last accepted request.
     refused_in_a_row: u32,
+    /// The camera has accepted a Digest answer: Basic is never answered again.
+    digest_worked: bool,
 }
 
 impl std::fmt::Debug for Login {
@@ -89,7 +105,7 @@ impl std::fmt::Debug for Login {
 impl Login {
     /// Answers Basic and Digest challenges, the strongest offered (Digest SHA-256, Digest MD5, Basic).
     pub fn new(creds: Option<Credentials>) -> Login {
-        Login { creds, basic: true, scheme: Scheme::Unknown, refused_in_a_row: 0 }
+        Login { creds, basic: true, scheme: Scheme::Unknown, refused_in_a_row: 0, digest_worked: false }
     }
 
     /// Answers Digest challenges only: for clients that must not send the password in the clear.
@@ -111,9 +127,17 @@ impl Login {
         }
     }
 
-    /// The camera accepted a request.
+    /// The camera accepted a request (the one [`Login::authorization`] made last, if any).
     pub fn accepted(&mut self) {
         self.refused_in_a_row = 0;
+        if matches!(self.scheme, Scheme::Digest(..)) && self.creds.is_some() {
+            self.digest_worked = true;
+        }
+    }
+
+    /// Whether the camera has accepted a Digest answer from this login (so Basic is never answered).
+    pub fn digest_worked(&self) -> bool {
+        self.digest_worked
     }
 
     /// The camera answered 401 with these `WWW-Authenticate` values: retry or give up.
@@ -128,6 +152,8 @@ impl Login {
         let Some(best) = self.pick(&parsed) else {
             return Refusal::Fail(if parsed.is_empty() {
                 Failure::NoChallenge
+            } else if self.digest_worked && parsed.iter().any(|c| c.scheme() == "basic") {
+                Failure::Downgrade
             } else {
                 let names: Vec<&str> = parsed.iter().map(Challenge::scheme).collect();
                 Failure::Unsupported(names.join(", "))
@@ -158,7 +184,7 @@ impl Login {
         let mut best: Option<Scheme> = None;
         for c in challenges {
             let candidate = match c.scheme() {
-                "basic" if self.basic => Scheme::Basic,
+                "basic" if self.basic && !self.digest_worked => Scheme::Basic,
                 "digest" => match DigestChallenge::from_challenge(c) {
                     Some(d) => Scheme::Digest(d, 0),
                     None => continue,
@@ -244,6 +270,34 @@ mod tests {
         let mut a = Login::digest_only(Credentials::from_parts(Some("admin"), Some("pw")));
         assert_eq!(a.refused(&both[..1]), Refusal::Fail(Failure::Unsupported("basic".into())));
         assert_eq!(a.authorization("POST", "/onvif"), None);
+    }
+
+    #[test]
+    fn basic_is_never_answered_after_digest_worked() {
+        let digest = |n: &str| format!("Digest realm=\"cam\", qop=\"auth\", nonce=\"{n}\"");
+        let mut a = login("admin", "pw");
+        assert_eq!(a.refused(&[digest("n1")]), Refusal::Retry);
+        assert!(a.authorization("GET", "/video").unwrap().starts_with("Digest "));
+        a.accepted();
+        assert!(a.digest_worked());
+        // Someone in between answers the next request with Basic only: refused, and no Basic goes out.
+        assert_eq!(a.refused(&["Basic realm=\"cam\""]), Refusal::Fail(Failure::Downgrade));
+        assert!(Failure::Downgrade.to_string().contains("Basic"));
+        let next = a.authorization("GET", "/video").unwrap();
+        assert!(next.starts_with("Digest ") && !next.contains(&basic::authorization(&a.creds.clone().unwrap())));
+        // Offered both, the login keeps answering Digest (the stronger one anyway).
+        assert_eq!(a.refused(&["Basic realm=\"cam\"".to_owned(), digest("n2")]), Refusal::Retry);
+        assert!(a.authorization("GET", "/video").unwrap().contains("nonce=\"n2\""));
+        // A Digest challenge that was refused before any success pins nothing: Basic still works there.
+        let mut b = login("admin", "pw");
+        assert_eq!(b.refused(&[digest("n1")]), Refusal::Retry);
+        let _ = b.authorization("GET", "/");
+        assert_eq!(b.refused(&["Basic realm=\"cam\""]), Refusal::Fail(Failure::Refused));
+        assert!(!b.digest_worked());
+        // Accepted without credentials (no challenge yet): nothing is pinned either.
+        let mut c = login("admin", "pw");
+        c.accepted();
+        assert_eq!(c.refused(&["Basic realm=\"cam\""]), Refusal::Retry);
     }
 
     #[test]

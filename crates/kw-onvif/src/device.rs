@@ -239,24 +239,24 @@ impl Camera {
         let device_url = device_url.as_str();
         let base = url::Url::parse(device_url).map_err(|e| Error::Protocol(format!("bad device address: {e}")))?;
         let services = match client
-            .call(
+            .call_parsed(
                 device_url,
                 &format!("{DEVICE_NS}/GetServices"),
                 "<tds:GetServices><tds:IncludeCapability>false</tds:IncludeCapability></tds:GetServices>",
+                parse_services,
             )
             .await
-            .and_then(|t| parse_services(&t))
         {
             Ok(s) if s.media.is_some() || s.media2.is_some() => s,
             Ok(_) | Err(Error::Fault(_)) | Err(Error::Protocol(_)) => {
-                let t = client
-                    .call(
+                client
+                    .call_parsed(
                         device_url,
                         &format!("{DEVICE_NS}/GetCapabilities"),
                         "<tds:GetCapabilities><tds:Category>All</tds:Category></tds:GetCapabilities>",
+                        parse_services,
                     )
-                    .await?;
-                parse_services(&t)?
+                    .await?
             }
             Err(e) => return Err(e),
         };
@@ -285,9 +285,8 @@ impl Camera {
 
     pub async fn device_info(&self) -> Result<DeviceInfo, Error> {
         let url = self.client.device_url().to_owned();
-        let t =
-            self.client.call(&url, &format!("{DEVICE_NS}/GetDeviceInformation"), "<tds:GetDeviceInformation/>").await?;
-        parse_device_info(&t)
+        let action = format!("{DEVICE_NS}/GetDeviceInformation");
+        self.client.call_parsed(&url, &action, "<tds:GetDeviceInformation/>", parse_device_info).await
     }
 
     /// The video profiles, through Media2 where it answers, else Media1.
@@ -295,13 +294,14 @@ impl Camera {
         if let Some(m2) = &self.services.media2 {
             let r = self
                 .client
-                .call(
+                .call_parsed(
                     m2,
                     &format!("{MEDIA2_NS}/GetProfiles"),
                     "<tr2:GetProfiles><tr2:Type>All</tr2:Type></tr2:GetProfiles>",
+                    |t| parse_profiles(t, true),
                 )
                 .await;
-            match r.and_then(|t| parse_profiles(&t, true)) {
+            match r {
                 Ok(p) if !p.is_empty() => return Ok(p),
                 Ok(_) | Err(Error::Fault(_)) | Err(Error::Protocol(_)) if self.services.media.is_some() => {
                     tracing::debug!("Media2 gave no usable profiles; asking Media1");
@@ -313,8 +313,8 @@ impl Camera {
         let Some(m1) = &self.services.media else {
             return Err(Error::Protocol("the camera offers no ONVIF media service".into()));
         };
-        let t = self.client.call(m1, &format!("{MEDIA1_NS}/GetProfiles"), "<trt:GetProfiles/>").await?;
-        let p = parse_profiles(&t, false)?;
+        let action = format!("{MEDIA1_NS}/GetProfiles");
+        let p = self.client.call_parsed(m1, &action, "<trt:GetProfiles/>", |t| parse_profiles(t, false)).await?;
         if p.is_empty() {
             return Err(Error::Protocol("the camera has no video profile".into()));
         }
@@ -330,16 +330,15 @@ impl Camera {
     pub async fn stream_uri(&self, p: &Profile) -> Result<String, Error> {
         let url = self.media_url(p)?;
         let token = xml::escape(&p.token);
-        let t = if p.media2 {
+        let uri = if p.media2 {
             let body = format!("<tr2:GetStreamUri><tr2:Protocol>RTSP</tr2:Protocol><tr2:ProfileToken>{token}</tr2:ProfileToken></tr2:GetStreamUri>");
-            self.client.call(url, &format!("{MEDIA2_NS}/GetStreamUri"), &body).await?
+            self.client.call_parsed(url, &format!("{MEDIA2_NS}/GetStreamUri"), &body, parse_uri).await?
         } else {
             let body = format!(
                 "<trt:GetStreamUri><trt:StreamSetup><tt:Stream>RTP-Unicast</tt:Stream><tt:Transport><tt:Protocol>RTSP</tt:Protocol></tt:Transport></trt:StreamSetup><trt:ProfileToken>{token}</trt:ProfileToken></trt:GetStreamUri>"
             );
-            self.client.call(url, &format!("{MEDIA1_NS}/GetStreamUri"), &body).await?
+            self.client.call_parsed(url, &format!("{MEDIA1_NS}/GetStreamUri"), &body, parse_uri).await?
         };
-        let uri = parse_uri(&t)?;
         Ok(match self.base() {
             Some(b) => rebase_stream(&uri, &b),
             None => uri,
@@ -361,8 +360,8 @@ impl Camera {
                 format!("<trt:GetSnapshotUri><trt:ProfileToken>{token}</trt:ProfileToken></trt:GetSnapshotUri>"),
             )
         };
-        match self.client.call(url, &format!("{ns}/GetSnapshotUri"), &body).await {
-            Ok(t) => Ok(parse_uri(&t).ok().map(|u| match self.base() {
+        match self.client.call_parsed(url, &format!("{ns}/GetSnapshotUri"), &body, |t| Ok(parse_uri(t).ok())).await {
+            Ok(uri) => Ok(uri.map(|u| match self.base() {
                 Some(b) => rebase_service(&u, &b),
                 None => u,
             })),

@@ -106,6 +106,12 @@ pub fn parse_probe_matches(text_: &str, relates_to: Option<&str>) -> Result<Vec<
     Ok(out)
 }
 
+/// [`parse_probe_matches`] of a datagram's bytes (invalid UTF-8 replaced): the entry point for fuzzing
+/// WS-Discovery answers.
+pub fn parse_probe_matches_bytes(datagram: &[u8], relates_to: Option<&str>) -> Result<Vec<Discovered>, Error> {
+    parse_probe_matches(&String::from_utf8_lossy(datagram), relates_to)
+}
+
 fn socket(interface: Option<Ipv4Addr>) -> std::io::Result<tokio::net::UdpSocket> {
     use socket2::{Domain, Protocol, Socket, Type};
     let s = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))?;
@@ -151,8 +157,9 @@ pub async fn discover(interface: Option<Ipv4Addr>, timeout: Duration) -> Result<
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
             Ok(Ok((n, from))) => {
-                let text_ = String::from_utf8_lossy(&buf[..n]);
-                match parse_probe_matches(&text_, Some(&id)) {
+                // Read off the runtime: a LAN neighbour's datagram is as untrusted as a camera's answer.
+                let (datagram, want) = (buf[..n].to_vec(), id.clone());
+                match xml::off_runtime(move || parse_probe_matches_bytes(&datagram, Some(&want))).await {
                     Ok(devices) => {
                         for d in devices {
                             let dup = found.iter().any(|f| {

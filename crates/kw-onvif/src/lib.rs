@@ -10,8 +10,14 @@
 //!   Digest fallback, size caps).
 //! - [`device`]: device information, services, media profiles, stream and snapshot URIs.
 //! - [`pullpoint`]: PullPoint subscriptions and the motion state that comes out of them.
-//! - [`xml`]: prefix-tolerant reading of answers.
+//! - [`xml`]: prefix-tolerant reading of answers, bounded in shape ([`xml::limits`]) so parsing is linear in
+//!   the answer, and run off the async runtime ([`xml::off_runtime`]).
 //! - [`xstime`]: xs:dateTime and xs:duration.
+//!
+//! Entry points for fuzzing (bytes in, never a panic, time linear in the input): [`xml::parse_bytes`] (the
+//! envelope parse with its limits), [`soap::read_answer`] (an answer's status and body as the client reads
+//! them), [`discovery::parse_probe_matches_bytes`] (a WS-Discovery datagram), and the `parse_*` functions of
+//! [`device`] and [`pullpoint`] over text.
 //!
 //! Time: the client reads "now" from an injected clock (`kw_media::clock`, the system clock by default), so
 //! WS-Security timestamps and the motion tracker's timing can be tested on a fake clock.

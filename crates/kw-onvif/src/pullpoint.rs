@@ -112,7 +112,21 @@ fn simple_items(n: Option<roxmltree::Node<'_, '_>>) -> Vec<(String, String)> {
 
 /// The notifications in a PullMessages answer (or a Notify).
 pub fn parse_notifications(text_: &str) -> Result<Vec<Notification>, Error> {
+    notifications(&xml::parse(text_)?)
+}
+
+/// What a PullMessages answer holds: the notifications, and the camera's current and termination times
+/// (ms since the epoch, camera clock) when it says.
+pub type Pulled = (Vec<Notification>, Option<i64>, Option<i64>);
+
+/// A PullMessages answer, from one parse.
+pub fn parse_pull(text_: &str) -> Result<Pulled, Error> {
     let doc = xml::parse(text_)?;
+    let (current, termination) = times(&doc);
+    Ok((notifications(&doc)?, current, termination))
+}
+
+fn notifications(doc: &roxmltree::Document<'_>) -> Result<Vec<Notification>, Error> {
     let mut out = Vec::new();
     for nm in descendants(doc.root_element(), "NotificationMessage").take(MAX_NOTIFICATIONS) {
         let topic = descendant(nm, "Topic").map(|t| xml::plain_topic(&text(t))).unwrap_or_default();
@@ -261,8 +275,9 @@ async fn subscribe(cam: &Camera, url: &str, o: &WatchOptions) -> Result<Subscrip
         "<tev:CreatePullPointSubscription><tev:InitialTerminationTime>{}</tev:InitialTerminationTime></tev:CreatePullPointSubscription>",
         xs_duration(o.termination)
     );
-    let t = cam.client().call_with(url, &action, &addressing(&action, url), &body, crate::soap::CALL_TIMEOUT).await?;
-    let mut s = parse_subscription(&t)?;
+    let header = addressing(&action, url);
+    let mut s =
+        cam.client().call_read(url, &action, &header, &body, crate::soap::CALL_TIMEOUT, parse_subscription).await?;
     if let Ok(base) = url::Url::parse(cam.client().device_url()) {
         // Like service addresses: the camera may name an address it has on another network.
         if let Ok(mut u) = url::Url::parse(&s.address) {
@@ -274,11 +289,7 @@ async fn subscribe(cam: &Camera, url: &str, o: &WatchOptions) -> Result<Subscrip
     Ok(s)
 }
 
-async fn pull(
-    cam: &Camera,
-    s: &Subscription,
-    o: &WatchOptions,
-) -> Result<(Vec<Notification>, Option<i64>, Option<i64>), Error> {
+async fn pull(cam: &Camera, s: &Subscription, o: &WatchOptions) -> Result<Pulled, Error> {
     let action = format!("{EVENTS_WSDL}/PullPointSubscription/PullMessagesRequest");
     let body = format!(
         "<tev:PullMessages><tev:Timeout>{}</tev:Timeout><tev:MessageLimit>{}</tev:MessageLimit></tev:PullMessages>",
@@ -286,21 +297,16 @@ async fn pull(
         o.message_limit
     );
     let limit = o.pull_timeout + Duration::from_secs(10);
-    let t = cam.client().call_with(&s.address, &action, &sub_headers(&action, s), &body, limit).await?;
-    let doc = xml::parse(&t)?;
-    let (c, term) = times(&doc);
-    drop(doc);
-    Ok((parse_notifications(&t)?, c, term))
+    cam.client().call_read(&s.address, &action, &sub_headers(&action, s), &body, limit, parse_pull).await
 }
 
 async fn renew(cam: &Camera, s: &Subscription, o: &WatchOptions) -> Result<(Option<i64>, Option<i64>), Error> {
     let action = format!("{WSN_BW}/SubscriptionManager/RenewRequest");
     let body =
         format!("<wsnt:Renew><wsnt:TerminationTime>{}</wsnt:TerminationTime></wsnt:Renew>", xs_duration(o.termination));
-    let t =
-        cam.client().call_with(&s.address, &action, &sub_headers(&action, s), &body, crate::soap::CALL_TIMEOUT).await?;
-    let doc = xml::parse(&t)?;
-    Ok(times(&doc))
+    let header = sub_headers(&action, s);
+    let read = |t: &str| xml::parse(t).map(|doc| times(&doc));
+    cam.client().call_read(&s.address, &action, &header, &body, crate::soap::CALL_TIMEOUT, read).await
 }
 
 async fn unsubscribe(cam: &Camera, s: &Subscription) {

@@ -12,6 +12,13 @@
 //! client then answers the challenge (and keeps sending the UsernameToken, which such cameras ignore). The
 //! Digest itself is `kw_camauth`'s, the same as for MJPEG cameras; only Digest is answered here, never
 //! Basic (which would put the password on the wire in the clear).
+//!
+//! Why redirects are not followed: a 307 would make the HTTP client send the envelope, UsernameToken
+//! included, wherever the answer points. ONVIF services do not redirect, so a redirect is an error.
+//!
+//! Answers are checked and read off the async runtime ([`xml::off_runtime`], [`Client::call_read`]): a
+//! hostile camera's answer costs a blocking-pool thread for a bounded time, never the runtime that serves
+//! HTTP and drives recording.
 
 use crate::xml;
 use crate::Error;
@@ -139,6 +146,9 @@ impl Client {
     pub fn with_clock(device_url: &str, creds: Option<Credentials>, clock: SharedClock) -> Result<Client, Error> {
         let http = reqwest::Client::builder()
             .no_proxy()
+            // A redirect would carry the envelope, UsernameToken included, wherever the answer points; ONVIF
+            // services do not redirect, so one is an error naming its status.
+            .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(Duration::from_secs(5))
             .user_agent(concat!("keepwatch-onvif/", env!("CARGO_PKG_VERSION")))
             .build()
@@ -170,7 +180,7 @@ impl Client {
     pub async fn sync_clock(&self) -> Result<i64, Error> {
         let before = self.now_ms();
         let body = "<tds:GetSystemDateAndTime/>";
-        let result = self
+        let answer = self
             .post(
                 &self.device_url,
                 "http://www.onvif.org/ver10/device/wsdl/GetSystemDateAndTime",
@@ -180,7 +190,11 @@ impl Client {
             )
             .await;
         let after = self.now_ms();
-        let offset = match result.and_then(|text| crate::device::parse_system_time(&text)) {
+        let result = match answer {
+            Ok(a) => xml::off_runtime(move || check_answer(a).and_then(|t| crate::device::parse_system_time(&t))).await,
+            Err(e) => Err(e),
+        };
+        let offset = match result {
             Ok(Some(camera_ms)) => camera_ms - (before + after) / 2,
             Ok(None) => 0,
             Err(e @ Error::Unreachable(_)) => return Err(e),
@@ -202,6 +216,17 @@ impl Client {
         self.call_with(url, action, "", body, CALL_TIMEOUT).await
     }
 
+    /// Like [`Client::call`], the answer read by `read` off the async runtime (see [`Client::call_read`]).
+    pub async fn call_parsed<T: Send + 'static>(
+        &self,
+        url: &str,
+        action: &str,
+        body: &str,
+        read: impl FnOnce(&str) -> Result<T, Error> + Send + 'static,
+    ) -> Result<T, Error> {
+        self.call_read(url, action, "", body, CALL_TIMEOUT, read).await
+    }
+
     /// Like [`Client::call`] with extra header elements (WS-Addressing) and a timeout (long polls).
     pub async fn call_with(
         &self,
@@ -211,6 +236,21 @@ impl Client {
         body: &str,
         timeout: Duration,
     ) -> Result<String, Error> {
+        self.call_read(url, action, extra_header, body, timeout, |text| Ok(text.to_owned())).await
+    }
+
+    /// An authenticated call whose answer `read` turns into the result. The answer is checked (faults,
+    /// HTTP errors) and read off the async runtime ([`xml::off_runtime`]), so a camera's hostile answer
+    /// costs a blocking-pool thread for a bounded time, never the runtime.
+    pub async fn call_read<T: Send + 'static>(
+        &self,
+        url: &str,
+        action: &str,
+        extra_header: &str,
+        body: &str,
+        timeout: Duration,
+        mut read: impl FnOnce(&str) -> Result<T, Error> + Send + 'static,
+    ) -> Result<T, Error> {
         if self.creds.is_some() && self.state().offset_ms.is_none() {
             self.sync_clock().await?;
         }
@@ -225,20 +265,35 @@ impl Client {
                 None => String::new(),
             };
             let env = envelope(&format!("{security}{extra_header}"), body);
-            match self.post(url, action, &env, timeout, true).await {
-                Err(Error::Auth(_)) if attempt == 0 && self.creds.is_some() => {
+            let a = self.post(url, action, &env, timeout, true).await;
+            // Checked and read in one trip to the blocking pool; `read` comes back when the check fails.
+            let outcome = match a {
+                Ok(a) => {
+                    xml::off_runtime(move || {
+                        Ok(match check_answer(a) {
+                            Ok(text) => Ok(read(&text)),
+                            Err(e) => Err((e, read)),
+                        })
+                    })
+                    .await?
+                }
+                Err(e) => return Err(e),
+            };
+            match outcome {
+                Ok(result) => return result,
+                Err((Error::Auth(_), again)) if attempt == 0 && self.creds.is_some() => {
                     // The camera's clock may have moved (or was never read right): read it again, once.
                     attempt += 1;
+                    read = again;
                     self.sync_clock().await?;
                 }
-                other => return other,
+                Err((e, _)) => return Err(e),
             }
         }
     }
 
-    /// One POST (plus an HTTP Digest round when challenged); the answer's text unless it is a fault or an
-    /// HTTP error.
-    async fn post(&self, url: &str, action: &str, env: &str, timeout: Duration, auth: bool) -> Result<String, Error> {
+    /// One POST (plus an HTTP Digest round when challenged); the answer, unread, unless it is a 401.
+    async fn post(&self, url: &str, action: &str, env: &str, timeout: Duration, auth: bool) -> Result<Answer, Error> {
         let uri_path = url::Url::parse(url)
             .map(|u| match u.query() {
                 Some(q) => format!("{}?{q}", u.path()),
@@ -269,7 +324,7 @@ impl Client {
             if auth {
                 self.state().login.accepted();
             }
-            return check_answer(a);
+            return Ok(a);
         }
     }
 
@@ -309,6 +364,16 @@ impl Client {
     }
 }
 
+/// What the client makes of an answer with HTTP `status` and `body`: its text when it is a 2xx without a
+/// fault, else the error (a fault sorted into auth or other, an HTTP error). The entry point for fuzzing
+/// SOAP answers; linear in `body` ([`xml::parse`]), so call it off the async runtime.
+pub fn read_answer(status: u16, body: &[u8]) -> Result<String, Error> {
+    if body.len() > xml::MAX_BODY {
+        return Err(Error::Protocol(format!("the camera's answer is over {} bytes", xml::MAX_BODY)));
+    }
+    check_answer(Answer { status, body: String::from_utf8_lossy(body).into_owned(), challenges: Vec::new() })
+}
+
 /// A 2xx answer without a fault is the result; a fault is sorted into auth or other; the rest is HTTP.
 fn check_answer(a: Answer) -> Result<String, Error> {
     let parsed = xml::parse(&a.body);
@@ -325,6 +390,9 @@ fn check_answer(a: Answer) -> Result<String, Error> {
         (200..=299, Err(e)) => Err(e),
         (403, _) => Err(Error::Auth("the camera refused access (HTTP 403)".into())),
         (404, _) => Err(Error::Protocol("the camera has no ONVIF service at this address (HTTP 404)".into())),
+        (s @ 300..=399, _) => Err(Error::Protocol(format!(
+            "the camera's ONVIF service redirects elsewhere (HTTP {s}); keepwatch does not follow ONVIF redirects"
+        ))),
         (s, _) => Err(Error::Protocol(format!("the camera's ONVIF service answered HTTP {s}"))),
     }
 }

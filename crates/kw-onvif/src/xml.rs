@@ -3,23 +3,59 @@
 //! Cameras bind the same namespaces to different prefixes (`tt:`, `ns2:`, `onvif:`, none at all), and
 //! some mix SOAP 1.1 and 1.2 envelopes, so everything here matches elements by their *local* name and
 //! leaves the namespace alone. Answers are parsed with `roxmltree` (no DTDs, a node limit), after a size
-//! check, so a broken or hostile answer is an error, never a panic or a memory blow-up.
+//! check and a linear pass over their shape ([`limits`]), so a broken or hostile answer is an error, never
+//! a panic, a memory blow-up or minutes of CPU.
+//!
+//! Why [`off_runtime`]: even bounded, reading a MiB of XML is CPU work measured in milliseconds, and it
+//! must never run on the async runtime that also serves HTTP and drives recording. Every answer from the
+//! network (SOAP answers, WS-Discovery datagrams) is read on tokio's blocking pool under a time budget
+//! ([`READ_BUDGET`]); a camera whose answer is refused or too slow gets an error, nobody else notices.
+
+pub mod limits;
 
 use crate::Error;
 use roxmltree::{Document, Node, ParsingOptions};
+use std::time::Duration;
 
 /// The largest SOAP answer or datagram read (a camera's GetProfiles is a few tens of KiB).
 pub const MAX_BODY: usize = 1 << 20;
 /// The most XML nodes one answer may have.
 const MAX_NODES: u32 = 200_000;
+/// The longest reading one answer may take off the runtime before the caller gets an error (within the
+/// [`limits`] a MiB reads in tens of milliseconds; this only guards against the unforeseen).
+pub const READ_BUDGET: Duration = Duration::from_secs(2);
 
-/// Parses an answer; too large or malformed text is a protocol error.
+/// Parses an answer; too large, malformed or pathologically shaped text ([`limits`]) is a protocol error.
+/// Takes time linear in `text`; call it off the async runtime ([`off_runtime`]).
 pub fn parse(text: &str) -> Result<Document<'_>, Error> {
     if text.len() > MAX_BODY {
         return Err(Error::Protocol(format!("answer too large ({} bytes)", text.len())));
     }
+    limits::check(text)?;
     let opts = ParsingOptions { allow_dtd: false, nodes_limit: MAX_NODES, ..ParsingOptions::default() };
     Document::parse_with_options(text, opts).map_err(|e| Error::Protocol(format!("malformed XML: {e}")))
+}
+
+/// [`parse`] of raw bytes, as they come off the network (invalid UTF-8 is an error). The entry point for
+/// fuzzing the envelope parse.
+pub fn parse_bytes(bytes: &[u8]) -> Result<Document<'_>, Error> {
+    let text = std::str::from_utf8(bytes).map_err(|e| Error::Protocol(format!("the answer is not UTF-8: {e}")))?;
+    parse(text)
+}
+
+/// Runs `read` (parsing an answer and reading what the caller wants from it) on tokio's blocking pool, so
+/// the async runtime never parses; an answer whose reading takes longer than [`READ_BUDGET`] is refused
+/// (the reading finishes in the background; [`limits`] bounds it).
+pub async fn off_runtime<T: Send + 'static>(
+    read: impl FnOnce() -> Result<T, Error> + Send + 'static,
+) -> Result<T, Error> {
+    match tokio::time::timeout(READ_BUDGET, tokio::task::spawn_blocking(read)).await {
+        Ok(Ok(result)) => result,
+        Ok(Err(e)) => Err(Error::Protocol(format!("reading the answer failed: {e}"))),
+        Err(_) => {
+            Err(Error::Protocol(format!("reading the answer took longer than {} s; refused", READ_BUDGET.as_secs())))
+        }
+    }
 }
 
 /// Child elements of `n` with local name `local`.
@@ -223,6 +259,35 @@ mod tests {
         assert!(parse(dtd).is_err(), "no DTDs");
         let huge = format!("<a>{}</a>", "x".repeat(MAX_BODY));
         assert!(parse(&huge).is_err());
+    }
+
+    #[tokio::test]
+    async fn reading_runs_off_the_runtime_under_a_budget() {
+        // One runtime thread (#[tokio::test]): a ticker keeps ticking while a reading blocks its thread,
+        // and the caller gets an error once the budget is spent.
+        let ticks = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+        let t = ticks.clone();
+        let ticker = tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                t.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        });
+        let started = std::time::Instant::now();
+        let slow = off_runtime(|| {
+            std::thread::sleep(READ_BUDGET + Duration::from_secs(1));
+            Ok(())
+        })
+        .await;
+        ticker.abort();
+        assert!(matches!(&slow, Err(Error::Protocol(m)) if m.contains("took longer")), "{slow:?}");
+        assert!(started.elapsed() < READ_BUDGET + Duration::from_millis(900), "{:?}", started.elapsed());
+        assert!(ticks.load(std::sync::atomic::Ordering::Relaxed) >= 10, "the runtime stalled");
+        assert_eq!(
+            off_runtime(|| parse("<a/>").map(|d| d.root_element().tag_name().name().to_owned())).await.unwrap(),
+            "a"
+        );
+        assert!(parse_bytes(b"<a>\xff</a>").is_err());
     }
 
     #[test]

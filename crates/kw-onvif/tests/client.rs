@@ -19,6 +19,10 @@ struct Camera {
     first_time_offset_s: Option<i64>,
     http_digest: bool,
     huge: bool,
+    /// Answers with a namespace declaration on every one of this many nested elements.
+    nested_declarations: usize,
+    /// Answers 307 to this address.
+    redirect_to: Option<String>,
     time_requests: AtomicU32,
     calls: AtomicU32,
 }
@@ -61,6 +65,9 @@ fn answer(cam: &Camera, head: &str, body: &str) -> (u16, String, String) {
         return (200, String::new(), envelope(&b));
     }
     cam.calls.fetch_add(1, Ordering::Relaxed);
+    if let Some(to) = &cam.redirect_to {
+        return (307, format!("Location: {to}\r\n"), String::new());
+    }
     if cam.http_digest {
         let Some(auth) = head.lines().find(|l| l.to_ascii_lowercase().starts_with("authorization:")) else {
             let h = "WWW-Authenticate: Basic realm=\"cam\"\r\nWWW-Authenticate: Digest realm=\"cam\", qop=\"auth\", nonce=\"n0nce\"\r\n";
@@ -100,6 +107,12 @@ fn answer(cam: &Camera, head: &str, body: &str) -> (u16, String, String) {
     }
     if cam.huge {
         return (200, String::new(), envelope(&"<x:A/>".repeat(400_000)));
+    }
+    if cam.nested_declarations > 0 {
+        let n = cam.nested_declarations;
+        let open: String = (0..n).map(|i| format!(r#"<p{i}:e xmlns:p{i}="urn:x:{i}">"#)).collect();
+        let close: String = (0..n).rev().map(|i| format!("</p{i}:e>")).collect();
+        return (200, String::new(), envelope(&format!("{open}{close}")));
     }
     (200, String::new(), envelope("<x:Ok/>"))
 }
@@ -201,4 +214,34 @@ async fn oversized_answers_and_absent_cameras() {
     let url = format!("http://127.0.0.1:{port}/onvif/device_service");
     let c = Client::new(&url, creds(PASSWORD)).unwrap();
     assert!(matches!(c.call(&url, "urn:x", "<x:Q/>").await, Err(Error::Unreachable(_))));
+}
+
+#[tokio::test]
+async fn a_namespace_bomb_is_refused_at_once() {
+    // ~150 KB declaring a new prefix on every nested element: minutes of parsing before the caps.
+    let cam = Arc::new(Camera { nested_declarations: 4_500, ..Default::default() });
+    let url = serve(cam).await;
+    let c = Client::new(&url, creds(PASSWORD)).unwrap();
+    let t = std::time::Instant::now();
+    let r = c.call(&url, "urn:x", "<x:Q/>").await;
+    assert!(matches!(&r, Err(Error::Protocol(m)) if m.contains("refused XML answer")), "{r:?}");
+    assert!(t.elapsed() < std::time::Duration::from_secs(2), "took {:?}", t.elapsed());
+}
+
+#[tokio::test]
+async fn redirects_are_not_followed() {
+    // A listener on another port that counts what reaches it.
+    let elsewhere = Arc::new(AtomicU32::new(0));
+    let seen = elsewhere.clone();
+    let other = common::serve(Arc::new(move |_head: &str, _path: &str, _body: &str| {
+        seen.fetch_add(1, Ordering::Relaxed);
+        common::Reply { status: 200, headers: String::new(), body: envelope("<x:Ok/>"), delay_ms: 0 }
+    }))
+    .await;
+    let cam = Arc::new(Camera { redirect_to: Some(other), ..Default::default() });
+    let url = serve(cam).await;
+    let c = Client::new(&url, creds(PASSWORD)).unwrap();
+    let r = c.call(&url, "urn:x", "<x:Q/>").await;
+    assert!(matches!(&r, Err(Error::Protocol(m)) if m.contains("307")), "{r:?}");
+    assert_eq!(elsewhere.load(Ordering::Relaxed), 0, "the envelope (with its UsernameToken) went elsewhere");
 }

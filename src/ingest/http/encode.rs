@@ -252,7 +252,12 @@ pub fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ingest::http::multipart::tests::jpeg;
+
+    /// A small gray-gradient JPEG of `w`×`h`.
+    fn jpeg(w: u32, h: u32, shade: u8) -> Vec<u8> {
+        let data = (0..w * h).flat_map(|i| [shade.wrapping_add((i % w * 7 + i / w * 3) as u8); 3]).collect();
+        kw_codec::jpeg::encode(&kw_codec::Rgb { width: w, height: h, data }).unwrap()
+    }
 
     #[test]
     fn sizes_and_bitrates() {

@@ -6,11 +6,19 @@
 //! feed motion detection directly (the luma side channel), so nothing is decoded twice.
 //!
 //! One URL serves both kinds: the answer's `Content-Type` decides (`multipart/*` → [`stream`], `image/*` →
-//! [`poll`]). The jobs: [`multipart`] (pictures out of a stream whose headers cannot be trusted), [`stream`]
+//! [`poll`]). The jobs: `kw_mjpeg` (pictures out of a stream whose headers cannot be trusted; a crate of
+//! its own so it can be fuzzed without the daemon), [`stream`]
 //! and [`poll`] (fetching, with the camera quirks named where handled), [`encode`] (JPEG → H.264 on a thread
 //! of its own). Logging in (Basic + Digest, the nonce count, stale nonces) is `kw_camauth`'s, shared with
 //! ONVIF; one [`Login`] per source lives as long as the source, so every request after the first
-//! challenge carries credentials up front.
+//! challenge carries credentials up front, and once Digest has worked the source never answers Basic
+//! (a downgrade by someone in between; see `kw_camauth::login`).
+//!
+//! Redirects: followed (at most [`MAX_REDIRECTS`]) only within the camera's own origin (scheme, host and
+//! port of the configured URL), where the credentials were meant to go. A redirect anywhere else is not
+//! followed and is an error naming the other address: the password is never sent where the user did not
+//! put it (reqwest would drop the `Authorization` header, but the retry after the other host's 401 would
+//! answer its challenge with the password), and the fix is to configure the camera's real address.
 //!
 //! A session: the first request answers [`Source::connect`]; a fetcher task then reads pictures and hands
 //! them to the encoder thread through a small queue (full queue: the picture is dropped, so a slow encoder
@@ -18,7 +26,6 @@
 //! [`IngestError`]s so the supervisor's back-off applies; a dropped session stops the fetcher and encoder.
 
 pub mod encode;
-pub mod multipart;
 pub mod poll;
 pub mod stream;
 
@@ -37,6 +44,33 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(8);
 /// Pictures waiting for the encoder; more are dropped.
 const PICTURE_QUEUE: usize = 3;
+/// The most redirects followed within the camera's origin.
+pub const MAX_REDIRECTS: usize = 5;
+
+/// Scheme, host and port (the scheme's default when none is written): where a URL's credentials belong.
+fn origin(u: &url::Url) -> (String, Option<String>, Option<u16>) {
+    (u.scheme().to_ascii_lowercase(), u.host_str().map(str::to_ascii_lowercase), u.port_or_known_default())
+}
+
+/// `scheme://host[:port]` of `u`, for messages (no path or query: those may hold a password).
+fn origin_text(u: &url::Url) -> String {
+    let port = u.port().map(|p| format!(":{p}")).unwrap_or_default();
+    format!("{}://{}{port}", u.scheme(), u.host_str().unwrap_or_default())
+}
+
+/// Follows redirects within the first URL's origin only; any other redirect is handed back unfollowed.
+fn same_origin_redirects() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let home = attempt.previous().first().map(origin);
+        if home.is_none_or(|h| h != origin(attempt.url())) {
+            attempt.stop()
+        } else if attempt.previous().len() > MAX_REDIRECTS {
+            attempt.error(format!("more than {MAX_REDIRECTS} redirects"))
+        } else {
+            attempt.follow()
+        }
+    })
+}
 
 /// What a session's fetcher and the source share.
 struct Inner {
@@ -59,6 +93,7 @@ impl HttpSource {
             .connect_timeout(CONNECT_TIMEOUT)
             .user_agent(format!("keepwatch/{}", env!("CARGO_PKG_VERSION")))
             .pool_max_idle_per_host(1)
+            .redirect(same_origin_redirects())
             .build()
             .map_err(|e| IngestError::Unsupported(format!("cannot set up HTTP: {e}")))?;
         let auth = Login::new(Credentials::from_parts(addr.username.as_deref(), addr.password.as_deref()));
@@ -130,6 +165,20 @@ impl Inner {
                     Refusal::Fail(why) => return Err(IngestError::Auth(why.to_string())),
                 }
             }
+            if status.is_redirection() {
+                let to = resp
+                    .headers()
+                    .get(reqwest::header::LOCATION)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|l| self.url.join(l).ok())
+                    .map(|u| origin_text(&u))
+                    .unwrap_or_else(|| "an address it does not name".into());
+                return Err(IngestError::Protocol(format!(
+                    "the camera redirects to {to} (HTTP {}); keepwatch sends a camera's password only to the \
+                     address configured: put the address the camera redirects to in its URL",
+                    status.as_u16()
+                )));
+            }
             if status == reqwest::StatusCode::FORBIDDEN {
                 return Err(IngestError::Auth("the camera forbids this user that page (403)".into()));
             }
@@ -166,8 +215,8 @@ impl Source for HttpSource {
             let resp = inner.get(None).await?;
             let ct = content_type(&resp);
             let (ptx, prx) = mpsc::channel(PICTURE_QUEUE);
-            let fetcher = if multipart::is_multipart(&ct) {
-                tracing::debug!(url = %inner.label, boundary = ?multipart::boundary_of(&ct), "MJPEG stream");
+            let fetcher = if kw_mjpeg::is_multipart(&ct) {
+                tracing::debug!(url = %inner.label, boundary = ?kw_mjpeg::boundary_of(&ct), "MJPEG stream");
                 tokio::spawn(stream::run(inner.clone(), resp, self.settings.fps, ptx))
             } else if ct.to_ascii_lowercase().starts_with("image/") || ct.is_empty() {
                 // A snapshot URL (an empty type is sniffed: the poller checks each body for a JPEG).
@@ -200,8 +249,21 @@ impl Source for HttpSource {
 }
 
 #[cfg(test)]
+mod login_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn origins_compare_scheme_host_and_port() {
+        let u = |s: &str| url::Url::parse(s).unwrap();
+        assert_eq!(origin(&u("http://Cam:80/a")), origin(&u("http://cam/b?x")));
+        assert_ne!(origin(&u("http://cam/a")), origin(&u("http://cam:8080/a")));
+        assert_ne!(origin(&u("http://cam/a")), origin(&u("https://cam/a")));
+        assert_ne!(origin(&u("http://cam/a")), origin(&u("http://other/a")));
+        assert_eq!(origin_text(&u("http://u:p@cam:81/x?pwd=s")), "http://cam:81");
+    }
 
     #[tokio::test]
     async fn request_errors_do_not_carry_the_url() {

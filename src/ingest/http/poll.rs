@@ -16,10 +16,10 @@
 //! page that never ends costs no more memory than one picture of an MJPEG stream.
 
 use super::encode::{BurstLog, Picture};
-use super::multipart::MAX_PICTURE;
 use super::Inner;
 use crate::ingest::IngestError;
 use bytes::{Bytes, BytesMut};
+use kw_mjpeg::MAX_PICTURE;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;

@@ -1,4 +1,4 @@
-//! Reading an MJPEG stream: bytes → pictures ([`super::multipart`]) → the encoder's queue, at most at the
+//! Reading an MJPEG stream: bytes → pictures (`kw_mjpeg`) → the encoder's queue, at most at the
 //! configured frame rate.
 //!
 //! Camera quirk, **goform firmware closes the stream after a while** (typically 20 s to a few minutes, and
@@ -11,9 +11,9 @@
 //! once a second, not in a tight loop.
 
 use super::encode::{BurstLog, Picture};
-use super::multipart::{is_multipart, Item, MjpegParser};
 use super::{classify, content_type, Inner};
 use crate::ingest::IngestError;
+use kw_mjpeg::{is_multipart, Item, MjpegParser};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;

@@ -12,6 +12,13 @@
 //!
 //! A picture cut short (the camera started the next one, or sent garbage) is reported as
 //! [`Item::Broken`] and skipped; nothing here panics or grows without bound ([`MAX_PICTURE`]).
+//!
+//! Why a crate of its own: the bytes come from a camera on the network, so the parser is a fuzzing target,
+//! and a fuzz target should not have to build the whole daemon. The entry point for fuzzing is
+//! [`MjpegParser`]: [`MjpegParser::push`] any bytes, in any chunking, then [`MjpegParser::next_item`] until
+//! `None` (with [`MjpegParser::with_max`] for a small cap); [`is_multipart`] and [`boundary_of`] read the
+//! answer's `Content-Type`.
+#![forbid(unsafe_code)]
 
 use bytes::{Buf, Bytes, BytesMut};
 
@@ -62,8 +69,9 @@ impl MjpegParser {
         MjpegParser { buf: BytesMut::with_capacity(256 << 10), pos: 0, mode: Mode::Seek, max: MAX_PICTURE, skipped: 0 }
     }
 
-    #[cfg(test)]
-    fn with_max(max: usize) -> Self {
+    /// A parser that drops pictures larger than `max` bytes (at most [`MAX_PICTURE`]).
+    pub fn with_max(max: usize) -> Self {
+        let max = max.min(MAX_PICTURE);
         MjpegParser { max, ..MjpegParser::new() }
     }
 
@@ -247,11 +255,11 @@ pub fn boundary_of(content_type: &str) -> Option<String> {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
 
     /// A small real JPEG made with the `image` crate.
-    pub(crate) fn jpeg(w: u32, h: u32, shade: u8) -> Vec<u8> {
+    fn jpeg(w: u32, h: u32, shade: u8) -> Vec<u8> {
         let img = image::GrayImage::from_fn(w, h, |x, y| image::Luma([shade.wrapping_add((x * 7 + y * 3) as u8)]));
         let rgb = image::DynamicImage::ImageLuma8(img).to_rgb8();
         let mut out = Vec::new();
