@@ -53,7 +53,9 @@ pub struct MediaLimits {
 
 impl Default for MediaLimits {
     fn default() -> Self {
-        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        // One decode keeps one core busy for a few milliseconds per frame: as many as there are cores, and
+        // no more than 8 (a bigger machine has other work to do).
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).min(8);
         MediaLimits {
             builds: Gate::new(Limits {
                 total: 4,
