@@ -25,6 +25,10 @@ use std::sync::{Arc, Mutex};
 /// video interleave), so a handful is plenty.
 pub const OPEN_READERS: usize = 4;
 
+/// Most samples whose room is reserved up front from the index's frame counts (about three days at 30 fps),
+/// so a wrong count in the index cannot make one allocation huge.
+const MAX_PREALLOCATED: usize = 8 << 20;
+
 #[derive(Debug, thiserror::Error)]
 pub enum PlaybackError {
     #[error("nothing recorded for camera {camera:?} in that range")]
@@ -81,15 +85,6 @@ impl Playable {
     }
 }
 
-struct Pick {
-    wall: WallMicros,
-    pts_out: i64,
-    size: u32,
-    key: bool,
-    desc: u32,
-    data: DataRef,
-}
-
 /// Builds the MP4 of `[start, end)` for a camera. The result depends only on the range and the index
 /// (the file's creation time is the recording's start), so HTTP and `export` give the same bytes and an
 /// ETag stays valid.
@@ -104,8 +99,12 @@ pub fn build(store: &Store, camera: &str, start: WallMicros, end: WallMicros) ->
     let mut runs: HashMap<i64, Arc<RunInfo>> = HashMap::new();
     let mut vdescs: Vec<(i64, kw_media::StreamParams)> = Vec::new();
     let mut adescs: Vec<(i64, kw_media::StreamParams)> = Vec::new();
-    let mut video: Vec<Pick> = Vec::new();
-    let mut audio: Vec<Pick> = Vec::new();
+    // The samples as the muxer takes them, plus each video sample's wall time (for choosing the first and
+    // last): sized once from the index, no copies, since a day of video is millions of samples.
+    let frames_hint = segs.iter().map(|s| s.video_frames as usize).sum::<usize>().min(MAX_PREALLOCATED);
+    let mut video: Vec<SampleIn> = Vec::with_capacity(frames_hint);
+    let mut video_wall: Vec<WallMicros> = Vec::with_capacity(frames_hint);
+    let mut audio: Vec<SampleIn> = Vec::new();
     let mut sources: Vec<SegmentRow> = Vec::with_capacity(segs.len());
     let mut covered_end = start;
     // Runs never overlap in time when the clocks behave; a run that starts (or, after a wall-clock step,
@@ -117,9 +116,9 @@ pub fn build(store: &Store, camera: &str, start: WallMicros, end: WallMicros) ->
     for seg in segs {
         if prev_run.is_some_and(|r| r != seg.run_id) {
             // The next run must begin at least one frame interval after the last frame of this one.
-            let n = video.len();
-            let last_interval = if n >= 2 { video[n - 1].wall - video[n - 2].wall } else { 0 };
-            video_floor = video.last().map(|p| p.wall + last_interval.max(0) - 1).unwrap_or(i64::MIN);
+            let n = video_wall.len();
+            let last_interval = if n >= 2 { video_wall[n - 1] - video_wall[n - 2] } else { 0 };
+            video_floor = video_wall.last().map(|w| w + last_interval.max(0) - 1).unwrap_or(i64::MIN);
             need_key = true;
         }
         prev_run = Some(seg.run_id);
@@ -146,8 +145,9 @@ pub fn build(store: &Store, camera: &str, start: WallMicros, end: WallMicros) ->
                         }
                         need_key = false;
                     }
-                    let pts_out = micros_to_ticks(wall - start, VIDEO_TIMESCALE);
-                    video.push(Pick { wall, pts_out, size: fr.size, key: fr.key, desc: vdesc, data });
+                    let pts = micros_to_ticks(wall - start, VIDEO_TIMESCALE);
+                    video.push(SampleIn { pts, size: fr.size, key: fr.key, desc: vdesc, data });
+                    video_wall.push(wall);
                 }
                 StreamKind::Audio => {
                     let (Some(desc), Some(a)) = (adesc, run.audio.as_ref()) else { continue };
@@ -155,43 +155,39 @@ pub fn build(store: &Store, camera: &str, start: WallMicros, end: WallMicros) ->
                     if wall < start || wall >= end {
                         continue;
                     }
-                    let pts_out = micros_to_ticks(wall - start, a.timescale);
-                    audio.push(Pick { wall, pts_out, size: fr.size, key: true, desc, data });
+                    let pts = micros_to_ticks(wall - start, a.timescale);
+                    audio.push(SampleIn { pts, size: fr.size, key: true, desc, data });
                 }
             }
         }
         sources.push(seg);
     }
     // Start at the key frame at or before `start` (or the first key frame when the range starts earlier).
-    let first = video.iter().rposition(|p| p.key && p.wall <= start).or_else(|| video.iter().position(|p| p.key));
+    let key_at = |i: usize| video[i].key;
+    let first = (0..video.len())
+        .rev()
+        .find(|&i| key_at(i) && video_wall[i] <= start)
+        .or_else(|| (0..video.len()).find(|&i| key_at(i)));
     let Some(first) = first else {
         return Err(PlaybackError::NothingRecorded { camera: camera.to_owned() });
     };
     // End after the last frame presented before `end`, keeping what it depends on in decode order.
-    let last = video.iter().rposition(|p| p.wall < end).unwrap_or(first).max(first);
-    let video: Vec<Pick> = video.drain(first..=last).collect();
-    let shown_start = video.iter().map(|p| p.wall).min().unwrap_or(start).max(start);
+    let last = video_wall.iter().rposition(|&w| w < end).unwrap_or(first).max(first);
+    video.truncate(last + 1);
+    video.drain(..first);
+    let shown_start = video_wall[first..=last].iter().copied().min().unwrap_or(start).max(start);
+    drop(video_wall);
     let shown_end = covered_end.max(shown_start + 1);
-    let to_track = |picks: &[Pick]| -> Vec<SampleIn> {
-        picks
-            .iter()
-            .map(|p| SampleIn { pts: p.pts_out, size: p.size, key: p.key, desc: p.desc, data: p.data })
-            .collect()
-    };
     let mut tracks = vec![TrackIn {
         descs: vdescs.into_iter().map(|(_, p)| p).collect(),
-        samples: to_track(&video),
+        samples: video,
         timescale: VIDEO_TIMESCALE,
     }];
     if !audio.is_empty() {
         let timescale = adescs.first().map(|(_, p)| p.timescale).unwrap_or(48_000);
         // One audio timescale per track: audio of other runs with another rate is left out.
-        let same: Vec<Pick> = audio.into_iter().filter(|p| adescs[p.desc as usize].1.timescale == timescale).collect();
-        tracks.push(TrackIn {
-            descs: adescs.into_iter().map(|(_, p)| p).collect(),
-            samples: to_track(&same),
-            timescale,
-        });
+        audio.retain(|s| adescs.get(s.desc as usize).is_some_and(|(_, p)| p.timescale == timescale));
+        tracks.push(TrackIn { descs: adescs.into_iter().map(|(_, p)| p).collect(), samples: audio, timescale });
     }
     let movie = MovieIn {
         tracks,
