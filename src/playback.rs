@@ -298,7 +298,7 @@ mod tests {
         };
         p.file.write_to(&mut out, &mut read).unwrap();
         assert!(out.ends_with(&frames), "the samples are the recorded frames, in order");
-        assert!(most >= 1 && most <= OPEN_READERS, "at most {OPEN_READERS} segment files open at once, saw {most}");
+        assert!((1..=OPEN_READERS).contains(&most), "at most {OPEN_READERS} segment files open at once, saw {most}");
         assert!(p.open_files() <= OPEN_READERS);
         drop(p);
         assert_eq!(open_under(&seg_dir), 0, "dropping the playable closes its files");

@@ -95,7 +95,7 @@ fn media_requests_are_bounded_and_config_edits_stay_private() {
     // --- Floods of snapshot decodes: quick refusals with Retry-After, no pile-up, no errors. From one token,
     // the requests past its share (2 running, 6 waiting) are told 429; from many tokens, the requests past the
     // server's total (at most 8 running, 16 waiting) are told 503.
-    let one = flood(&[api.clone()], 48);
+    let one = flood(std::slice::from_ref(&api), 48);
     assert!(one[&429] >= 1, "requests over one token's share were refused: {one:?}");
     let many_tokens: Vec<_> =
         (0..16).map(|i| api.with_bearer(&create_token(&config, &format!("t{i}"), "admin", None))).collect();
