@@ -215,7 +215,7 @@ fn desc_index(descs: &mut Vec<(i64, kw_media::StreamParams)>, run_id: i64, p: &k
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use bytes::Bytes;
     use kw_media::{Codec, Frame, StreamParams};
@@ -223,7 +223,7 @@ mod tests {
     use std::path::Path;
 
     /// 2024-01-01T00:00:00Z.
-    const T0: WallMicros = 1_704_067_200_000_000;
+    pub(crate) const T0: WallMicros = 1_704_067_200_000_000;
     /// 10 fps.
     const TICKS: i64 = VIDEO_TIMESCALE as i64 / 10;
 
@@ -256,7 +256,7 @@ mod tests {
 
     /// A store with `n` one-second segments of one camera, two frames each; returns the frames' bytes in
     /// order.
-    fn store_with_segments(dir: &Path, n: u32) -> (Store, Vec<u8>) {
+    pub(crate) fn store_with_segments(dir: &Path, n: u32) -> (Store, Vec<u8>) {
         let store = Store::open(dir, Create::IfMissing, None).unwrap();
         let info = run();
         let run_id = store.begin_run("cam", &info).unwrap();

@@ -8,7 +8,8 @@
 //! the chunk before, so a slow client holds one chunk and no thread.
 //!
 //! Bounds (see docs/conventions.md): a range longer than [`MAX_RANGE`] answers 400; building the MP4 (the
-//! index work before the first byte) and decoding a snapshot each pass a [`gate::Gate`] (so many at once in
+//! index work before the first byte), streaming it (a response holds the file's sample table, about 28 bytes
+//! per frame, until its body ends) and decoding a snapshot each pass a [`gate::Gate`] (so many at once in
 //! total and per principal, a short queue, then 503 or 429 with `Retry-After`); the segment files of a
 //! response are opened as its bytes are reached, a few at a time ([`crate::playback::OPEN_READERS`]).
 
@@ -45,6 +46,8 @@ pub const MAX_RANGE: Duration = Duration::from_secs(24 * 3600);
 
 /// The gates of the media routes, shared by all requests.
 pub struct MediaLimits {
+    /// `video.mp4` responses from the build to the end of the body (each holds its sample table).
+    pub streams: Gate,
     /// Building a `video.mp4` (index work and the header, before the first byte).
     pub builds: Gate,
     /// Decoding a picture for `snapshot.jpg` (recorded or live).
@@ -57,6 +60,14 @@ impl Default for MediaLimits {
         // no more than 8 (a bigger machine has other work to do).
         let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).min(8);
         MediaLimits {
+            // A browser opens at most 6 connections to a host, so 6 per principal never stops one browser.
+            streams: Gate::new(Limits {
+                total: 32,
+                queue: 16,
+                per_principal: 6,
+                per_principal_queue: 4,
+                wait: Duration::from_secs(10),
+            }),
             builds: Gate::new(Limits {
                 total: 4,
                 queue: 16,
@@ -113,8 +124,8 @@ pub struct VideoQuery {
               (status = 206, content_type = "video/mp4", description = "the requested byte range"),
               (status = 304), (status = 400, description = "a bad time, or a range longer than 24 h"), (status = 403),
               (status = 404, description = "nothing recorded"), (status = 416),
-              (status = 429, description = "this user or token has its share of video builds running; see Retry-After"),
-              (status = 503, description = "the server is at its total of video builds; see Retry-After")))]
+              (status = 429, description = "this user or token has its share of video builds or responses; see Retry-After"),
+              (status = 503, description = "the server is at its total of video builds or responses; see Retry-After")))]
 pub async fn video(
     State(st): State<Shared>,
     Extension(p): Extension<Principal>,
@@ -126,6 +137,7 @@ pub async fn video(
     let start = parse_time("start", &q.start)?;
     let end = parse_time("end", &q.end)?;
     check_range(start, end)?;
+    let streaming = pass(&st.media.streams, &p, "video responses").await?;
     let building = pass(&st.media.builds, &p, "video builds").await?;
     let store = st.store.clone();
     let cam = name.clone();
@@ -170,7 +182,7 @@ pub async fn video(
         Some(r) => (StatusCode::PARTIAL_CONTENT, r.clone()),
         None => (StatusCode::OK, 0..len),
     };
-    let mut resp = Response::new(stream_body(Arc::new(playable), span.clone()));
+    let mut resp = Response::new(stream_body(Arc::new(playable), span.clone(), streaming));
     *resp.status_mut() = status;
     let h = resp.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static("video/mp4"));
@@ -264,10 +276,11 @@ fn parse_range(v: &str, len: u64) -> RangeAnswer {
 }
 
 /// Streams `range` of the file: each chunk is read by a short blocking task when the client has taken the
-/// one before, and the stream ends at the first read error (the client sees a cut connection).
-fn stream_body(p: Arc<Playable>, range: Range<u64>) -> Body {
+/// one before, and the stream ends at the first read error (the client sees a cut connection). `streaming`
+/// is held until the body is done or dropped.
+fn stream_body(p: Arc<Playable>, range: Range<u64>, streaming: gate::Pass) -> Body {
     let end = range.end;
-    let stream = futures::stream::unfold((p, range.start), move |(p, at)| async move {
+    let stream = futures::stream::unfold((p, range.start, streaming), move |(p, at, streaming)| async move {
         if at >= end {
             return None;
         }
@@ -281,10 +294,10 @@ fn stream_body(p: Arc<Playable>, range: Range<u64>) -> Body {
         .await
         .unwrap_or_else(|e| Err(std::io::Error::other(e)));
         match read {
-            Ok(bytes) => Some((Ok(bytes), (p, to))),
+            Ok(bytes) => Some((Ok(bytes), (p, to, streaming))),
             Err(e) => {
                 tracing::error!("reading recorded video failed: {e}");
-                Some((Err(e), (p, end)))
+                Some((Err(e), (p, end, streaming)))
             }
         }
     });
@@ -352,7 +365,31 @@ fn snapshot_now_or_at(st: &AppState, name: String, at: Option<i64>) -> Result<Ve
 
 #[cfg(test)]
 mod tests {
-    use super::{parse_range, RangeAnswer::*};
+    use super::*;
+    use crate::playback::tests::{store_with_segments, T0};
+    use RangeAnswer::*;
+
+    #[tokio::test]
+    async fn a_response_holds_its_stream_pass_until_its_body_is_done_or_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, frames) = store_with_segments(&dir.path().join("store"), 3);
+        let gate =
+            Gate::new(Limits { total: 1, queue: 0, per_principal: 1, per_principal_queue: 0, wait: Duration::ZERO });
+        let playable = Arc::new(crate::playback::build(&store, "cam", T0, T0 + 3_000_000).unwrap());
+        let len = playable.file.len();
+
+        let body = stream_body(playable.clone(), 0..len, gate.enter("a").await.unwrap());
+        assert_eq!(gate.enter("b").await.err(), Some(Refused::Busy), "held while the body is unread");
+        let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap();
+        assert_eq!(bytes.len() as u64, len);
+        assert!(bytes.ends_with(&frames));
+        let pass = gate.enter("b").await.expect("released when the body is done");
+
+        let body = stream_body(playable, 0..len, pass);
+        assert!(gate.enter("c").await.is_err());
+        drop(body);
+        assert!(gate.enter("c").await.is_ok(), "released when the client goes away");
+    }
 
     #[test]
     fn ranges() {
