@@ -80,7 +80,7 @@ pub struct AppState {
     pub config_edit: tokio::sync::Mutex<()>,
     /// Tells the daemon's config watcher to look now rather than at its next poll.
     pub config_changed: Arc<tokio::sync::Notify>,
-    /// Caps on concurrent MP4 builds and snapshot decodes (total and per principal).
+    /// Caps on concurrent `video.mp4` responses and builds and snapshot decodes (total and per principal).
     pub media: media::MediaLimits,
 }
 
