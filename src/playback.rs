@@ -1,17 +1,33 @@
 //! From the index to an MP4: picks the frames of a wall-clock range out of the segments and hands them to
-//! our muxer. Used by `keepwatch export` and (later) the HTTP `video.mp4` route, so both produce the very
-//! same bytes for the same range.
+//! our muxer. Used by `keepwatch export` and the HTTP `video.mp4` route, so both produce the very same
+//! bytes for the same range.
 //!
 //! Rules: the video starts at the key frame at or before `start` (the edit list trims to `start`), ends
 //! after the last frame presented before `end` (frames it depends on in decode order are kept), crosses
 //! segment boundaries and gaps (a gap stretches the frame before it, so the file's timeline is the wall
 //! clock), and a change of parameters adds a sample description. Audio rides along when recorded.
+//!
+//! Segment files are opened lazily: building touches only the index, and [`Playable::read`] opens a
+//! segment's file when its bytes are first needed, keeping at most [`OPEN_READERS`] open per playable
+//! (the least recently used is closed first). Why: a long range covers thousands of segments, and
+//! opening them all up front cost one file descriptor each for as long as the response lasted, enough to
+//! leave the recorder without descriptors. A file deleted by retention while a response streams fails
+//! that response when its bytes are reached, as any read error does.
 
 use kw_media::{micros_to_ticks, ticks_to_micros, RunInfo, StreamKind, WallMicros, VIDEO_TIMESCALE};
 use kw_mp4::{DataRef, MovieIn, Mp4File, SampleIn, TrackIn};
-use kw_store::{ReadAt, Store};
+use kw_store::{ReadAt, SegmentRow, Store};
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+
+/// Most segment files one [`Playable`] keeps open at once. Reads go forward through the file, and at a
+/// segment boundary a chunk of the next segment may sit between two of the previous one's (audio and
+/// video interleave), so a handful is plenty.
+pub const OPEN_READERS: usize = 4;
+
+/// Most samples whose room is reserved up front from the index's frame counts (about three days at 30 fps),
+/// so a wrong count in the index cannot make one allocation huge.
+const MAX_PREALLOCATED: usize = 8 << 20;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PlaybackError {
@@ -25,32 +41,48 @@ pub enum PlaybackError {
     Mux(#[from] kw_mp4::Mp4Error),
 }
 
-/// An MP4 ready to be read: the virtual file and the segment files its data lives in.
+/// An MP4 ready to be read: the virtual file and the segments its data lives in (source `i` of the file
+/// is `segments[i]`), opened on demand.
 pub struct Playable {
     pub file: Mp4File,
-    pub sources: Vec<Box<dyn ReadAt>>,
+    store: Store,
+    segments: Vec<SegmentRow>,
+    /// The open segment files, least recently used first; at most [`OPEN_READERS`].
+    open: Mutex<Vec<(u32, Box<dyn ReadAt>)>>,
     /// What the file actually covers (may be narrower than asked, where nothing was recorded).
     pub start: WallMicros,
     pub end: WallMicros,
 }
 
 impl Playable {
-    /// Reads bytes of a source for the muxer's writer.
+    /// Reads bytes of a source for the muxer's writer, opening its segment file if it is not open yet.
     pub fn read(&self, source: u32, offset: u64, buf: &mut [u8]) -> std::io::Result<()> {
-        match self.sources.get(source as usize) {
-            Some(s) => s.read_at(offset, buf),
-            None => Err(std::io::Error::other("unknown source")),
+        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        match open.iter().position(|(s, _)| *s == source) {
+            Some(i) => {
+                let used = open.remove(i);
+                open.push(used);
+            }
+            None => {
+                let seg = self.segments.get(source as usize).ok_or_else(|| std::io::Error::other("unknown source"))?;
+                let reader = self.store.open_data(seg).map_err(std::io::Error::other)?;
+                if open.len() >= OPEN_READERS {
+                    open.remove(0);
+                }
+                open.push((source, reader));
+            }
+        }
+        match open.last() {
+            Some((_, reader)) => reader.read_at(offset, buf),
+            None => Err(std::io::Error::other("no open segment")),
         }
     }
-}
 
-struct Pick {
-    wall: WallMicros,
-    pts_out: i64,
-    size: u32,
-    key: bool,
-    desc: u32,
-    data: DataRef,
+    /// How many segment files are open right now (at most [`OPEN_READERS`]).
+    #[cfg(test)]
+    pub fn open_files(&self) -> usize {
+        self.open.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
 }
 
 /// Builds the MP4 of `[start, end)` for a camera. The result depends only on the range and the index
@@ -67,9 +99,13 @@ pub fn build(store: &Store, camera: &str, start: WallMicros, end: WallMicros) ->
     let mut runs: HashMap<i64, Arc<RunInfo>> = HashMap::new();
     let mut vdescs: Vec<(i64, kw_media::StreamParams)> = Vec::new();
     let mut adescs: Vec<(i64, kw_media::StreamParams)> = Vec::new();
-    let mut video: Vec<Pick> = Vec::new();
-    let mut audio: Vec<Pick> = Vec::new();
-    let mut sources: Vec<Box<dyn ReadAt>> = Vec::new();
+    // The samples as the muxer takes them, plus each video sample's wall time (for choosing the first and
+    // last): sized once from the index, no copies, since a day of video is millions of samples.
+    let frames_hint = segs.iter().map(|s| s.video_frames as usize).sum::<usize>().min(MAX_PREALLOCATED);
+    let mut video: Vec<SampleIn> = Vec::with_capacity(frames_hint);
+    let mut video_wall: Vec<WallMicros> = Vec::with_capacity(frames_hint);
+    let mut audio: Vec<SampleIn> = Vec::new();
+    let mut sources: Vec<SegmentRow> = Vec::with_capacity(segs.len());
     let mut covered_end = start;
     // Runs never overlap in time when the clocks behave; a run that starts (or, after a wall-clock step,
     // overlaps) within one frame interval of the run before it loses its frames up to its next key frame, so
@@ -77,12 +113,12 @@ pub fn build(store: &Store, camera: &str, start: WallMicros, end: WallMicros) ->
     let mut prev_run: Option<i64> = None;
     let mut video_floor = i64::MIN;
     let mut need_key = false;
-    for seg in &segs {
+    for seg in segs {
         if prev_run.is_some_and(|r| r != seg.run_id) {
             // The next run must begin at least one frame interval after the last frame of this one.
-            let n = video.len();
-            let last_interval = if n >= 2 { video[n - 1].wall - video[n - 2].wall } else { 0 };
-            video_floor = video.last().map(|p| p.wall + last_interval.max(0) - 1).unwrap_or(i64::MIN);
+            let n = video_wall.len();
+            let last_interval = if n >= 2 { video_wall[n - 1] - video_wall[n - 2] } else { 0 };
+            video_floor = video_wall.last().map(|w| w + last_interval.max(0) - 1).unwrap_or(i64::MIN);
             need_key = true;
         }
         prev_run = Some(seg.run_id);
@@ -97,9 +133,8 @@ pub fn build(store: &Store, camera: &str, start: WallMicros, end: WallMicros) ->
         let vdesc = desc_index(&mut vdescs, seg.run_id, &run.video);
         let adesc = run.audio.as_ref().map(|a| desc_index(&mut adescs, seg.run_id, a));
         let source = sources.len() as u32;
-        sources.push(store.open_data(seg)?);
         covered_end = covered_end.max(seg.end.min(end));
-        for fr in store.frames(seg)? {
+        for fr in store.frames(&seg)? {
             let data = DataRef { source, offset: fr.data_offset };
             match fr.stream {
                 StreamKind::Video => {
@@ -110,8 +145,9 @@ pub fn build(store: &Store, camera: &str, start: WallMicros, end: WallMicros) ->
                         }
                         need_key = false;
                     }
-                    let pts_out = micros_to_ticks(wall - start, VIDEO_TIMESCALE);
-                    video.push(Pick { wall, pts_out, size: fr.size, key: fr.key, desc: vdesc, data });
+                    let pts = micros_to_ticks(wall - start, VIDEO_TIMESCALE);
+                    video.push(SampleIn { pts, size: fr.size, key: fr.key, desc: vdesc, data });
+                    video_wall.push(wall);
                 }
                 StreamKind::Audio => {
                     let (Some(desc), Some(a)) = (adesc, run.audio.as_ref()) else { continue };
@@ -119,42 +155,39 @@ pub fn build(store: &Store, camera: &str, start: WallMicros, end: WallMicros) ->
                     if wall < start || wall >= end {
                         continue;
                     }
-                    let pts_out = micros_to_ticks(wall - start, a.timescale);
-                    audio.push(Pick { wall, pts_out, size: fr.size, key: true, desc, data });
+                    let pts = micros_to_ticks(wall - start, a.timescale);
+                    audio.push(SampleIn { pts, size: fr.size, key: true, desc, data });
                 }
             }
         }
+        sources.push(seg);
     }
     // Start at the key frame at or before `start` (or the first key frame when the range starts earlier).
-    let first = video.iter().rposition(|p| p.key && p.wall <= start).or_else(|| video.iter().position(|p| p.key));
+    let key_at = |i: usize| video[i].key;
+    let first = (0..video.len())
+        .rev()
+        .find(|&i| key_at(i) && video_wall[i] <= start)
+        .or_else(|| (0..video.len()).find(|&i| key_at(i)));
     let Some(first) = first else {
         return Err(PlaybackError::NothingRecorded { camera: camera.to_owned() });
     };
     // End after the last frame presented before `end`, keeping what it depends on in decode order.
-    let last = video.iter().rposition(|p| p.wall < end).unwrap_or(first).max(first);
-    let video: Vec<Pick> = video.drain(first..=last).collect();
-    let shown_start = video.iter().map(|p| p.wall).min().unwrap_or(start).max(start);
+    let last = video_wall.iter().rposition(|&w| w < end).unwrap_or(first).max(first);
+    video.truncate(last + 1);
+    video.drain(..first);
+    let shown_start = video_wall[first..=last].iter().copied().min().unwrap_or(start).max(start);
+    drop(video_wall);
     let shown_end = covered_end.max(shown_start + 1);
-    let to_track = |picks: &[Pick]| -> Vec<SampleIn> {
-        picks
-            .iter()
-            .map(|p| SampleIn { pts: p.pts_out, size: p.size, key: p.key, desc: p.desc, data: p.data })
-            .collect()
-    };
     let mut tracks = vec![TrackIn {
         descs: vdescs.into_iter().map(|(_, p)| p).collect(),
-        samples: to_track(&video),
+        samples: video,
         timescale: VIDEO_TIMESCALE,
     }];
     if !audio.is_empty() {
         let timescale = adescs.first().map(|(_, p)| p.timescale).unwrap_or(48_000);
         // One audio timescale per track: audio of other runs with another rate is left out.
-        let same: Vec<Pick> = audio.into_iter().filter(|p| adescs[p.desc as usize].1.timescale == timescale).collect();
-        tracks.push(TrackIn {
-            descs: adescs.into_iter().map(|(_, p)| p).collect(),
-            samples: to_track(&same),
-            timescale,
-        });
+        audio.retain(|s| adescs.get(s.desc as usize).is_some_and(|(_, p)| p.timescale == timescale));
+        tracks.push(TrackIn { descs: adescs.into_iter().map(|(_, p)| p).collect(), samples: audio, timescale });
     }
     let movie = MovieIn {
         tracks,
@@ -163,7 +196,14 @@ pub fn build(store: &Store, camera: &str, start: WallMicros, end: WallMicros) ->
         creation_time_unix: shown_start.div_euclid(1_000_000),
     };
     let file = kw_mp4::build(&movie)?;
-    Ok(Playable { file, sources, start: shown_start, end: shown_end })
+    Ok(Playable {
+        file,
+        store: store.clone(),
+        segments: sources,
+        open: Mutex::new(Vec::new()),
+        start: shown_start,
+        end: shown_end,
+    })
 }
 
 fn desc_index(descs: &mut Vec<(i64, kw_media::StreamParams)>, run_id: i64, p: &kw_media::StreamParams) -> u32 {
@@ -172,4 +212,110 @@ fn desc_index(descs: &mut Vec<(i64, kw_media::StreamParams)>, run_id: i64, p: &k
     }
     descs.push((run_id, p.clone()));
     (descs.len() - 1) as u32
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use bytes::Bytes;
+    use kw_media::{Codec, Frame, StreamParams};
+    use kw_store::Create;
+    use std::path::Path;
+
+    /// 2024-01-01T00:00:00Z.
+    pub(crate) const T0: WallMicros = 1_704_067_200_000_000;
+    /// 10 fps.
+    const TICKS: i64 = VIDEO_TIMESCALE as i64 / 10;
+
+    fn run() -> RunInfo {
+        RunInfo {
+            video: StreamParams {
+                codec: Codec::H264,
+                timescale: VIDEO_TIMESCALE,
+                width: 160,
+                height: 96,
+                sample_rate: 0,
+                channels: 0,
+                extra: vec![1, 0x64, 0, 0x1f, 0xff, 0xe1, 0],
+                rfc6381: "avc1.64001f".into(),
+            },
+            audio: None,
+            wall_anchor: T0,
+        }
+    }
+
+    /// Descriptors of this process open on files under `dir`.
+    fn open_under(dir: &Path) -> usize {
+        let dir = std::fs::canonicalize(dir).unwrap();
+        std::fs::read_dir("/proc/self/fd")
+            .unwrap()
+            .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+            .filter(|target| target.starts_with(&dir))
+            .count()
+    }
+
+    /// A store with `n` one-second segments of one camera, two frames each; returns the frames' bytes in
+    /// order.
+    pub(crate) fn store_with_segments(dir: &Path, n: u32) -> (Store, Vec<u8>) {
+        let store = Store::open(dir, Create::IfMissing, None).unwrap();
+        let info = run();
+        let run_id = store.begin_run("cam", &info).unwrap();
+        let mut all = Vec::new();
+        for seq in 0..n {
+            let mut w = store.create_segment("cam", run_id, seq, &info).unwrap();
+            for i in 0..2i64 {
+                let data: Vec<u8> = [0, 0, 0, 3, 0x65, seq as u8, i as u8].to_vec();
+                all.extend_from_slice(&data);
+                let pts = (i64::from(seq) * 10 + i * 5) * TICKS;
+                let f =
+                    Frame { stream: StreamKind::Video, pts, key: true, loss_before: false, data: Bytes::from(data) };
+                w.append(&f).unwrap();
+            }
+            w.finish(Some((i64::from(seq) + 1) * 10 * TICKS)).unwrap();
+        }
+        (store, all)
+    }
+
+    #[test]
+    fn segment_files_are_opened_as_their_bytes_are_read_a_few_at_a_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let segments = 150;
+        let (store, frames) = store_with_segments(&dir.path().join("store"), segments);
+        let seg_dir = dir.path().join("store").join(kw_store::SEGMENTS_DIR);
+        assert_eq!(open_under(&seg_dir), 0);
+
+        let p = build(&store, "cam", T0, T0 + i64::from(segments) * 1_000_000).unwrap();
+        // Built over every segment, and not one segment file is open before the body is read.
+        assert_eq!(p.segments.len(), segments as usize);
+        assert_eq!(open_under(&seg_dir), 0, "segment files open before the first byte");
+
+        let mut out = Vec::new();
+        let mut most = 0;
+        let mut read = |source: u32, offset: u64, buf: &mut [u8]| {
+            let r = p.read(source, offset, buf);
+            most = most.max(open_under(&seg_dir));
+            r
+        };
+        p.file.write_to(&mut out, &mut read).unwrap();
+        assert!(out.ends_with(&frames), "the samples are the recorded frames, in order");
+        assert!((1..=OPEN_READERS).contains(&most), "at most {OPEN_READERS} segment files open at once, saw {most}");
+        assert!(p.open_files() <= OPEN_READERS);
+        drop(p);
+        assert_eq!(open_under(&seg_dir), 0, "dropping the playable closes its files");
+    }
+
+    #[test]
+    fn a_segment_deleted_after_building_fails_the_read_not_the_process() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _) = store_with_segments(&dir.path().join("store"), 3);
+        let p = build(&store, "cam", T0, T0 + 3_000_000).unwrap();
+        let victim = store.segment_location(&p.segments[2].key());
+        std::fs::remove_file(&victim).unwrap();
+        let mut out = Vec::new();
+        let mut read = |source: u32, offset: u64, buf: &mut [u8]| p.read(source, offset, buf);
+        let e = p.file.write_to(&mut out, &mut read).unwrap_err();
+        assert!(e.to_string().contains(&victim.display().to_string()), "{e}");
+        let mut buf = [0u8; 1];
+        assert!(p.read(99, 0, &mut buf).is_err(), "an unknown source is an error");
+    }
 }

@@ -5,11 +5,21 @@
 //! So the id of the store a config created is remembered beside the config file (`<config>.store-id`).
 //! When that file exists, `run` only opens a store with that id and never creates one; the message says
 //! how to start afresh on purpose (delete the id file).
+//!
+//! Files made here are private like the store's own (0600): the id file and `run.lock`.
 
 use crate::Failure;
 use kw_store::{Create, Store, StoreError};
 use std::path::{Path, PathBuf};
 use uuid::Uuid;
+
+/// Options that create a file 0600 (the caller sets `create`).
+pub fn private_file() -> std::fs::OpenOptions {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut o = std::fs::OpenOptions::new();
+    o.mode(0o600);
+    o
+}
 
 fn id_file(config: &Path) -> PathBuf {
     let mut name = config.file_name().map(|n| n.to_os_string()).unwrap_or_else(|| "keepwatch.toml".into());
@@ -64,7 +74,7 @@ fn lock_for_run(path: &Path) -> Result<(), Failure> {
         return Ok(());
     }
     let f = path.join(RUN_LOCK);
-    let mut file = std::fs::OpenOptions::new()
+    let mut file = private_file()
         .read(true)
         .write(true)
         .create(true)
@@ -113,7 +123,16 @@ fn open_or_create(config: &Path, cfg: &kw_config::Config) -> Result<Store, Failu
     let store = Store::open(&path, create, expected).map_err(|e| explain(e, &path, config, expected))?;
     if expected.is_none() {
         let f = id_file(config);
-        if let Err(e) = std::fs::write(&f, format!("{}\n", store.id())) {
+        let write = |f: &Path| -> std::io::Result<()> {
+            use std::io::Write;
+            private_file()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .open(f)?
+                .write_all(format!("{}\n", store.id()).as_bytes())
+        };
+        if let Err(e) = write(&f) {
             tracing::warn!("could not remember the store id in {}: {e}", f.display());
         }
     }

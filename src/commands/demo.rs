@@ -2,6 +2,9 @@
 //! work with no camera. It writes `DIR/keepwatch.toml` (only if absent: the user's edits are kept) and
 //! its store under `DIR`, never a real store's path, and runs until Ctrl-C, deleting nothing.
 //!
+//! The directory (when it makes it) is 0700 and the config 0600, like the store inside: the config may
+//! get camera passwords, and the store holds video and password hashes.
+//!
 //! Every start sets a fresh random password for the user `admin` (created if missing) and prints it
 //! with the URL: a demo has no secret worth keeping, and a newcomer needs no `user add` to log in.
 
@@ -10,11 +13,22 @@ use kw_auth::Role;
 use std::path::Path;
 
 pub fn run(listen: &str, dir: &Path) -> Result<(), Failure> {
-    std::fs::create_dir_all(dir).map_err(|e| Failure::runtime(format!("cannot create {}: {e}", dir.display())))?;
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| Failure::runtime(format!("cannot create {}: {e}", dir.display())))?;
+    }
     let config = dir.join("keepwatch.toml");
     if !config.exists() {
-        std::fs::write(&config, kw_config::demo_config(listen, dir))
-            .map_err(|e| Failure::runtime(format!("cannot write {}: {e}", config.display())))?;
+        let write = || -> std::io::Result<()> {
+            use std::io::Write;
+            let mut f = crate::store_open::private_file().write(true).create_new(true).open(&config)?;
+            f.write_all(kw_config::demo_config(listen, dir).as_bytes())
+        };
+        write().map_err(|e| Failure::runtime(format!("cannot write {}: {e}", config.display())))?;
     }
     let cfg = kw_config::load(&config)?;
     let password = demo_login(&config, &cfg)?;

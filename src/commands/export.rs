@@ -1,6 +1,7 @@
 //! `keepwatch export`: one recorded range as one MP4, built from the index by our muxer (no re-encoding),
 //! written to a temporary file beside the target and renamed into place when complete, with a progress
-//! bar when stderr is a terminal.
+//! bar when stderr is a terminal. The file is created 0600 (it is video; share it on purpose), and the
+//! range is not capped as `video.mp4`'s is: the one running it pays for it (memory grows with the frames).
 
 use crate::Failure;
 use kw_media::WallMicros;
@@ -34,7 +35,9 @@ pub fn run(config: &Path, camera: &str, start: &str, end: &str, output: &Path) -
     let tmp = dir.join(format!(".{name}.partial"));
     let io_err = |e: std::io::Error| Failure::runtime(format!("writing {}: {e}", output.display()));
     let write = || -> std::io::Result<()> {
-        let f = std::fs::File::create(&tmp)?;
+        let f = crate::store_open::private_file().write(true).create(true).truncate(true).open(&tmp)?;
+        // A stale partial file keeps its mode through `create`: make it private whatever it was.
+        f.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
         let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
         let mut buf = vec![0u8; 1 << 20];
         let mut done = 0u64;

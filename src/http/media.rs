@@ -3,11 +3,18 @@
 //! `video.mp4?start=&end=` is the same file `keepwatch export` writes for the range (both come from
 //! [`crate::playback::build`], whose bytes depend only on the range and the index): `moov` first, length
 //! known up front, served with HTTP Range (one range per request; a browser seeks by asking again), an
-//! ETag derived from the file's generated header, and `If-None-Match` / `If-Range`. Bytes are streamed
-//! from the segment files in chunks by a blocking task, so a slow client holds only a few chunks.
+//! ETag derived from the file's generated header, and `If-None-Match` / `If-Range`. Bytes are read from
+//! the segment files one chunk at a time, each read a short blocking task run when the client has taken
+//! the chunk before, so a slow client holds one chunk and no thread.
+//!
+//! Bounds (see docs/conventions.md): a range longer than [`MAX_RANGE`] answers 400; building the MP4 (the
+//! index work before the first byte), streaming it (a response holds the file's sample table, about 28 bytes
+//! per frame, until its body ends) and decoding a snapshot each pass a [`gate::Gate`] (so many at once in
+//! total and per principal, a short queue, then 503 or 429 with `Retry-After`); the segment files of a
+//! response are opened as its bytes are reached, a few at a time ([`crate::playback::OPEN_READERS`]).
 
 use super::cameras::{camera_access, parse_time};
-use super::{ApiError, Shared};
+use super::{ApiError, AppState, Shared};
 use crate::playback::{Playable, PlaybackError};
 use crate::snapshot::SnapshotError;
 use axum::body::Body;
@@ -22,12 +29,82 @@ use serde::Deserialize;
 use std::hash::{Hash, Hasher};
 use std::ops::Range;
 use std::sync::Arc;
+use std::time::Duration;
 use utoipa::IntoParams;
+
+mod gate;
+
+pub use gate::{Gate, Limits, Refused};
 
 /// Bytes per chunk sent to the client.
 const CHUNK: u64 = 512 * 1024;
-/// Chunks read ahead of a slow client.
-const AHEAD: usize = 4;
+
+/// The longest range `video.mp4` serves in one request. Building the file costs memory and index work in
+/// proportion to the frames it covers (a day at 30 fps is 2.6 million samples); a longer range is asked
+/// for in parts (`keepwatch export` on the command line has no such cap).
+pub const MAX_RANGE: Duration = Duration::from_secs(24 * 3600);
+
+/// The gates of the media routes, shared by all requests.
+pub struct MediaLimits {
+    /// `video.mp4` responses from the build to the end of the body (each holds its sample table).
+    pub streams: Gate,
+    /// Building a `video.mp4` (index work and the header, before the first byte).
+    pub builds: Gate,
+    /// Decoding a picture for `snapshot.jpg` (recorded or live).
+    pub decodes: Gate,
+}
+
+impl Default for MediaLimits {
+    fn default() -> Self {
+        // One decode keeps one core busy for a few milliseconds per frame: as many as there are cores, and
+        // no more than 8 (a bigger machine has other work to do).
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).min(8);
+        MediaLimits {
+            // A browser opens at most 6 connections to a host, so 6 per principal never stops one browser.
+            streams: Gate::new(Limits {
+                total: 32,
+                queue: 16,
+                per_principal: 6,
+                per_principal_queue: 4,
+                wait: Duration::from_secs(10),
+            }),
+            builds: Gate::new(Limits {
+                total: 4,
+                queue: 16,
+                per_principal: 2,
+                per_principal_queue: 4,
+                wait: Duration::from_secs(10),
+            }),
+            decodes: Gate::new(Limits {
+                total: cores,
+                queue: 16,
+                per_principal: 2,
+                per_principal_queue: 6,
+                wait: Duration::from_secs(5),
+            }),
+        }
+    }
+}
+
+/// Waits for `gate` on behalf of `p`, or answers why not: 429 when `p` has its share, 503 when the server
+/// is at its total, both with `Retry-After: 1`.
+async fn pass(gate: &Gate, p: &Principal, what: &str) -> Result<gate::Pass, ApiError> {
+    let key = format!("{:?}:{}", p.kind, p.name);
+    gate.enter(&key).await.map_err(|refused| {
+        let l = gate.limits();
+        let (status, message) = match refused {
+            Refused::Principal => (
+                StatusCode::TOO_MANY_REQUESTS,
+                format!("too many {what} at once for you (at most {} running); try again shortly", l.per_principal),
+            ),
+            Refused::Busy => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("the server is busy with {what} (at most {} at once); try again shortly", l.total),
+            ),
+        };
+        ApiError { retry_after: Some(1), ..ApiError::new(status, message) }
+    })
+}
 
 #[derive(Deserialize, IntoParams)]
 pub struct VideoQuery {
@@ -45,8 +122,10 @@ pub struct VideoQuery {
     security(("session" = []), ("token" = [])),
     responses((status = 200, content_type = "video/mp4", description = "the whole file"),
               (status = 206, content_type = "video/mp4", description = "the requested byte range"),
-              (status = 304), (status = 400), (status = 403), (status = 404, description = "nothing recorded"),
-              (status = 416)))]
+              (status = 304), (status = 400, description = "a bad time, or a range longer than 24 h"), (status = 403),
+              (status = 404, description = "nothing recorded"), (status = 416),
+              (status = 429, description = "this user or token has its share of video builds or responses; see Retry-After"),
+              (status = 503, description = "the server is at its total of video builds or responses; see Retry-After")))]
 pub async fn video(
     State(st): State<Shared>,
     Extension(p): Extension<Principal>,
@@ -57,15 +136,21 @@ pub async fn video(
     camera_access(&st, &p, &name).await?;
     let start = parse_time("start", &q.start)?;
     let end = parse_time("end", &q.end)?;
+    check_range(start, end)?;
+    let streaming = pass(&st.media.streams, &p, "video responses").await?;
+    let building = pass(&st.media.builds, &p, "video builds").await?;
     let store = st.store.clone();
     let cam = name.clone();
-    let playable = tokio::task::spawn_blocking(move || crate::playback::build(&store, &cam, start, end))
-        .await?
-        .map_err(|e| match e {
-            PlaybackError::NothingRecorded { .. } => ApiError::not_found(e.to_string()),
-            PlaybackError::EmptyRange => ApiError::bad_request(e.to_string()),
-            other => ApiError::internal(other),
-        })?;
+    let playable = tokio::task::spawn_blocking(move || {
+        let _building = building;
+        crate::playback::build(&store, &cam, start, end)
+    })
+    .await?
+    .map_err(|e| match e {
+        PlaybackError::NothingRecorded { .. } => ApiError::not_found(e.to_string()),
+        PlaybackError::EmptyRange => ApiError::bad_request(e.to_string()),
+        other => ApiError::internal(other),
+    })?;
     let len = playable.file.len();
     let etag = etag_of(&playable);
     let etag_value = HeaderValue::from_str(&etag).map_err(ApiError::internal)?;
@@ -97,7 +182,7 @@ pub async fn video(
         Some(r) => (StatusCode::PARTIAL_CONTENT, r.clone()),
         None => (StatusCode::OK, 0..len),
     };
-    let mut resp = Response::new(stream_body(Arc::new(playable), span.clone()));
+    let mut resp = Response::new(stream_body(Arc::new(playable), span.clone(), streaming));
     *resp.status_mut() = status;
     let h = resp.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static("video/mp4"));
@@ -116,6 +201,22 @@ pub async fn video(
         h.insert(header::CONTENT_DISPOSITION, v);
     }
     Ok(resp)
+}
+
+/// 400 for a range over [`MAX_RANGE`], naming the cap.
+fn check_range(start: i64, end: i64) -> Result<(), ApiError> {
+    let cap = i64::try_from(MAX_RANGE.as_micros()).unwrap_or(i64::MAX);
+    if end.saturating_sub(start) > cap {
+        let hours = MAX_RANGE.as_secs() / 3600;
+        return Err(ApiError::bad_field(
+            "end",
+            format!(
+                "the range is longer than {hours} h, the most video.mp4 serves at once; ask for it in parts of \
+                 up to {hours} h (or use keepwatch export)"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// The ETag: a hash of the generated header bytes (which list every sample's size and offset) and the
@@ -174,28 +275,32 @@ fn parse_range(v: &str, len: u64) -> RangeAnswer {
     }
 }
 
-/// Streams `range` of the file: a blocking task reads chunk by chunk, at most [`AHEAD`] chunks ahead of
-/// the client, and stops when the client goes away.
-fn stream_body(p: Arc<Playable>, range: Range<u64>) -> Body {
-    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(AHEAD);
-    tokio::task::spawn_blocking(move || {
-        let mut at = range.start;
-        while at < range.end {
-            let to = (at + CHUNK).min(range.end);
+/// Streams `range` of the file: each chunk is read by a short blocking task when the client has taken the
+/// one before, and the stream ends at the first read error (the client sees a cut connection). `streaming`
+/// is held until the body is done or dropped.
+fn stream_body(p: Arc<Playable>, range: Range<u64>, streaming: gate::Pass) -> Body {
+    let end = range.end;
+    let stream = futures::stream::unfold((p, range.start, streaming), move |(p, at, streaming)| async move {
+        if at >= end {
+            return None;
+        }
+        let to = (at + CHUNK).min(end);
+        let reader = p.clone();
+        let read = tokio::task::spawn_blocking(move || {
             let mut buf = Vec::with_capacity((to - at) as usize);
-            let mut read = |source: u32, offset: u64, out: &mut [u8]| p.read(source, offset, out);
-            let r = p.file.write_range(at..to, &mut buf, &mut read).map(|_| Bytes::from(buf));
-            let failed = r.is_err();
-            if let Err(e) = &r {
+            let mut read = |source: u32, offset: u64, out: &mut [u8]| reader.read(source, offset, out);
+            reader.file.write_range(at..to, &mut buf, &mut read).map(|_| Bytes::from(buf))
+        })
+        .await
+        .unwrap_or_else(|e| Err(std::io::Error::other(e)));
+        match read {
+            Ok(bytes) => Some((Ok(bytes), (p, to, streaming))),
+            Err(e) => {
                 tracing::error!("reading recorded video failed: {e}");
+                Some((Err(e), (p, end, streaming)))
             }
-            if tx.blocking_send(r).is_err() || failed {
-                return;
-            }
-            at = to;
         }
     });
-    let stream = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) });
     Body::from_stream(stream)
 }
 
@@ -210,7 +315,9 @@ pub struct SnapshotQuery {
     params(("name" = String, Path, description = "camera name"), SnapshotQuery, ("token" = Option<String>, Query, description = "API token, for clients that cannot send headers")),
     security(("session" = []), ("token" = [])),
     responses((status = 200, content_type = "image/jpeg"), (status = 403), (status = 404),
-              (status = 501, description = "no decoder for this camera's codec (H.265): the reason is in the answer")))]
+              (status = 429, description = "this user or token has its share of snapshot decodes running; see Retry-After"),
+              (status = 501, description = "no decoder for this camera's codec (H.265): the reason is in the answer"),
+              (status = 503, description = "the server is at its total of snapshot decodes; see Retry-After")))]
 pub async fn snapshot(
     State(st): State<Shared>,
     Extension(p): Extension<Principal>,
@@ -219,17 +326,11 @@ pub async fn snapshot(
 ) -> Result<Response, ApiError> {
     camera_access(&st, &p, &name).await?;
     let at = q.at.as_deref().map(|v| parse_time("at", v)).transpose()?;
+    let decoding = pass(&st.media.decodes, &p, "snapshot decodes").await?;
     let st2 = st.clone();
-    let jpeg = tokio::task::spawn_blocking(move || match at {
-        Some(at) => crate::snapshot::at_time(&st2.store, &name, at),
-        None => match st2.cameras.get(&name) {
-            // An H.265 main stream cannot be decoded here; its H.264 sub-stream can.
-            Some(v) => match (crate::snapshot::latest(&name, &v.hub), &v.sub_hub) {
-                (Err(SnapshotError::NoDecoder { .. }), Some(sub)) => crate::snapshot::latest(&name, sub),
-                (r, _) => r,
-            },
-            None => Err(SnapshotError::NothingRecorded { camera: name.clone() }),
-        },
+    let jpeg = tokio::task::spawn_blocking(move || {
+        let _decoding = decoding;
+        snapshot_now_or_at(&st2, name, at)
     })
     .await?
     .map_err(|e| match e {
@@ -247,9 +348,48 @@ pub async fn snapshot(
         .into_response())
 }
 
+/// The picture at `at` from the store, or the newest from the camera's hub (blocking: decodes).
+fn snapshot_now_or_at(st: &AppState, name: String, at: Option<i64>) -> Result<Vec<u8>, SnapshotError> {
+    match at {
+        Some(at) => crate::snapshot::at_time(&st.store, &name, at),
+        None => match st.cameras.get(&name) {
+            // An H.265 main stream cannot be decoded here; its H.264 sub-stream can.
+            Some(v) => match (crate::snapshot::latest(&name, &v.hub), &v.sub_hub) {
+                (Err(SnapshotError::NoDecoder { .. }), Some(sub)) => crate::snapshot::latest(&name, sub),
+                (r, _) => r,
+            },
+            None => Err(SnapshotError::NothingRecorded { camera: name }),
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{parse_range, RangeAnswer::*};
+    use super::*;
+    use crate::playback::tests::{store_with_segments, T0};
+    use RangeAnswer::*;
+
+    #[tokio::test]
+    async fn a_response_holds_its_stream_pass_until_its_body_is_done_or_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, frames) = store_with_segments(&dir.path().join("store"), 3);
+        let gate =
+            Gate::new(Limits { total: 1, queue: 0, per_principal: 1, per_principal_queue: 0, wait: Duration::ZERO });
+        let playable = Arc::new(crate::playback::build(&store, "cam", T0, T0 + 3_000_000).unwrap());
+        let len = playable.file.len();
+
+        let body = stream_body(playable.clone(), 0..len, gate.enter("a").await.unwrap());
+        assert_eq!(gate.enter("b").await.err(), Some(Refused::Busy), "held while the body is unread");
+        let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap();
+        assert_eq!(bytes.len() as u64, len);
+        assert!(bytes.ends_with(&frames));
+        let pass = gate.enter("b").await.expect("released when the body is done");
+
+        let body = stream_body(playable, 0..len, pass);
+        assert!(gate.enter("c").await.is_err());
+        drop(body);
+        assert!(gate.enter("c").await.is_ok(), "released when the client goes away");
+    }
 
     #[test]
     fn ranges() {

@@ -80,6 +80,8 @@ pub struct AppState {
     pub config_edit: tokio::sync::Mutex<()>,
     /// Tells the daemon's config watcher to look now rather than at its next poll.
     pub config_changed: Arc<tokio::sync::Notify>,
+    /// Caps on concurrent `video.mp4` responses and builds and snapshot decodes (total and per principal).
+    pub media: media::MediaLimits,
 }
 
 pub type Shared = Arc<AppState>;
@@ -127,6 +129,7 @@ impl AppState {
             hls: Default::default(),
             config_edit: tokio::sync::Mutex::new(()),
             config_changed,
+            media: Default::default(),
         })
     }
 

@@ -1,8 +1,12 @@
 //! Replacing a file so that readers see either the old or the new contents, never a mix, even after a crash.
 //!
 //! The config holds camera passwords and is re-read live by `keepwatch run`; a torn write would either
-//! break the running server or leak a world-readable copy. So: temporary file next to the target, same
-//! permissions (0600 for a new file), fsync, rename over the target, fsync the directory.
+//! break the running server or leak a world-readable copy. So: temporary file next to the target created
+//! 0600, fsync, rename over the target, fsync the directory.
+//!
+//! Permissions: the result is never readable by group or others. A new file is 0600; a rewrite keeps the old
+//! file's mode where it is stricter (0400 stays 0400) and otherwise narrows it to 0600 (a hand-made 0644 file
+//! becomes 0600 on the first edit through the API): never wider than 0600, whatever the old file had.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -46,18 +50,27 @@ fn write_then_rename(tmp: &Path, target: &Path, dir: &Path, data: &[u8]) -> io::
     let mut file = options.open(tmp)?;
     file.write_all(data)?;
     if let Ok(old) = fs::metadata(target) {
-        file.set_permissions(old.permissions())?;
         #[cfg(unix)]
         {
-            use std::os::unix::fs::MetadataExt;
+            use std::os::unix::fs::{MetadataExt, PermissionsExt};
             // Keeps the owner when run as root on someone else's file; fails harmlessly otherwise.
             let _ = std::os::unix::fs::fchown(&file, Some(old.uid()), Some(old.gid()));
+            // After chown, which may clear set-id bits: the old mode's owner bits, never more than rw.
+            file.set_permissions(fs::Permissions::from_mode(private_mode(old.permissions().mode())))?;
         }
+        #[cfg(not(unix))]
+        file.set_permissions(old.permissions())?;
     }
     file.sync_all()?;
     drop(file);
     fs::rename(tmp, target)?;
     sync_dir(dir)
+}
+
+/// The mode of a rewritten file whose predecessor had `old`: its owner's read and write bits, nothing else.
+#[cfg(unix)]
+fn private_mode(old: u32) -> u32 {
+    old & 0o600
 }
 
 #[cfg(unix)]
@@ -80,21 +93,26 @@ mod tests {
         let path = dir.path().join("keepwatch.toml");
         write_atomically(&path, b"one").unwrap();
         assert_eq!(fs::read(&path).unwrap(), b"one");
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
-            fs::set_permissions(&path, fs::Permissions::from_mode(0o640)).unwrap();
-        }
         write_atomically(&path, b"two").unwrap();
         assert_eq!(fs::read(&path).unwrap(), b"two");
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o640);
-        }
         let leftovers: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
         assert_eq!(leftovers.len(), 1, "temporary files left behind");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn private_new_narrowed_or_stricter_never_wider() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keepwatch.toml");
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+        write_atomically(&path, b"new").unwrap();
+        assert_eq!(mode(&path), 0o600, "a new file");
+        for (before, after) in [(0o644, 0o600), (0o640, 0o600), (0o666, 0o600), (0o400, 0o400), (0o600, 0o600)] {
+            fs::set_permissions(&path, fs::Permissions::from_mode(before)).unwrap();
+            write_atomically(&path, b"edit").unwrap();
+            assert_eq!(mode(&path), after, "rewriting a {before:o} file");
+        }
     }
 
     #[cfg(unix)]

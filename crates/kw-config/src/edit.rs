@@ -105,8 +105,9 @@ impl ConfigDoc {
     }
 
     /// Validates the text and writes it to `path` atomically (temporary file in the same directory, fsync,
-    /// rename, fsync of the directory), keeping the old file's permissions. Relative paths in the config
-    /// are checked against `path`'s directory.
+    /// rename, fsync of the directory). The file holds camera passwords, so it comes out private: 0600, or
+    /// the old file's mode where that is stricter (0400), never wider. Relative paths in the config are
+    /// checked against `path`'s directory.
     pub fn save(&self, path: &Path) -> Result<(), ConfigError> {
         let text = self.doc.to_string();
         parse_config(&text, path)?;

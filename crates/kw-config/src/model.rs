@@ -245,8 +245,15 @@ pub struct Zone {
     pub name: String,
     /// Whether motion inside counts or is ignored.
     pub kind: ZoneKind,
-    /// At least three `(x, y)` corners, each in 0..=1.
+    /// Three to [`Zone::MAX_POINTS`] `(x, y)` corners, each in 0..=1.
     pub points: Vec<(f64, f64)>,
+}
+
+impl Zone {
+    /// Most zones one camera may have (`cameras.motion.zones`).
+    pub const MAX_PER_CAMERA: usize = 16;
+    /// Most corners one zone may have (`cameras.motion.zones[].points`).
+    pub const MAX_POINTS: usize = 64;
 }
 
 /// One `[[notify]]` entry.

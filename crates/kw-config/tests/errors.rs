@@ -245,6 +245,24 @@ fn zone_points() {
 }
 
 #[test]
+fn zones_and_their_corners_are_capped() {
+    let square = "{ points = [[0,0],[1,0],[1,1],[0,1]] }";
+    let zones = |n: usize| format!("{CAMERA}[cameras.motion]\nzones = [{}]\n", vec![square; n].join(", "));
+    assert!(kw_config::parse(&zones(kw_config::Zone::MAX_PER_CAMERA), Path::new("k.toml")).is_ok());
+    assert_error(&zones(kw_config::Zone::MAX_PER_CAMERA + 1), 5, "cameras[0].motion.zones", "at most 16 zones");
+
+    let corners = |n: usize| {
+        let points: Vec<String> = (0..n).map(|i| format!("[{}, {}]", i % 2, (i as f64 / n as f64))).collect();
+        format!("{CAMERA}[cameras.motion]\nzones = [\n  {{ points = [{}] }},\n]\n", points.join(", "))
+    };
+    assert!(kw_config::parse(&corners(kw_config::Zone::MAX_POINTS), Path::new("k.toml")).is_ok());
+    // Refused as a whole, without one error per corner.
+    let text = corners(100_000);
+    assert_error(&text, 6, "cameras[0].motion.zones[0].points", "at most 64 points, found 100000");
+    assert_eq!(errors(&text).lines().count(), 1);
+}
+
+#[test]
 fn server_values() {
     assert_error("[server]\nlisten = \"localhost\"\n", 2, "server.listen", "address and port");
     assert_error(

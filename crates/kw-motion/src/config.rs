@@ -21,8 +21,16 @@ pub enum ZoneKind {
 pub struct Zone {
     /// Include or exclude.
     pub kind: ZoneKind,
-    /// Corners `(x, y)`; values outside 0..1 are allowed and simply reach past the frame edge.
+    /// Corners `(x, y)`; values outside 0..1 are allowed and simply reach past the frame edge. At most
+    /// [`Zone::MAX_POINTS`].
     pub points: Vec<(f64, f64)>,
+}
+
+impl Zone {
+    /// Zones past this many in [`DetectorConfig::zones`] are ignored (the config refuses more).
+    pub const MAX_PER_CAMERA: usize = 16;
+    /// A zone with more corners than this covers nothing (the config refuses more).
+    pub const MAX_POINTS: usize = 64;
 }
 
 /// Everything the detector needs to know; build it with [`DetectorConfig::default`] and set what differs.
@@ -53,7 +61,8 @@ pub struct DetectorConfig {
     /// After the first frame and after each global change (lights, IR switch) the detector learns the new
     /// scene for this long and reports no motion. Default 1 s.
     pub settle_time: Duration,
-    /// Include/exclude polygons; none means the whole frame counts.
+    /// Include/exclude polygons; none means the whole frame counts. Only the first [`Zone::MAX_PER_CAMERA`]
+    /// are used.
     pub zones: Vec<Zone>,
 }
 

@@ -10,9 +10,14 @@ use crate::config::{Zone, ZoneKind};
 ///
 /// A pixel is inside a polygon when its centre is (even-odd rule). With at least one include zone only pixels
 /// inside some include zone count; exclude zones always win. Polygons with fewer than three finite corners
-/// cover nothing.
+/// or more than [`Zone::MAX_POINTS`] cover nothing, and zones past [`Zone::MAX_PER_CAMERA`] are ignored, so
+/// the work is bounded (rows × corners) whatever the settings hold.
 pub(crate) fn rasterise(zones: &[Zone], w: usize, h: usize) -> Vec<u8> {
-    let usable = |z: &&Zone| z.points.len() >= 3 && z.points.iter().all(|&(x, y)| x.is_finite() && y.is_finite());
+    let zones = &zones[..zones.len().min(Zone::MAX_PER_CAMERA)];
+    let usable = |z: &&Zone| {
+        (3..=Zone::MAX_POINTS).contains(&z.points.len())
+            && z.points.iter().all(|&(x, y)| x.is_finite() && y.is_finite())
+    };
     let any_include = zones.iter().filter(usable).any(|z| z.kind == ZoneKind::Include);
     let mut mask = vec![u8::from(!any_include); w * h];
     // Includes first, then excludes on top.
@@ -98,6 +103,20 @@ mod tests {
         let m = rasterise(&bad, 10, 10);
         assert!(m[..10].iter().all(|&v| v == 0));
         assert!(m[50..].iter().all(|&v| v == 1));
+    }
+
+    #[test]
+    fn zones_and_corners_past_the_caps_are_ignored() {
+        // A zone with too many corners covers nothing: the include below it is the only one.
+        let many: Vec<(f64, f64)> =
+            (0..=Zone::MAX_POINTS).map(|i| (i as f64 / Zone::MAX_POINTS as f64, (i % 2) as f64)).collect();
+        let m = rasterise(&[zone(ZoneKind::Exclude, &many), zone(ZoneKind::Include, &LEFT_HALF)], 8, 4);
+        assert_eq!(&m[..8], &[1, 1, 1, 1, 0, 0, 0, 0]);
+        // Zones past the cap are ignored: an exclude at position MAX_PER_CAMERA changes nothing.
+        let mut zones = vec![zone(ZoneKind::Include, &LEFT_HALF); Zone::MAX_PER_CAMERA];
+        let before = rasterise(&zones, 8, 4);
+        zones.push(zone(ZoneKind::Exclude, &LEFT_HALF));
+        assert_eq!(rasterise(&zones, 8, 4), before);
         assert!(rasterise(&[zone(ZoneKind::Include, &[(1e300, 0.0), (-1e300, 1.0), (0.5, 1e300)])], 4, 4).len() == 16);
     }
 }

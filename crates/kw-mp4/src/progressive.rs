@@ -14,7 +14,7 @@ use crate::entry::Kind;
 use crate::stbl::{self, Chunk};
 use crate::timing::{self, Timing};
 use crate::trak::{self, Edit, TrackHead};
-use crate::vfile::{Mp4File, Part};
+use crate::vfile::{Mp4File, Part, IN_MEMORY};
 use crate::Mp4Error;
 use bytes::Bytes;
 use kw_media::{StreamParams, VIDEO_TIMESCALE};
@@ -22,6 +22,7 @@ use kw_media::{StreamParams, VIDEO_TIMESCALE};
 /// Where a sample's bytes live: the caller's file number and the byte offset within it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DataRef {
+    /// Any number below `u32::MAX` (which the virtual file keeps for itself).
     pub source: u32,
     pub offset: u64,
 }
@@ -177,6 +178,9 @@ fn prepare<'a>(index: usize, t: &'a TrackIn, m: &MovieIn, total: u64) -> Result<
             track: index,
             reason: format!("sample refers to missing description {}", s.desc),
         });
+    }
+    if t.samples.iter().any(|s| s.data.source == IN_MEMORY) {
+        return Err(err("a sample's source is u32::MAX, which is reserved"));
     }
     if t.samples.is_empty() {
         return Ok(None);

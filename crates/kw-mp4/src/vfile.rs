@@ -43,40 +43,94 @@ impl Part {
 /// Fills the buffer with the bytes of the caller's file `source` at `offset` (arguments in that order).
 pub type ReadSource<'a> = dyn FnMut(u32, u64, &mut [u8]) -> io::Result<()> + 'a;
 
+/// The `source` number that marks a piece held in memory; callers' sources stay below it.
+pub(crate) const IN_MEMORY: u32 = u32::MAX;
+
+/// One stored piece of the file, 24 bytes whatever it holds: a day of video is millions of them, held for
+/// as long as a response streams. `offset` is the offset in `source`, or for an in-memory piece the index
+/// of its bytes in [`Mp4File::bytes`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Piece {
+    /// File offset of the piece.
+    start: u64,
+    offset: u64,
+    len: u32,
+    source: u32,
+}
+
 /// A progressive MP4 file described as parts; see the crate docs.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Mp4File {
-    /// File offset of each part, ascending; parts are never empty.
-    starts: Vec<u64>,
-    parts: Vec<Part>,
+    /// Ascending by `start`; never empty pieces.
+    pieces: Vec<Piece>,
+    bytes: Vec<Bytes>,
     len: u64,
 }
 
 /// How many bytes [`Mp4File::write_to`] reads from a source at a time.
 const COPY_CHUNK: u64 = 256 * 1024;
 
+/// The longest piece: lengths are stored in 32 bits.
+const MAX_PIECE: u64 = u32::MAX as u64;
+
 impl Mp4File {
-    /// Builds a file from parts in order, merging `Data` parts that continue one another.
+    /// Builds a file from parts in order, merging `Data` parts that continue one another. `Data` parts
+    /// must not use the source number [`IN_MEMORY`].
     pub(crate) fn from_parts(parts: impl IntoIterator<Item = Part>) -> Mp4File {
-        let mut f = Mp4File { starts: Vec::new(), parts: Vec::new(), len: 0 };
+        let mut f = Mp4File { pieces: Vec::new(), bytes: Vec::new(), len: 0 };
+        let parts = parts.into_iter();
+        f.pieces.reserve(parts.size_hint().0);
         for p in parts {
-            if p.is_empty() {
-                continue;
-            }
-            if let (Part::Data { source, offset, len }, Some(Part::Data { source: ls, offset: lo, len: ll })) =
-                (&p, f.parts.last_mut())
-            {
-                if source == ls && lo.checked_add(*ll) == Some(*offset) {
-                    *ll += len;
-                    f.len += len;
-                    continue;
+            match p {
+                Part::Bytes(b) => {
+                    let mut at = 0;
+                    while at < b.len() {
+                        let n = (b.len() - at).min(MAX_PIECE as usize);
+                        let index = f.bytes.len() as u64;
+                        f.bytes.push(b.slice(at..at + n));
+                        f.push(Piece { start: f.len, offset: index, len: n as u32, source: IN_MEMORY });
+                        at += n;
+                    }
+                }
+                Part::Data { source, offset, len } => {
+                    let mut done = 0;
+                    while done < len {
+                        let at = offset.saturating_add(done);
+                        let n = (len - done).min(MAX_PIECE);
+                        if let Some(last) = f.pieces.last_mut() {
+                            let fits = u64::from(last.len) + n <= MAX_PIECE;
+                            if last.source == source
+                                && source != IN_MEMORY
+                                && last.offset.checked_add(last.len.into()) == Some(at)
+                                && fits
+                            {
+                                last.len += n as u32;
+                                f.len += n;
+                                done += n;
+                                continue;
+                            }
+                        }
+                        f.push(Piece { start: f.len, offset: at, len: n as u32, source });
+                        done += n;
+                    }
                 }
             }
-            f.starts.push(f.len);
-            f.len += p.len();
-            f.parts.push(p);
         }
+        f.pieces.shrink_to_fit();
         f
+    }
+
+    fn push(&mut self, p: Piece) {
+        self.len += u64::from(p.len);
+        self.pieces.push(p);
+    }
+
+    fn part(&self, p: &Piece) -> Part {
+        if p.source == IN_MEMORY {
+            Part::Bytes(self.bytes.get(p.offset as usize).cloned().unwrap_or_default())
+        } else {
+            Part::Data { source: p.source, offset: p.offset, len: p.len.into() }
+        }
     }
 
     /// Total size in bytes.
@@ -95,16 +149,16 @@ impl Mp4File {
         if start >= end {
             return Vec::new();
         }
-        // First part whose end lies beyond `start`.
-        let first = self.starts.partition_point(|&s| s <= start).saturating_sub(1);
+        // First piece whose end lies beyond `start`.
+        let first = self.pieces.partition_point(|p| p.start <= start).saturating_sub(1);
         let mut out = Vec::new();
-        for (at, part) in self.starts[first..].iter().zip(&self.parts[first..]) {
-            if *at >= end {
+        for piece in &self.pieces[first..] {
+            if piece.start >= end {
                 break;
             }
-            let from = start.saturating_sub(*at);
-            let to = (end - at).min(part.len());
-            out.push(part.slice(from, to));
+            let from = start.saturating_sub(piece.start);
+            let to = (end - piece.start).min(piece.len.into());
+            out.push(self.part(piece).slice(from, to));
         }
         out
     }
@@ -161,7 +215,7 @@ mod tests {
     fn merges_and_slices() {
         let f = file();
         assert_eq!(f.len(), 13);
-        assert_eq!(f.parts.len(), 3);
+        assert_eq!(f.pieces.len(), 3);
         assert_eq!(
             f.parts_in(2..7),
             [Part::Bytes(Bytes::from_static(b"ad")), Part::Data { source: 0, offset: 10, len: 3 }]
@@ -172,6 +226,23 @@ mod tests {
         );
         assert!(f.parts_in(13..20).is_empty());
         assert!(f.parts_in(5..5).is_empty());
+    }
+
+    #[test]
+    fn a_piece_is_small_and_long_parts_are_split() {
+        assert_eq!(std::mem::size_of::<Piece>(), 24);
+        let big = 3 * MAX_PIECE + 5;
+        let f = Mp4File::from_parts([
+            Part::Data { source: 0, offset: 0, len: big },
+            Part::Data { source: 0, offset: big, len: 1 },
+        ]);
+        assert_eq!(f.len(), big + 1);
+        assert_eq!(f.pieces.len(), 4);
+        let all = f.parts_in(0..f.len());
+        assert_eq!(all.iter().map(Part::len).sum::<u64>(), big + 1);
+        assert_eq!(all[3], Part::Data { source: 0, offset: 3 * MAX_PIECE, len: 6 });
+        let tail = f.parts_in(big - 2..big + 1);
+        assert_eq!(tail, [Part::Data { source: 0, offset: big - 2, len: 3 }]);
     }
 
     #[test]

@@ -25,6 +25,9 @@
 //! segments/<camera_id>/<run_id>-<seq>.kws
 //! ```
 //!
+//! Everything the store creates is private: directories 0700, files 0600 (the index's `-wal` and `-shm`
+//! files take the index's mode). An existing store that others can read is warned about at open.
+//!
 //! The marker makes the store refuse a directory that is not itself: a non-empty directory without a
 //! marker is [`StoreError::NotAStore`], a marker with another id is [`StoreError::WrongStore`]. A store
 //! is only created where the directory is missing or empty, and only with [`Create::IfMissing`]; the
@@ -65,6 +68,7 @@ pub mod format;
 pub mod frame_index;
 pub mod index;
 mod marker;
+mod private;
 mod recover;
 mod reserve;
 mod retention;

@@ -76,7 +76,7 @@ pub fn create(dir: &Path, store_id: Uuid, created: i64) -> Result<Marker, StoreE
     let text = serde_json::to_string_pretty(&json)
         .map_err(|e| StoreError::Invalid { what: format!("cannot encode the store marker: {e}") })?;
     let tmp = dir.join(format!("{MARKER_FILE}.tmp"));
-    let mut f = fs::File::create(&tmp).map_err(|e| io_err(&tmp, e))?;
+    let mut f = crate::private::create_file(&tmp).map_err(|e| io_err(&tmp, e))?;
     f.write_all(text.as_bytes()).map_err(|e| io_err(&tmp, e))?;
     f.write_all(b"\n").map_err(|e| io_err(&tmp, e))?;
     f.sync_all().map_err(|e| io_err(&tmp, e))?;

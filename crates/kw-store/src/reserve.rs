@@ -7,7 +7,7 @@
 //! index write fails with ENOSPC, the reserve is deleted and the write retried, and the reserve is
 //! re-created once deletions have made room again.
 
-use std::fs::{self, File};
+use std::fs;
 use std::io::{self, Write};
 use std::path::PathBuf;
 
@@ -42,7 +42,7 @@ impl Reserve {
             *b = x as u8;
         }
         let write = || -> io::Result<()> {
-            let mut f = File::create(&self.path)?;
+            let mut f = crate::private::create_file(&self.path)?;
             f.write_all(&bytes)?;
             f.sync_all()
         };

@@ -19,6 +19,7 @@ use crate::error::{io_err, StoreError};
 use crate::frame_index::{self, FrameEntry};
 use crate::index::{IndexBackend, SegmentRow, SqliteIndex};
 use crate::marker;
+use crate::private;
 use crate::reserve::{Reserve, RESERVE_FILE};
 
 /// File name of the SQLite index inside the store directory.
@@ -96,6 +97,7 @@ impl Store {
             Err(e) => return Err(io_err(dir, e)),
         };
         let found = if exists { marker::read(dir)? } else { None };
+        let found_existing = found.is_some();
         let marker = match found {
             Some(m) => m,
             None => {
@@ -112,7 +114,11 @@ impl Store {
                         "the directory does not exist"
                     }));
                 }
-                std::fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
+                if exists {
+                    private::restrict_dir(dir);
+                } else {
+                    private::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
+                }
                 let id = expected_id.unwrap_or_else(Uuid::new_v4);
                 let m = marker::create(dir, id, now_micros())?;
                 if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
@@ -122,6 +128,9 @@ impl Store {
                 m
             }
         };
+        if found_existing {
+            private::warn_if_shared(dir);
+        }
         if let Some(expected) = expected_id {
             if expected != marker.store_id {
                 return Err(StoreError::WrongStore { path: dir.to_path_buf(), found: marker.store_id, expected });

@@ -86,3 +86,49 @@ fn readers_in_other_handles_see_committed_rows_while_a_writer_is_open() {
     w.finish(None).unwrap();
     assert_eq!(reader.segments("cam", i64::MIN, i64::MAX).unwrap().len(), 2);
 }
+
+/// Every directory and file under `root` (itself included) is closed to group and others.
+fn assert_private(root: &std::path::Path) -> usize {
+    use std::os::unix::fs::PermissionsExt;
+    let mut seen = 0;
+    let mut todo = vec![root.to_path_buf()];
+    while let Some(p) = todo.pop() {
+        let meta = fs::symlink_metadata(&p).unwrap();
+        let mode = meta.permissions().mode() & 0o777;
+        assert_eq!(mode & 0o077, 0, "{} is mode {mode:o}", p.display());
+        seen += 1;
+        if meta.is_dir() {
+            todo.extend(fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
+        }
+    }
+    seen
+}
+
+#[test]
+fn everything_the_store_creates_is_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    // A missing directory (and its missing parent), as a first `run` meets it.
+    let path = dir.path().join("srv/store");
+    let s = open(&path);
+    let info = run_info(T0, true);
+    let run = s.begin_run("cam", &info).unwrap();
+    write_segment(&s, "cam", run, 0, &info, &gop(0, 10, 100), Some(10 * FRAME));
+    let mut open_one = s.create_segment("cam", run, 1, &info).unwrap();
+    open_one.append(&video(10 * FRAME, true, 100)).unwrap();
+    open_one.sync().unwrap();
+    for name in ["index.sqlite3-wal", "index.sqlite3-shm", "space-reserve", MARKER_FILE, "segments/1/1-0.kws"] {
+        assert!(path.join(name).exists(), "{name}");
+    }
+    let n = assert_private(&dir.path().join("srv"));
+    assert!(n >= 10, "only {n} entries");
+    drop(open_one);
+    drop(s);
+
+    // An existing empty directory (a mount point) that becomes a store is made private too.
+    let mount = dir.path().join("mnt");
+    fs::create_dir(&mount).unwrap();
+    fs::set_permissions(&mount, fs::Permissions::from_mode(0o755)).unwrap();
+    drop(open(&mount));
+    assert_private(&mount);
+}

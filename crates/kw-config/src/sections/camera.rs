@@ -128,7 +128,13 @@ fn parse_motion<'a>(ctx: &mut Ctx<'a>, section: &Section<'a>) -> MotionConfig {
         motion.keyframes_only = ctx.bool(&field).unwrap_or(motion.keyframes_only);
     }
     if let Some(field) = section.get("zones") {
-        for (i, zone) in ctx.tables(&field).into_iter().enumerate() {
+        let zones = ctx.tables(&field);
+        if zones.len() > Zone::MAX_PER_CAMERA {
+            let message = format!("at most {} zones per camera, found {}", Zone::MAX_PER_CAMERA, zones.len());
+            ctx.error(&field.span, &field.path, message);
+            return motion;
+        }
+        for (i, zone) in zones.into_iter().enumerate() {
             if let Some(zone) = parse_zone(ctx, &zone, i) {
                 motion.zones.push(zone);
             }
@@ -197,6 +203,10 @@ fn parse_zone<'a>(ctx: &mut Ctx<'a>, section: &Section<'a>, index: usize) -> Opt
     let field = section.require(ctx, "points")?;
     let elements = ctx.array(&field);
     let count = elements.len();
+    if count > Zone::MAX_POINTS {
+        ctx.error(&field.span, &field.path, format!("a zone has at most {} points, found {count}", Zone::MAX_POINTS));
+        return None;
+    }
     let points: Vec<(f64, f64)> = elements.iter().filter_map(|e| point(ctx, e)).collect();
     if count < 3 {
         ctx.error(&field.span, &field.path, format!("a zone needs at least 3 points, found {count}"));

@@ -3,6 +3,7 @@
 //! Why one directory per camera: listing, deleting and `ls` by a person stay cheap per camera, and a
 //! directory never holds more than one camera's segments. Writes are positional (`pwrite`) so that a
 //! write that failed half-way with ENOSPC can be repeated at the same offset once space is freed.
+//! Directories are created 0700 and segment files 0600: they are video.
 
 use std::fs::{self, File, OpenOptions};
 use std::io;
@@ -18,9 +19,9 @@ pub struct LocalDir {
 }
 
 impl LocalDir {
-    /// Uses `root` (created if missing).
+    /// Uses `root` (created 0700 if missing).
     pub fn new(root: PathBuf) -> io::Result<Self> {
-        fs::create_dir_all(&root)?;
+        crate::private::create_dir_all(&root)?;
         Ok(LocalDir { root })
     }
 
@@ -83,8 +84,8 @@ impl SegmentBackend for LocalDir {
     fn create(&self, key: &SegmentKey) -> io::Result<Box<dyn SegmentSink>> {
         let path = self.path(key);
         let dir = path.parent().map(Path::to_path_buf).unwrap_or_else(|| self.root.clone());
-        fs::create_dir_all(&dir)?;
-        let file = OpenOptions::new().write(true).create_new(true).open(&path)?;
+        crate::private::create_dir_all(&dir)?;
+        let file = crate::private::file_options().write(true).create_new(true).open(&path)?;
         Ok(Box::new(LocalSink { file, dir, root: self.root.clone() }))
     }
 

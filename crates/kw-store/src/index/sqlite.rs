@@ -50,6 +50,8 @@ impl SqliteIndex {
     /// Opens (creating if missing) and migrates the database at `path`.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let sq = |e| sqlite_err(path, e);
+        // Created 0600 before SQLite opens it: SQLite gives the -wal and -shm files the database's mode.
+        crate::private::touch(path).map_err(|e| crate::error::io_err(path, e))?;
         let mut conn = Connection::open(path).map_err(sq)?;
         conn.busy_timeout(Duration::from_secs(10)).map_err(sq)?;
         let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0)).map_err(sq)?;
