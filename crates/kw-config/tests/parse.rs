@@ -15,7 +15,10 @@ fn empty_file_means_defaults() {
     assert!(config.server.trusted_proxies.is_empty());
     assert_eq!(config.server.max_connections, None);
     assert_eq!((config.server.max_live_viewers, config.server.max_live_viewers_per_user), (256, 128));
-    assert_eq!((config.server.header_timeout, config.server.idle_timeout), (Duration::from_secs(10), Duration::from_secs(60)));
+    assert_eq!(
+        (config.server.header_timeout, config.server.idle_timeout),
+        (Duration::from_secs(10), Duration::from_secs(60))
+    );
     assert_eq!(config.storage.path, PathBuf::from("/etc/keepwatch/keepwatch-data"));
     assert_eq!(config.storage.max_size, None);
     assert_eq!(config.storage.max_age, None);
