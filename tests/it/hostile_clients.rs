@@ -6,6 +6,9 @@
 //!
 //! The flood is kept up for longer than a segment (60 s), so the recorder has to open a new segment file
 //! while it lasts: that is where descriptors running out used to cost video.
+//!
+//! And live viewers beyond `[server] max_live_viewers_per_user` / `max_live_viewers` (WebSockets and HLS
+//! sessions together) are refused, the newest one, with 429 / 503.
 
 use crate::support::keepwatch::*;
 use std::io::{ErrorKind, Read, Write};
@@ -193,4 +196,72 @@ fn a_flood_from_one_address_neither_stops_recording_nor_locks_the_owner_out() {
         rfc3339(flood_start),
         rfc3339(flood_end)
     );
+}
+
+/// Opens the live WebSocket of `camera` with `token`; the status line of the answer and the socket (kept
+/// open, so the viewer stays counted).
+fn open_live(addr: SocketAddr, camera: &str, token: &str) -> (String, TcpStream) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let req = format!(
+        "GET /api/cameras/{camera}/live HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nAuthorization: Bearer {token}\r\n\r\n"
+    );
+    s.write_all(req.as_bytes()).unwrap();
+    let mut head = Vec::new();
+    let mut b = [0u8; 1];
+    while !head.ends_with(b"\r\n") {
+        match s.read(&mut b) {
+            Ok(1) => head.push(b[0]),
+            _ => break,
+        }
+    }
+    (String::from_utf8_lossy(&head).trim().to_owned(), s)
+}
+
+#[test]
+fn live_viewers_are_capped_per_user_and_in_total_and_the_newest_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("keepwatch.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\nmax_live_viewers = 3\nmax_live_viewers_per_user = 2\n\n\
+             [storage]\npath = \"store\"\n\n{}",
+            camera("cam", CAM, "")
+        ),
+    )
+    .unwrap();
+    let alice = create_token(&config, "alice", "viewer", None);
+    let bob = create_token(&config, "bob", "viewer", None);
+    let kw = Keepwatch::start(&config);
+    let addr: SocketAddr = kw.base_url(Duration::from_secs(60)).trim_start_matches("http://").parse().unwrap();
+    kw.expect_streaming(&["cam"], Duration::from_secs(60));
+    let api = kw.api();
+
+    // Alice: one WebSocket and one HLS session are her two; a third view of hers is refused.
+    let (first, _a1) = open_live(addr, "cam", &alice);
+    assert!(first.starts_with("HTTP/1.1 101"), "{first}");
+    let hls = api.with_bearer(&alice).get("/api/cameras/cam/live.m3u8");
+    assert_eq!(hls.status, 200, "{}", hls.text());
+    assert_eq!(api.with_bearer(&alice).get("/api/cameras/cam/live.m3u8").status, 200, "the same session, reloaded");
+    let (third, _) = open_live(addr, "cam", &alice);
+    assert!(third.starts_with("HTTP/1.1 429"), "a third live view of one user: {third}");
+    // Bob takes the last place of the three; then the server is full, for him too.
+    let (b1, _b1) = open_live(addr, "cam", &bob);
+    assert!(b1.starts_with("HTTP/1.1 101"), "{b1}");
+    let full = api.with_bearer(&bob).get("/api/cameras/cam/live.m3u8?stream=main");
+    let (b2, _) = open_live(addr, "cam", &bob);
+    assert!(b2.starts_with("HTTP/1.1 503"), "over the total: {b2}");
+    assert_eq!(full.status, 503, "{}", full.text());
+    assert!(full.text().contains("max_live_viewers"), "{}", full.text());
+    assert!(full.header("retry-after").is_some());
+    // A viewer that leaves frees its place.
+    drop(_a1);
+    let mut kept = Vec::new();
+    crate::support::wait::until("the place of the viewer that left", Duration::from_secs(30), || {
+        let (s, sock) = open_live(addr, "cam", &bob);
+        kept.push(sock); // Bob's second view, if it was let in
+        s.starts_with("HTTP/1.1 101")
+    });
 }
