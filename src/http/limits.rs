@@ -8,7 +8,9 @@
 //! first set aside for recording ([`BASE_RESERVE`] plus [`PER_CAMERA_RESERVE`] per camera), and HTTP is
 //! sized from what is left: two thirds for connections, one third for the files in-flight requests open
 //! ([`FILES_PER_REQUEST`] each). `[server] max_connections` can lower the connection cap, never raise it
-//! past that budget.
+//! past that budget. Cameras are counted at start (the caps do not change while running): cameras added
+//! live get no reserve of their own until the next start. With a usual hard limit (systemd: 524288) the
+//! default caps sit far below the budget anyway; it matters on boxes held to a low limit.
 //!
 //! What one camera needs (ARCHITECTURE.md's parts): its main and sub-stream sessions (RTSP over TCP: one
 //! socket each; up to five with UDP transport or an RTSP redirect in flight), the open segment file and the
