@@ -32,6 +32,9 @@ pub(super) async fn serve(
     cfg: Config,
     mut tick: impl FnMut(&[(String, Status, u64)]),
 ) -> Result<(), Failure> {
+    let nofile = raise_nofile();
+    let (limits, budget) = crate::http::limits::Limits::size(&cfg.server, nofile, cfg.cameras.len());
+    limits.log(&budget);
     let bound = crate::http::bind(cfg.server.listen)?;
     let store = open_store(&config, &cfg).await?;
     let clock: SharedClock = Arc::new(SystemClock);
@@ -63,10 +66,11 @@ pub(super) async fn serve(
         links: link_key,
         config: config_rx.clone(),
         config_changed: config_changed.clone(),
+        limits,
     };
     let state = Arc::new(crate::http::AppState::new(parts, &index_file, config.clone())?);
     warn_without_users(&state, &config).await?;
-    let handle = axum_server::Handle::new();
+    let handle = crate::http::server::Handle::new();
     let server = tokio::spawn(crate::http::serve(bound, cfg.server.tls.clone(), state, handle.clone()));
     tokio::pin!(server);
     apply(&mut cameras, &alerts, &watcher.current());
@@ -111,7 +115,7 @@ pub(super) async fn serve(
         }
     }
     tracing::info!("shutting down: finishing open segments");
-    handle.graceful_shutdown(Some(crate::http::SHUTDOWN_GRACE));
+    handle.graceful_shutdown(crate::http::SHUTDOWN_GRACE);
     retention_task.abort();
     health_task.abort();
     tokio::task::block_in_place(|| cameras.stop_all());
@@ -120,6 +124,38 @@ pub(super) async fn serve(
     forward_task.abort();
     alerts_task.abort();
     Ok(())
+}
+
+/// The soft limit on open files above which it is not raised (some code still walks every descriptor).
+const NOFILE_CEILING: u64 = 1 << 20;
+
+/// Raises the soft limit on open files to the hard limit (at most [`NOFILE_CEILING`]) and logs it: the HTTP
+/// caps are sized from it, after what recording needs is set aside (`http::limits`). Returns the soft limit
+/// in force; `None` when there is none.
+fn raise_nofile() -> Option<u64> {
+    #[cfg(unix)]
+    {
+        use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+        let lim = getrlimit(Resource::Nofile);
+        let soft = lim.current?;
+        let hard = lim.maximum;
+        let target = hard.unwrap_or(NOFILE_CEILING).min(NOFILE_CEILING).max(soft);
+        let shown = |h: Option<u64>| h.map_or("unlimited".to_owned(), |h| h.to_string());
+        if target > soft {
+            match setrlimit(Resource::Nofile, Rlimit { current: Some(target), maximum: hard }) {
+                Ok(()) => {
+                    tracing::info!("open file limit {target} (raised from {soft}; hard limit {})", shown(hard));
+                    return Some(target);
+                }
+                Err(e) => tracing::warn!("cannot raise the open file limit from {soft} to {target}: {e}"),
+            }
+        } else {
+            tracing::info!("open file limit {soft} (hard limit {})", shown(hard));
+        }
+        Some(soft)
+    }
+    #[cfg(not(unix))]
+    None
 }
 
 /// Takes the run lock, opens the store (creating it on the first run) and recovers it, off the reactor.

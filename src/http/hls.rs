@@ -47,10 +47,14 @@ fn key(name: &str, stream: &str) -> String {
 six listed; `EXT-X-MAP` names the init segment, and a camera reconnect adds `EXT-X-DISCONTINUITY` with a new \
 init segment. No partial segments (LL-HLS). The first request for a camera starts its segmenter and waits for \
 the first segment; it stops a minute after the last request. With `?token=`, every URI in the playlist \
-carries the same token; `?stream=sub` serves the camera's `sub_url` stream instead.",
+carries the same token; `?stream=sub` serves the camera's `sub_url` stream instead. Each user's playlist of \
+a camera stream is one live view while it is reloaded (within 30 s); live views are capped per user or token \
+and in total, and a new one over a cap is refused (429 or 503 with `Retry-After`).",
     responses((status = 200, content_type = "application/vnd.apple.mpegurl"), (status = 403),
               (status = 404, description = "no such camera running"),
-              (status = 503, description = "the camera is not streaming; see Retry-After")))]
+              (status = 429, description = "the user has as many live views open as one user may; see Retry-After"),
+              (status = 503, description = "the camera is not streaming, or the server has as many live views open \
+as it allows; see Retry-After")))]
 pub async fn playlist(
     State(st): State<Shared>,
     Extension(p): Extension<Principal>,
@@ -62,7 +66,12 @@ pub async fn playlist(
         ApiError::not_found(format!("camera {name:?} is not running (it is no longer in the config)"))
     })?;
     let (hub, stream) = pick_stream(&view, q.stream.as_deref())?;
-    let seg = st.hls.get_or_start(&key(&name, stream), &hub);
+    let key = key(&name, stream);
+    // One HLS session per user and camera stream, alive while its player keeps reloading the playlist.
+    st.viewers.hls(&p, &key).inspect_err(|e| {
+        tracing::debug!(camera = %name, user = %p.name, "HLS viewer refused: {}", e.message);
+    })?;
+    let seg = st.hls.get_or_start(&key, &hub);
     let not_streaming = || ApiError {
         status: StatusCode::SERVICE_UNAVAILABLE,
         message: format!("camera {name:?} is not streaming yet; try again shortly"),

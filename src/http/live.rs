@@ -77,12 +77,16 @@ When the camera reconnects or changes its parameters, 1 and 2 come again (new co
 media segments continue on the same timeline; append the new init segment (`changeType` if the codec \
 changed). A viewer that reads too slowly is skipped ahead to the next key frame. Browsers authenticate \
 with the session cookie; then the `Origin` header must match the host. Audio other than AAC is left out. \
+Live views (WebSockets and HLS sessions together) are capped per user or token and in total; over a cap the \
+new viewer is refused (429 or 503 with `Retry-After`). \
 A browser that cannot play the codec (`MediaSource.isTypeSupported(mime)` is false, e.g. HEVC) can ask for \
 the camera's sub-stream with `?stream=sub`.",
     responses((status = 101, description = "switching to the WebSocket protocol"),
               (status = 400, description = "not a WebSocket upgrade request"),
               (status = 403, description = "camera not granted, or Origin does not match"),
-              (status = 404, description = "no such camera running")))]
+              (status = 404, description = "no such camera running"),
+              (status = 429, description = "the user has as many live views open as one user may; see Retry-After"),
+              (status = 503, description = "the server has as many live views open as it allows; see Retry-After")))]
 pub async fn live(
     State(st): State<Shared>,
     Extension(p): Extension<Principal>,
@@ -102,12 +106,16 @@ pub async fn live(
     })?;
     let (hub, stream) = pick_stream(&view, q.stream.as_deref())?;
     let ws = ws.map_err(|e| ApiError::new(e.status(), format!("this route is a WebSocket: {}", e.body_text())))?;
+    // Counted from here until the viewer leaves (or the upgrade never happens).
+    let permit = st.viewers.live(&p).inspect_err(|e| {
+        tracing::debug!(camera = %name, user = %p.name, "live WebSocket refused: {}", e.message);
+    })?;
     let opened = Instant::now();
     let user = p.name.clone();
-    Ok(ws
-        .max_message_size(MAX_INCOMING)
-        .max_frame_size(MAX_INCOMING)
-        .on_upgrade(move |socket| viewer(socket, st, name, stream, hub, user, opened)))
+    Ok(ws.max_message_size(MAX_INCOMING).max_frame_size(MAX_INCOMING).on_upgrade(move |socket| async move {
+        viewer(socket, st, name, stream, hub, user, opened).await;
+        drop(permit);
+    }))
 }
 
 /// What one viewer got, logged when it leaves.

@@ -18,16 +18,20 @@ pub mod alerts;
 pub mod auth;
 pub mod camera_admin;
 pub mod cameras;
+pub mod conn;
 pub mod error;
 pub mod events;
 pub mod hls;
+pub mod limits;
 pub mod links;
 pub mod live;
 pub mod media;
 pub mod metrics;
+pub mod server;
 pub mod system;
 pub mod ui;
 pub mod users;
+pub mod viewers;
 
 use crate::view::Directory;
 use crate::Failure;
@@ -82,6 +86,10 @@ pub struct AppState {
     pub config_changed: Arc<tokio::sync::Notify>,
     /// Caps on concurrent `video.mp4` responses and builds and snapshot decodes (total and per principal).
     pub media: media::MediaLimits,
+    /// The caps on connections, requests and viewers, sized at start.
+    pub limits: limits::Limits,
+    /// Live viewers now (WebSockets, HLS sessions), against their caps.
+    pub viewers: Arc<viewers::Viewers>,
 }
 
 pub type Shared = Arc<AppState>;
@@ -96,6 +104,7 @@ pub struct Parts {
     pub links: links::LinkKey,
     pub config: tokio::sync::watch::Receiver<crate::config_watch::Effective>,
     pub config_changed: Arc<tokio::sync::Notify>,
+    pub limits: limits::Limits,
 }
 
 impl AppState {
@@ -104,7 +113,7 @@ impl AppState {
         auth_path: &std::path::Path,
         config_path: std::path::PathBuf,
     ) -> Result<AppState, Failure> {
-        let Parts { store, cameras, clock, events, alerts, links, config, config_changed } = parts;
+        let Parts { store, cameras, clock, events, alerts, links, config, config_changed, limits } = parts;
         let server = config.borrow().server.clone();
         let open = || {
             AuthDb::open(auth_path)
@@ -130,6 +139,8 @@ impl AppState {
             config_edit: tokio::sync::Mutex::new(()),
             config_changed,
             media: Default::default(),
+            viewers: Arc::new(viewers::Viewers::new(limits.live_viewers, limits.live_viewers_per_user)),
+            limits,
         })
     }
 
@@ -253,41 +264,31 @@ pub fn bind(addr: SocketAddr) -> Result<Bound, Failure> {
     Ok(Bound { listener, addr })
 }
 
-/// Serves until `handle` is told to shut down.
+/// Serves until `handle` is told to shut down, under the caps and timeouts of `state.limits`.
 pub async fn serve(
     bound: Bound,
     tls: Option<kw_config::TlsConfig>,
     state: Shared,
-    handle: axum_server::Handle,
+    handle: server::Handle,
 ) -> Result<(), Failure> {
-    let app = app(state).into_make_service_with_connect_info::<SocketAddr>();
+    let tracker = conn::Tracker::new(state.limits.clone());
+    let router = app(state);
     let addr = bound.addr;
-    match tls {
-        None => {
-            tracing::info!("listening on http://{addr}/");
-            axum_server::from_tcp(bound.listener)
-                .handle(handle)
-                .serve(app)
-                .await
-                .map_err(|e| Failure::runtime(format!("HTTP server on {addr}: {e}")))
-        }
-        Some(t) => {
-            let _ = rustls::crypto::ring::default_provider().install_default();
-            let config = axum_server::tls_rustls::RustlsConfig::from_pem_file(&t.cert, &t.key).await.map_err(|e| {
-                Failure::runtime(format!(
-                    "cannot load TLS certificate {} / key {}: {e} (check [server] tls_cert and tls_key)",
-                    t.cert.display(),
-                    t.key.display()
-                ))
-            })?;
-            tracing::info!("listening on https://{addr}/");
-            axum_server::from_tcp_rustls(bound.listener, config)
-                .handle(handle)
-                .serve(app)
-                .await
-                .map_err(|e| Failure::runtime(format!("HTTPS server on {addr}: {e}")))
-        }
-    }
+    let acceptor =
+        match &tls {
+            None => None,
+            Some(t) => {
+                let _ = rustls::crypto::ring::default_provider().install_default();
+                Some(server::tls_acceptor(t).map_err(|e| {
+                    Failure::runtime(format!("cannot load TLS {e} (check [server] tls_cert and tls_key)"))
+                })?)
+            }
+        };
+    let scheme = if acceptor.is_some() { "https" } else { "http" };
+    tracing::info!("listening on {scheme}://{addr}/");
+    server::run(bound.listener, acceptor, router, tracker, handle)
+        .await
+        .map_err(|e| Failure::runtime(format!("HTTP server on {addr}: {e}")))
 }
 
 /// How long open connections get to finish when `run` stops.

@@ -17,6 +17,7 @@ mod camera_faults;
 mod config_live;
 mod durability;
 mod harness;
+mod hostile_clients;
 mod http_api;
 mod live_view;
 mod mjpeg_camera;

@@ -58,7 +58,27 @@ pub struct ServerConfig {
     pub language: Option<Language>,
     /// `timezone`, an IANA name such as `Europe/Berlin`; `None` means the system's.
     pub timezone: Option<String>,
+    /// `max_connections`: HTTP connections open at once; `None` sizes it from the file descriptor limit.
+    /// Never more than that limit allows, whatever is written here.
+    pub max_connections: Option<usize>,
+    /// `max_live_viewers`: live viewers (WebSockets and HLS sessions) at once, all users together.
+    pub max_live_viewers: usize,
+    /// `max_live_viewers_per_user`: live viewers at once for one user or API token.
+    pub max_live_viewers_per_user: usize,
+    /// `header_timeout`: how long a new connection may take to send its first request's headers.
+    pub header_timeout: Duration,
+    /// `idle_timeout`: how long a connection may sit between requests before it is closed.
+    pub idle_timeout: Duration,
 }
+
+/// Default `server.max_live_viewers`.
+pub const DEFAULT_MAX_LIVE_VIEWERS: usize = 256;
+/// Default `server.max_live_viewers_per_user`: a grid of every camera of a large site fits.
+pub const DEFAULT_MAX_LIVE_VIEWERS_PER_USER: usize = 128;
+/// Default `server.header_timeout`.
+pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default `server.idle_timeout`.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Default `server.listen`.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -71,6 +91,11 @@ impl Default for ServerConfig {
             trusted_proxies: Vec::new(),
             language: None,
             timezone: None,
+            max_connections: None,
+            max_live_viewers: DEFAULT_MAX_LIVE_VIEWERS,
+            max_live_viewers_per_user: DEFAULT_MAX_LIVE_VIEWERS_PER_USER,
+            header_timeout: DEFAULT_HEADER_TIMEOUT,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
         }
     }
 }

@@ -273,6 +273,11 @@ fn server_values() {
     );
     assert_error("[server]\nlanguage = \"fr\"\n", 2, "server.language", "expected one of en, de");
     assert_error("[server]\ntimezone = \"Berlin Time\"\n", 2, "server.timezone", "time zone");
+    assert_error("[server]\nmax_connections = 0\n", 2, "server.max_connections", "whole number from 1");
+    assert_error("[server]\nmax_live_viewers = \"many\"\n", 2, "server.max_live_viewers", "whole number");
+    assert_error("[server]\nmax_live_viewers_per_user = -3\n", 2, "server.max_live_viewers_per_user", "from 1");
+    assert_error("[server]\nheader_timeout = \"500ms\"\n", 2, "server.header_timeout", "at least 1s");
+    assert_error("[server]\nidle_timeout = 60\n", 2, "server.idle_timeout", "duration");
     assert_error(&format!("{CAMERA}password = \"p\"\n"), 4, "cameras[0].password", "without a username");
 }
 

@@ -13,6 +13,12 @@ fn empty_file_means_defaults() {
     assert_eq!(config.server.listen.to_string(), "127.0.0.1:8080");
     assert_eq!(config.server.tls, None);
     assert!(config.server.trusted_proxies.is_empty());
+    assert_eq!(config.server.max_connections, None);
+    assert_eq!((config.server.max_live_viewers, config.server.max_live_viewers_per_user), (256, 128));
+    assert_eq!(
+        (config.server.header_timeout, config.server.idle_timeout),
+        (Duration::from_secs(10), Duration::from_secs(60))
+    );
     assert_eq!(config.storage.path, PathBuf::from("/etc/keepwatch/keepwatch-data"));
     assert_eq!(config.storage.max_size, None);
     assert_eq!(config.storage.max_age, None);
@@ -40,6 +46,10 @@ fn example_parses_with_every_key() {
     assert_eq!(config.server.language, Some(Language::De));
     assert_eq!(config.server.timezone.as_deref(), Some("Europe/Berlin"));
     assert_eq!(config.server.trusted_proxies.len(), 2);
+    assert_eq!(config.server.max_connections, Some(1000));
+    assert_eq!((config.server.max_live_viewers, config.server.max_live_viewers_per_user), (256, 128));
+    assert_eq!(config.server.header_timeout, Duration::from_secs(10));
+    assert_eq!(config.server.idle_timeout, Duration::from_secs(60));
     assert!(config.server.trusted_proxies[0].contains("127.0.0.1".parse().unwrap()));
     assert_eq!(config.storage.max_size, Some(500_000_000_000));
     assert_eq!(config.storage.max_age, Some(Duration::from_secs(30 * 86_400)));
@@ -77,6 +87,11 @@ fn example_parses_with_every_key() {
         "trusted_proxies",
         "language",
         "timezone",
+        "max_connections",
+        "max_live_viewers",
+        "max_live_viewers_per_user",
+        "header_timeout",
+        "idle_timeout",
         "path",
         "max_size",
         "max_age",

@@ -2,14 +2,29 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
+use std::time::Duration;
 
 use crate::model::{ServerConfig, StorageConfig, TlsConfig, DEFAULT_STORAGE_PATH};
 use crate::net::IpNet;
-use crate::reader::{Ctx, Section};
+use crate::reader::{Ctx, Field, Section};
 
 use super::resolve;
 
-const SERVER_KEYS: [&str; 6] = ["listen", "tls_cert", "tls_key", "trusted_proxies", "language", "timezone"];
+const SERVER_KEYS: [&str; 11] = [
+    "listen",
+    "tls_cert",
+    "tls_key",
+    "trusted_proxies",
+    "language",
+    "timezone",
+    "max_connections",
+    "max_live_viewers",
+    "max_live_viewers_per_user",
+    "header_timeout",
+    "idle_timeout",
+];
+/// Largest count the limits accept (far above what any descriptor limit allows).
+const MAX_COUNT: i64 = 1_000_000;
 const STORAGE_KEYS: [&str; 3] = ["path", "max_size", "max_age"];
 
 pub(super) fn parse_server<'a>(ctx: &mut Ctx<'a>, section: &Section<'a>, base: &Path) -> ServerConfig {
@@ -54,7 +69,40 @@ pub(super) fn parse_server<'a>(ctx: &mut Ctx<'a>, section: &Section<'a>, base: &
             server.timezone = ctx.check(&field, check_timezone(text)).map(str::to_string);
         }
     }
+    if let Some(field) = section.get("max_connections") {
+        server.max_connections = count(ctx, &field);
+    }
+    if let Some(field) = section.get("max_live_viewers") {
+        server.max_live_viewers = count(ctx, &field).unwrap_or(server.max_live_viewers);
+    }
+    if let Some(field) = section.get("max_live_viewers_per_user") {
+        server.max_live_viewers_per_user = count(ctx, &field).unwrap_or(server.max_live_viewers_per_user);
+    }
+    for (key, slot) in [("header_timeout", &mut server.header_timeout), ("idle_timeout", &mut server.idle_timeout)] {
+        if let Some(field) = section.get(key) {
+            if let Some(d) = ctx.duration(&field) {
+                if d < Duration::from_secs(1) {
+                    ctx.error(&field.span, &field.path, "must be at least 1s");
+                } else {
+                    *slot = d;
+                }
+            }
+        }
+    }
     server
+}
+
+/// A whole number from 1 to [`MAX_COUNT`].
+fn count<'a>(ctx: &mut Ctx<'a>, field: &Field<'a>) -> Option<usize> {
+    let Some(n) = field.value().and_then(toml_edit::Value::as_integer) else {
+        ctx.error(&field.span, &field.path, format!("expected a whole number from 1 to {MAX_COUNT}"));
+        return None;
+    };
+    let checked = usize::try_from(n)
+        .ok()
+        .filter(|n| (1..=MAX_COUNT as usize).contains(n))
+        .ok_or_else(|| format!("expected a whole number from 1 to {MAX_COUNT}, found {n}"));
+    ctx.check(field, checked)
 }
 
 /// A plausible IANA zone name (`Europe/Berlin`, `UTC`, `America/Argentina/Buenos_Aires`, `Etc/GMT+2`).
