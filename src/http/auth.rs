@@ -188,6 +188,13 @@ pub async fn authenticate(
     if !needs_auth(&path) {
         return next.run(req).await;
     }
+    // HTTP/2 (what browsers speak over TLS) carries the host as the URI's authority, not as `Host`: give
+    // it the header, so the Origin checks here and in the live WebSocket compare against it.
+    if !req.headers().contains_key(header::HOST) {
+        if let Some(host) = req.uri().authority().and_then(|a| HeaderValue::from_str(a.as_str()).ok()) {
+            req.headers_mut().insert(header::HOST, host);
+        }
+    }
     let (headers, method, uri) = (req.headers().clone(), req.method().clone(), req.uri().clone());
     match principal_of(&st, peer, &headers, &method, &uri).await {
         Ok((p, session)) => {
