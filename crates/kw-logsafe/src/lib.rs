@@ -64,15 +64,13 @@ impl Display for Untrusted<'_> {
             return f.write_str(self.0);
         }
         f.write_char('"')?;
-        let mut written = 0;
-        for (i, c) in self.0.char_indices() {
+        for (written, (i, c)) in self.0.char_indices().enumerate() {
             if written == MAX_CHARS {
                 return write!(f, "\"…({} more bytes)", self.0.len() - i);
             }
             for e in c.escape_debug() {
                 f.write_char(e)?;
             }
-            written += 1;
         }
         f.write_char('"')
     }
