@@ -256,15 +256,17 @@ fn origin_is_compared_by_scheme_and_events_hide_cameras_and_mode_off_needs_an_ad
     }
 }
 
+/// curl (the test trusts the certificate through `--cacert`): the status and the answer's head, or the
+/// status 0 and curl's complaint.
 fn curl(args: &[&str]) -> (u16, String) {
     let out = Command::new("curl")
-        .args(["-s", "-o", "/dev/null", "-D", "-", "-w", "%{http_code}"])
+        .args(["-sS", "--max-time", "30", "-o", "/dev/null", "-D", "-", "-w", "%{http_code}"])
         .args(args)
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let code = stdout.rsplit('\n').next().unwrap_or("0").trim().parse().unwrap_or(0);
-    (code, stdout)
+    (code, format!("{stdout}{}", String::from_utf8_lossy(&out.stderr)))
 }
 
 #[test]
@@ -317,8 +319,12 @@ fn over_tls_the_cookie_is_host_bound_and_a_plain_http_origin_is_another_site() {
         .unwrap();
     let me: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let csrf = me["csrf_token"].as_str().unwrap().to_owned();
-    let put = |origin: &str| {
+    // The refused write goes over HTTP/1.1: answered before its body is read, an HTTP/2 stream is reset, and
+    // curl now and then reports the reset instead of the 403. The accepted one goes over HTTP/2 (as browsers
+    // speak it over TLS), where the host comes as the URI's authority, not as `Host`.
+    let put = |origin: &str, version: &str| {
         curl(&[
+            version,
             "--cacert",
             cacert,
             "-X",
@@ -335,10 +341,11 @@ fn over_tls_the_cookie_is_host_bound_and_a_plain_http_origin_is_another_site() {
             r#"{"mode":"home"}"#,
             &url("/api/mode"),
         ])
-        .0
     };
-    assert_eq!(put(&base.replace("https://", "http://")), 403, "a plain-HTTP page wrote to keepwatch over https");
-    assert_eq!(put(&base), 200);
+    let (code, head) = put(&base.replace("https://", "http://"), "--http1.1");
+    assert_eq!(code, 403, "a plain-HTTP page wrote to keepwatch over https: {head}");
+    let (code, head) = put(&base, "--http2");
+    assert_eq!(code, 200, "{head}");
 
     // Logging out clears the cookie under its own name.
     let (code, head) = curl(&[
