@@ -11,6 +11,7 @@ use crate::ingest::{onvif as source, CameraAddr};
 use crate::motion_signal::MotionSignal;
 use crate::supervisor::Status;
 use kw_config::CameraConfig;
+use kw_logsafe::{OneLine, Untrusted};
 use kw_media::clock::SharedClock;
 use kw_onvif::{MotionChange, WatchOptions};
 use std::sync::Arc;
@@ -74,7 +75,8 @@ async fn run(addr: CameraAddr, ce: CameraEvents, mut status: watch::Receiver<Sta
                     .await;
                     match started {
                         Ok(Ok(ev)) => {
-                            tracing::info!(camera = %ce.camera, event = ev.id, topic = %topic, "camera motion started");
+                            tracing::info!(camera = %ce.camera, event = ev.id, topic = %Untrusted(&topic),
+                                "camera motion started");
                             open = Some(ev);
                         }
                         Ok(Err(e)) => tracing::error!(camera = %ce.camera, "cannot store a camera-motion event: {e}"),
@@ -172,7 +174,7 @@ async fn follow(
                 let unreachable = matches!(e, kw_onvif::Error::Unreachable(_));
                 let text = source::map_error(e).to_string();
                 if text != last_error {
-                    tracing::warn!(camera = %camera, "camera motion events unavailable: {text}");
+                    tracing::warn!(camera = %camera, "camera motion events unavailable: {}", OneLine(&text));
                     last_error = text.clone();
                 }
                 if !unreachable {

@@ -10,6 +10,7 @@ use crate::hub::Hub;
 use crate::ingest::timeline::Timeline;
 use crate::ingest::{IngestError, Source, SourceEvent, SourceFrame};
 use futures::StreamExt;
+use kw_logsafe::OneLine;
 use kw_media::clock::SharedClock;
 use kw_media::{Codec, Frame, RunInfo, StreamKind, StreamParams, WallMicros, VIDEO_TIMESCALE};
 use std::sync::Arc;
@@ -118,7 +119,8 @@ pub async fn supervise(
                 if session.frames > 0 {
                     backoff.reset();
                     last_logged = None;
-                    tracing::warn!(camera = %name, "camera session ended after {} frames: {err}", session.frames);
+                    tracing::warn!(camera = %name, "camera session ended after {} frames: {}", session.frames,
+                        OneLine(&err.to_string()));
                 }
                 hub.publish_stopped();
                 err
@@ -126,10 +128,11 @@ pub async fn supervise(
         };
         let text = err.to_string();
         if last_logged.as_deref() != Some(text.as_str()) {
-            tracing::warn!(camera = %name, "camera offline: {text}");
+            // The text may quote the camera (a reason phrase, a SOAP fault): kept on one line.
+            tracing::warn!(camera = %name, "camera offline: {}", OneLine(&text));
             last_logged = Some(text.clone());
         } else {
-            tracing::debug!(camera = %name, "camera still offline: {text}");
+            tracing::debug!(camera = %name, "camera still offline: {}", OneLine(&text));
         }
         status.send_modify(|s| {
             s.state = State::Offline;

@@ -1,9 +1,10 @@
 //! `GET/PUT /api/mode` (home / away / off: which alerts go out) and the notifiers: `GET /api/notifiers`,
 //! `POST /api/notifiers/{name}/test`.
 //!
-//! Any signed-in user may read and set the mode (a family member leaving home arms the system from their
-//! phone with a viewer account); the notifiers, whose targets may hold credentials, are for admins, and
-//! their targets are shown without credentials.
+//! Any signed-in user may read the mode and switch it between `home` and `away` (a family member leaving
+//! home arms the system from their phone with a viewer account); `off`, which silences motion alerts
+//! altogether, is for admins, as disarming is for whoever holds the keys. The notifiers, whose targets may
+//! hold credentials, are for admins, and their targets are shown without credentials.
 
 use super::auth::require_admin;
 use super::{ApiError, Shared};
@@ -28,9 +29,10 @@ pub async fn get_mode(State(st): State<Shared>) -> Json<ModeBody> {
 }
 
 /// Set the alert mode: `away` sends every alert, `home` motion alerts only in scheduled windows, `off` no
-/// motion alerts (camera-offline and storage alerts always go out). Recording is not affected.
+/// motion alerts (camera-offline and storage alerts always go out; admins only). Recording is not affected.
 #[utoipa::path(put, path = "/api/mode", tag = "admin", security(("session" = []), ("token" = [])),
-    request_body = ModeBody, responses((status = 200, body = ModeBody), (status = 400)))]
+    request_body = ModeBody, responses((status = 200, body = ModeBody), (status = 400),
+        (status = 403, description = "`off` needs an admin")))]
 pub async fn put_mode(
     State(st): State<Shared>,
     Extension(p): Extension<Principal>,
@@ -38,6 +40,9 @@ pub async fn put_mode(
 ) -> Result<Json<ModeBody>, ApiError> {
     let Json(b) = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
     let mode: kw_notify::Mode = b.mode.parse().map_err(|_| ApiError::bad_request("mode: use home, away or off"))?;
+    if mode == kw_notify::Mode::Off && !p.is_admin() {
+        return Err(ApiError::forbidden("mode off needs an admin (a viewer may switch between home and away)"));
+    }
     let alerts = st.alerts.clone();
     tokio::task::spawn_blocking(move || alerts.set_mode(mode)).await?.map_err(ApiError::internal)?;
     tracing::info!(by = %p.name, "alert mode set to {}", mode.as_str());

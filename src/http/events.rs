@@ -1,4 +1,7 @@
 //! `GET /api/events` and `GET /api/events/{id}/snapshot.jpg`: the Event JSON of the contract.
+//!
+//! A viewer sees the events of the cameras granted to them and nothing of the others: an event of another
+//! camera answers 404 "no such event", as an id that does not exist does, never a 403 naming the camera.
 
 use super::cameras::parse_time;
 use super::{ApiError, Shared};
@@ -95,7 +98,8 @@ pub async fn list(
 /// The event's best frame as JPEG.
 #[utoipa::path(get, path = "/api/events/{id}/snapshot.jpg", tag = "cameras",
     params(("id" = i64, Path, description = "event id"), ("token" = Option<String>, Query, description = "API token, for clients that cannot send headers")), security(("session" = []), ("token" = [])),
-    responses((status = 200, content_type = "image/jpeg"), (status = 403), (status = 404)))]
+    responses((status = 200, content_type = "image/jpeg"),
+              (status = 404, description = "no such event, an event of a camera the caller may not see, or no picture")))]
 pub async fn snapshot(
     State(st): State<Shared>,
     Extension(p): Extension<Principal>,
@@ -108,9 +112,10 @@ pub async fn snapshot(
     })
     .await?
     .map_err(ApiError::internal)?;
-    let Some(row) = row else { return Err(ApiError::not_found("no such event")) };
-    if !p.may_see(&row.camera) {
-        return Err(ApiError::forbidden(format!("you may not see camera {:?}", row.camera)));
+    // An event of a camera the caller may not see answers exactly like one that does not exist: a 403
+    // naming its camera would tell a viewer the names of cameras not granted to them.
+    if !row.is_some_and(|row| p.may_see(&row.camera)) {
+        return Err(ApiError::not_found("no such event"));
     }
     let Some(jpeg) = jpeg else { return Err(ApiError::not_found("this event has no picture")) };
     Ok(([(header::CONTENT_TYPE, HeaderValue::from_static("image/jpeg"))], jpeg).into_response())

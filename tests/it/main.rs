@@ -11,6 +11,7 @@ mod support;
 
 mod alerts_e2e;
 mod architecture;
+mod auth_hardening;
 mod bounds;
 mod camera_admin;
 mod camera_faults;

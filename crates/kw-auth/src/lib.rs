@@ -17,10 +17,12 @@
 //!
 //! # A login, as the HTTP layer is meant to do it
 //!
-//! 1. `limiter.check(addr, user, now)` — on `Err(wait)` answer 429 with `Retry-After`.
+//! 1. `limiter.begin(addr, user, now)` — checks and counts the attempt as a failure in one step; on
+//!    `Err(wait)` answer 429 with `Retry-After`.
 //! 2. `db.authenticate(user, password)` (in `spawn_blocking`: argon2 takes tens of milliseconds).
-//! 3. On `None`: `limiter.failure(..)`, answer 401. On `Some(user)`: `limiter.success(..)`,
-//!    `db.create_session(&user.name, ttl)`, set the cookie to the id, return the CSRF token.
+//! 3. On `None`: answer 401 (the failure is already counted). On `Some(user)`:
+//!    `limiter.succeeded(attempt)`, `db.create_session(&user.name, ttl)`, set the cookie to the id, return
+//!    the CSRF token.
 //! 4. Later requests: `db.session(cookie)` or `db.token(bearer)` gives the [`Principal`]; for cookie
 //!    requests other than GET/HEAD, `csrf_matches(&session_csrf, header)`.
 
@@ -37,7 +39,7 @@ mod secret;
 
 pub use db::{AuthDb, TokenInfo, BUSY_TIMEOUT, MAX_SESSIONS_PER_USER, MAX_SESSION_AGE, SCHEMA_VERSION, TOKEN_PREFIX};
 pub use error::{AuthError, Result};
-pub use limiter::{LimiterConfig, LoginLimiter};
+pub use limiter::{Attempt, LimiterConfig, LoginLimiter};
 pub use names::{validate_token_label, validate_user_name, MAX_NAME_LEN};
 pub use password::{
     dummy_verify, hash_password, validate_password, verify_password, Hasher, MAX_PASSWORD_LEN, MIN_PASSWORD_LEN,

@@ -14,6 +14,15 @@
 //! lock the admin out by failing logins as `admin`. An attacker with many addresses is slowed per
 //! address; IPv6 addresses are counted per /64, since one subscriber usually holds a whole /64.
 //!
+//! **Check and count are one step.** [`LoginLimiter::begin`] checks the limits and, in the same locked
+//! step, counts the attempt as a failure *before* the slow password check; [`LoginLimiter::succeeded`]
+//! takes that count back when the password was right. Checking first and counting after the password
+//! check would leave an `await` between the two, and a burst of concurrent attempts would all pass the
+//! check before the first failure was counted (100 concurrent wrong passwords, 100 checks). Counted in
+//! advance, at most [`LimiterConfig::free_failures`] attempts of one (address, user) are ever checked
+//! before the back-off, however many arrive at once. An attempt that never finishes (the client hung up,
+//! the database failed) stays counted: the safe side.
+//!
 //! Memory is bounded: each of the two tables holds at most [`LimiterConfig::max_entries`] entries;
 //! when full, entries that no longer limit anything are dropped first, then the oldest. Time is passed
 //! in (`now`) so tests need no sleeping; a `now` earlier than a stored instant counts as no time
@@ -121,6 +130,15 @@ struct State {
     addrs: HashMap<AddrKey, Instant>,
 }
 
+/// One login attempt let through by [`LoginLimiter::begin`], already counted as a failure. Give it to
+/// [`LoginLimiter::succeeded`] when the password was right; dropping it leaves the failure counted.
+#[derive(Debug)]
+#[must_use = "a right password must hand the attempt to LoginLimiter::succeeded"]
+pub struct Attempt {
+    addr: AddrKey,
+    user: String,
+}
+
 /// Limits failed logins; shared by all request handlers (it locks internally).
 #[derive(Debug, Default)]
 pub struct LoginLimiter {
@@ -149,13 +167,48 @@ impl LoginLimiter {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Whether a login attempt from `addr` as `user` may go ahead now. Call before checking the
-    /// password; `Err(retry_after)` means answer 429 with `Retry-After` (round up to whole seconds).
+    /// Whether a login attempt from `addr` as `user` would be allowed now, without counting it:
+    /// `Err(retry_after)` when it would be limited. For a real attempt use [`LoginLimiter::begin`].
     pub fn check(&self, addr: IpAddr, user: &str, now: Instant) -> Result<(), Duration> {
-        let addr = AddrKey::of(addr);
-        let state = self.state();
+        self.wait(&self.state(), AddrKey::of(addr), &user_key(user), now)
+    }
+
+    /// Starts a login attempt from `addr` as `user`: checks the limits and, in the same step, counts
+    /// the attempt as a failure, before any password is looked at. `Err(retry_after)` means answer 429
+    /// with `Retry-After` (round up to whole seconds) and check nothing. With `Ok(attempt)`, check the
+    /// password; when it is right, hand the attempt to [`LoginLimiter::succeeded`]; when it is wrong
+    /// (or the check fails), drop it: the failure is already counted.
+    pub fn begin(&self, addr: IpAddr, user: &str, now: Instant) -> Result<Attempt, Duration> {
+        let (addr, user) = (AddrKey::of(addr), user_key(user));
+        let mut state = self.state();
+        self.wait(&state, addr, &user, now)?;
+        self.count_failure(&mut state, addr, user.clone(), now);
+        Ok(Attempt { addr, user })
+    }
+
+    /// Records a failed login from `addr` as `user` (wrong password or unknown user alike) that did not
+    /// go through [`LoginLimiter::begin`].
+    pub fn failure(&self, addr: IpAddr, user: &str, now: Instant) {
+        let mut state = self.state();
+        self.count_failure(&mut state, AddrKey::of(addr), user_key(user), now);
+    }
+
+    /// The attempt's password was right: clears the (address, user) counter and gives back the
+    /// attempt's share of the per-address allowance. Failures counted before it stay in the per-address
+    /// count, so an attacker with one valid account cannot use it to reset their allowance.
+    pub fn succeeded(&self, attempt: Attempt) {
+        let interval = self.config.addr_interval();
+        let mut state = self.state();
+        state.users.remove(&(attempt.addr, attempt.user));
+        if let Some(tat) = state.addrs.get_mut(&attempt.addr) {
+            *tat = tat.checked_sub(interval).unwrap_or(*tat);
+        }
+    }
+
+    /// How long `addr` as `user` must wait before the next attempt (zero: now).
+    fn wait(&self, state: &State, addr: AddrKey, user: &str, now: Instant) -> Result<(), Duration> {
         let mut wait = Duration::ZERO;
-        if let Some(e) = state.users.get(&(addr, user_key(user))) {
+        if let Some(e) = state.users.get(&(addr, user.to_owned())) {
             if now.saturating_duration_since(e.last) < self.config.forget_after {
                 let until = e.last.checked_add(self.config.delay(e.failures)).unwrap_or(e.last);
                 wait = wait.max(until.saturating_duration_since(now));
@@ -172,12 +225,9 @@ impl LoginLimiter {
         }
     }
 
-    /// Records a failed login from `addr` as `user` (wrong password or unknown user alike).
-    pub fn failure(&self, addr: IpAddr, user: &str, now: Instant) {
-        let addr = AddrKey::of(addr);
-        let key = (addr, user_key(user));
+    fn count_failure(&self, state: &mut State, addr: AddrKey, user: String, now: Instant) {
+        let key = (addr, user);
         let cfg = &self.config;
-        let mut state = self.state();
 
         if !state.users.contains_key(&key) && state.users.len() >= cfg.max_entries {
             let forget = cfg.forget_after;
@@ -202,13 +252,6 @@ impl LoginLimiter {
             let start = (*tat).max(now);
             *tat = start.checked_add(cfg.addr_interval()).unwrap_or(start);
         }
-    }
-
-    /// Records a successful login: clears the (address, user) counter. The per-address count is
-    /// kept, so an attacker with one valid account cannot use it to reset their allowance.
-    pub fn success(&self, addr: IpAddr, user: &str, _now: Instant) {
-        let key = (AddrKey::of(addr), user_key(user));
-        self.state().users.remove(&key);
     }
 
     /// Drops entries that no longer limit anything; call now and then to return memory early.
@@ -253,9 +296,10 @@ mod tests {
         let t0 = Instant::now();
         for i in 0..5 {
             assert_eq!(l.check(A, "admin", t0), Ok(()), "attempt {i} is free");
-            l.failure(A, "admin", t0);
+            drop(l.begin(A, "admin", t0).unwrap());
         }
         assert_eq!(l.check(A, "admin", t0), Err(secs(30)));
+        assert_eq!(l.begin(A, "admin", t0).unwrap_err(), secs(30));
         assert_eq!(l.check(A, "admin", t0 + secs(10)), Err(secs(20)));
         // Another address is not affected: no global per-user lockout.
         assert_eq!(l.check(B, "admin", t0), Ok(()));
@@ -265,18 +309,68 @@ mod tests {
         let t1 = t0 + secs(30);
         assert_eq!(l.check(A, "admin", t1), Ok(()));
         // Each further failure doubles the wait, up to 15 minutes.
-        l.failure(A, "admin", t1);
+        drop(l.begin(A, "admin", t1).unwrap());
         assert_eq!(l.check(A, "admin", t1), Err(secs(60)));
         let mut t = t1;
         for _ in 0..10 {
             t += secs(15 * 60);
-            assert_eq!(l.check(A, "admin", t), Ok(()));
-            l.failure(A, "admin", t);
+            drop(l.begin(A, "admin", t).unwrap());
         }
         assert_eq!(l.check(A, "admin", t), Err(secs(15 * 60)));
         // A success clears the (address, user) counter.
-        l.success(A, "admin", t);
-        assert_eq!(l.check(A, "admin", t), Ok(()));
+        t += secs(15 * 60);
+        let right = l.begin(A, "admin", t).unwrap();
+        l.succeeded(right);
+        for i in 0..5 {
+            assert!(l.begin(A, "admin", t).is_ok(), "after a success, attempt {i} is free again");
+        }
+        assert!(l.check(A, "admin", t).is_err());
+    }
+
+    #[test]
+    fn concurrent_attempts_are_counted_before_any_password_is_checked() {
+        // 100 attempts arrive while none of their password checks has finished: only 5 get through.
+        let l = std::sync::Arc::new(LoginLimiter::new());
+        let t0 = Instant::now();
+        let start = std::sync::Arc::new(std::sync::Barrier::new(100));
+        let threads: Vec<_> = (0..100)
+            .map(|_| {
+                let (l, start) = (l.clone(), start.clone());
+                std::thread::spawn(move || {
+                    start.wait();
+                    l.begin(A, "admin", t0)
+                })
+            })
+            .collect();
+        let results: Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+        let (through, limited): (Vec<_>, Vec<_>) = results.into_iter().partition(Result::is_ok);
+        assert_eq!(through.len(), 5, "only the free failures are checked");
+        assert!(limited.iter().all(|r| r.as_ref().unwrap_err() == &secs(30)));
+        // The owner from another address is not affected.
+        let owner = l.begin(B, "admin", t0).unwrap();
+        l.succeeded(owner);
+        assert_eq!(l.check(B, "admin", t0), Ok(()));
+    }
+
+    #[test]
+    fn a_right_password_gives_its_count_back() {
+        let l = LoginLimiter::new();
+        let t0 = Instant::now();
+        for _ in 0..4 {
+            drop(l.begin(A, "admin", t0).unwrap());
+        }
+        // Five in flight at once would be the limit; one of them right clears the (address, user) count.
+        let right = l.begin(A, "admin", t0).unwrap();
+        assert!(l.check(A, "admin", t0).is_err(), "counted while its password is checked");
+        l.succeeded(right);
+        assert_eq!(l.check(A, "admin", t0), Ok(()));
+        // 19 failures and one success from A leave one failure of A's 20.
+        for i in 0..15 {
+            drop(l.begin(A, &format!("u{i}"), t0).unwrap());
+        }
+        assert_eq!(l.check(A, "v", t0), Ok(()));
+        drop(l.begin(A, "v", t0).unwrap());
+        assert_eq!(l.check(A, "w", t0), Err(secs(30)));
     }
 
     #[test]
@@ -308,10 +402,13 @@ mod tests {
         assert_eq!(l.check(A, "someone-new", t0 + secs(30)), Ok(()));
         l.failure(A, "someone-new", t0 + secs(30));
         assert_eq!(l.check(A, "x", t0 + secs(30)), Err(secs(30)));
-        // A success does not reset the address budget.
-        l.success(A, "x", t0 + secs(30));
-        assert!(l.check(A, "x", t0 + secs(30)).is_err());
-        assert_eq!(l.check(A, "x", t0 + secs(630)), Ok(()));
+        // A success gives back its own share of the address budget, no more.
+        let t1 = t0 + secs(60);
+        l.succeeded(l.begin(A, "x", t1).unwrap());
+        assert_eq!(l.check(A, "y", t1), Ok(()));
+        drop(l.begin(A, "y", t1).unwrap());
+        assert_eq!(l.check(A, "z", t1), Err(secs(30)));
+        assert_eq!(l.check(A, "z", t0 + secs(690)), Ok(()));
     }
 
     #[test]
@@ -366,7 +463,9 @@ mod tests {
         let earlier = t0 - secs(1800);
         assert!(l.check(A, "admin", earlier).is_err());
         l.failure(A, "admin", earlier);
-        l.success(A, "admin", earlier);
+        if let Ok(a) = l.begin(B, "admin", earlier) {
+            l.succeeded(a);
+        }
         l.purge(earlier);
     }
 

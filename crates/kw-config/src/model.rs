@@ -298,6 +298,9 @@ pub struct NotifyConfig {
     pub cooldown: Duration,
     /// MQTT only: Home Assistant discovery prefix; `None` means `homeassistant`.
     pub discovery_prefix: Option<String>,
+    /// MQTT only: obey the broker's commands that switch recording or motion detection and set mode
+    /// `off`. Default false: anyone who may publish on the broker could otherwise stop recording.
+    pub commands: bool,
     /// Webhook only: HMAC key for signing deliveries.
     pub secret: Option<String>,
     /// Email only: sender address; `None` lets the notifier choose.
@@ -331,6 +334,7 @@ impl fmt::Debug for NotifyConfig {
             .field("events", &self.events)
             .field("cooldown", &self.cooldown)
             .field("discovery_prefix", &self.discovery_prefix)
+            .field("commands", &self.commands)
             .field("secret", &self.secret.as_ref().map(|_| REDACTED))
             .field("from", &self.from)
             .field("to", &self.to)
@@ -471,6 +475,7 @@ mod tests {
             events: None,
             cooldown: DEFAULT_COOLDOWN,
             discovery_prefix: None,
+            commands: false,
             secret: Some("hmacsecret".into()),
             from: None,
             to: Vec::new(),

@@ -203,6 +203,15 @@ fn notify_kind_keys_and_events() {
         "expected one of motion, camera-motion, camera-offline, storage, found \"fire\"",
     );
     assert_error(&format!("{base}kind2 = 1\n"), 5, "notify[0].kind2", "unknown key");
+    assert_error(&format!("{base}commands = \"yes\"\n"), 5, "notify[0].commands", "true or false");
+    assert_error(
+        "[[notify]]\nname = \"h\"\nkind = \"webhook\"\ntarget = \"http://h\"\ncommands = true\n",
+        5,
+        "notify[0].commands",
+        "only used with kind = \"mqtt\"",
+    );
+    let on = kw_config::parse(&format!("{base}commands = true\n"), std::path::Path::new("k.toml")).unwrap();
+    assert!(on.notify[0].commands);
     assert_error(
         "[[notify]]\nname = \"m\"\nkind = \"email\"\ntarget = \"smtp://h\"\nto = \"nobody\"\n",
         5,

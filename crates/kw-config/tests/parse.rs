@@ -73,6 +73,7 @@ fn example_parses_with_every_key() {
     let kinds: Vec<NotifyKind> = config.notify.iter().map(|n| n.kind).collect();
     assert_eq!(kinds, NotifyKind::ALL);
     assert_eq!(config.notify[0].discovery_prefix.as_deref(), Some("homeassistant"));
+    assert!(!config.notify[0].commands, "commands from the broker are opt-in");
     assert_eq!(config.notify[1].secret.as_deref(), Some("change-me"));
     assert_eq!(config.notify[2].to, ["me@example.com", "you@example.com"]);
     assert!(!config.notify[2].wants_event(NotifyEvent::Motion));
@@ -114,6 +115,7 @@ fn example_parses_with_every_key() {
         "events",
         "cooldown",
         "discovery_prefix",
+        "commands",
         "secret",
         "from",
         "to",

@@ -20,7 +20,11 @@
 //! - **MQTT is a state mirror** for Home Assistant, not an alert channel: it gets every phase whatever the
 //!   mode and cooldown (filters still apply), so HA's motion sensors are always right; see [`mqtt`] for
 //!   the topics and discovery. Commands from HA (switches, mode) come back through [`Alerts::commands`]
-//!   and [`Alerts::set_mode`].
+//!   and [`Alerts::set_mode`]; those that switch recording, motion detection or alerts off are obeyed
+//!   only from a notifier with `commands = true` (broker ACLs then decide who may send them).
+//!
+//! Text that others choose (broker topics, servers' answers) reaches the log only through
+//! [`kw_logsafe::Untrusted`].
 //!
 //! Delivery kinds: webhook (signed JSON POST), ntfy (push with the JPEG attached), e-mail (lettre,
 //! STARTTLS or TLS, JPEG attached), MQTT (rumqttc, Home Assistant discovery). All TLS is rustls on ring.

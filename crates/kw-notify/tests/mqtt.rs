@@ -14,7 +14,12 @@ use support::*;
 const SECS: fn(u64) -> Duration = Duration::from_secs;
 
 fn open(dir: &tempfile::TempDir, broker: &Mosquitto) -> Arc<Alerts> {
-    let ha = notifier("ha", NotifyKind::Mqtt, &broker.url());
+    open_with(dir, broker, false)
+}
+
+/// With `commands`: the notifier obeys switch commands and mode `off` from the broker.
+fn open_with(dir: &tempfile::TempDir, broker: &Mosquitto, commands: bool) -> Arc<Alerts> {
+    let ha = kw_config::NotifyConfig { commands, ..notifier("ha", NotifyKind::Mqtt, &broker.url()) };
     Arc::new(Alerts::open(&dir.path().join("index.sqlite3"), &[ha], Options::default()).unwrap())
 }
 
@@ -47,9 +52,12 @@ async fn discovery_retained_and_motion_follows_events() {
     let cam: serde_json::Value =
         serde_json::from_str(&configs["homeassistant/camera/keepwatch_yard/snapshot/config"]).unwrap();
     assert_eq!(cam["topic"], "keepwatch/yard/snapshot");
-    let sw: serde_json::Value =
-        serde_json::from_str(&configs["homeassistant/switch/keepwatch_door/recording/config"]).unwrap();
-    assert_eq!(sw["command_topic"], "keepwatch/door/recording/set");
+    // Without `commands = true` the switches are read-only sensors.
+    let rec: serde_json::Value =
+        serde_json::from_str(&configs["homeassistant/binary_sensor/keepwatch_door/recording/config"]).unwrap();
+    assert_eq!(rec["state_topic"], "keepwatch/door/recording");
+    assert!(rec.get("command_topic").is_none());
+    assert!(!configs.keys().any(|t| t.contains("/switch/")), "{configs:#?}");
     assert!(configs.contains_key("homeassistant/select/keepwatch/mode/config"));
 
     // Motion ON, then OFF, with the picture and the event JSON.
@@ -103,12 +111,17 @@ async fn discovery_retained_and_motion_follows_events() {
 async fn commands_reach_the_host_and_state_survives() {
     let broker = Mosquitto::start();
     let dir = tempfile::tempdir().unwrap();
-    let alerts = open(&dir, &broker);
+    let alerts = open_with(&dir, &broker, true);
     let mut commands = alerts.commands();
     alerts.set_cameras(&["door".into()]);
     let task = alerts.clone().spawn();
     let sub = Subscriber::connect(broker.port, &["keepwatch/#"]).await;
     assert!(sub.wait_for("keepwatch/door/recording", b"ON", SECS(10)).await.is_some());
+    let configs = broker.retained("homeassistant/#");
+    let sw: serde_json::Value =
+        serde_json::from_str(&configs["homeassistant/switch/keepwatch_door/recording/config"]).unwrap();
+    assert_eq!(sw["command_topic"], "keepwatch/door/recording/set");
+    assert!(!configs.contains_key("homeassistant/binary_sensor/keepwatch_door/recording/config"));
 
     sub.client.publish("keepwatch/door/recording/set", QoS::AtLeastOnce, false, "OFF").await.unwrap();
     let cmd = tokio::time::timeout(SECS(5), commands.recv()).await.unwrap().unwrap();
@@ -136,10 +149,44 @@ async fn commands_reach_the_host_and_state_survives() {
     assert!(sub.wait_for("keepwatch/status", b"offline", SECS(10)).await.is_some());
     drop(alerts);
 
-    let again = open(&dir, &broker);
+    let again = open_with(&dir, &broker, true);
     assert_eq!(again.mode(), Mode::Off);
     assert!(!again.switch("door", Switch::Recording) && !again.switch("door", Switch::Motion));
     assert!(again.switch("yard", Switch::Recording), "switches are on until turned off");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_commands_the_broker_cannot_switch_recording_or_alerts_off() {
+    let broker = Mosquitto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let alerts = open(&dir, &broker);
+    let mut commands = alerts.commands();
+    alerts.set_cameras(&["door".into()]);
+    alerts.set_mode(Mode::Away).unwrap();
+    let task = alerts.clone().spawn();
+    let sub = Subscriber::connect(broker.port, &["keepwatch/#"]).await;
+    assert!(sub.wait_for("keepwatch/door/recording", b"ON", SECS(10)).await.is_some());
+    assert!(sub.wait_for("keepwatch/mode", b"away", SECS(10)).await.is_some());
+
+    // Anyone on the broker publishes "off": nothing is switched.
+    for topic in ["keepwatch/door/recording/set", "keepwatch/door/motion_detection/set"] {
+        sub.client.publish(topic, QoS::AtLeastOnce, false, "OFF").await.unwrap();
+    }
+    sub.client.publish("keepwatch/mode/set", QoS::AtLeastOnce, false, "off").await.unwrap();
+    // A mode a viewer could set is obeyed, and shows the commands before it were handled.
+    sub.client.publish("keepwatch/mode/set", QoS::AtLeastOnce, false, "home").await.unwrap();
+    assert!(wait_until(SECS(5), || alerts.mode() == Mode::Home).await);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(commands.try_recv().is_err(), "a switch command reached the host");
+    assert!(alerts.switch("door", Switch::Recording) && alerts.switch("door", Switch::Motion));
+    assert_eq!(broker.retained("keepwatch/door/#").get("keepwatch/door/recording").map(String::as_str), Some("ON"));
+    sub.client.publish("keepwatch/mode/set", QoS::AtLeastOnce, false, "off").await.unwrap();
+    sub.client.publish("keepwatch/mode/set", QoS::AtLeastOnce, false, "away").await.unwrap();
+    assert!(wait_until(SECS(5), || alerts.mode() == Mode::Away).await);
+    assert!(sub.wait_for("keepwatch/mode", b"away", SECS(5)).await.is_some());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(alerts.mode(), Mode::Away, "mode off from the broker was obeyed");
+    task.abort();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

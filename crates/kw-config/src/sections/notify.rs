@@ -5,12 +5,13 @@ use crate::reader::{Ctx, Field, Section};
 
 use super::{check_url, unique_name};
 
-const NOTIFY_KEYS: [&str; 10] =
-    ["name", "kind", "target", "cameras", "events", "cooldown", "discovery_prefix", "secret", "from", "to"];
+const NOTIFY_KEYS: [&str; 11] =
+    ["name", "kind", "target", "cameras", "events", "cooldown", "discovery_prefix", "commands", "secret", "from", "to"];
 
 /// Keys that only make sense for one kind.
-const KIND_KEYS: [(&str, NotifyKind); 4] = [
+const KIND_KEYS: [(&str, NotifyKind); 5] = [
     ("discovery_prefix", NotifyKind::Mqtt),
+    ("commands", NotifyKind::Mqtt),
     ("secret", NotifyKind::Webhook),
     ("from", NotifyKind::Email),
     ("to", NotifyKind::Email),
@@ -60,6 +61,7 @@ fn parse_notify<'a>(
         events: None,
         cooldown: DEFAULT_COOLDOWN,
         discovery_prefix: None,
+        commands: false,
         secret: None,
         from: None,
         to: Vec::new(),
@@ -88,6 +90,9 @@ fn parse_notify<'a>(
     }
     if let Some(field) = section.get("discovery_prefix") {
         notify.discovery_prefix = ctx.non_empty_string(&field).map(str::to_string);
+    }
+    if let Some(field) = section.get("commands") {
+        notify.commands = ctx.bool(&field).unwrap_or(false);
     }
     if let Some(field) = section.get("secret") {
         notify.secret = ctx.non_empty_string(&field).map(str::to_string);

@@ -313,6 +313,7 @@ mod tests {
             events: None,
             cooldown: Duration::ZERO,
             discovery_prefix: None,
+            commands: false,
             secret: None,
             from: None,
             to: Vec::new(),

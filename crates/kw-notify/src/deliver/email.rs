@@ -156,6 +156,7 @@ mod tests {
             events: None,
             cooldown: kw_config::DEFAULT_COOLDOWN,
             discovery_prefix: None,
+            commands: false,
             secret: None,
             from: None,
             to: vec!["me@example.org".into()],

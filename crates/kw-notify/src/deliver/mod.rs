@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kw_config::{redacted_url, NotifyConfig, NotifyKind};
+use kw_logsafe::OneLine;
 use tokio::sync::Notify;
 
 use crate::db::{self, outbox, Db, Row};
@@ -126,17 +127,17 @@ pub(crate) async fn run(alerts: Arc<Alerts>, cfg: NotifyConfig, wake: Arc<Notify
         let update = match result {
             Ok(answer) => {
                 tracing::info!(notifier = %name, target = %shown, dedup_key = %key, attempts = row.attempts + 1,
-                    latency_ms = (now - row.created) / 1000, "alert delivered: {answer}");
+                    latency_ms = (now - row.created) / 1000, "alert delivered: {}", OneLine(&answer));
                 db.call(move |c| outbox::mark_delivered(c, id, now)).await
             }
             Err(f) if f.permanent || now - row.created >= outbox::GIVE_UP => {
-                tracing::error!(notifier = %name, target = %shown, dedup_key = %key, "alert given up: {}", f.message);
+                tracing::error!(notifier = %name, target = %shown, dedup_key = %key, "alert given up: {}", OneLine(&f.message));
                 db.call(move |c| outbox::mark_failed(c, id, now, &f.message)).await
             }
             Err(f) => {
                 let wait = backoff(row.attempts + 1);
                 tracing::warn!(notifier = %name, target = %shown, dedup_key = %key, attempts = row.attempts + 1,
-                    retry_in_s = wait / SECOND, "alert not delivered: {}", f.message);
+                    retry_in_s = wait / SECOND, "alert not delivered: {}", OneLine(&f.message));
                 db.call(move |c| outbox::mark_retry(c, id, now + wait, &f.message)).await
             }
         };

@@ -15,6 +15,9 @@ use tokio::sync::mpsc;
 
 use crate::supervisor::AbortOnDrop;
 
+/// The most messages kept while waiting for acknowledgements.
+const INBOX_CAP: usize = 256;
+
 /// What the pump reports.
 #[derive(Debug)]
 pub(crate) enum Ev {
@@ -32,7 +35,7 @@ pub(crate) struct Conn {
     issued: u64,
     seen: u64,
     outstanding: HashSet<u16>,
-    /// Messages (commands) that arrived while waiting for acknowledgements.
+    /// Messages (commands) that arrived while waiting for acknowledgements, at most [`INBOX_CAP`].
     pub inbox: Vec<(String, Bytes)>,
 }
 
@@ -80,7 +83,7 @@ impl Conn {
                 match self.rx.recv().await {
                     Some(Ev::Down(e)) => return Err(e),
                     None => return Err("connection task ended".to_string()),
-                    Some(Ev::Message(t, p)) => self.inbox.push((t, p)),
+                    Some(Ev::Message(t, p)) => self.keep(t, p),
                     Some(other) => self.note(other),
                 }
             }
@@ -89,6 +92,16 @@ impl Conn {
         tokio::time::timeout(within, wait)
             .await
             .unwrap_or_else(|_| Err(format!("the broker did not acknowledge within {} s", within.as_secs())))
+    }
+
+    /// Keeps a message for later; beyond [`INBOX_CAP`] waiting ones it is dropped (whoever floods the
+    /// command topics costs themselves their commands, not keepwatch its memory).
+    fn keep(&mut self, topic: String, payload: Bytes) {
+        if self.inbox.len() < INBOX_CAP {
+            self.inbox.push((topic, payload));
+        } else {
+            tracing::debug!(topic = %kw_logsafe::Untrusted(&topic), "MQTT message dropped: too many waiting");
+        }
     }
 
     /// The next message or the end of the connection; bookkeeping events are absorbed.
@@ -115,7 +128,7 @@ impl Conn {
             Ev::Acked(pkid) => {
                 self.outstanding.remove(&pkid);
             }
-            Ev::Message(t, p) => self.inbox.push((t, p)),
+            Ev::Message(t, p) => self.keep(t, p),
             Ev::Connected | Ev::Down(_) => {}
         }
     }

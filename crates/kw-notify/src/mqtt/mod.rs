@@ -9,13 +9,23 @@
 //! | `keepwatch/<camera>/snapshot` | the latest event JPEG (HA `camera` entity) | yes |
 //! | `keepwatch/<camera>/event` | the event JSON with `phase` and `dedup_key`, any kind (also the motion sensor's attributes) | yes |
 //! | `keepwatch/<camera>/recording`, `…/motion_detection` | switch states `ON`/`OFF` | yes |
-//! | `keepwatch/<camera>/recording/set`, `…/motion_detection/set` | commands from HA: `ON`/`OFF` | (HA's choice) |
-//! | `keepwatch/mode`, `keepwatch/mode/set` | `home`/`away`/`off`: state, and command | yes / — |
+//! | `keepwatch/<camera>/recording/set`, `…/motion_detection/set` | commands from HA: `ON`/`OFF` (only with `commands = true`) | (HA's choice) |
+//! | `keepwatch/mode`, `keepwatch/mode/set` | `home`/`away`/`off`: state, and command (`off` only with `commands = true`) | yes / — |
 //!
 //! Discovery configs go to `<discovery_prefix>/<component>/keepwatch_<camera>/<object>/config` (retained,
 //! `unique_id` `keepwatch_<camera>_<object>`), one HA device per camera, plus a `select` for the mode on a
 //! `keepwatch` device. A camera dropped from [`crate::Alerts::set_cameras`] gets empty retained configs,
 //! which removes its entities from HA.
+//!
+//! # Commands are opt-in
+//!
+//! Whoever may publish to `keepwatch/#` on the broker can send commands, and many home brokers let every
+//! client on the LAN publish anywhere. So a notifier obeys the commands that weaken protection (switch a
+//! camera's recording or motion detection, mode `off`) only with `commands = true` in its `[[notify]]`
+//! entry; then the broker's ACLs are what decides who may stop recording. Without it (the default) the
+//! two switches are announced as read-only `binary_sensor`s, their `/set` topics are not subscribed to,
+//! and on `keepwatch/mode/set` only `home` and `away` are obeyed, which is what a viewer account may do
+//! through the API.
 //!
 //! # Delivery
 //!
@@ -79,12 +89,35 @@ pub(crate) fn on_off(on: bool) -> &'static str {
     }
 }
 
-/// The entities of one camera: (component, object id).
+/// The entities of one camera: (component, object id). The two switches are `switch`es when the notifier
+/// obeys commands, else `binary_sensor`s; [`discovery`] clears the form not in use.
 const ENTITIES: [(&str, &str); 4] =
     [("binary_sensor", "motion"), ("camera", "snapshot"), ("switch", "recording"), ("switch", "motion_detection")];
 
-/// Discovery `(topic, payload)` pairs for one camera; an empty payload with `remove`.
-pub fn discovery(prefix: &str, camera: &str, remove: bool) -> Vec<(String, String)> {
+/// Discovery `(topic, payload)` pairs for one camera (an empty payload removes an entity): its entities,
+/// with the switches as `switch`es when `commands` is on and as read-only `binary_sensor`s when it is off,
+/// plus empty configs for the form not in use (so turning `commands` on or off leaves no stale entity).
+/// With `remove`, empty configs for every form.
+pub fn discovery(prefix: &str, camera: &str, remove: bool, commands: bool) -> Vec<(String, String)> {
+    let cam = topic_name(camera);
+    let mut out = entity_configs(prefix, camera, remove, commands);
+    let unused: &[&str] = match (remove, commands) {
+        (true, _) => &["switch", "binary_sensor"],
+        (false, true) => &["binary_sensor"],
+        (false, false) => &["switch"],
+    };
+    for object in ["recording", "motion_detection"] {
+        for component in unused {
+            let topic = format!("{prefix}/{component}/keepwatch_{cam}/{object}/config");
+            if !out.iter().any(|(t, _)| *t == topic) {
+                out.push((topic, String::new()));
+            }
+        }
+    }
+    out
+}
+
+fn entity_configs(prefix: &str, camera: &str, remove: bool, commands: bool) -> Vec<(String, String)> {
     let cam = topic_name(camera);
     let device = json!({
         "identifiers": [format!("keepwatch_{cam}")],
@@ -95,7 +128,8 @@ pub fn discovery(prefix: &str, camera: &str, remove: bool) -> Vec<(String, Strin
     let origin = json!({"name": "keepwatch", "sw_version": env!("CARGO_PKG_VERSION")});
     ENTITIES
         .iter()
-        .map(|(component, object)| {
+        .map(|&(component, object)| {
+            let component = if component == "switch" && !commands { "binary_sensor" } else { component };
             let topic = format!("{prefix}/{component}/keepwatch_{cam}/{object}/config");
             if remove {
                 return (topic, String::new());
@@ -109,7 +143,7 @@ pub fn discovery(prefix: &str, camera: &str, remove: bool) -> Vec<(String, Strin
                 "device": device,
                 "origin": origin,
             });
-            match *object {
+            match object {
                 "motion" => {
                     p["name"] = "Motion".into();
                     p["device_class"] = "motion".into();
@@ -125,12 +159,14 @@ pub fn discovery(prefix: &str, camera: &str, remove: bool) -> Vec<(String, Strin
                 leaf => {
                     p["name"] = if leaf == "recording" { "Recording" } else { "Motion detection" }.into();
                     p["icon"] = if leaf == "recording" { "mdi:record-rec" } else { "mdi:motion-sensor" }.into();
-                    p["command_topic"] = camera_topic(camera, &format!("{leaf}/set")).into();
                     p["state_topic"] = camera_topic(camera, leaf).into();
                     p["payload_on"] = "ON".into();
                     p["payload_off"] = "OFF".into();
-                    p["state_on"] = "ON".into();
-                    p["state_off"] = "OFF".into();
+                    if commands {
+                        p["command_topic"] = camera_topic(camera, &format!("{leaf}/set")).into();
+                        p["state_on"] = "ON".into();
+                        p["state_off"] = "OFF".into();
+                    }
                 }
             }
             (topic, p.to_string())
@@ -271,16 +307,39 @@ mod tests {
 
     #[test]
     fn discovery_payloads() {
-        let d = discovery("homeassistant", "front-door", false);
-        assert_eq!(d.len(), 4);
+        let d = discovery("homeassistant", "front-door", false, true);
+        assert_eq!(d.len(), 6);
         assert_eq!(d[0].0, "homeassistant/binary_sensor/keepwatch_front-door/motion/config");
         let v: serde_json::Value = serde_json::from_str(&d[0].1).unwrap();
         assert_eq!(v["unique_id"], "keepwatch_front-door_motion");
         assert_eq!(v["state_topic"], "keepwatch/front-door/motion");
         assert_eq!(v["device"]["identifiers"][0], "keepwatch_front-door");
+        assert_eq!(d[3].0, "homeassistant/switch/keepwatch_front-door/motion_detection/config");
         let sw: serde_json::Value = serde_json::from_str(&d[3].1).unwrap();
         assert_eq!(sw["command_topic"], "keepwatch/front-door/motion_detection/set");
-        assert!(discovery("ha", "x", true).iter().all(|(_, p)| p.is_empty()));
+        // The read-only form is cleared.
+        assert_eq!(d[4], ("homeassistant/binary_sensor/keepwatch_front-door/recording/config".into(), String::new()));
+        assert!(discovery("ha", "x", true, true).iter().all(|(_, p)| p.is_empty()));
+        assert_eq!(discovery("ha", "x", true, false).len(), 6, "removal clears both forms");
+    }
+
+    #[test]
+    fn without_commands_the_switches_are_read_only() {
+        let d = discovery("homeassistant", "door", false, false);
+        let live: Vec<&(String, String)> = d.iter().filter(|(_, p)| !p.is_empty()).collect();
+        assert_eq!(live.len(), 4);
+        assert!(live.iter().all(|(t, p)| !t.contains("/switch/") && !p.contains("command_topic")), "{live:?}");
+        let rec: serde_json::Value = serde_json::from_str(&live[2].1).unwrap();
+        assert_eq!(live[2].0, "homeassistant/binary_sensor/keepwatch_door/recording/config");
+        assert_eq!(rec["state_topic"], "keepwatch/door/recording");
+        let cleared: Vec<&str> = d.iter().filter(|(_, p)| p.is_empty()).map(|(t, _)| t.as_str()).collect();
+        assert_eq!(
+            cleared,
+            [
+                "homeassistant/switch/keepwatch_door/recording/config",
+                "homeassistant/switch/keepwatch_door/motion_detection/config"
+            ]
+        );
     }
 
     #[test]
@@ -308,6 +367,7 @@ mod tests {
             events: None,
             cooldown: kw_config::DEFAULT_COOLDOWN,
             discovery_prefix: None,
+            commands: false,
             secret: None,
             from: None,
             to: Vec::new(),

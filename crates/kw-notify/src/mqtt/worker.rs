@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use kw_config::{redacted_url, NotifyConfig};
+use kw_logsafe::{Untrusted, UntrustedBytes};
 use tokio::sync::Notify;
 
 use super::conn::Conn;
@@ -19,7 +20,7 @@ use super::{
 };
 use crate::db::{outbox, Db, Row};
 use crate::event::Phase;
-use crate::{Alerts, Command, Switch};
+use crate::{Alerts, Command, Mode, Switch};
 
 /// How long the broker may take to acknowledge what we sent.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(30);
@@ -106,9 +107,12 @@ impl Session<'_> {
     async fn run(&mut self, wake: &Notify) -> Result<Never, String> {
         self.conn.connected(CONNECT_TIMEOUT).await?;
         tracing::info!(notifier = %self.cfg.name, target = %redacted_url(&self.cfg.target), "MQTT connected");
-        for filter in
-            [format!("{ROOT}/+/recording/set"), format!("{ROOT}/+/motion_detection/set"), MODE_SET_TOPIC.into()]
-        {
+        // The switches' commands only where this notifier obeys them (see the module docs of `mqtt`).
+        let mut filters = vec![MODE_SET_TOPIC.to_string()];
+        if self.cfg.commands {
+            filters.extend([format!("{ROOT}/+/recording/set"), format!("{ROOT}/+/motion_detection/set")]);
+        }
+        for filter in filters {
             self.conn.subscribe(&filter).await?;
         }
         let mut cameras_rx = self.alerts.cameras.subscribe();
@@ -168,12 +172,12 @@ impl Session<'_> {
     ) -> Result<(), String> {
         let wanted: Vec<String> = cameras.iter().filter(|c| self.cfg.wants_camera(c)).cloned().collect();
         for gone in announced.iter().filter(|c| !wanted.contains(c)) {
-            for (topic, payload) in discovery(prefix, gone, true) {
+            for (topic, payload) in discovery(prefix, gone, true, self.cfg.commands) {
                 self.conn.publish(&topic, true, payload).await?;
             }
         }
         for camera in wanted.iter().filter(|c| !announced.contains(c)) {
-            for (topic, payload) in discovery(prefix, camera, false) {
+            for (topic, payload) in discovery(prefix, camera, false, self.cfg.commands) {
                 self.conn.publish(&topic, true, payload).await?;
             }
             self.conn.publish(&camera_topic(camera, "motion"), true, on_off(self.mirror.motion_on(camera))).await?;
@@ -270,9 +274,18 @@ impl Session<'_> {
         Ok(())
     }
 
-    /// Obeys a command; the resulting state changes come back through the watch channels.
+    /// Obeys a command; the resulting state changes come back through the watch channels. Without
+    /// `commands = true`, only the mode commands a viewer could give (`home`, `away`) are obeyed.
     fn command(&self, topic: &str, payload: &[u8]) {
-        match parse_command(topic, payload) {
+        let command = parse_command(topic, payload);
+        let weakens = matches!(command, Some(MqttCommand::Switch { .. } | MqttCommand::Mode(Mode::Off)));
+        if weakens && !self.cfg.commands {
+            tracing::warn!(notifier = %self.cfg.name, topic = %Untrusted(topic), payload = %UntrustedBytes(payload),
+                "MQTT command ignored: this notifier does not obey commands that switch recording, motion \
+                 detection or alerts off (set commands = true in its [[notify]] entry to allow them)");
+            return;
+        }
+        match command {
             Some(MqttCommand::Mode(mode)) => {
                 if let Err(e) = self.alerts.set_mode(mode) {
                     tracing::warn!("cannot set the mode from MQTT: {e}");
@@ -284,10 +297,11 @@ impl Session<'_> {
                 if known && self.cfg.wants_camera(&camera) {
                     self.alerts.command(Command { camera, what, on });
                 } else {
-                    tracing::warn!(notifier = %self.cfg.name, "MQTT command for unknown camera {camera:?} ignored");
+                    tracing::warn!(notifier = %self.cfg.name, camera = %Untrusted(&camera),
+                        "MQTT command for unknown camera ignored");
                 }
             }
-            None => tracing::debug!(notifier = %self.cfg.name, topic, "MQTT message ignored"),
+            None => tracing::debug!(notifier = %self.cfg.name, topic = %Untrusted(topic), "MQTT message ignored"),
         }
     }
 }

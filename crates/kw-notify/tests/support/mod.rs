@@ -34,6 +34,7 @@ pub fn notifier(name: &str, kind: NotifyKind, target: &str) -> NotifyConfig {
         events: None,
         cooldown: Duration::ZERO,
         discovery_prefix: None,
+        commands: false,
         secret: None,
         from: None,
         to: Vec::new(),
