@@ -27,6 +27,9 @@ mod supervisor;
 mod timefmt;
 mod view;
 
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
+
 #[cfg(test)]
 mod pipeline_tests;
 

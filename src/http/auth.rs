@@ -49,7 +49,7 @@ const SESSION_TTL: std::time::Duration = std::time::Duration::from_secs(14 * 24 
 /// The media routes, which accept `?token=` and signed links (GET/HEAD only), matched on the path's
 /// segments exactly: `/api/cameras/{name}/video.mp4`, `…/snapshot.jpg`, `…/live.m3u8`, `…/live/{file}`
 /// (the HLS files), `…/live` (the WebSocket) and `/api/events/{id}/snapshot.jpg`.
-fn accepts_query_token(path: &str) -> bool {
+pub(crate) fn accepts_query_token(path: &str) -> bool {
     let segments: Vec<&str> = path.split('/').collect();
     match segments.as_slice() {
         ["", "api", "cameras", name, "video.mp4" | "snapshot.jpg" | "live.m3u8" | "live"] => !name.is_empty(),
@@ -130,7 +130,7 @@ pub fn origin_matches(st: &Shared, peer: SocketAddr, headers: &HeaderMap) -> boo
 }
 
 /// Whether the `Origin` value `origin` is `scheme://host` (`host` as the client addressed it).
-fn same_origin(origin: &str, scheme: &str, host: Option<&str>) -> bool {
+pub(crate) fn same_origin(origin: &str, scheme: &str, host: Option<&str>) -> bool {
     let origin = origin.to_ascii_lowercase();
     let Some((origin_scheme, authority)) = origin.split_once("://") else { return false };
     let Some(host) = host else { return false };
@@ -153,20 +153,20 @@ fn cookie_name(st: &Shared, peer: SocketAddr, headers: &HeaderMap) -> &'static s
 #[derive(Clone)]
 pub struct SessionId(String);
 
-fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+pub(crate) fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(|kv| {
         let (k, v) = kv.trim().split_once('=')?;
         (k == name).then_some(v)
     })
 }
 
-fn bearer(headers: &HeaderMap) -> Option<&str> {
+pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
     let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, rest) = v.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
 }
 
-fn query_token(query: Option<&str>) -> Option<String> {
+pub(crate) fn query_token(query: Option<&str>) -> Option<String> {
     query_value(query, "token")
 }
 

@@ -102,14 +102,14 @@ pub async fn playlist(
 
 /// What a file name under `live/` asks for.
 #[derive(Debug, PartialEq, Eq)]
-enum LiveFile {
+pub(crate) enum LiveFile {
     /// `init.mp4` (the newest) or `init-N.mp4`.
     Init(Option<u64>),
     /// `N.m4s`.
     Segment(u64),
 }
 
-fn parse_file(f: &str) -> Option<LiveFile> {
+pub(crate) fn parse_file(f: &str) -> Option<LiveFile> {
     let digits =
         |s: &str| (!s.is_empty() && s.len() <= 19 && s.bytes().all(|b| b.is_ascii_digit())).then(|| s.parse().ok())?;
     if f == "init.mp4" {

@@ -31,6 +31,12 @@ pub struct LinkKey(Vec<u8>);
 
 impl LinkKey {
     /// Reads the store's link key, creating it (0600) when missing.
+    /// A key from bytes (the fuzz targets sign and check with a fixed one).
+    #[cfg(feature = "fuzzing")]
+    pub fn from_bytes(key: &[u8]) -> LinkKey {
+        LinkKey(key.to_vec())
+    }
+
     pub fn load_or_create(store_dir: &Path) -> std::io::Result<LinkKey> {
         let path = store_dir.join(KEY_FILE);
         match std::fs::read(&path) {

@@ -235,7 +235,7 @@ fn etag_of(p: &Playable) -> String {
 }
 
 #[derive(Debug, PartialEq, Eq)]
-enum RangeAnswer {
+pub(crate) enum RangeAnswer {
     Whole,
     Part(Range<u64>),
     Unsatisfiable,
@@ -243,7 +243,7 @@ enum RangeAnswer {
 
 /// Parses `Range: bytes=...` for a file of `len` bytes. Several ranges are answered with the whole file
 /// (allowed by RFC 9110; players ask for one range at a time).
-fn parse_range(v: &str, len: u64) -> RangeAnswer {
+pub(crate) fn parse_range(v: &str, len: u64) -> RangeAnswer {
     let Some(spec) = v.trim().strip_prefix("bytes=") else { return RangeAnswer::Whole };
     if spec.contains(',') {
         return RangeAnswer::Whole;

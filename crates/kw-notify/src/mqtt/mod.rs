@@ -193,14 +193,15 @@ pub fn mode_discovery(prefix: &str) -> (String, String) {
     (format!("{prefix}/select/keepwatch/mode/config"), p.to_string())
 }
 
-/// A command read from a topic, or `None` for topics and payloads that are not commands.
+/// A command read from a topic (what the broker delivers: outside bytes), or `None` for topics and payloads
+/// that are not commands.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum MqttCommand {
+pub enum MqttCommand {
     Switch { camera: String, what: Switch, on: bool },
     Mode(crate::Mode),
 }
 
-pub(crate) fn parse_command(topic: &str, payload: &[u8]) -> Option<MqttCommand> {
+pub fn parse_command(topic: &str, payload: &[u8]) -> Option<MqttCommand> {
     let text = std::str::from_utf8(payload).ok()?.trim();
     if topic == MODE_SET_TOPIC {
         return text.parse().ok().map(MqttCommand::Mode);
