@@ -9,7 +9,9 @@ Steps:
    put into the GraphDef as constant values.
 2. tf2onnx turns the frozen GraphDef into ONNX (constant folding included).
 3. Input and outputs get names that say what they are (NanoDet: `image`, `cls_s8`.. `dist_s32`).
-4. Float initializers whose values are exactly representable in float16 (all of NanoDet's weights: the
+4. tf2onnx's generated names (`pad_const__43`) carry a process-wide counter that differs from run to run;
+   they are renumbered in graph order, so the same input gives the same bytes.
+5. Float initializers whose values are exactly representable in float16 (all of NanoDet's weights: the
    TF.js files hold them as float16) are stored as float16 plus a Cast, which halves the file and loses
    nothing; every other initializer stays as it is.
 """
@@ -17,6 +19,7 @@ Steps:
 import argparse
 import json
 import os
+import re
 import sys
 
 import numpy as np
@@ -92,6 +95,32 @@ def nanodet_names(model):
     model.graph.output.extend(kept)
 
 
+def stable_names(model):
+    """Renumbers tf2onnx's generated names (`<stem>__<counter>`) by first use in node order."""
+    mapping = {}
+
+    def name(old):
+        m = re.fullmatch(r"(.*)__\d+(:\d+)?", old)
+        if not m:
+            return old
+        if old not in mapping:
+            mapping[old] = f"{m.group(1)}__k{len(mapping)}{m.group(2) or ''}"
+        return mapping[old]
+
+    for n in model.graph.node:
+        n.input[:] = [name(i) for i in n.input]
+        n.output[:] = [name(o) for o in n.output]
+        n.name = name(n.name)
+    for i in model.graph.initializer:
+        i.name = name(i.name)
+    for v in model.graph.value_info:
+        v.name = name(v.name)
+    inits = sorted(model.graph.initializer, key=lambda i: i.name)
+    kept = [onnx.TensorProto.FromString(i.SerializeToString()) for i in inits]
+    del model.graph.initializer[:]
+    model.graph.initializer.extend(kept)
+
+
 def half_initializers(model):
     """Stores float32 initializers that are exactly float16 values as float16 + Cast (lossless)."""
     kept, casts, halved = [], [], 0
@@ -126,6 +155,7 @@ def main():
     model, _ = tf2onnx.convert.from_graph_def(g, input_names=inputs, output_names=outputs, opset=a.opset)
     if a.nanodet:
         nanodet_names(model)
+    stable_names(model)
     halved = half_initializers(model)
     model.producer_name = "keepwatch tfjs_to_onnx.py"
     model.doc_string = "Converted from TensorFlow.js with tensorflow %s and tf2onnx %s" % (tf.__version__, tf2onnx.__version__)
