@@ -6,7 +6,7 @@
 //!   `[1, cells, 4 × bins]` (left, top, right, bottom; logits over 0..bins-1 in units of s). A cell's
 //!   centre is `((col + 0.5) s, (row + 0.5) s)`; each side's distance is the softmax expectation × s.
 //! - **YOLOv5** `[1, N, 5 + classes]`: rows of cx, cy, w, h (input pixels), objectness, class scores;
-//!   score = objectness × class score. (YOLOv5, YOLOv7 and YOLOX exports with decoding in the graph.)
+//!   score = objectness × class score. (YOLOv5 exports; YOLOv7 exported with its grid decoding.)
 //! - **YOLOv8** `[1, 4 + classes, N]` (or rows `[1, N, 4 + classes]`): cx, cy, w, h, class scores, no
 //!   objectness. (YOLOv8, YOLOv9, YOLO11 exports.)
 

@@ -16,6 +16,22 @@
 //! (`[1, N, 5 + classes]`) or YOLOv8 (`[1, 4 + classes, N]`) output works too ([`Detector::from_onnx`]),
 //! the layout read from its output shape.
 //!
+//! # A user's own model
+//!
+//! [`Detector::from_onnx`] takes an ONNX file with one picture input `[1, 3, H, W]` (fixed sides, or
+//! dynamic ones: then 640×640) and a labels file (one class name per line, in the model's order; optional
+//! for the 80 COCO classes). The output layout is read from its shape:
+//!
+//! | layout | output | pixels in | public models that fit |
+//! |---|---|---|---|
+//! | YOLOv8 | `[1, 4 + classes, N]` (or `[1, N, 4 + classes]`) | RGB / 255 | Ultralytics YOLOv8, YOLOv9, YOLO11 (`yolo export model=yolo11n.pt format=onnx`; AGPL-3.0 weights) |
+//! | YOLOv5 | `[1, N, 5 + classes]` | RGB / 255 | Ultralytics YOLOv5 (`export.py --include onnx`), YOLOv7 (`export.py --grid`) |
+//! | NanoDet (GFL) | score/distance pairs per stride | BGR, ImageNet mean/std | NanoDet-m/-g/-t legacy exports |
+//!
+//! Not fitting: exports with NMS in the graph or end-to-end outputs (`[1, 300, 6]`, YOLOv10, `--end2end`),
+//! YOLOX (raw grid outputs, 0..255 input), NanoDet-Plus (different centre priors), anything with a batch
+//! above 1. Boxes with center/size in input pixels; scores already through a sigmoid.
+//!
 //! # Use
 //!
 //! ```no_run
