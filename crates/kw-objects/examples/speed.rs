@@ -68,7 +68,8 @@ fn main() {
     let chelsea = picture("chelsea.png");
     let coffee = picture("coffee.png");
     let region = [850.0 / 1280.0, 320.0 / 720.0, 150.0 / 1280.0, 250.0 / 720.0];
-    let cases: Vec<(&str, u32, u32, &[u8], Option<[f32; 4]>)> = vec![
+    type Case<'a> = (&'a str, u32, u32, &'a [u8], Option<[f32; 4]>);
+    let cases: Vec<Case<'_>> = vec![
         ("astronaut 320x320", astronaut.0, astronaut.1, &astronaut.2, None),
         ("chelsea 360x240", chelsea.0, chelsea.1, &chelsea.2, None),
         ("coffee 360x240", coffee.0, coffee.1, &coffee.2, None),
