@@ -24,7 +24,8 @@ pub struct BudgetConfig {
 }
 
 impl Default for BudgetConfig {
-    /// 2 per camera, 4 in total: with ~90 ms per inference on one core, at most about a third of a core.
+    /// 2 per camera, 4 in total: at ~60 ms per inference on one core (bench/objects), at most about a
+    /// quarter of one core.
     fn default() -> Self {
         BudgetConfig { per_camera: 2.0, global: 4.0 }
     }

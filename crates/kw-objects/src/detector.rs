@@ -133,6 +133,12 @@ impl Detector {
 
     /// A model from memory; `classes` as in [`Detector::from_onnx`].
     pub fn from_onnx_bytes(bytes: &[u8], classes: Option<Vec<Arc<str>>>) -> Result<Detector, Error> {
+        // a malformed model must be an error, even where the parser would panic on it
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| Detector::load(bytes, classes)))
+            .unwrap_or_else(|_| Err(Error::Model("the model could not be parsed (tract panicked on it)".into())))
+    }
+
+    fn load(bytes: &[u8], classes: Option<Vec<Arc<str>>>) -> Result<Detector, Error> {
         let m = |e: TractError| Error::Model(format!("{e:#}"));
         let model = tract_onnx::onnx().model_for_read(&mut &bytes[..]).map_err(m)?;
         if model.input_outlets().map_err(m)?.len() != 1 {
@@ -240,24 +246,15 @@ impl Detector {
                 labelled.push((label, c));
             }
         }
-        // vehicles of several classes on one spot (car and truck) are one `car`
-        let groups: Vec<Arc<str>> = labelled.iter().map(|(l, _)| l.clone()).collect();
-        let merged = nms::nms_by(
-            labelled.iter().enumerate().map(|(i, (_, c))| Candidate { class: i, ..*c }).collect(),
-            opts.iou,
-            opts.max_detections,
-            |c| groups[c.class].clone(),
-        );
+        // one box per object and label: vehicles of several classes on one spot (car and truck) are one `car`
+        let merged = nms::nms_by(labelled, opts.iou, opts.max_detections, |(_, c)| c, |a, b| a.0 == b.0);
         let detections = merged
             .into_iter()
-            .map(|c| {
-                let (label, orig) = &labelled[c.class];
-                Detection {
-                    label: label.clone(),
-                    class: self.classes[orig.class].clone(),
-                    score: c.score,
-                    bbox: lb.to_picture(c.corners, frame.width(), frame.height()),
-                }
+            .map(|(label, c)| Detection {
+                label,
+                class: self.classes[c.class].clone(),
+                score: c.score,
+                bbox: lb.to_picture(c.corners, frame.width(), frame.height()),
             })
             .collect();
         let (fw, fh) = (frame.width() as f32, frame.height() as f32);
@@ -304,7 +301,9 @@ impl Detector {
         let input = tract_ndarray::Array4::from_shape_vec((1, 3, h, w), tensor)
             .map_err(|e| Error::Inference(e.to_string()))?
             .into_tensor();
-        self.plan.run(tvec!(input.into())).map_err(|e| Error::Inference(format!("{e:#}")))
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.plan.run(tvec!(input.into()))))
+            .map_err(|_| Error::Inference("tract panicked".into()))?
+            .map_err(|e| Error::Inference(format!("{e:#}")))
     }
 }
 

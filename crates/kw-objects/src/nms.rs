@@ -26,24 +26,25 @@ pub fn iou(a: Corners, b: Corners) -> f32 {
     }
 }
 
-/// Greedy NMS: best score first; a box is dropped when it overlaps a kept box of the same group (as
-/// `group` says) by more than `iou_max`. At most `keep` boxes come back, best first. Equal scores keep
-/// their input order, so the outcome is deterministic.
-pub fn nms_by<K: PartialEq>(
-    mut cands: Vec<Candidate>,
+/// Greedy NMS over any items that carry a candidate (`cand`): best score first; an item is dropped when
+/// it overlaps a kept item of the same group (`same`) by more than `iou_max`. At most `keep` come back,
+/// best first. Equal scores keep their input order, so the outcome is deterministic.
+pub fn nms_by<T>(
+    mut items: Vec<T>,
     iou_max: f32,
     keep: usize,
-    group: impl Fn(&Candidate) -> K,
-) -> Vec<Candidate> {
-    cands.sort_by(|a, b| b.score.total_cmp(&a.score));
-    let mut kept: Vec<Candidate> = Vec::new();
-    for c in cands {
+    cand: impl Fn(&T) -> &Candidate,
+    same: impl Fn(&T, &T) -> bool,
+) -> Vec<T> {
+    items.sort_by(|a, b| cand(b).score.total_cmp(&cand(a).score));
+    let mut kept: Vec<T> = Vec::new();
+    for item in items {
         if kept.len() >= keep {
             break;
         }
-        let g = group(&c);
-        if kept.iter().all(|k| group(k) != g || iou(k.corners, c.corners) <= iou_max) {
-            kept.push(c);
+        let c = cand(&item);
+        if kept.iter().all(|k| !same(k, &item) || iou(cand(k).corners, c.corners) <= iou_max) {
+            kept.push(item);
         }
     }
     kept
@@ -51,7 +52,7 @@ pub fn nms_by<K: PartialEq>(
 
 /// [`nms_by`] per class.
 pub fn nms(cands: Vec<Candidate>, iou_max: f32, keep: usize) -> Vec<Candidate> {
-    nms_by(cands, iou_max, keep, |c| c.class)
+    nms_by(cands, iou_max, keep, |c| c, |a, b| a.class == b.class)
 }
 
 /// Keeps the `n` best candidates (bounds the NMS, which is quadratic, on a noisy picture).
@@ -102,7 +103,7 @@ mod tests {
         let cands = vec![c([0.0, 0.0, 10.0, 10.0], 0, 0.9), c([0.0, 0.0, 10.0, 10.0], 1, 0.8)];
         assert_eq!(nms(cands.clone(), 0.5, 1).len(), 1);
         // one group for all classes: the overlap suppresses across classes
-        assert_eq!(nms_by(cands, 0.5, 10, |_| ()).len(), 1);
+        assert_eq!(nms_by(cands, 0.5, 10, |c| c, |_, _| true).len(), 1);
     }
 
     #[test]
