@@ -4,7 +4,8 @@
 # Python bindings (camera stand-ins, tests/support/rtsp_server.py), mosquitto (MQTT
 # broker and clients), chromium with node and npm (browser tests: playwright-core), curl and openssl
 # (HTTP/TLS tests), nasm (openh264 builds its SIMD kernels with it when present: MJPEG cameras'
-# JPEG → H.264 encoding costs about 1.6x less CPU).
+# JPEG → H.264 encoding costs about 1.6x less CPU), aiosmtpd (a real SMTP sink for the e-mail notifier
+# in the browser test; Debian's /usr/bin/python3).
 #
 # Idempotent and non-interactive: runs `apt-get update` once, and only when something
 # is missing, then installs only the missing packages. Debian/Ubuntu only.
@@ -27,6 +28,7 @@ PACKAGES=(
   curl
   openssl
   nasm
+  python3-aiosmtpd
 )
 
 die() {

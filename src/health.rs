@@ -4,7 +4,8 @@
 //! - `camera-offline` when a camera has delivered no frame for [`OFFLINE_AFTER`], ended when frames flow
 //!   again (or when the camera is removed from the config);
 //! - `storage` when the store's file system has less than [`LOW_SPACE`] free, or the store directory is
-//!   gone (an unmounted disk), ended when it recovers. It concerns no camera: its camera is empty.
+//!   gone (an unmounted disk), or the store cannot keep within its limits because only protected video is
+//!   left (`kw_store::Store::storage_pressure`), ended when it recovers. It concerns no camera: its camera is empty.
 //!
 //! Events go through the [`EventSink`], so alerts hear of them like of motion.
 
@@ -94,6 +95,9 @@ async fn storage_problem(w: &Watched) -> Option<String> {
     tokio::task::spawn_blocking(move || -> Option<String> {
         if !dir.join(kw_store::MARKER_FILE).exists() {
             return Some(format!("the store directory {} is gone (is the disk mounted?)", dir.display()));
+        }
+        if let Some(why) = store.storage_pressure() {
+            return Some(why);
         }
         match store.usage() {
             Ok(u) => match u.free_bytes {

@@ -1,6 +1,6 @@
 //! The command line, one file per subcommand. The public names are fixed by the project's contract
 //! (docs/conventions.md): `run`, `demo`, `export`, `recordings`, `check`, `user`, `token`, `notify`,
-//! `discover`, `mode`; every store command takes `--config PATH` ([`ConfigArg`], declared once here).
+//! `discover`, `mode`, `protected`; every store command takes `--config PATH` ([`ConfigArg`], declared once here).
 //!
 //! Why commands are a room of their own: they are the only place that wires parts together. A command
 //! reads its arguments, opens what it needs (store, index, alerts) and calls into the parts; no part
@@ -13,6 +13,7 @@ mod discover;
 mod export;
 mod mode;
 mod notify;
+mod protected;
 mod recordings;
 mod run;
 mod tokens;
@@ -120,6 +121,11 @@ pub enum Command {
         #[arg(long, value_name = "SECS", default_value_t = 3)]
         timeout: u64,
     },
+    /// Protected video ("keep this clip"): list protections or remove one so retention may delete it.
+    Protected {
+        #[command(subcommand)]
+        command: protected::ProtectedCommand,
+    },
     /// Show or set the alert mode: home, away (every alert) or off (no motion alerts). `run` follows it.
     Mode {
         /// home | away | off; omitted: print the mode
@@ -145,6 +151,7 @@ pub fn dispatch(cli: Cli) -> Result<(), Failure> {
         Command::Mode { mode, config } => mode::run(config.path(), mode.as_deref()),
         Command::User { command } => users::run(command),
         Command::Token { command } => tokens::run(command),
+        Command::Protected { command } => protected::run(command),
     }
 }
 

@@ -272,7 +272,7 @@ fn apply_form(mut base: CameraConfig, form: CameraForm) -> Result<CameraConfig, 
 
 /// Turns a config validation error into a 400 naming the camera's field (`cameras[2].motion.zones` →
 /// `motion.zones`).
-fn config_error(e: ConfigError) -> ApiError {
+pub(super) fn config_error(e: ConfigError) -> ApiError {
     match &e {
         ConfigError::Invalid(d) if !d.is_empty() => {
             let key = &d[0].key;
@@ -285,8 +285,9 @@ fn config_error(e: ConfigError) -> ApiError {
     }
 }
 
-/// Loads the config file, lets `change` edit it, saves it and has the daemon apply it. Serialized.
-async fn edit_config<T: Send + 'static>(
+/// Loads the config file, lets `change` edit it, saves it and has the daemon apply it. Serialized. The
+/// notifier editor ([`super::notify_admin`]) edits through this too.
+pub(super) async fn edit_config<T: Send + 'static>(
     st: &Shared,
     change: impl FnOnce(&mut ConfigDoc) -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {

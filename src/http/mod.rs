@@ -27,6 +27,8 @@ pub mod links;
 pub mod live;
 pub mod media;
 pub mod metrics;
+pub mod notify_admin;
+pub mod protected;
 pub mod server;
 pub mod system;
 pub mod ui;
@@ -221,10 +223,16 @@ pub fn app(state: Shared) -> Router {
         .routes(routes!(hls::playlist))
         .routes(routes!(hls::file))
         .routes(routes!(alerts::get_mode, alerts::put_mode))
-        .routes(routes!(alerts::notifiers))
+        .routes(routes!(alerts::notifiers, notify_admin::add))
+        .routes(routes!(notify_admin::update, notify_admin::remove))
+        .routes(routes!(notify_admin::get_config))
+        .routes(routes!(notify_admin::get_alerts, notify_admin::put_alerts))
+        .routes(routes!(notify_admin::test))
         .routes(routes!(alerts::test_notifier))
         .routes(routes!(events::list))
         .routes(routes!(events::snapshot))
+        .routes(routes!(protected::list, protected::add))
+        .routes(routes!(protected::remove))
         .routes(routes!(users::list, users::add))
         .routes(routes!(users::remove))
         .routes(routes!(users::list_tokens, users::create_token))

@@ -28,6 +28,10 @@ pub struct StorageInfo {
     pub max_size: Option<u64>,
     /// RFC 3339 start of the oldest recording
     pub oldest: Option<String>,
+    /// Bytes of video kept from retention by protections (part of `used_bytes`)
+    pub protected_bytes: u64,
+    /// Set when the store cannot stay within its limits because only protected video is left
+    pub pressure: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -76,6 +80,8 @@ pub async fn system(
             free_bytes: usage.free_bytes,
             max_size: cfg.storage.max_size,
             oldest: usage.oldest.map(crate::timefmt::format),
+            protected_bytes: usage.protected_bytes,
+            pressure: st.store.storage_pressure(),
         },
         cameras,
     }))

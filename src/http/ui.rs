@@ -44,6 +44,7 @@ pub const FILES: &[(&str, &[u8])] = ui_files![
     "js/admin/zones.js",
     "js/admin/cameras.js",
     "js/admin/alerts.js",
+    "js/admin/notifiers.js",
     "js/admin/users.js",
 ];
 

@@ -24,6 +24,7 @@ mod live_view;
 mod mjpeg_camera;
 mod motion_events;
 mod onvif_camera;
+mod protected;
 mod record_rtsp;
 mod ui_admin;
 mod ui_e2e;

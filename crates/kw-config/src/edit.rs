@@ -1,8 +1,13 @@
 //! Changing the config file the way a careful person would: in place, keeping comments, order and layout.
 //!
-//! The web UI and admin API add, change and remove cameras through [`ConfigDoc`]. Every change is applied to a
+//! The web UI and admin API add, change and remove cameras (and, in [`notify`], notifiers and `[alerts]`)
+//! through [`ConfigDoc`]. Every change is applied to a
 //! copy and validated before it is kept, and [`ConfigDoc::save`] validates again and replaces the file
 //! atomically, so a failed edit or a crash never leaves an invalid or half-written config behind.
+
+mod notify;
+
+pub use notify::NotifierEdit;
 
 use std::fmt;
 use std::path::{Path, PathBuf};

@@ -34,7 +34,7 @@ mod units;
 
 use std::path::Path;
 
-pub use edit::ConfigDoc;
+pub use edit::{ConfigDoc, NotifierEdit};
 pub use error::{ConfigError, Diagnostic};
 pub use model::{
     AlertsConfig, CameraConfig, Config, EncodeConfig, Language, MotionConfig, NotifyConfig, NotifyEvent, NotifyKind,

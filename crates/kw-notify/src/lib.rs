@@ -432,9 +432,15 @@ impl Alerts {
             .find(|n| n.name == notifier)
             .cloned()
             .ok_or_else(|| NotifyError::NoSuchNotifier(notifier.to_string()))?;
+        self.test_config(&cfg).await
+    }
+
+    /// Sends a test alert through a notifier that need not be configured yet (the editor's "send test"
+    /// before saving), like [`Alerts::test`].
+    pub async fn test_config(&self, cfg: &NotifyConfig) -> Result<String> {
         match cfg.kind {
-            NotifyKind::Mqtt => mqtt::test(&cfg, &self.ctx).await,
-            _ => deliver::test(&cfg, &self.ctx).await,
+            NotifyKind::Mqtt => mqtt::test(cfg, &self.ctx).await,
+            _ => deliver::test(cfg, &self.ctx).await,
         }
     }
 

@@ -45,7 +45,7 @@
 //!
 //! Tables `cameras`, `runs` (stream parameters as blobs), `segments` (wall-clock `[start, end)`, bytes,
 //! video frame count, loss flag and ONE frame index blob per segment — see [`frame_index`]) and
-//! `garbage`. The schema version is `PRAGMA user_version`, advanced by an ordered migration list in one
+//! `garbage`, and `protected` (ranges retention keeps, see [`mod@protect`]). The schema version is `PRAGMA user_version`, advanced by an ordered migration list in one
 //! transaction; an index from a newer keepwatch is refused ([`StoreError::TooNew`]).
 //!
 //! # Seams
@@ -69,6 +69,7 @@ pub mod frame_index;
 pub mod index;
 mod marker;
 mod private;
+mod protect;
 mod recover;
 mod reserve;
 mod retention;
@@ -83,7 +84,8 @@ pub use backend::{LocalDir, ReadAt, SegmentBackend, SegmentKey};
 pub use check::{CheckReport, Problem, ProblemKind};
 pub use error::{is_no_space, StoreError};
 pub use frame_index::FrameEntry;
-pub use index::{IndexBackend, SegmentRow, SqliteIndex, SCHEMA_VERSION};
+pub use index::{IndexBackend, NewProtection, Protection, SegmentRow, SqliteIndex, SCHEMA_VERSION};
+pub use protect::{MAX_NOTE_CHARS, MAX_PROTECTIONS, MAX_RANGE};
 pub use marker::{FORMAT_VERSION, MARKER_FILE};
 pub use recover::{RecoveryReport, Reindexed};
 pub use reserve::RESERVE_FILE;

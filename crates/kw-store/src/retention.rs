@@ -5,6 +5,10 @@
 //! unlinked; then the name leaves the list. A crash in between leaves a name on the garbage list, which
 //! recovery unlinks, and never re-indexes (deleted recordings must not come back).
 //!
+//! Why protected video is skipped, not stopped at: retention deletes the oldest *unprotected* segments
+//! (see [`crate::protect`]); protected bytes still count toward the limits, so unprotected video goes
+//! first, and when only protected video is left over a limit the shortfall is reported, loudly.
+//!
 //! Why open writers count: a segment being written has no row yet, but its bytes are on the disk. If
 //! retention ignored them, a store with a size limit would exceed it by up to one segment per camera.
 
@@ -38,11 +42,14 @@ fn micros(d: Duration) -> i64 {
 impl Store {
     /// Deletes segments that exceed the policy, oldest first, and returns them. Per camera: segments
     /// that ended more than the age limit before `now`, then the oldest until the camera fits its
-    /// size limit. Then, over all cameras, the oldest until the total fits `max_size`.
+    /// size limit. Then, over all cameras, the oldest until the total fits `max_size`. Protected segments
+    /// are never deleted but count toward the limits; when only they are left over a limit, the store
+    /// reports it ([`Store::storage_pressure`]).
     pub fn enforce_retention(&self, policy: &Retention, now: WallMicros) -> Result<Vec<SegmentRow>, StoreError> {
         let open = self.open_bytes();
         let mut deleted = Vec::new();
         let mut total: u64 = open.values().sum();
+        let mut over_limit = None;
         for cam in self.index().camera_stats()? {
             let (cap, age) = policy.cameras.get(&cam.name).copied().unwrap_or((None, None));
             let mut used = cam.bytes.saturating_add(open.get(&cam.camera_id).copied().unwrap_or(0));
@@ -61,6 +68,15 @@ impl Store {
                     over
                 })?;
                 deleted.extend(gone);
+                if used > cap && over_limit.is_none() && self.index().protected_bytes()? > 0 {
+                    over_limit = Some(format!(
+                        "camera {} holds {} MB, over its max_size of {} MB, and only protected video is left to \
+                         delete; remove protections (keepwatch protected list / remove) or raise the limit",
+                        cam.name,
+                        used / 1_000_000,
+                        cap / 1_000_000
+                    ));
+                }
             }
             total += used.saturating_sub(open.get(&cam.camera_id).copied().unwrap_or(0));
         }
@@ -73,14 +89,23 @@ impl Store {
                 over
             })?;
             deleted.extend(gone);
+            if total > max && self.index().protected_bytes()? > 0 {
+                over_limit = Some(format!(
+                    "the store holds {} MB, over its max_size of {} MB, and only protected video is left to \
+                     delete; remove protections (keepwatch protected list / remove) or raise the limit",
+                    total / 1_000_000,
+                    max / 1_000_000
+                ));
+            }
         }
+        self.set_over_limit(over_limit);
         for r in &deleted {
             tracing::info!(segment = %r.key().name(), start = r.start, "retention deleted a segment");
         }
         Ok(deleted)
     }
 
-    /// After ENOSPC: deletes the oldest segments of any camera until at least `bytes` are freed (or
+    /// After ENOSPC: deletes the oldest unprotected segments of any camera until at least `bytes` are freed (or
     /// nothing is left). Returns the bytes freed.
     pub fn free_space_for(&self, bytes: u64) -> Result<u64, StoreError> {
         let mut freed = 0u64;
@@ -94,10 +119,13 @@ impl Store {
         if !gone.is_empty() {
             tracing::warn!(segments = gone.len(), bytes = freed, "deleted the oldest recordings to free space");
         }
+        // Short of the goal: nothing unprotected is left. Only a concern when protected video holds the disk.
+        self.set_disk_full(freed < bytes && self.index().protected_bytes().unwrap_or(0) > 0);
         Ok(freed)
     }
 
-    /// Deletes the oldest segments (of one camera or all) while `take` says yes; stops at the first no.
+    /// Deletes the oldest unprotected segments (of one camera or all) while `take` says yes; stops at the
+    /// first no.
     fn delete_oldest(
         &self,
         camera_id: Option<i64>,
@@ -105,7 +133,7 @@ impl Store {
     ) -> Result<Vec<SegmentRow>, StoreError> {
         let mut all = Vec::new();
         loop {
-            let batch = self.index().oldest_segments(camera_id, BATCH)?;
+            let batch = self.index().oldest_unprotected(camera_id, BATCH)?;
             let mut chosen = Vec::new();
             for r in &batch {
                 if !take(r) {

@@ -62,6 +62,8 @@ pub(crate) struct Inner {
     pub next_writer: AtomicU64,
     /// Space given up when the disk is full (local stores only).
     pub reserve: Option<Reserve>,
+    /// What retention could not free because only protected video was left.
+    pub pressure: crate::protect::PressureCell,
 }
 
 /// A recording store: segment files plus their index. Cheap to clone; all clones share state.
@@ -160,6 +162,7 @@ impl Store {
                 writers: Mutex::new(HashMap::new()),
                 next_writer: AtomicU64::new(1),
                 reserve: None,
+                pressure: Default::default(),
             }),
         }
     }

@@ -34,6 +34,8 @@ pub struct Usage {
     pub free_bytes: Option<u64>,
     /// Start of the oldest recording of any camera.
     pub oldest: Option<WallMicros>,
+    /// Bytes of finished segments kept by a protection (part of `committed_bytes`).
+    pub protected_bytes: u64,
 }
 
 impl Usage {
@@ -65,6 +67,7 @@ impl Store {
             open_bytes: self.writers().values().map(|w| w.bytes.load(Ordering::Relaxed)).sum(),
             oldest: cameras.iter().filter_map(|c| c.oldest).min(),
             free_bytes,
+            protected_bytes: self.index().protected_bytes()?,
             cameras,
         })
     }

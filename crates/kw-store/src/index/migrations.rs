@@ -54,8 +54,24 @@ const V2: &str = r#"
 CREATE INDEX segments_camera_span ON segments(camera_id, start, "end", bytes);
 "#;
 
+/// Version 3: protected ranges ("keep this clip"): segments of the camera overlapping `[start, end)` are
+/// never deleted by retention. `event_id` names the event a protection was made from (no foreign key: events
+/// live in another owner's table and are pruned on their own schedule).
+const V3: &str = r#"
+CREATE TABLE protected (
+    id       INTEGER PRIMARY KEY,
+    camera_id INTEGER NOT NULL REFERENCES cameras(id),
+    start    INTEGER NOT NULL,
+    "end"    INTEGER NOT NULL,
+    note     TEXT NOT NULL,
+    event_id INTEGER,
+    created  INTEGER NOT NULL
+);
+CREATE INDEX protected_camera_span ON protected(camera_id, start, "end");
+"#;
+
 /// Ordered migrations; index `i` upgrades schema version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[V1, V2];
+const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 /// The version lives in `PRAGMA user_version`.
 const SCHEMA: Schema = Schema::user_version(MIGRATIONS);

@@ -7,6 +7,7 @@
 
 mod migrations;
 mod sqlite;
+mod sqlite_protect;
 
 use kw_media::{RunInfo, WallMicros};
 
@@ -71,6 +72,30 @@ pub struct CameraStats {
     pub oldest: Option<WallMicros>,
 }
 
+/// A protected range ("keep this clip"): the camera's segments overlapping `[start, end)` are kept.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Protection {
+    pub id: i64,
+    pub camera: String,
+    pub start: WallMicros,
+    pub end: WallMicros,
+    pub note: String,
+    /// The event it was made from, if any.
+    pub event_id: Option<i64>,
+    pub created: WallMicros,
+}
+
+/// A protection to insert (the id is assigned by the backend).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewProtection {
+    pub camera_id: i64,
+    pub start: WallMicros,
+    pub end: WallMicros,
+    pub note: String,
+    pub event_id: Option<i64>,
+    pub created: WallMicros,
+}
+
 /// What the store needs from an index database.
 pub trait IndexBackend: Send + Sync {
     /// Where the index is, for messages.
@@ -103,6 +128,8 @@ pub trait IndexBackend: Send + Sync {
     fn frame_index(&self, segment_id: i64) -> Result<Option<Vec<u8>>, StoreError>;
     /// Up to `limit` oldest segments (by start), of one camera or of all.
     fn oldest_segments(&self, camera_id: Option<i64>, limit: usize) -> Result<Vec<SegmentRow>, StoreError>;
+    /// Up to `limit` oldest segments (by start) that no protection covers, of one camera or of all.
+    fn oldest_unprotected(&self, camera_id: Option<i64>, limit: usize) -> Result<Vec<SegmentRow>, StoreError>;
     /// Per-camera totals, one entry per camera (also cameras without segments), ordered by name.
     fn camera_stats(&self) -> Result<Vec<CameraStats>, StoreError>;
 
@@ -114,4 +141,13 @@ pub trait IndexBackend: Send + Sync {
     fn garbage(&self) -> Result<Vec<String>, StoreError>;
     /// Removes a name from the garbage list once its data is gone.
     fn remove_garbage(&self, name: &str) -> Result<(), StoreError>;
+
+    /// Adds a protection, returning its id.
+    fn add_protection(&self, p: &NewProtection) -> Result<i64, StoreError>;
+    /// Every protection, oldest first (by id).
+    fn protections(&self) -> Result<Vec<Protection>, StoreError>;
+    /// Removes a protection; `false` when there was none with that id.
+    fn remove_protection(&self, id: i64) -> Result<bool, StoreError>;
+    /// Bytes of the segments some protection covers (each segment counted once).
+    fn protected_bytes(&self) -> Result<u64, StoreError>;
 }

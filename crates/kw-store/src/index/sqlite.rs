@@ -12,10 +12,10 @@ use std::time::Duration;
 use kw_media::{RunInfo, StreamParams, WallMicros};
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension, Row};
 
-use super::{migrations, CameraStats, IndexBackend, NewSegment, SegmentRow};
+use super::{migrations, CameraStats, IndexBackend, NewProtection, NewSegment, Protection, SegmentRow};
 use crate::error::StoreError;
 
-const SEG_COLS: &str = r#"id, camera_id, run_id, seq, start, "end", bytes, video_frames, has_loss"#;
+pub(super) const SEG_COLS: &str = r#"id, camera_id, run_id, seq, start, "end", bytes, video_frames, has_loss"#;
 
 /// Inserts a segment row, or replaces the row of the same (run, seq) (recovery re-indexing a file).
 const UPSERT_SEGMENT: &str = r#"INSERT INTO segments (camera_id, run_id, seq, start, "end", bytes, video_frames, has_loss, frame_index)
@@ -179,12 +179,12 @@ impl SqliteIndex {
         }
     }
 
-    fn conn(&self) -> MutexGuard<'_, Connection> {
+    pub(super) fn conn(&self) -> MutexGuard<'_, Connection> {
         // A panic elsewhere while holding the lock leaves the connection itself usable.
         self.conn.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn err(&self, e: rusqlite::Error) -> StoreError {
+    pub(super) fn err(&self, e: rusqlite::Error) -> StoreError {
         sqlite_err(&self.path, e)
     }
 
@@ -199,7 +199,7 @@ impl SqliteIndex {
         Ok(RunInfo { video, audio, wall_anchor: anchor })
     }
 
-    fn rows(&self, sql: &str, p: impl rusqlite::Params) -> Result<Vec<SegmentRow>, StoreError> {
+    pub(super) fn rows(&self, sql: &str, p: impl rusqlite::Params) -> Result<Vec<SegmentRow>, StoreError> {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(sql).map_err(|e| self.err(e))?;
         let rows = stmt.query_map(p, read_row).map_err(|e| self.err(e))?;
@@ -214,7 +214,7 @@ fn sqlite_err(path: &Path, e: rusqlite::Error) -> StoreError {
     }
 }
 
-fn to_i64(v: u64) -> i64 {
+pub(super) fn to_i64(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
@@ -378,6 +378,10 @@ impl IndexBackend for SqliteIndex {
         }
     }
 
+    fn oldest_unprotected(&self, camera_id: Option<i64>, limit: usize) -> Result<Vec<SegmentRow>, StoreError> {
+        self.oldest_unprotected_sql(camera_id, limit)
+    }
+
     fn camera_stats(&self) -> Result<Vec<CameraStats>, StoreError> {
         if let Some((at, stats)) = self.stats.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
             if at.elapsed() < STATS_TTL {
@@ -435,6 +439,22 @@ impl IndexBackend for SqliteIndex {
     fn remove_garbage(&self, name: &str) -> Result<(), StoreError> {
         self.conn().execute("DELETE FROM garbage WHERE path = ?1", [name]).map_err(|e| self.err(e))?;
         Ok(())
+    }
+
+    fn add_protection(&self, p: &NewProtection) -> Result<i64, StoreError> {
+        self.add_protection_sql(p)
+    }
+
+    fn protections(&self) -> Result<Vec<Protection>, StoreError> {
+        self.protections_sql()
+    }
+
+    fn remove_protection(&self, id: i64) -> Result<bool, StoreError> {
+        self.remove_protection_sql(id)
+    }
+
+    fn protected_bytes(&self) -> Result<u64, StoreError> {
+        self.protected_bytes_sql()
     }
 }
 

@@ -40,6 +40,9 @@ const strings = {
     'cam.nothing': 'Nothing recorded at this time.',
     'cam.loadFailed': 'The recording cannot be played: {msg}',
     'cam.export': 'Export',
+    'cam.keepNote': 'Note',
+    'cam.keep': 'Keep this clip',
+    'cam.kept': 'Kept: retention will not delete this clip.',
     'cam.exportTitle': 'Export a clip',
     'cam.exportHint': 'Drag the blue handles on the timeline or type the times.',
     'cam.from': 'From',
@@ -81,6 +84,9 @@ const strings = {
     'cam.nothing': 'Zu dieser Zeit gibt es keine Aufnahme.',
     'cam.loadFailed': 'Die Aufnahme kann nicht abgespielt werden: {msg}',
     'cam.export': 'Exportieren',
+    'cam.keepNote': 'Notiz',
+    'cam.keep': 'Clip behalten',
+    'cam.kept': 'Behalten: die Aufbewahrungsregeln löschen diesen Clip nicht.',
     'cam.exportTitle': 'Clip exportieren',
     'cam.exportHint': 'Ziehen Sie die blauen Griffe auf der Zeitleiste oder geben Sie die Zeiten ein.',
     'cam.from': 'Von',
@@ -507,12 +513,31 @@ export default {
       const cancel = h('button', { type: 'button', class: 'btn', hidden: true, onclick: () => st.download?.abort() },
         t('common.cancel'));
       const link = h('a', { class: 'btn', hidden: true, dataset: { testid: 'export-link' } }, t('cam.saveAgain'));
+      // Keep this clip (admins): the selected range is protected from retention, with a note.
+      const note = h('input', { type: 'text', maxlength: 500, dataset: { testid: 'keep-note' } });
+      const keep = h('button', { type: 'button', class: 'btn', dataset: { testid: 'keep-range' },
+        onclick: () => keepRange(note, status) }, t('cam.keep'));
+      const keepRow = ctx.me?.role === 'admin'
+        ? h('div', { class: 'export-row' }, h('label', {}, t('cam.keepNote'), note), keep) : null;
       const box = h('section', { class: 'export card', hidden: true, dataset: { testid: 'export' } },
         h('h2', {}, t('cam.exportTitle')),
         h('div', { class: 'export-row' }, h('label', {}, t('cam.from'), from), h('label', {}, t('cam.to'), to), go, cancel, link),
-        progress, status);
+        keepRow, progress, status);
       Object.assign(box, { from, to, bar, progress, status, go, cancel, link });
       return box;
+    }
+
+    async function keepRange(note, status) {
+      const r = st.range;
+      if (!r || !(r.end > r.start)) return;
+      try {
+        await api('/api/protected', { method: 'POST', body: { camera: name, start: new Date(r.start).toISOString(),
+          end: new Date(r.end).toISOString(), note: note.value } });
+        status.textContent = t('cam.kept');
+        note.value = '';
+      } catch (e) {
+        status.textContent = e.message;
+      }
     }
 
     function toggleExport(show = exportBox.hidden) {

@@ -1,6 +1,7 @@
 // events.js — the events list (#/events): what happened, newest first, each with its best frame, filtered
 // by camera, kind and time. A click plays the recording from the event's start minus the pre-roll, in the
-// camera view. Why it pages with "load more" instead of an endless list: a phone must stay fast with
+// camera view. Admins can keep an event's video from retention ("Keep", with a note: POST /api/protected);
+// kept events carry a badge. Why it pages with "load more" instead of an endless list: a phone must stay fast with
 // months of events; the API answers newest first, so the next page is everything before the oldest shown.
 
 import { PRE_ROLL } from './camera.js';
@@ -26,6 +27,9 @@ const strings = {
     'ev.k.camera-motion': 'Camera motion',
     'ev.k.camera-offline': 'Camera offline',
     'ev.k.storage': 'Storage',
+    'ev.keep': 'Keep',
+    'ev.kept': 'Kept',
+    'ev.keepNote': 'Note (optional)',
   },
   de: {
     'ev.title': 'Ereignisse',
@@ -44,6 +48,9 @@ const strings = {
     'ev.k.camera-motion': 'Kamera-Bewegung',
     'ev.k.camera-offline': 'Kamera offline',
     'ev.k.storage': 'Speicher',
+    'ev.keep': 'Behalten',
+    'ev.kept': 'Behalten',
+    'ev.keepNote': 'Notiz (optional)',
   },
 };
 
@@ -81,6 +88,26 @@ export default {
 
     let oldest = null;
     let seq = 0;
+    const admin = ctx.me?.role === 'admin';
+    // Event ids already kept (from GET /api/protected), so their cards say so.
+    let kept = new Set();
+
+    function keepBox(e) {
+      const wrap = h('div', { class: 'ev-keep' });
+      const done = () => wrap.replaceChildren(h('span', { class: 'badge badge-info', dataset: { testid: 'ev-kept' } }, t('ev.kept')));
+      if (kept.has(e.id)) { done(); return wrap; }
+      if (!admin || !e.camera) return null;
+      const note = h('input', { type: 'text', maxlength: 500, placeholder: t('ev.keepNote'), dataset: { testid: 'ev-keep-note' } });
+      const err = h('span', { class: 'form-error', role: 'alert' });
+      wrap.append(note, h('button', { type: 'button', class: 'btn', dataset: { testid: 'ev-keep' }, onclick: async () => {
+        try {
+          await api('/api/protected', { method: 'POST', body: { event: e.id, note: note.value } });
+          kept.add(e.id);
+          done();
+        } catch (x) { err.textContent = x.message; }
+      } }, t('ev.keep')), err);
+      return wrap;
+    }
 
     function card(e) {
       const start = Date.parse(e.start);
@@ -97,7 +124,8 @@ export default {
         thumb.append(h('span', { class: 'player-msg' }, t('ev.noPicture')));
       }
       const playable = e.camera && e.kind !== 'storage';
-      return h('button', { type: 'button', class: 'ev card', disabled: !playable,
+      const keep = keepBox(e);
+      const button = h('button', { type: 'button', class: 'ev card', disabled: !playable,
         dataset: { testid: 'event', id: String(e.id), camera: e.camera, start: e.start },
         onclick: () => ctx.go(`#/camera/${encodeURIComponent(e.camera)}/${new Date(start - PRE_ROLL).toISOString()}`) },
       thumb,
@@ -108,6 +136,7 @@ export default {
         h('div', { class: 'ev-meta', dataset: { testid: 'ev-time' } }, fmt.dateTime(start)),
         h('div', { class: 'ev-meta' }, end === null ? t('ev.ongoing') : fmt.duration((end - start) / 1000),
           ' · ', fmt.relative(start), e.kind === 'motion' ? ` · ${t('ev.score', { s: Math.round(e.score * 100) })}` : '')));
+      return keep ? h('div', { class: 'ev-wrap card' }, button, keep) : button;
     }
 
     async function load(fresh) {
@@ -128,6 +157,10 @@ export default {
         if (my === seq) list.replaceChildren(h('p', { class: 'notice notice-error' }, e.message));
         return;
       }
+      if (my !== seq) return;
+      try {
+        kept = new Set((await api('/api/protected')).filter((p) => p.event != null).map((p) => p.event));
+      } catch (_) { /* the list still shows; only the badges are missing */ }
       if (my !== seq) return;
       if (fresh) list.replaceChildren();
       for (const e of events) list.append(card(e));

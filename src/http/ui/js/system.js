@@ -25,6 +25,7 @@ const strings = {
     'sys.free': 'Free on the disk: {free}',
     'sys.freeUnknown': 'Free on the disk: unknown',
     'sys.path': 'Location: {path}',
+    'sys.protected': 'Kept from retention: {bytes}',
     'sys.oldest': 'Oldest recording: {when}',
     'sys.oldestNone': 'Oldest recording: none yet',
     'sys.cameras': 'Cameras',
@@ -45,6 +46,7 @@ const strings = {
     'sys.free': 'Frei auf dem Datenträger: {free}',
     'sys.freeUnknown': 'Frei auf dem Datenträger: unbekannt',
     'sys.path': 'Ort: {path}',
+    'sys.protected': 'Vor dem Löschen geschützt: {bytes}',
     'sys.oldest': 'Älteste Aufnahme: {when}',
     'sys.oldestNone': 'Älteste Aufnahme: noch keine',
     'sys.cameras': 'Kameras',
@@ -79,6 +81,8 @@ function storageSection(ctx, s) {
     h('div', { 'data-testid': 'sys-free' },
       s.free_bytes != null ? t('sys.free', { free: fmt.bytes(s.free_bytes) }) : t('sys.freeUnknown')),
     oldest,
+    h('div', { 'data-testid': 'sys-protected' }, t('sys.protected', { bytes: fmt.bytes(s.protected_bytes || 0) })),
+    s.pressure ? h('div', { class: 'adm-err', role: 'alert', 'data-testid': 'sys-pressure' }, s.pressure) : null,
     s.path ? h('div', { class: 'adm-muted' }, t('sys.path', { path: s.path })) : null);
 }
 

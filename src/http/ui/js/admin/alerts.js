@@ -1,18 +1,35 @@
-// admin/alerts.js — alert settings (#/settings/alerts, admins): the alert mode as three big buttons, and the
-// configured notifiers with their delivery counts and a "send test" button each.
+// admin/alerts.js — alert settings (#/settings/alerts, admins): the alert mode as three big buttons, the
+// home-mode schedule and public address, and the configured notifiers with their delivery counts, a "send
+// test" button each, and add / edit / delete (the editor is admin/notifiers.js).
 //
 // Why it is shaped this way:
-// - Notifiers are configured in the config file ([[notify]]); the API lists them without credentials and
-//   can send a test. The page shows exactly that and says where to add one, instead of a half editor.
+// - Notifiers live in the config file ([[notify]]); the page edits them through the API, which writes the
+//   file (comments kept) and answers a bad value with the field it concerns.
 // - "Send test" shows the server's answer right on the notifier's card: the delivery's result, or the
 //   failure (502 with the reason), which is what someone setting up MQTT or ntfy needs to see.
 // - The mode is also in the top bar; here it gets big buttons with a line saying what each one does.
 
 import { h } from '../dom.js';
-import { actionButton, badge } from './forms.js';
+import { formStrings, actionButton, badge, deleteButton, field, textInput, formError, submitButton,
+  onSubmit } from './forms.js';
+import { notifierStrings, renderNotifierForm } from './notifiers.js';
 
 const strings = {
   en: {
+    ...formStrings.en,
+    ...notifierStrings.en,
+    'alerts.add': 'Add notifier',
+    'alerts.edit': 'Edit',
+    'alerts.delete': 'Delete',
+    'alerts.deleteConfirm': 'Delete notifier "{name}"? Alerts waiting for it are dropped.',
+    'alerts.deleted': 'Notifier "{name}" deleted',
+    'alerts.settings': 'Schedule and address',
+    'alerts.schedule': 'Home-mode schedule',
+    'alerts.scheduleHint': 'When "Home" still sends motion alerts, e.g. mon-fri 08:00-17:00; sat,sun 10:00-12:00',
+    'alerts.publicUrl': 'Public address',
+    'alerts.publicUrlHint': 'How users reach keepwatch, e.g. https://nvr.example.org (makes links in alerts work)',
+    'alerts.saveSettings': 'Save',
+    'alerts.settingsSaved': 'Alert settings saved',
     'alerts.title': 'Alerts',
     'alerts.mode': 'Alert mode',
     'alerts.mode.home': 'Home',
@@ -23,7 +40,7 @@ const strings = {
     'alerts.mode.offHint': 'No motion alerts. Camera-offline and storage alerts still go out; recording goes on.',
     'alerts.mode.set': 'Alert mode: {mode}',
     'alerts.notifiers': 'Notifiers',
-    'alerts.none': 'No notifiers configured. Add a [[notify]] section to the config file (MQTT, webhook, e-mail or ntfy).',
+    'alerts.none': 'No notifiers yet. Add one (MQTT, webhook, e-mail or ntfy) to get alerts.',
     'alerts.kind.mqtt': 'MQTT',
     'alerts.kind.webhook': 'Webhook',
     'alerts.kind.email': 'E-mail',
@@ -40,6 +57,20 @@ const strings = {
     'alerts.testFailed': 'Test failed: {error}',
   },
   de: {
+    ...formStrings.de,
+    ...notifierStrings.de,
+    'alerts.add': 'Benachrichtigung hinzufügen',
+    'alerts.edit': 'Bearbeiten',
+    'alerts.delete': 'Löschen',
+    'alerts.deleteConfirm': 'Benachrichtigung „{name}“ löschen? Wartende Alarme dafür werden verworfen.',
+    'alerts.deleted': 'Benachrichtigung „{name}“ gelöscht',
+    'alerts.settings': 'Zeitplan und Adresse',
+    'alerts.schedule': 'Zeitplan für „Zuhause“',
+    'alerts.scheduleHint': 'Wann „Zuhause“ trotzdem Bewegungsalarme sendet, z. B. mon-fri 08:00-17:00; sat,sun 10:00-12:00',
+    'alerts.publicUrl': 'Öffentliche Adresse',
+    'alerts.publicUrlHint': 'Unter der keepwatch erreichbar ist, z. B. https://nvr.example.org (für Links in Alarmen)',
+    'alerts.saveSettings': 'Speichern',
+    'alerts.settingsSaved': 'Alarmeinstellungen gespeichert',
     'alerts.title': 'Alarme',
     'alerts.mode': 'Alarmmodus',
     'alerts.mode.home': 'Zuhause',
@@ -50,7 +81,7 @@ const strings = {
     'alerts.mode.offHint': 'Keine Bewegungsalarme. Alarme zu Kameraausfall und Speicher kommen weiterhin; die Aufnahme läuft weiter.',
     'alerts.mode.set': 'Alarmmodus: {mode}',
     'alerts.notifiers': 'Benachrichtigungen',
-    'alerts.none': 'Keine Benachrichtigungen eingerichtet. Fügen Sie der Konfigurationsdatei einen Abschnitt [[notify]] hinzu (MQTT, Webhook, E-Mail oder ntfy).',
+    'alerts.none': 'Noch keine Benachrichtigungen. Fügen Sie eine hinzu (MQTT, Webhook, E-Mail oder ntfy), um Alarme zu erhalten.',
     'alerts.kind.mqtt': 'MQTT',
     'alerts.kind.webhook': 'Webhook',
     'alerts.kind.email': 'E-Mail',
@@ -98,7 +129,32 @@ function modeSection(ctx) {
   return { node, show };
 }
 
-function notifierCard(ctx, n) {
+function settingsSection(ctx, cur) {
+  const { t } = ctx;
+  const schedIn = textInput('alerts-schedule', cur.schedule);
+  const urlIn = textInput('alerts-public-url', cur.public_url, { inputmode: 'url', placeholder: 'https://nvr.example.org' });
+  const topErr = formError('alerts-settings-error');
+  const save = submitButton(t('alerts.saveSettings'), 'alerts-settings-save');
+  const form = h('form', { class: 'adm-form', novalidate: true, 'data-testid': 'alerts-settings' },
+    h('h3', null, t('alerts.settings')), topErr,
+    field(t('alerts.schedule'), schedIn, t('alerts.scheduleHint'), 'schedule'),
+    field(t('alerts.publicUrl'), urlIn, t('alerts.publicUrlHint'), 'public_url'),
+    h('div', { class: 'adm-actions' }, save));
+  onSubmit(form, {
+    button: save,
+    errorBox: topErr,
+    send: async () => {
+      const r = await ctx.api('/api/alerts', { method: 'PUT',
+        body: { schedule: schedIn.value.trim() || null, public_url: urlIn.value.trim() || null } });
+      schedIn.value = r.schedule || '';
+      urlIn.value = r.public_url || '';
+      ctx.toast(t('alerts.settingsSaved'), 'ok');
+    },
+  });
+  return form;
+}
+
+function notifierCard(ctx, n, view) {
   const { t } = ctx;
   const result = h('div', { 'data-testid': `notifier-result-${n.name}`, 'aria-live': 'polite' });
   const state = n.failed > 0 ? ['bad', t('alerts.failing')] : n.pending > 0 ? ['warn', t('alerts.pending')]
@@ -127,7 +183,14 @@ function notifierCard(ctx, n) {
       n.cameras ? t('alerts.cameras', { list: n.cameras.join(', ') }) : t('alerts.allCameras')),
     h('div', { class: 'adm-muted' },
       t('alerts.counts', { pending: n.pending, delivered: n.delivered, failed: n.failed })),
-    h('div', { class: 'adm-actions' }, btn),
+    h('div', { class: 'adm-actions' }, btn,
+      h('button', { type: 'button', class: 'btn', 'data-testid': `notifier-edit-${n.name}`, onclick: () => view.edit(n.name) },
+        t('alerts.edit')),
+      deleteButton(t('alerts.delete'), `notifier-delete-${n.name}`, t('alerts.deleteConfirm', { name: n.name }), async () => {
+        await ctx.api(`/api/notifiers/${encodeURIComponent(n.name)}`, { method: 'DELETE' });
+        ctx.toast(t('alerts.deleted', { name: n.name }), 'ok');
+        view.list();
+      })),
     result);
 }
 
@@ -140,14 +203,39 @@ export default {
     const { t } = ctx;
     const mode = modeSection(ctx);
     const list = h('div', { class: 'adm-list', 'data-testid': 'notifier-list' });
-    const host = h('div', { class: 'adm', 'data-testid': 'page-admin-alerts' },
-      h('h2', null, t('alerts.title')), mode.node,
-      h('section', { class: 'adm-form' }, h('h3', null, t('alerts.notifiers')), list));
+    const listPart = h('div', null, mode.node, h('div', { 'data-testid': 'alerts-settings-slot' }),
+      h('section', { class: 'adm-form' },
+        h('div', { class: 'adm-bar' }, h('h3', null, t('alerts.notifiers')),
+          h('button', { type: 'button', class: 'btn btn-primary adm-primary', 'data-testid': 'notifier-add',
+            onclick: () => view.edit(null) }, t('alerts.add'))),
+        list));
+    const formPart = h('div', { hidden: true });
+    const host = h('div', { class: 'adm', 'data-testid': 'page-admin-alerts' }, h('h2', null, t('alerts.title')), listPart, formPart);
     root.append(host);
-    const [m, notifiers] = await Promise.all([ctx.api('/api/mode'), ctx.api('/api/notifiers')]);
-    mode.show(m.mode);
-    if (!notifiers.length) list.append(h('p', { class: 'adm-muted', 'data-testid': 'notifier-none' }, t('alerts.none')));
-    for (const n of notifiers) list.append(notifierCard(ctx, n));
+    const view = {
+      async list() {
+        formPart.hidden = true;
+        formPart.replaceChildren();
+        listPart.hidden = false;
+        const [m, notifiers, settings] = await Promise.all([ctx.api('/api/mode'), ctx.api('/api/notifiers'),
+          ctx.api('/api/alerts')]);
+        mode.show(m.mode);
+        listPart.querySelector('[data-testid=alerts-settings-slot]').replaceChildren(settingsSection(ctx, settings));
+        list.replaceChildren();
+        if (!notifiers.length) list.append(h('p', { class: 'adm-muted', 'data-testid': 'notifier-none' }, t('alerts.none')));
+        for (const n of notifiers) list.append(notifierCard(ctx, n, view));
+      },
+      async edit(name) {
+        listPart.hidden = true;
+        formPart.hidden = false;
+        try {
+          await renderNotifierForm(formPart, ctx, name, () => view.list());
+        } catch (e) {
+          formPart.replaceChildren(h('div', { class: 'adm-err', role: 'alert' }, e.message || String(e)));
+        }
+      },
+    };
+    await view.list();
     const onMode = (ev) => mode.show(ev.detail);
     window.addEventListener('kw:mode', onMode);
     // The top bar's mode switch announces its changes (kw:mode) too, so both always agree.
