@@ -1,4 +1,4 @@
-//! `keepwatch user add|list|remove|passwd`: the people who log in to the web UI and the API (see
+//! `keepwatch user add|list|remove|passwd|grant`: the people who log in to the web UI and the API (see
 //! [`super::accounts`] for the shared rules: passwords on standard input, exit codes).
 
 use super::accounts::{auth_failure, cameras_text, parse_access, read_password, table, with_hint};
@@ -34,6 +34,19 @@ pub enum UserCommand {
         config: ConfigArg,
         name: String,
     },
+    /// Grant a viewer extra rights (or withdraw them with --no-...): --ptz lets them move PTZ cameras
+    /// they may see (admins always may).
+    Grant {
+        #[command(flatten)]
+        config: ConfigArg,
+        name: String,
+        /// May move PTZ cameras (pan, tilt, zoom, presets).
+        #[arg(long, conflicts_with = "no_ptz")]
+        ptz: bool,
+        /// May no longer move PTZ cameras.
+        #[arg(long)]
+        no_ptz: bool,
+    },
     /// Set a user's password, read from standard input, and end their sessions.
     Passwd {
         #[command(flatten)]
@@ -48,6 +61,7 @@ pub fn run(command: UserCommand) -> Result<(), Failure> {
         UserCommand::List { config } => user_list(config.path()),
         UserCommand::Remove { config, name } => user_remove(config.path(), &name),
         UserCommand::Passwd { config, name } => user_passwd(config.path(), &name),
+        UserCommand::Grant { config, name, ptz, no_ptz } => user_grant(config.path(), &name, ptz, no_ptz),
     }
 }
 
@@ -63,6 +77,19 @@ fn user_add(config: &Path, name: &str, role: &str, cameras: Option<&str>) -> Res
     let password = read_password(name)?;
     let user = db.add_user(name, role, cameras, &password).map_err(auth_failure)?;
     tracing::info!(user = %user.name, role = %user.role, cameras = %cameras_text(user.cameras.as_deref()), "user added");
+    Ok(())
+}
+
+/// `user grant NAME --ptz|--no-ptz`.
+fn user_grant(config: &Path, name: &str, ptz: bool, no_ptz: bool) -> Result<(), Failure> {
+    if !ptz && !no_ptz {
+        return Err(Failure::usage("user grant: say what: --ptz or --no-ptz"));
+    }
+    let cfg = kw_config::load(config)?;
+    let mut db = crate::store_open::auth_db(config, &cfg)?;
+    db.set_ptz(name, ptz).map_err(auth_failure)?;
+    tracing::info!(user = %name, ptz, "PTZ grant changed");
+    eprintln!("keepwatch: {name} {} move PTZ cameras", if ptz { "may now" } else { "may no longer" });
     Ok(())
 }
 

@@ -29,6 +29,7 @@ pub mod media;
 pub mod metrics;
 pub mod notify_admin;
 pub mod protected;
+pub mod ptz;
 pub mod server;
 pub mod system;
 pub mod ui;
@@ -92,6 +93,8 @@ pub struct AppState {
     pub limits: limits::Limits,
     /// Live viewers now (WebSockets, HLS sessions), against their caps.
     pub viewers: Arc<viewers::Viewers>,
+    /// Connected PTZ cameras.
+    pub ptz: ptz::Cache,
 }
 
 pub type Shared = Arc<AppState>;
@@ -143,6 +146,7 @@ impl AppState {
             media: Default::default(),
             viewers: Arc::new(viewers::Viewers::new(limits.live_viewers, limits.live_viewers_per_user)),
             limits,
+            ptz: Default::default(),
         })
     }
 
@@ -232,6 +236,8 @@ pub fn app(state: Shared) -> Router {
         .routes(routes!(events::list))
         .routes(routes!(events::snapshot))
         .routes(routes!(protected::list, protected::add))
+        .routes(routes!(ptz::command))
+        .routes(routes!(ptz::presets, ptz::add_preset, ptz::remove_preset))
         .routes(routes!(protected::remove))
         .routes(routes!(users::list, users::add))
         .routes(routes!(users::remove))

@@ -37,6 +37,7 @@ pub const FILES: &[(&str, &[u8])] = ui_files![
     "js/player.js",
     "js/live.js",
     "js/camera.js",
+    "js/ptz.js",
     "js/timeline.js",
     "js/events.js",
     "js/system.js",

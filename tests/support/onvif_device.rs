@@ -11,6 +11,10 @@
 //! first replays the current state as `PropertyOperation="Initialized"` (motion *on*, to catch clients
 //! that take the replay for news); the test then pushes changes with [`OnvifDevice::push_motion`].
 //!
+//! PTZ (maker H only; D has none): ContinuousMove, Stop, GotoHomePosition and the presets, each call
+//! recorded ([`OnvifDevice::ptz_calls`]: `"ContinuousMove x=0.500 y=0.000 zoom=0.000 profile=Profile_1"`,
+//! `"Stop"`, `"GotoPreset 1"`, ...); presets start as `1` "Door" and live in memory.
+//!
 //! A hostile camera: [`OnvifDevice::answer_everything_with`] makes it answer every SOAP request with the
 //! given text (200, SOAP content type), e.g. [`namespace_bomb`].
 
@@ -69,6 +73,9 @@ struct Shared {
     /// When set, the answer to every SOAP request.
     hostile: Mutex<Option<Arc<String>>>,
     hostile_answers: AtomicU64,
+    ptz_calls: Mutex<Vec<String>>,
+    presets: Mutex<Vec<(String, String)>>,
+    next_preset: AtomicU64,
 }
 
 pub struct OnvifDevice {
@@ -113,6 +120,9 @@ impl OnvifDevice {
             nonce_seq: AtomicU64::new(1),
             hostile: Mutex::new(None),
             hostile_answers: AtomicU64::new(0),
+            ptz_calls: Mutex::new(Vec::new()),
+            presets: Mutex::new(vec![("1".into(), "Door".into())]),
+            next_preset: AtomicU64::new(2),
         });
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let s2 = shared.clone();
@@ -135,6 +145,11 @@ impl OnvifDevice {
             std::thread::spawn(move || respond_to_probes(sock, &shared, &stop))
         };
         OnvifDevice { port, shared, stop, shutdown: Some(tx), threads: vec![http, disco] }
+    }
+
+    /// The PTZ calls received so far, in order (see the module docs for their spelling).
+    pub fn ptz_calls(&self) -> Vec<String> {
+        self.shared.ptz_calls.lock().unwrap().clone()
     }
 
     /// Queues a motion notification for the next PullMessages.
@@ -249,7 +264,7 @@ fn operation(body: &str) -> String {
 fn envelope(maker: Maker, body: &str) -> String {
     match maker {
         Maker::H => format!(
-            r#"<?xml version="1.0" encoding="UTF-8"?><env:Envelope xmlns:env="http://www.w3.org/2003/05/soap-envelope" xmlns:tds="http://www.onvif.org/ver10/device/wsdl" xmlns:trt="http://www.onvif.org/ver10/media/wsdl" xmlns:tr2="http://www.onvif.org/ver20/media/wsdl" xmlns:tt="http://www.onvif.org/ver10/schema" xmlns:tev="http://www.onvif.org/ver10/events/wsdl" xmlns:wsnt="http://docs.oasis-open.org/wsn/b-2" xmlns:wsa="http://www.w3.org/2005/08/addressing" xmlns:tns1="http://www.onvif.org/ver10/topics" xmlns:ter="http://www.onvif.org/ver10/error"><env:Body>{body}</env:Body></env:Envelope>"#
+            r#"<?xml version="1.0" encoding="UTF-8"?><env:Envelope xmlns:env="http://www.w3.org/2003/05/soap-envelope" xmlns:tds="http://www.onvif.org/ver10/device/wsdl" xmlns:trt="http://www.onvif.org/ver10/media/wsdl" xmlns:tr2="http://www.onvif.org/ver20/media/wsdl" xmlns:tt="http://www.onvif.org/ver10/schema" xmlns:tev="http://www.onvif.org/ver10/events/wsdl" xmlns:tptz="http://www.onvif.org/ver20/ptz/wsdl" xmlns:wsnt="http://docs.oasis-open.org/wsn/b-2" xmlns:wsa="http://www.w3.org/2005/08/addressing" xmlns:tns1="http://www.onvif.org/ver10/topics" xmlns:ter="http://www.onvif.org/ver10/error"><env:Body>{body}</env:Body></env:Envelope>"#
         ),
         Maker::D => format!(
             r#"<?xml version="1.0" encoding="UTF-8"?><s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:dev="http://www.onvif.org/ver10/device/wsdl" xmlns:med="http://www.onvif.org/ver10/media/wsdl" xmlns:ns1="http://www.onvif.org/ver10/schema" xmlns:ev="http://www.onvif.org/ver10/events/wsdl" xmlns:ns2="http://docs.oasis-open.org/wsn/b-2" xmlns:a="http://www.w3.org/2005/08/addressing" xmlns:ns3="http://www.onvif.org/ver10/topics" xmlns:err="http://www.onvif.org/ver10/error"><s:Header/><s:Body>{body}</s:Body></s:Envelope>"#
@@ -416,11 +431,12 @@ async fn handle(State(s): State<Arc<Shared>>, uri: Uri, headers: HeaderMap, body
     let base = format!("http://127.0.0.1:{}", s.port);
     let b = match (op.as_str(), m) {
         ("GetServices", Maker::H) => format!(
-            "<tds:GetServicesResponse>{}{}{}{}</tds:GetServicesResponse>",
+            "<tds:GetServicesResponse>{}{}{}{}{}</tds:GetServicesResponse>",
             service("http://www.onvif.org/ver10/device/wsdl", &format!("{base}/onvif/device_service")),
             service("http://www.onvif.org/ver10/media/wsdl", &format!("{base}/onvif/Media")),
             service("http://www.onvif.org/ver20/media/wsdl", &format!("{base}/onvif/Media2")),
             service("http://www.onvif.org/ver10/events/wsdl", &format!("{base}/onvif/Events")),
+            service("http://www.onvif.org/ver20/ptz/wsdl", &format!("{base}/onvif/PTZ")),
         ),
         ("GetServices", Maker::D) => {
             return fault(m, StatusCode::BAD_REQUEST, "ActionNotSupported", "Optional Action Not Implemented")
@@ -506,9 +522,64 @@ async fn handle(State(s): State<Arc<Shared>>, uri: Uri, headers: HeaderMap, body
             )
         }
         ("Unsubscribe", _) => "<wsnt:UnsubscribeResponse/>".to_owned(),
+        (op, Maker::H) if uri.path().ends_with("/PTZ") => match ptz(&s, op, &body) {
+            Ok(b) => b,
+            Err(why) => return fault(m, StatusCode::BAD_REQUEST, "InvalidArgVal", why),
+        },
         _ => return fault(m, StatusCode::BAD_REQUEST, "ActionNotSupported", "Optional Action Not Implemented"),
     };
     reply(m, StatusCode::OK, &b)
+}
+
+/// The value of attribute `name` of the first element `local` in `body`.
+fn attr_of<'a>(body: &'a str, local: &str, name: &str) -> Option<&'a str> {
+    let at = body.find(&format!(":{local} "))?;
+    let tag = &body[at..at + body[at..].find('>')?];
+    let v = &tag[tag.find(&format!(" {name}=\""))? + name.len() + 3..];
+    Some(&v[..v.find('"')?])
+}
+
+/// One PTZ operation: recorded, then answered.
+fn ptz(s: &Shared, op: &str, body: &str) -> Result<String, &'static str> {
+    let profile = text_of(body, "ProfileToken").unwrap_or_default().to_owned();
+    let token = text_of(body, "PresetToken").unwrap_or_default().to_owned();
+    let call = match op {
+        "ContinuousMove" => format!(
+            "ContinuousMove x={} y={} zoom={} profile={profile}",
+            attr_of(body, "PanTilt", "x").unwrap_or("-"),
+            attr_of(body, "PanTilt", "y").unwrap_or("-"),
+            attr_of(body, "Zoom", "x").unwrap_or("-"),
+        ),
+        "GotoPreset" | "RemovePreset" => format!("{op} {token}"),
+        "SetPreset" => format!("SetPreset {}", text_of(body, "PresetName").unwrap_or_default()),
+        other => other.to_owned(),
+    };
+    s.ptz_calls.lock().unwrap().push(call);
+    let mut presets = s.presets.lock().unwrap();
+    Ok(match op {
+        "ContinuousMove" => "<tptz:ContinuousMoveResponse/>".to_owned(),
+        "Stop" => "<tptz:StopResponse/>".to_owned(),
+        "GotoHomePosition" => "<tptz:GotoHomePositionResponse/>".to_owned(),
+        "GetPresets" => {
+            let list: String = presets
+                .iter()
+                .map(|(t, n)| format!("<tptz:Preset token=\"{t}\"><tt:Name>{n}</tt:Name></tptz:Preset>"))
+                .collect();
+            format!("<tptz:GetPresetsResponse>{list}</tptz:GetPresetsResponse>")
+        }
+        "GotoPreset" if presets.iter().any(|(t, _)| *t == token) => "<tptz:GotoPresetResponse/>".to_owned(),
+        "RemovePreset" if presets.iter().any(|(t, _)| *t == token) => {
+            presets.retain(|(t, _)| *t != token);
+            "<tptz:RemovePresetResponse/>".to_owned()
+        }
+        "GotoPreset" | "RemovePreset" => return Err("No such PTZ preset"),
+        "SetPreset" => {
+            let t = s.next_preset.fetch_add(1, Ordering::Relaxed).to_string();
+            presets.push((t.clone(), text_of(body, "PresetName").unwrap_or_default().to_owned()));
+            format!("<tptz:SetPresetResponse><tptz:PresetToken>{t}</tptz:PresetToken></tptz:SetPresetResponse>")
+        }
+        _ => return Err("Optional Action Not Implemented"),
+    })
 }
 
 fn service(ns: &str, addr: &str) -> String {

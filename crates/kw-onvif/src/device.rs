@@ -36,6 +36,7 @@ pub struct Services {
     pub media2: Option<String>,
     pub media: Option<String>,
     pub events: Option<String>,
+    pub ptz: Option<String>,
 }
 
 /// A media profile with a video encoder.
@@ -109,6 +110,7 @@ pub fn parse_services(answer: &str) -> Result<Services, Error> {
             MEDIA2_NS => s.media2 = Some(addr),
             MEDIA1_NS => s.media = Some(addr),
             EVENTS_NS => s.events = Some(addr),
+            crate::ptz::PTZ_NS => s.ptz = Some(addr),
             _ => {}
         }
     }
@@ -118,6 +120,9 @@ pub fn parse_services(answer: &str) -> Result<Services, Error> {
         }
         if s.events.is_none() {
             s.events = path(caps, &["Events", "XAddr"]).map(text).filter(|t| !t.is_empty());
+        }
+        if s.ptz.is_none() {
+            s.ptz = path(caps, &["PTZ", "XAddr"]).map(text).filter(|t| !t.is_empty());
         }
     }
     Ok(s)
@@ -264,6 +269,7 @@ impl Camera {
             media2: services.media2.map(|a| rebase_service(&a, &base)),
             media: services.media.map(|a| rebase_service(&a, &base)),
             events: services.events.map(|a| rebase_service(&a, &base)),
+            ptz: services.ptz.map(|a| rebase_service(&a, &base)),
         };
         if services.media.is_none() && services.media2.is_none() {
             return Err(Error::Protocol("the camera offers no ONVIF media service".into()));

@@ -9,6 +9,7 @@
 //! - [`soap`]: the SOAP client (WS-Security UsernameToken digest with camera clock offset correction, HTTP
 //!   Digest fallback, size caps).
 //! - [`device`]: device information, services, media profiles, stream and snapshot URIs.
+//! - [`ptz`]: pan/tilt/zoom: continuous moves (with a timeout), stop, home, presets.
 //! - [`pullpoint`]: PullPoint subscriptions and the motion state that comes out of them.
 //! - [`xml`]: prefix-tolerant reading of answers, bounded in shape ([`xml::limits`]) so parsing is linear in
 //!   the answer, and run off the async runtime ([`xml::off_runtime`]).
@@ -25,6 +26,7 @@
 
 pub mod device;
 pub mod discovery;
+pub mod ptz;
 pub mod pullpoint;
 pub mod soap;
 pub mod xml;
@@ -32,6 +34,7 @@ pub mod xstime;
 
 pub use device::{Camera, DeviceInfo, Profile, StreamChoice, Streams};
 pub use discovery::{discover, Discovered};
+pub use ptz::{Preset, Velocity};
 pub use pullpoint::{MotionChange, MotionTracker, WatchOptions};
 pub use soap::{Client, Credentials};
 

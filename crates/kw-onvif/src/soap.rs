@@ -39,6 +39,7 @@ const NAMESPACES: &str = concat!(
     r#"xmlns:tr2="http://www.onvif.org/ver20/media/wsdl" "#,
     r#"xmlns:tt="http://www.onvif.org/ver10/schema" "#,
     r#"xmlns:tev="http://www.onvif.org/ver10/events/wsdl" "#,
+    r#"xmlns:tptz="http://www.onvif.org/ver20/ptz/wsdl" "#,
     r#"xmlns:wsnt="http://docs.oasis-open.org/wsn/b-2" "#,
     r#"xmlns:wsa="http://www.w3.org/2005/08/addressing""#
 );

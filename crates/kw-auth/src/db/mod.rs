@@ -8,6 +8,7 @@
 //! Time comes from a clock closure (unix seconds), the system clock unless a test sets another, so
 //! expiry can be tested without sleeping.
 
+mod grants;
 mod schema;
 mod sessions;
 mod tokens;

@@ -41,6 +41,10 @@ const MIGRATIONS: &[&str] = &[
         created    INTEGER NOT NULL,
         last_used  INTEGER NULL
     );",
+    // 2: extra rights of viewers (a row = the user may move PTZ cameras).
+    "CREATE TABLE auth_ptz (
+        user TEXT PRIMARY KEY NOT NULL
+    );",
 ];
 
 /// Where the version lives and the migrations.

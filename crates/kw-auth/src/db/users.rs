@@ -39,6 +39,7 @@ impl AuthDb {
             return Err(AuthError::LastAdmin(name.to_owned()));
         }
         tx.execute("DELETE FROM auth_sessions WHERE user = ?1", [name])?;
+        tx.execute("DELETE FROM auth_ptz WHERE user = ?1", [name])?;
         tx.execute("DELETE FROM auth_users WHERE name = ?1", [name])?;
         tx.commit()?;
         Ok(())

@@ -9,6 +9,7 @@
 // - Export downloads through fetch() with a stream reader so a progress bar can show bytes of
 //   Content-Length, then hands the browser a Blob link named camera-START.mp4.
 
+import { ptzStrings, ptzControls } from './ptz.js';
 import { LivePlayer, playerStrings } from './player.js';
 import { Timeline, ZOOMS } from './timeline.js';
 import { stateBadges } from './live.js';
@@ -22,6 +23,7 @@ const SPEEDS = [1, 2, 4, 8];
 
 const strings = {
   en: {
+    ...ptzStrings.en,
     ...playerStrings.en,
     'cam.back': 'All cameras',
     'cam.notFound': 'No camera "{name}" (or it is not shared with you).',
@@ -66,6 +68,7 @@ const strings = {
     'tl.z300000': '5 min',
   },
   de: {
+    ...ptzStrings.de,
     ...playerStrings.de,
     'cam.back': 'Alle Kameras',
     'cam.notFound': 'Keine Kamera „{name}“ (oder sie ist nicht für Sie freigegeben).',
@@ -232,7 +235,11 @@ export default {
       h('h1', {}, name), badges);
     const error = h('p', { class: 'tile-error', hidden: true });
     const dataError = h('p', { class: 'tile-error', role: 'status', hidden: true, dataset: { testid: 'timeline-error' } });
-    el.append(h('div', { class: 'cam-layout' }, head, error, stage, controls, tlBox, dataError, tools, exportBox));
+    const ptzSlot = h('div');
+    el.append(h('div', { class: 'cam-layout' }, head, error, stage, controls, ptzSlot, tlBox, dataError, tools, exportBox));
+    // PTZ controls only for cameras that have PTZ (the presets answer says so).
+    let ptzBox = null;
+    ptzControls(ctx, name).then((box) => { if (box && !st.left) { ptzBox = box; ptzSlot.append(box); } });
 
     const now = Date.now();
     const tl = new Timeline(tlBox, {
@@ -644,6 +651,7 @@ export default {
 
     return () => {
       st.left = true;
+      ptzBox?.stop();
       document.removeEventListener('keydown', onKey);
       clearInterval(liveTimer);
       clearInterval(refresh);
