@@ -62,7 +62,8 @@ pub struct Move {
 #[serde(deny_unknown_fields)]
 pub struct PtzCommand {
     /// Move continuously at these speeds until `stop` (or 10 s; repeat to keep moving).
-    pub r#move: Option<Move>,
+    #[serde(rename = "move")]
+    pub movement: Option<Move>,
     pub stop: Option<bool>,
     /// Go to this preset token.
     pub preset: Option<String>,
@@ -195,12 +196,12 @@ pub async fn command(
 ) -> Result<StatusCode, ApiError> {
     camera_access(&st, &p, &name).await?;
     let Json(b) = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
-    let given = [b.r#move.is_some(), b.stop == Some(true), b.preset.is_some(), b.home == Some(true)];
+    let given = [b.movement.is_some(), b.stop == Some(true), b.preset.is_some(), b.home == Some(true)];
     if given.iter().filter(|g| **g).count() != 1 {
         return Err(ApiError::bad_request("give exactly one of move, stop: true, preset, home: true"));
     }
     may_move(&st, &p).await?;
-    if let Some(m) = b.r#move {
+    if let Some(m) = b.movement {
         let v = kw_onvif::Velocity { x: m.x, y: m.y, zoom: m.zoom }.clamped();
         with_camera(&st, &name, |c| async move { c.cam.ptz_move(&c.profile, v).await }).await?;
     } else if b.stop == Some(true) {

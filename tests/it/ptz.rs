@@ -76,7 +76,7 @@ fn ptz_moves_and_presets_reach_the_camera_with_the_right_grants() {
             "GotoPreset 99",
             "SetPreset Gate",
             "GetPresets",
-            &format!("RemovePreset {token}"),
+            format!("RemovePreset {token}").as_str(),
         ]
     );
     assert!(d.ptz_calls().is_empty());
@@ -103,4 +103,68 @@ fn ptz_moves_and_presets_reach_the_camera_with_the_right_grants() {
     assert!(out.status.success());
     assert_eq!(ptz(&vera, json!({"stop": true})), 403);
     assert!(!kw.log_text().contains("ptz-secret-1"), "a camera password reached the log");
+}
+
+#[test]
+fn ptz_controls_in_a_browser() {
+    support::require_tools(&["ffmpeg"]);
+    support::browser::ensure_npm();
+    let clip = support::clip(&ClipSpec::h264());
+    let rtsp = RtspServer::start(&[("main", &clip)], None);
+    let spec = |maker| Spec {
+        maker,
+        user: "admin".into(),
+        password: "ptz-secret-2".into(),
+        rtsp_main: rtsp.url("main"),
+        rtsp_sub: rtsp.url("main"),
+        clock_offset_s: 0,
+    };
+    let h = OnvifDevice::start(spec(Maker::H));
+    let d = OnvifDevice::start(spec(Maker::D));
+    let dir = tempfile::tempdir().unwrap();
+    let quiet = "[cameras.motion]\nenabled = false\n\n[cameras.onvif]\nevents = false\n";
+    let mut cams = camera("dome", &format!("onvif://admin:ptz-secret-2@127.0.0.1:{}", h.port), quiet);
+    cams += &camera("fixed", &format!("onvif://admin:ptz-secret-2@127.0.0.1:{}", d.port), quiet);
+    let config = write_config(dir.path(), "", &cams);
+    add_user(&config, "root", "admin", None, "root-password-1");
+    let kw = Keepwatch::start(&config);
+    let base = kw.base_url(Duration::from_secs(30));
+    support::browser::run_node(
+        "ptz.mjs",
+        &[
+            ("BASE_URL", base),
+            ("ADMIN_USER", "root".into()),
+            ("ADMIN_PASSWORD", "root-password-1".into()),
+            ("PTZ_CAMERA", "dome".into()),
+            ("FIXED_CAMERA", "fixed".into()),
+        ],
+        Duration::from_secs(120),
+    );
+    let calls = h.ptz_calls();
+    println!("the camera's PTZ calls: {calls:#?}");
+    // In this order (a held control may repeat its move; the pad sends several while dragged).
+    let want = [
+        "ContinuousMove x=0.500 y=0.000",
+        "Stop",
+        "ContinuousMove x=-0.500 y=0.500",
+        "Stop",
+        "ContinuousMove x=0.000 y=0.500",
+        "Stop",
+        "zoom=0.500",
+        "Stop",
+        "GotoHomePosition",
+        "SetPreset Gate",
+        "GotoPreset",
+        "RemovePreset",
+    ];
+    let mut at = 0;
+    for w in want {
+        match calls[at..].iter().position(|c| c.contains(w)) {
+            Some(i) => at += i + 1,
+            None => panic!("{w:?} not found after call {at} in {calls:#?}"),
+        }
+    }
+    assert!(calls.iter().any(|c| c.starts_with("ContinuousMove x=0.8") || c.starts_with("ContinuousMove x=0.7")),
+        "the drag to the right was not sent: {calls:#?}");
+    assert!(d.ptz_calls().is_empty());
 }
