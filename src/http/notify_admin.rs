@@ -192,7 +192,9 @@ fn text(field: &str, v: &Option<String>) -> Result<Option<String>, ApiError> {
 
 fn list(field: &str, v: &Option<Vec<String>>) -> Result<Option<Vec<String>>, ApiError> {
     match v {
-        Some(l) if l.len() > MAX_LIST => Err(ApiError::bad_field(field, format!("{field}: at most {MAX_LIST} entries"))),
+        Some(l) if l.len() > MAX_LIST => {
+            Err(ApiError::bad_field(field, format!("{field}: at most {MAX_LIST} entries")))
+        }
         Some(l) if l.iter().any(|s| s.len() > MAX_TEXT) => {
             Err(ApiError::bad_field(field, format!("{field}: an entry is too long")))
         }
@@ -371,8 +373,7 @@ pub async fn test(
         field: e.field,
     };
     let old = form.notifier.as_deref().and_then(|n| stored(&st, n));
-    let checked = apply_form(old.as_ref(), &form)
-        .and_then(|e| e.validate(&camera_names(&st)).map_err(config_error));
+    let checked = apply_form(old.as_ref(), &form).and_then(|e| e.validate(&camera_names(&st)).map_err(config_error));
     let cfg = match checked {
         Ok(c) => c,
         Err(e) => return Ok(Json(invalid(e))),
@@ -383,7 +384,13 @@ pub async fn test(
         Ok(result) => NotifierTest { ok: true, result: Some(result), kind: None, error: None, field: None },
         Err(e) => {
             let error = e.to_string();
-            NotifierTest { ok: false, result: None, kind: Some(classify(&error).into()), error: Some(error), field: None }
+            NotifierTest {
+                ok: false,
+                result: None,
+                kind: Some(classify(&error).into()),
+                error: Some(error),
+                field: None,
+            }
         }
     }))
 }
@@ -391,7 +398,10 @@ pub async fn test(
 /// The home-mode schedule and `public_url` (admin).
 #[utoipa::path(get, path = "/api/alerts", tag = "admin", security(("session" = []), ("token" = [])),
     responses((status = 200, body = AlertSettings), (status = 403)))]
-pub async fn get_alerts(State(st): State<Shared>, Extension(p): Extension<Principal>) -> Result<Json<AlertSettings>, ApiError> {
+pub async fn get_alerts(
+    State(st): State<Shared>,
+    Extension(p): Extension<Principal>,
+) -> Result<Json<AlertSettings>, ApiError> {
     require_admin(&p)?;
     let a = st.config.borrow().alerts.clone();
     Ok(Json(AlertSettings { schedule: a.schedule, public_url: a.public_url }))
@@ -436,7 +446,10 @@ mod tests {
         // Another host with *** is refused; a new password is fine.
         let e = merge_target(stored, "mqtt://ha:***@evil.example:1883", None).unwrap_err();
         assert_eq!(e.field.as_deref(), Some("password"));
-        assert_eq!(merge_target(stored, "mqtt://ha@evil.example:1883", Some("new")).unwrap(), "mqtt://ha:new@evil.example:1883");
+        assert_eq!(
+            merge_target(stored, "mqtt://ha@evil.example:1883", Some("new")).unwrap(),
+            "mqtt://ha:new@evil.example:1883"
+        );
         assert_eq!(merge_target(stored, &shown, Some("")).unwrap(), "mqtt://ha@10.0.0.5:1883");
         assert_eq!(merge_target(None, "mqtt://10.0.0.5", Some("x")).unwrap_err().field.as_deref(), Some("password"));
         assert_eq!(merge_target(None, "  ", None).unwrap_err().field.as_deref(), Some("target"));

@@ -69,7 +69,10 @@ pub struct NewProtected {
 /// The protections of the cameras the caller may see, oldest first.
 #[utoipa::path(get, path = "/api/protected", tag = "cameras", security(("session" = []), ("token" = [])),
     responses((status = 200, body = [Protected])))]
-pub async fn list(State(st): State<Shared>, Extension(p): Extension<Principal>) -> Result<Json<Vec<Protected>>, ApiError> {
+pub async fn list(
+    State(st): State<Shared>,
+    Extension(p): Extension<Principal>,
+) -> Result<Json<Vec<Protected>>, ApiError> {
     let store = st.store.clone();
     let all = tokio::task::spawn_blocking(move || store.protections()).await?.map_err(ApiError::internal)?;
     Ok(Json(all.into_iter().filter(|x| p.may_see(&x.camera)).map(Protected::from).collect()))
@@ -93,14 +96,18 @@ pub async fn add(
         (Some(id), None) => {
             let events = st.events.clone();
             let row = tokio::task::spawn_blocking(move || events.get(id)).await?.map_err(ApiError::internal)?;
-            let row = row.filter(|r| !r.camera.is_empty()).ok_or_else(|| {
-                ApiError { field: Some("event".into()), ..ApiError::not_found("no such event (or one of no camera)") }
+            let row = row.filter(|r| !r.camera.is_empty()).ok_or_else(|| ApiError {
+                field: Some("event".into()),
+                ..ApiError::not_found("no such event (or one of no camera)")
             })?;
             (row.camera, row.start - margin, row.end.unwrap_or(now).max(row.start) + margin)
         }
         (None, Some(c)) => {
             let (Some(s), Some(e)) = (&b.start, &b.end) else {
-                return Err(ApiError::bad_field(if b.start.is_none() { "start" } else { "end" }, "a range needs start and end"));
+                return Err(ApiError::bad_field(
+                    if b.start.is_none() { "start" } else { "end" },
+                    "a range needs start and end",
+                ));
             };
             let start = parse_time("start", s).map_err(|e| ApiError { field: Some("start".into()), ..e })?;
             let end = parse_time("end", e).map_err(|e| ApiError { field: Some("end".into()), ..e })?;

@@ -104,9 +104,7 @@ async fn may_move(st: &Shared, p: &Principal) -> Result<(), ApiError> {
     if granted {
         Ok(())
     } else {
-        Err(ApiError::forbidden(
-            "moving cameras needs an admin or the ptz grant (keepwatch user grant NAME --ptz)",
-        ))
+        Err(ApiError::forbidden("moving cameras needs an admin or the ptz grant (keepwatch user grant NAME --ptz)"))
     }
 }
 

@@ -59,8 +59,13 @@ fn ptz_moves_and_presets_reach_the_camera_with_the_right_grants() {
     let (status, made) = admin.post("/api/cameras/dome/presets", &json!({"name": "Gate"})).status_json();
     assert_eq!(status, 201, "{made}");
     let token = made["token"].as_str().unwrap().to_owned();
-    let names: Vec<String> = admin.get_json("/api/cameras/dome/presets").as_array().unwrap().iter()
-        .map(|p| p["name"].as_str().unwrap().to_owned()).collect();
+    let names: Vec<String> = admin
+        .get_json("/api/cameras/dome/presets")
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap().to_owned())
+        .collect();
     assert_eq!(names, ["Door", "Gate"]);
     let del = admin.send("DELETE", "/api/cameras/dome/presets", &[], Some(&json!({"token": token}).to_string()));
     assert_eq!(del.status, 204, "{}", del.text());
@@ -164,7 +169,9 @@ fn ptz_controls_in_a_browser() {
             None => panic!("{w:?} not found after call {at} in {calls:#?}"),
         }
     }
-    assert!(calls.iter().any(|c| c.starts_with("ContinuousMove x=0.8") || c.starts_with("ContinuousMove x=0.7")),
-        "the drag to the right was not sent: {calls:#?}");
+    assert!(
+        calls.iter().any(|c| c.starts_with("ContinuousMove x=0.8") || c.starts_with("ContinuousMove x=0.7")),
+        "the drag to the right was not sent: {calls:#?}"
+    );
     assert!(d.ptz_calls().is_empty());
 }

@@ -22,7 +22,9 @@ impl Drop for Started {
 }
 
 fn wait_port(port: u16, what: &str) {
-    crate::support::wait::until(what, Duration::from_secs(20), || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
+    crate::support::wait::until(what, Duration::from_secs(20), || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
 }
 
 /// mosquitto on a free loopback port, with one user.
@@ -105,13 +107,20 @@ fn alerts_set_up_in_a_browser() {
     assert!(text.contains("public_url = \"https://nvr.example.org\""), "{text}");
     assert!(text.contains("name = \"hook\"") && text.contains("secret = \"hmac-secret-1\""), "{text}");
     assert!(text.contains("events = [\"motion\"]") && text.contains("cameras = [\"porch\"]"), "{text}");
-    assert!(text.contains(&format!("mqtt://kw:broker-pass-1@127.0.0.1:{mqtt_port}")), "the MQTT password was lost: {text}");
+    assert!(
+        text.contains(&format!("mqtt://kw:broker-pass-1@127.0.0.1:{mqtt_port}")),
+        "the MQTT password was lost: {text}"
+    );
     assert!(text.contains("cooldown = \"2m\""), "{text}");
     for gone in ["\"bad\"", "ftp://", "\"mail\"", "\"gone\"", "not-the-password", "***"] {
         assert!(!text.contains(gone), "{gone} is in the config: {text}");
     }
     let cfg = kw_config_check(&config);
-    assert!(cfg.status.success(), "the config the browser wrote is not valid: {}", String::from_utf8_lossy(&cfg.stderr));
+    assert!(
+        cfg.status.success(),
+        "the config the browser wrote is not valid: {}",
+        String::from_utf8_lossy(&cfg.stderr)
+    );
 
     assert!(kw.is_running(), "keepwatch exited; log:\n{}", kw.log_text());
     kw.stop_ok();
