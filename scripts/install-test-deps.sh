@@ -4,7 +4,9 @@
 # Python bindings (camera stand-ins, tests/support/rtsp_server.py), mosquitto (MQTT
 # broker and clients), chromium with node and npm (browser tests: playwright-core), curl and openssl
 # (HTTP/TLS tests), nasm (openh264 builds its SIMD kernels with it when present: MJPEG cameras'
-# JPEG → H.264 encoding costs about 1.6x less CPU).
+# JPEG → H.264 encoding costs about 1.6x less CPU), systemd (`systemd-analyze verify` of the unit) and
+# cargo-deb (the Debian package test, tests/it/packaging.rs; installed once into ~/.cargo/bin, about 4
+# minutes of compiling on 2 cores, then cached).
 #
 # Idempotent and non-interactive: runs `apt-get update` once, and only when something
 # is missing, then installs only the missing packages. Debian/Ubuntu only.
@@ -27,6 +29,7 @@ PACKAGES=(
   curl
   openssl
   nasm
+  systemd
 )
 
 die() {
@@ -101,4 +104,9 @@ missing = [e for e in ("udpsrc", "tsdemux", "h264parse", "h265parse", "aacparse"
 if missing:
     raise SystemExit("missing GStreamer elements: " + ", ".join(missing))
 EOF
+# cargo-deb builds the Debian package in tests/it/packaging.rs (pinned: its metadata keys are the contract).
+if ! command -v cargo-deb >/dev/null 2>&1; then
+  echo "install-test-deps: installing cargo-deb (cargo install, once)"
+  cargo install cargo-deb --version 3.8.0 --locked --quiet || die "cargo install cargo-deb failed"
+fi
 echo "install-test-deps: ok"

@@ -6,6 +6,7 @@
 pub mod commands;
 
 mod alerting;
+mod backup;
 mod camera_motion;
 mod cameras;
 mod config_watch;

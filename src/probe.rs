@@ -36,7 +36,9 @@ pub struct ProbeResult {
     /// Why there is no snapshot although the stream works (e.g. H.265 without a decoder).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub snapshot_error: Option<String>,
-    /// `auth`, `unreachable`, `unsupported`, `protocol`, `timeout` or `bad_url`.
+    /// `auth`, `unreachable`, `unsupported`, `protocol`, `timeout`, `bad_url` or `certificate` (the
+    /// camera's HTTPS certificate is not trusted, or not the pinned one: `tls_fingerprint` is its
+    /// fingerprint, for the admin to accept).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kind: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -44,6 +46,10 @@ pub struct ProbeResult {
     /// The `sub_url` stream, when one was given: the same fields without a picture.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sub: Option<SubProbe>,
+    /// HTTPS cameras: the fingerprint of the certificate the camera presented (`sha256:...`), trusted or
+    /// not; the value `tls_fingerprint` takes to trust exactly this certificate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_fingerprint: Option<String>,
 }
 
 /// What a probe of the sub-stream found.
@@ -72,6 +78,7 @@ impl ProbeResult {
             IngestError::Protocol(_) | IngestError::Ended => "protocol",
             IngestError::Timeout(_) => "timeout",
             IngestError::BadUrl(_) => "bad_url",
+            IngestError::Certificate(_) => "certificate",
         };
         ProbeResult {
             ok: false,
@@ -84,13 +91,33 @@ impl ProbeResult {
             kind: Some(kind.to_owned()),
             error: Some(e.to_string()),
             sub: None,
+            tls_fingerprint: None,
         }
     }
 }
 
-/// Opens `url` with the given credentials and waits (at most `timeout`) for the first video key frame.
-pub async fn probe(url: &str, username: Option<&str>, password: Option<&str>, timeout: Duration) -> ProbeResult {
-    match tokio::time::timeout(timeout, first_key_frame(url, username, password)).await {
+/// How a probe logs in and whom it trusts.
+#[derive(Clone, Copy, Default)]
+pub struct Login<'a> {
+    pub username: Option<&'a str>,
+    pub password: Option<&'a str>,
+    /// `tls_fingerprint` to trust (HTTPS cameras with their own certificate).
+    pub tls_fingerprint: Option<&'a str>,
+}
+
+/// Opens `url` with the given login and waits (at most `timeout`) for the first video key frame.
+pub async fn probe(url: &str, login: Login<'_>, timeout: Duration) -> ProbeResult {
+    let addr = CameraAddr::parse(url, login.username, login.password)
+        .and_then(|a| a.with_tls_pin(login.tls_fingerprint));
+    let seen = addr.as_ref().map(|a| a.tls_seen.clone()).ok();
+    let mut r = probe_addr(addr, timeout).await;
+    r.tls_fingerprint = seen.and_then(|s| s.fingerprint()).map(|f| f.to_string());
+    r
+}
+
+async fn probe_addr(addr: Result<CameraAddr, IngestError>, timeout: Duration) -> ProbeResult {
+    let first = async move { first_key_frame(addr?).await };
+    match tokio::time::timeout(timeout, first).await {
         Err(_) => ProbeResult::failed(&IngestError::Timeout(timeout)),
         Ok(Err(e)) => ProbeResult::failed(&e),
         Ok(Ok((params, has_audio, frame))) => {
@@ -124,18 +151,14 @@ pub async fn probe(url: &str, username: Option<&str>, password: Option<&str>, ti
                 kind: None,
                 error: None,
                 sub: None,
+                tls_fingerprint: None,
             }
         }
     }
 }
 
 /// Connects and reads until the video parameters and the first video key frame have arrived.
-async fn first_key_frame(
-    url: &str,
-    username: Option<&str>,
-    password: Option<&str>,
-) -> Result<(StreamParams, bool, bytes::Bytes), IngestError> {
-    let addr = CameraAddr::parse(url, username, password)?;
+async fn first_key_frame(addr: CameraAddr) -> Result<(StreamParams, bool, bytes::Bytes), IngestError> {
     let source = ingest::source_for(addr)?;
     let mut stream = source.connect().await?;
     let mut params: Option<(StreamParams, bool)> = None;
@@ -159,7 +182,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_synthetic_camera_probes_with_a_picture() {
-        let r = probe("demo://synthetic?width=320&height=180&fps=10", None, None, PROBE_TIMEOUT).await;
+        let r = probe("demo://synthetic?width=320&height=180&fps=10", Login::default(), PROBE_TIMEOUT).await;
         assert!(r.ok, "{r:?}");
         assert_eq!((r.codec.as_deref(), r.width, r.height), (Some("h264"), Some(320), Some(180)));
         assert!(r.snapshot.as_deref().unwrap_or_default().starts_with("data:image/jpeg;base64,/9j/"));
@@ -170,9 +193,10 @@ mod tests {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = l.local_addr().unwrap().port();
         drop(l);
-        let r = probe(&format!("rtsp://127.0.0.1:{port}/x"), Some("u"), Some("p"), PROBE_TIMEOUT).await;
+        let login = Login { username: Some("u"), password: Some("p"), tls_fingerprint: None };
+        let r = probe(&format!("rtsp://127.0.0.1:{port}/x"), login, PROBE_TIMEOUT).await;
         assert_eq!(r.kind.as_deref(), Some("unreachable"), "{r:?}");
-        let r = probe("gopher://h/x", None, None, PROBE_TIMEOUT).await;
+        let r = probe("gopher://h/x", Login::default(), PROBE_TIMEOUT).await;
         assert_eq!(r.kind.as_deref(), Some("bad_url"), "{r:?}");
     }
 }

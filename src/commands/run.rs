@@ -1,6 +1,7 @@
 //! `keepwatch run`: the composition root of the daemon. It opens and recovers the store, wires the parts
 //! together (events, alerts, the HTTP API, the running set of cameras, retention, health) and then
-//! follows the config file and Home Assistant's switches until Ctrl-C or SIGTERM.
+//! follows the config file (polled, at once after an API edit or a SIGHUP) and Home Assistant's switches
+//! until Ctrl-C or SIGTERM.
 //!
 //! Nothing here does the work itself; each part is a named module: [`crate::config_watch`] publishes the
 //! effective config, [`crate::cameras`] keeps the running set in step with it, [`crate::retention`] and
@@ -32,6 +33,8 @@ pub(super) async fn serve(
     cfg: Config,
     mut tick: impl FnMut(&[(String, Status, u64)]),
 ) -> Result<(), Failure> {
+    // Before anything slow: from here on a SIGHUP reloads the config instead of ending the process.
+    let mut hangups = crate::config_watch::Hangups::listen();
     let nofile = raise_nofile();
     let (limits, budget) = crate::http::limits::Limits::size(&cfg.server, nofile, cfg.cameras.len());
     limits.log(&budget);
@@ -89,6 +92,11 @@ pub(super) async fn serve(
             _ = &mut shutdown => break,
             // An API edit saved the file: look at it now.
             _ = config_changed.notified() => poll.reset_immediately(),
+            // `systemctl reload` (SIGHUP): the same, asked by the administrator.
+            _ = hangups.recv() => {
+                tracing::info!("SIGHUP: reading the config file {} now", config.display());
+                poll.reset_immediately();
+            }
             Some(cmd) = commands.recv() => {
                 tracing::info!(camera = %cmd.camera, "switch {} turned {} (Home Assistant or API)", cmd.what.as_str(), if cmd.on { "on" } else { "off" });
                 apply(&mut cameras, &alerts, &watcher.current());

@@ -46,6 +46,20 @@ pub fn map_error(e: kw_onvif::Error) -> IngestError {
     }
 }
 
+/// A SOAP client for the camera at `addr`: over HTTPS (port 443) it trusts the camera's pinned certificate
+/// or the system's authorities, like HTTP cameras.
+pub fn client(addr: &CameraAddr, clock: kw_media::clock::SharedClock) -> Result<kw_onvif::Client, kw_onvif::Error> {
+    let device = kw_onvif::device::device_url(&addr.url)?;
+    let tls = device.starts_with("https:").then(|| addr.tls_config());
+    kw_onvif::Client::with_tls(&device, credentials(addr), clock, tls)
+}
+
+/// Connects to the camera's ONVIF services; a refused certificate is said as such.
+pub async fn connect(addr: &CameraAddr) -> Result<kw_onvif::Camera, IngestError> {
+    let c = client(addr, kw_media::clock::SystemClock::shared()).map_err(map_error)?;
+    kw_onvif::Camera::connect_with(c).await.map_err(|e| addr.explain(map_error(e)))
+}
+
 /// The device service URL of an `onvif://` address.
 pub fn device_url(addr: &CameraAddr) -> Result<String, IngestError> {
     kw_onvif::device::device_url(&addr.url).map_err(map_error)
@@ -76,8 +90,7 @@ impl OnvifSource {
 
     /// Asks the camera for the stream's RTSP address.
     async fn resolve(&self) -> Result<url::Url, IngestError> {
-        let device = device_url(&self.addr)?;
-        let cam = kw_onvif::Camera::connect(&device, credentials(&self.addr)).await.map_err(map_error)?;
+        let cam = connect(&self.addr).await?;
         let streams = cam.streams().await.map_err(map_error)?;
         // Who made it, for the log only (a camera that will not say still streams).
         let maker = match cam.device_info().await {
@@ -133,11 +146,7 @@ impl Source for OnvifSource {
                     u
                 }
             };
-            let rtsp = RtspSource::new(CameraAddr {
-                url,
-                username: self.addr.username.clone(),
-                password: self.addr.password.clone(),
-            });
+            let rtsp = RtspSource::new(CameraAddr { url, ..self.addr.clone() });
             match rtsp.connect().await {
                 Ok(stream) => Ok(stream),
                 Err(e) => {

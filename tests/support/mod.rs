@@ -9,6 +9,7 @@
 pub mod api;
 pub mod browser;
 pub mod http_sink;
+pub mod https_camera;
 pub mod keepwatch;
 pub mod media;
 pub mod mjpeg_camera;

@@ -149,6 +149,9 @@ pub struct CameraConfig {
     pub onvif: OnvifConfig,
     /// `[cameras.encode]` (keepwatch's extension; used by MJPEG and JPEG-snapshot cameras only).
     pub encode: EncodeConfig,
+    /// `tls_fingerprint`: the one certificate trusted for this camera's HTTPS (trust on first use), as
+    /// `sha256:` + 64 lowercase hex digits; `None`: the system's certificate authorities decide.
+    pub tls_fingerprint: Option<String>,
 }
 
 impl CameraConfig {
@@ -166,6 +169,7 @@ impl CameraConfig {
             motion: MotionConfig::default(),
             onvif: OnvifConfig::default(),
             encode: EncodeConfig::default(),
+            tls_fingerprint: None,
         }
     }
 
@@ -196,6 +200,7 @@ impl fmt::Debug for CameraConfig {
             .field("motion", &self.motion)
             .field("onvif", &self.onvif)
             .field("encode", &self.encode)
+            .field("tls_fingerprint", &self.tls_fingerprint)
             .finish()
     }
 }

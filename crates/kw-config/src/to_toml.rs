@@ -29,6 +29,7 @@ fn build(camera: &CameraConfig, full: bool) -> Table {
         ("sub_url", camera.sub_url.clone()),
         ("username", camera.username.clone()),
         ("password", camera.password.clone()),
+        ("tls_fingerprint", camera.tls_fingerprint.clone()),
     ];
     for (key, text) in optional {
         if let Some(text) = text {

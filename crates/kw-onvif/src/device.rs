@@ -180,7 +180,7 @@ pub fn choose(profiles: &[Profile]) -> Option<(Profile, Option<Profile>)> {
 }
 
 /// `onvif://host[:port][/path]` → the device service URL (`http://host:port/onvif/device_service` unless a
-/// path is given).
+/// path is given; `https://` on port 443).
 pub fn device_url(onvif: &url::Url) -> Result<String, Error> {
     let host = onvif
         .host_str()
@@ -192,7 +192,9 @@ pub fn device_url(onvif: &url::Url) -> Result<String, Error> {
         p => p,
     };
     let host = if host.contains(':') && !host.starts_with('[') { format!("[{host}]") } else { host.to_owned() };
-    Ok(format!("http://{host}:{port}{path}"))
+    // Port 443 is HTTPS's: cameras that offer ONVIF only over TLS are reached there.
+    let scheme = if port == 443 { "https" } else { "http" };
+    Ok(format!("{scheme}://{host}:{port}{path}"))
 }
 
 /// Puts `base`'s scheme, host and port on a service address the camera gave.

@@ -144,7 +144,22 @@ impl Client {
 
     /// A client that asks `clock` for the time.
     pub fn with_clock(device_url: &str, creds: Option<Credentials>, clock: SharedClock) -> Result<Client, Error> {
-        let http = reqwest::Client::builder()
+        Client::with_tls(device_url, creds, clock, None)
+    }
+
+    /// Like [`Client::with_clock`], speaking HTTPS with `tls` (e.g. a camera's pinned self-signed
+    /// certificate) instead of the system's certificate authorities.
+    pub fn with_tls(
+        device_url: &str,
+        creds: Option<Credentials>,
+        clock: SharedClock,
+        tls: Option<rustls::ClientConfig>,
+    ) -> Result<Client, Error> {
+        let mut builder = reqwest::Client::builder();
+        if let Some(tls) = tls {
+            builder = builder.use_preconfigured_tls(tls);
+        }
+        let http = builder
             .no_proxy()
             // A redirect would carry the envelope, UsernameToken included, wherever the answer points; ONVIF
             // services do not redirect, so one is an error naming its status.

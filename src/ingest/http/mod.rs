@@ -79,6 +79,8 @@ struct Inner {
     /// The URL without credentials, for logs.
     label: String,
     auth: Mutex<Login>,
+    /// The last TLS handshake (a refused certificate is explained as such).
+    tls_seen: kw_camtls::Seen,
 }
 
 pub struct HttpSource {
@@ -89,17 +91,21 @@ pub struct HttpSource {
 
 impl HttpSource {
     pub fn new(addr: CameraAddr, settings: EncodeSettings) -> Result<Self, IngestError> {
-        let client = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
             .user_agent(format!("keepwatch/{}", env!("CARGO_PKG_VERSION")))
             .pool_max_idle_per_host(1)
-            .redirect(same_origin_redirects())
-            .build()
-            .map_err(|e| IngestError::Unsupported(format!("cannot set up HTTP: {e}")))?;
+            .redirect(same_origin_redirects());
+        if addr.url.scheme() == "https" {
+            // The system's authorities, or the camera's pinned certificate (self-signed cameras).
+            builder = builder.use_preconfigured_tls(addr.tls_config());
+        }
+        let client = builder.build().map_err(|e| IngestError::Unsupported(format!("cannot set up HTTP: {e}")))?;
+        let tls_seen = addr.tls_seen.clone();
         let auth = Login::new(Credentials::from_parts(addr.username.as_deref(), addr.password.as_deref()));
         let label = redact(&addr.url);
         Ok(HttpSource {
-            inner: Arc::new(Inner { client, url: addr.url, label, auth: Mutex::new(auth) }),
+            inner: Arc::new(Inner { client, url: addr.url, label, auth: Mutex::new(auth), tls_seen }),
             settings,
             luma: Mutex::new(None),
         })
@@ -150,7 +156,10 @@ impl Inner {
             }
             let resp = match tokio::time::timeout(timeout.unwrap_or(ANSWER_TIMEOUT), req.send()).await {
                 Err(_) => return Err(IngestError::Unreachable("no answer in time".into())),
-                Ok(r) => r.map_err(classify)?,
+                Ok(r) => r.map_err(|e| match self.tls_seen.refused() {
+                    Some(refused) => IngestError::Certificate(refused.to_string()),
+                    None => classify(e),
+                })?,
             };
             let status = resp.status();
             if status == reqwest::StatusCode::UNAUTHORIZED {

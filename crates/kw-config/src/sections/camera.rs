@@ -7,8 +7,20 @@ use crate::secrets::UrlParts;
 
 use super::{check_url, unique_name};
 
-const CAMERA_KEYS: [&str; 11] =
-    ["name", "url", "sub_url", "username", "password", "record", "max_size", "max_age", "motion", "encode", "onvif"];
+const CAMERA_KEYS: [&str; 12] = [
+    "name",
+    "url",
+    "sub_url",
+    "username",
+    "password",
+    "record",
+    "max_size",
+    "max_age",
+    "motion",
+    "encode",
+    "onvif",
+    "tls_fingerprint",
+];
 /// `[cameras.onvif]`: keepwatch's extension for `onvif://` cameras.
 const ONVIF_KEYS: [&str; 1] = ["events"];
 const ENCODE_KEYS: [&str; 4] = ["fps", "bitrate", "width", "height"];
@@ -91,7 +103,29 @@ fn parse_camera<'a>(ctx: &mut Ctx<'a>, section: &Section<'a>, seen: &mut Vec<(St
     if let Some(encode) = section.get("encode").and_then(|f| ctx.section(&f)) {
         camera.encode = parse_encode(ctx, &encode);
     }
+    if let Some(field) = section.get("tls_fingerprint") {
+        if let Some(text) = ctx.string(&field) {
+            match fingerprint(text) {
+                Some(f) => camera.tls_fingerprint = Some(f),
+                None => ctx.error(
+                    &field.span,
+                    &field.path,
+                    "must be \"sha256:\" and 64 hex digits (the certificate fingerprint the camera form shows)",
+                ),
+            }
+        }
+    }
     (name.is_some() && url.is_some()).then_some(camera)
+}
+
+/// A `tls_fingerprint` in its one spelling (`sha256:` + 64 lowercase hex digits); colons between the pairs
+/// and upper case, as browsers and `openssl x509 -fingerprint` show them, are accepted.
+fn fingerprint(text: &str) -> Option<String> {
+    let t = text.trim();
+    let hex = t.strip_prefix("sha256:").or_else(|| t.strip_prefix("SHA256:"))?;
+    let digits: String = hex.chars().filter(|&c| c != ':').collect();
+    (hex.len() <= 128 && digits.len() == 64 && digits.chars().all(|c| c.is_ascii_hexdigit()))
+        .then(|| format!("sha256:{}", digits.to_ascii_lowercase()))
 }
 
 fn stream_url<'a>(ctx: &mut Ctx<'a>, field: &Field<'a>) -> Option<&'a str> {

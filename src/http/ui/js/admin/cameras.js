@@ -86,6 +86,12 @@ const strings = {
     'cams.probe.noSnapshot': 'No preview picture: {why}',
     'cams.probe.subOk': 'Sub-stream: {codec} · {res}',
     'cams.probe.subBad': 'Sub-stream failed: {why}',
+    'cams.probe.certificate': 'The camera’s HTTPS certificate is not trusted',
+    'cams.tls.seen': 'The camera presented this certificate (SHA-256 fingerprint). Compare it with the one on the camera’s own page if you can; trust it only if it is your camera’s.',
+    'cams.tls.trust': 'Trust this certificate',
+    'cams.tls.trusted': 'Certificate trusted for this camera; save to keep it.',
+    'cams.f.tls': 'Trusted HTTPS certificate',
+    'cams.f.tlsHint': 'Only for cameras with their own (self-signed) certificate: keepwatch then trusts exactly this one and refuses any other. Test the connection to see it; empty: the system’s certificate authorities decide.',
   },
   de: {
     ...formStrings.de,
@@ -152,6 +158,12 @@ const strings = {
     'cams.probe.noSnapshot': 'Kein Vorschaubild: {why}',
     'cams.probe.subOk': 'Substream: {codec} · {res}',
     'cams.probe.subBad': 'Substream fehlgeschlagen: {why}',
+    'cams.probe.certificate': 'Dem HTTPS-Zertifikat der Kamera wird nicht vertraut',
+    'cams.tls.seen': 'Die Kamera hat dieses Zertifikat vorgelegt (SHA-256-Fingerabdruck). Vergleichen Sie ihn nach Möglichkeit mit dem auf der Seite der Kamera; vertrauen Sie ihm nur, wenn er zu Ihrer Kamera gehört.',
+    'cams.tls.trust': 'Diesem Zertifikat vertrauen',
+    'cams.tls.trusted': 'Zertifikat für diese Kamera als vertrauenswürdig übernommen; zum Behalten speichern.',
+    'cams.f.tls': 'Vertrauenswürdiges HTTPS-Zertifikat',
+    'cams.f.tlsHint': 'Nur für Kameras mit eigenem (selbstsigniertem) Zertifikat: keepwatch vertraut dann genau diesem und lehnt jedes andere ab. „Verbindung testen“ zeigt es; leer: die Zertifizierungsstellen des Systems entscheiden.',
   },
 };
 
@@ -220,6 +232,7 @@ async function renderForm(host, ctx, view, name) {
   const urlIn = textInput('cam-url', cfg.url, { required: true, inputmode: 'url', placeholder: 'rtsp://192.168.1.20:554/stream1' });
   const subIn = textInput('cam-sub-url', cfg.sub_url, { inputmode: 'url' });
   const userIn = textInput('cam-username', cfg.username);
+  const tlsIn = textInput('cam-tls-fingerprint', cfg.tls_fingerprint, { placeholder: 'sha256:…' });
   const password = secretField({ label: t('cams.f.password'), testid: 'cam-password', errKey: 'password',
     isSet: cfg.has_password, clearLabel: t('cams.f.passwordClear') });
   const recordSel = select('cam-record', ['continuous', 'motion', 'off'].map((m) => [m, t(`cams.record.${m}`)]),
@@ -256,6 +269,8 @@ async function renderForm(host, ctx, view, name) {
     if (userIn.value.trim()) body.username = userIn.value.trim();
     if (password.value()) body.password = password.value();
     else if (!isNew && password.keepsStored()) body.camera = cfg.name;
+    // What the field says, also when it was emptied ("": the system's authorities decide).
+    body.tls_fingerprint = tlsIn.value.trim();
     probe.busy(t('cams.testing'));
     let r;
     try {
@@ -285,7 +300,23 @@ async function renderForm(host, ctx, view, name) {
       const headline = r.kind && t(`cams.probe.${r.kind}`) !== `cams.probe.${r.kind}`
         ? t(`cams.probe.${r.kind}`) : t('cams.probe.failed');
       probe.fail(headline, r.error, r.kind);
+      if (r.kind === 'certificate' && r.tls_fingerprint) probe.node.append(trustOffer(r.tls_fingerprint));
     }
+  }
+
+  // Trust on first use: the certificate the camera presented, offered to the admin to accept.
+  function trustOffer(fingerprint) {
+    const done = h('div', { class: 'adm-muted', role: 'status', 'data-testid': 'cam-tls-trusted' });
+    return h('div', { class: 'adm-tls', 'data-testid': 'cam-tls-offer' },
+      h('div', { class: 'adm-muted' }, t('cams.tls.seen')),
+      h('code', { 'data-testid': 'cam-tls-seen' }, fingerprint),
+      h('div', { class: 'adm-actions' },
+        actionButton(t('cams.tls.trust'), 'cam-tls-trust', async () => {
+          tlsIn.value = fingerprint;
+          done.textContent = t('cams.tls.trusted');
+          await runProbe();
+        })),
+      done);
   }
 
   const zoneEd = zoneEditor(zones, picture, !isNew && cfg.width && cfg.height ? [cfg.width, cfg.height] : null);
@@ -303,6 +334,7 @@ async function renderForm(host, ctx, view, name) {
         field(t('cams.f.username'), userIn, null, 'username'),
         password.field),
       password.clear,
+      field(t('cams.f.tls'), tlsIn, t('cams.f.tlsHint'), 'tls_fingerprint'),
       h('div', { class: 'adm-actions' }, testBtn),
       probe.node),
     fieldset(t('cams.section.recording'),
@@ -346,6 +378,7 @@ async function renderForm(host, ctx, view, name) {
         record: recordSel.value,
         max_age: ageIn.value.trim() || null,
         max_size: sizeIn.value.trim() || null,
+        tls_fingerprint: tlsIn.value.trim(),
         motion: {
           ...cfg.motion,
           enabled: motionIn.checked,
