@@ -6,8 +6,9 @@
 //! (links in alerts already sent keep opening) and the config; the video is too large to carry this way and
 //! lives on its own disk. A backup is a gzip'd tar ([`archive`]) of the config text, a consistent copy of
 //! the index without segment rows ([`snapshot`]) and the link key, with a manifest first. A restore refuses
-//! a store directory that is not empty, checks the whole file before it writes anything, and makes a *new*
-//! store (new id: the recordings of the old one are not there) whose index is the backup's.
+//! a store directory that is not empty, makes a *new* store there (new id: the recordings of the old one
+//! are not there), checks the whole backup inside it before its index becomes the store's, and leaves the
+//! directory as it found it when anything fails.
 //!
 //! The config file is read and written only by the command (`commands/backup.rs`); this module gets and
 //! returns its text.
@@ -125,8 +126,8 @@ fn empty_or_missing(dir: &Path) -> Result<bool, String> {
 }
 
 /// Restores the backup `file` into a new store at `store` (missing or empty). `config` is handed the
-/// backup's config text once the whole file has been checked and before anything is written: an error
-/// from it stops the restore.
+/// backup's config text once the whole file has been checked and before the store takes the backup's
+/// index: an error from it stops the restore. On any failure the directory is left as it was found.
 pub fn restore<T>(
     file: &Path,
     store: &Path,
@@ -138,36 +139,35 @@ pub fn restore<T>(
             store.display()
         ));
     }
-    let parent = dir_of(store);
-    std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
-    let work = scratch(parent)?;
+    let existed = store.exists();
+    match restore_into(file, store, config) {
+        Ok(r) => Ok(r),
+        Err(e) => {
+            undo(store, existed);
+            Err(e)
+        }
+    }
+}
+
+fn restore_into<T>(
+    file: &Path,
+    store: &Path,
+    config: impl FnOnce(&str) -> Result<T, String>,
+) -> Result<Restored<T>, String> {
+    let fail = |e: kw_store::StoreError| format!("cannot make the store at {}: {e}", store.display());
+    // The new store first: its directory is the one place the restore may write (the service's user may
+    // own nothing else), so the backup is unpacked and checked in a scratch directory inside it.
+    let store_id = Store::open(store, Create::IfMissing, None).map_err(fail)?.id();
+    let work = scratch(store)?;
     let manifest = archive::extract(file, work.path()).map_err(|e| format!("{}: {e}", file.display()))?;
     let config_text = std::fs::read_to_string(work.path().join(archive::CONFIG))
         .map_err(|e| format!("{}: the config in the backup is not text: {e}", file.display()))?;
     let index = work.path().join(archive::INDEX);
     snapshot::check(&index).map_err(|e| format!("{}: {e}", file.display()))?;
-    // The other owners of tables migrate the copy now, so a backup from a newer keepwatch is refused here,
-    // before the store directory is touched.
+    // The other owners of tables migrate the copy now, so a backup from a newer keepwatch is refused here.
     kw_auth::AuthDb::open(&index).map_err(|e| format!("{}: the users and tokens: {e}", file.display()))?;
     crate::events::EventStore::open(&index).map_err(|e| format!("{}: the events: {e}", file.display()))?;
     let config = config(&config_text)?;
-    let existed = store.exists();
-    let made = place(store, &index, &work.path().join(archive::LINK_KEY));
-    let store_id = match made {
-        Ok(id) => id,
-        Err(e) => {
-            undo(store, existed);
-            return Err(e);
-        }
-    };
-    let counts = counts(&store.join(kw_store::INDEX_FILE)).unwrap_or((0, 0, 0));
-    Ok(Restored { manifest, config, store_id, counts })
-}
-
-/// Makes the new store at `store` and puts the restored index (and link key, when there is one) in it.
-fn place(store: &Path, index: &Path, link_key: &Path) -> Result<Uuid, String> {
-    let fail = |e: kw_store::StoreError| format!("cannot make the store at {}: {e}", store.display());
-    let id = Store::open(store, Create::IfMissing, None).map_err(fail)?.id();
     let target = store.join(kw_store::INDEX_FILE);
     for suffix in ["", "-wal", "-shm"] {
         let mut p = target.clone().into_os_string();
@@ -177,14 +177,17 @@ fn place(store: &Path, index: &Path, link_key: &Path) -> Result<Uuid, String> {
             _ => {}
         }
     }
-    std::fs::rename(index, &target).map_err(|e| format!("cannot move the index into {}: {e}", store.display()))?;
-    // Opening it migrates the store's own tables; a newer schema is refused here.
-    drop(Store::open(store, Create::Never, Some(id)).map_err(fail)?);
+    std::fs::rename(&index, &target).map_err(|e| format!("cannot move the index into {}: {e}", store.display()))?;
+    let link_key = work.path().join(archive::LINK_KEY);
     if link_key.exists() {
-        std::fs::rename(link_key, store.join(crate::http::links::KEY_FILE))
+        std::fs::rename(&link_key, store.join(crate::http::links::KEY_FILE))
             .map_err(|e| format!("cannot move the link key into {}: {e}", store.display()))?;
     }
-    Ok(id)
+    drop(work);
+    // Opening it migrates the store's own tables; a newer schema is refused here.
+    drop(Store::open(store, Create::Never, Some(store_id)).map_err(fail)?);
+    let counts = counts(&target).unwrap_or((0, 0, 0));
+    Ok(Restored { manifest, config, store_id, counts })
 }
 
 /// Takes back a half-made store: the directory was empty or missing when the restore began.

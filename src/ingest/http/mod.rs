@@ -20,6 +20,10 @@
 //! put it (reqwest would drop the `Authorization` header, but the retry after the other host's 401 would
 //! answer its challenge with the password), and the fix is to configure the camera's real address.
 //!
+//! HTTPS: the system's certificate authorities, or exactly the certificate the admin accepted for this
+//! camera (`tls_fingerprint`, see `kw_camtls`); a refused certificate is [`IngestError::Certificate`] with
+//! its fingerprint, never a generic connection error.
+//!
 //! A session: the first request answers [`Source::connect`]; a fetcher task then reads pictures and hands
 //! them to the encoder thread through a small queue (full queue: the picture is dropped, so a slow encoder
 //! never backs up the camera), and the encoder yields `Params` then `Frame`s. Errors are sorted into
