@@ -107,8 +107,8 @@ pub struct Login<'a> {
 
 /// Opens `url` with the given login and waits (at most `timeout`) for the first video key frame.
 pub async fn probe(url: &str, login: Login<'_>, timeout: Duration) -> ProbeResult {
-    let addr = CameraAddr::parse(url, login.username, login.password)
-        .and_then(|a| a.with_tls_pin(login.tls_fingerprint));
+    let addr =
+        CameraAddr::parse(url, login.username, login.password).and_then(|a| a.with_tls_pin(login.tls_fingerprint));
     let seen = addr.as_ref().map(|a| a.tls_seen.clone()).ok();
     let mut r = probe_addr(addr, timeout).await;
     r.tls_fingerprint = seen.and_then(|s| s.fingerprint()).map(|f| f.to_string());

@@ -18,11 +18,7 @@ pub const FORMAT: &str = "keepwatch-backup";
 pub const VERSION: u32 = 1;
 pub const MANIFEST: &str = "manifest.json";
 /// The members a backup may hold, with the most bytes each may have.
-pub const MEMBERS: &[(&str, u64)] = &[
-    (CONFIG, 4 << 20),
-    (INDEX, 1 << 40),
-    (LINK_KEY, 4096),
-];
+pub const MEMBERS: &[(&str, u64)] = &[(CONFIG, 4 << 20), (INDEX, 1 << 40), (LINK_KEY, 4096)];
 pub const CONFIG: &str = "keepwatch.toml";
 pub const INDEX: &str = "index.sqlite3";
 pub const LINK_KEY: &str = "link.key";

@@ -40,10 +40,21 @@ pub fn take(index: &Path, to: &Path) -> Result<Vec<String>, String> {
             .map_err(|e| format!("cannot create {}: {e}", to.display()))?;
         let mut dst = Connection::open(to).map_err(sql)?;
         let backup = rusqlite::backup::Backup::new(&src, &mut dst).map_err(sql)?;
-        // -1: every page in one step, under one read transaction of the source.
-        backup
-            .run_to_completion(-1, Duration::from_millis(50), None)
-            .map_err(|e| format!("the online backup of {} failed: {e}", index.display()))?;
+        // -1: every page in one step, under one read transaction of the source. A writer holding the file
+        // (a checkpoint) makes the step busy: try again, a bounded number of times.
+        let mut busy = 0;
+        loop {
+            use rusqlite::backup::StepResult;
+            match backup.step(-1).map_err(|e| format!("the online backup of {} failed: {e}", index.display()))? {
+                StepResult::Done => break,
+                StepResult::More => {}
+                _ if busy < 600 => {
+                    busy += 1;
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                _ => return Err(format!("the index {} stayed busy for 30 s; try again", index.display())),
+            }
+        }
     }
     drop(src);
     let conn = Connection::open(to).map_err(sql)?;

@@ -493,7 +493,8 @@ pub async fn probe(
     // One after the other, never at once: cheap cameras allow only one or two sessions.
     if let Some(s) = sub {
         let (u, pw) = (s.username.or(username.clone()), s.password.or(password.clone()));
-        let login = crate::probe::Login { username: u.as_deref(), password: pw.as_deref(), tls_fingerprint: pin.as_deref() };
+        let login =
+            crate::probe::Login { username: u.as_deref(), password: pw.as_deref(), tls_fingerprint: pin.as_deref() };
         r.sub = Some(crate::probe::probe(&s.url, login, timeout).await.into());
     }
     tracing::info!(url = %kw_config::redacted_url(&typed.url), ok = r.ok, "camera probe");

@@ -76,7 +76,8 @@ fn a_self_signed_camera_is_trusted_on_first_use_and_a_changed_certificate_is_ref
     assert_eq!(r["tls_fingerprint"], second.fingerprint.as_str(), "{r}");
     assert!(r["error"].as_str().unwrap().contains("changed"), "{r}");
     // Back to the system's authorities: a self-signed certificate is not trusted then.
-    let (st, body) = api.put("/api/cameras/porch", &json!({"name": "porch", "url": url, "tls_fingerprint": ""})).status_json();
+    let (st, body) =
+        api.put("/api/cameras/porch", &json!({"name": "porch", "url": url, "tls_fingerprint": ""})).status_json();
     assert_eq!(st, 200, "{body}");
     assert!(body["tls_fingerprint"].is_null(), "{body}");
     assert!(!std::fs::read_to_string(&config).unwrap().contains("tls_fingerprint"));

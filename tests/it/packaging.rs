@@ -34,11 +34,7 @@ fn mode(p: &Path) -> u32 {
 /// Runs a maintainer script from the package's control area in dry-run mode against `root`.
 fn script(control: &Path, root: &Path, name: &str, args: &[&str]) -> String {
     ok(run_with_timeout(
-        Command::new("sh")
-            .arg(control.join(name))
-            .args(args)
-            .env("DPKG_ROOT", root)
-            .env("KEEPWATCH_DRY_RUN", "1"),
+        Command::new("sh").arg(control.join(name)).args(args).env("DPKG_ROOT", root).env("KEEPWATCH_DRY_RUN", "1"),
         Duration::from_secs(60),
     ))
 }
@@ -100,8 +96,8 @@ fn the_debian_package_installs_into_a_scratch_root_and_its_unit_verifies() {
     let dir = tempfile::tempdir().unwrap();
     let deb = build_deb(dir.path());
 
-    let fields = ok(Command::new("dpkg-deb").args(["-f"]).arg(&deb).args(["Package", "Depends", "Section"]).output()
-        .unwrap());
+    let fields =
+        ok(Command::new("dpkg-deb").args(["-f"]).arg(&deb).args(["Package", "Depends", "Section"]).output().unwrap());
     assert!(fields.contains("Package: keepwatch"), "{fields}");
     assert!(fields.contains("adduser"), "postinst creates the user with adduser: {fields}");
 

@@ -33,7 +33,10 @@ fn the_camera_form_offers_an_untrusted_certificate_to_accept() {
         Duration::from_secs(120),
     );
     let text = std::fs::read_to_string(&config).unwrap();
-    assert!(text.contains("name = \"porch\"") && text.contains(&format!("tls_fingerprint = \"{}\"", cert.fingerprint)), "{text}");
+    assert!(
+        text.contains("name = \"porch\"") && text.contains(&format!("tls_fingerprint = \"{}\"", cert.fingerprint)),
+        "{text}"
+    );
     assert!(!text.contains("garten"), "the cancelled form wrote nothing: {text}");
     kw.expect_streaming(&["porch"], Duration::from_secs(60));
     kw.stop_ok();

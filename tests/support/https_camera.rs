@@ -123,8 +123,10 @@ fn serve(config: Arc<rustls::ServerConfig>, tcp: std::net::TcpStream, picture: &
         }
         head.push(byte[0]);
     }
-    let answer =
-        format!("HTTP/1.1 200 OK\r\nContent-Type: image/jpeg\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", picture.len());
+    let answer = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: image/jpeg\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        picture.len()
+    );
     tls.write_all(answer.as_bytes())?;
     tls.write_all(picture)?;
     tls.flush()?;

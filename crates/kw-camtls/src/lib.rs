@@ -184,9 +184,9 @@ impl ServerCertVerifier for Verifier {
         self.seen.record(seen, refusal.clone());
         match refusal {
             None => Ok(ServerCertVerified::assertion()),
-            Some(r) => Err(rustls::Error::InvalidCertificate(rustls::CertificateError::Other(rustls::OtherError(
-                Arc::new(r),
-            )))),
+            Some(r) => {
+                Err(rustls::Error::InvalidCertificate(rustls::CertificateError::Other(rustls::OtherError(Arc::new(r)))))
+            }
         }
     }
 

@@ -11,7 +11,8 @@ const HEX: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccdde
 #[test]
 fn fingerprints_are_read_in_any_common_spelling_and_stored_in_one() {
     let path = Path::new("/etc/keepwatch/keepwatch.toml");
-    let colons: String = HEX.as_bytes().chunks(2).map(|p| std::str::from_utf8(p).unwrap()).collect::<Vec<_>>().join(":");
+    let colons: String =
+        HEX.as_bytes().chunks(2).map(|p| std::str::from_utf8(p).unwrap()).collect::<Vec<_>>().join(":");
     for spelling in [format!("sha256:{HEX}"), format!("SHA256:{}", colons.to_uppercase())] {
         let config = parse(&format!("{CAMERA}tls_fingerprint = \"{spelling}\"\n"), path).unwrap();
         assert_eq!(config.cameras[0].tls_fingerprint.as_deref(), Some(format!("sha256:{HEX}").as_str()));
