@@ -40,6 +40,8 @@ struct RunningCamera {
 /// The live set of cameras.
 pub struct Cameras {
     store: Arc<Store>,
+    /// Object detection's models and global budget, shared by every camera.
+    objects: Arc<crate::objects::Engine>,
     clock: SharedClock,
     sink: EventSink,
     running: HashMap<String, RunningCamera>,
@@ -48,7 +50,13 @@ pub struct Cameras {
 
 impl Cameras {
     pub fn new(store: Arc<Store>, clock: SharedClock, sink: EventSink) -> Self {
-        Cameras { store, clock, sink, running: HashMap::new(), dir: Directory::default() }
+        let objects = Arc::new(crate::objects::Engine::new(clock.clone(), kw_config::ObjectsBudget::default().max_per_second));
+        Cameras { store, objects, clock, sink, running: HashMap::new(), dir: Directory::default() }
+    }
+
+    /// `[objects] max_per_second`: inferences per second, all cameras together.
+    pub fn set_objects_budget(&self, budget: &kw_config::ObjectsBudget) {
+        self.objects.set_global(budget.max_per_second);
     }
 
     /// The view readers (HTTP, health, metrics) get.
@@ -100,9 +108,16 @@ impl Cameras {
         let signal = Arc::new(MotionSignal::default());
         let camera_events = detection::start_camera_events(c, &self.sink, &signal, &main.status, &self.clock);
         let watched = sub.as_ref().map(|s| &s.hub).unwrap_or(&main.hub);
-        let motion = detection::start_motion(c, &*source, sub.is_some(), watched, &self.sink, &signal);
+        // `record = "objects"` records while object detection sees something, not while anything moves.
+        let objects_signal = (c.record == kw_config::RecordMode::Objects).then(|| Arc::new(MotionSignal::default()));
+        let objects = detection::start_objects(c, &self.objects, &self.sink, objects_signal.clone());
+        let looking = objects.is_some();
+        let motion = detection::start_motion(c, &*source, sub.is_some(), watched, &self.sink, &signal, objects);
         let detecting = motion.is_some() || camera_events;
-        let gate_signal = detecting.then_some(&signal);
+        let gate_signal = match &objects_signal {
+            Some(s) => (looking && motion.is_some()).then_some(s),
+            None => detecting.then_some(&signal),
+        };
         let recorder = recording::start(c, &self.store, &self.clock, &main.hub, &stats, gate_signal);
         let main = main.run(c.name.clone(), source, &self.clock);
         tracing::info!(camera = %c.name, url = %kw_config::redacted_url(&c.url), "camera started");

@@ -48,8 +48,13 @@ pub(super) async fn serve(
     set_alert_scope(&alerts, &cfg);
     let alerts_task = alerts.clone().spawn();
     let mut commands = alerts.commands();
-    let forward_task = tokio::spawn(crate::alerting::forward(alerts.clone(), sink.store().clone(), sink.subscribe()));
     let (mut watcher, config_rx) = ConfigWatcher::new(&config, cfg.clone());
+    let forward_task = tokio::spawn(crate::alerting::forward(
+        alerts.clone(),
+        sink.store().clone(),
+        sink.subscribe(),
+        config_rx.clone(),
+    ));
     let watched = crate::health::Watched {
         cameras: cameras.directory(),
         store: store.clone(),
@@ -223,6 +228,7 @@ fn open_alerts(
 fn apply(cameras: &mut Cameras, alerts: &kw_notify::Alerts, cfg: &Effective) {
     set_alert_scope(alerts, cfg);
     let wanted = crate::alerting::effective_cameras(alerts, &cfg.cameras);
+    cameras.set_objects_budget(&cfg.objects);
     tokio::task::block_in_place(|| cameras.apply(&wanted));
 }
 

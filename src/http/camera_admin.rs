@@ -39,13 +39,14 @@ pub struct CameraSettings {
     pub sub_url: Option<String>,
     pub username: Option<String>,
     pub has_password: bool,
-    /// `continuous`, `motion` or `off`
+    /// `continuous`, `motion`, `off` or `objects`
     pub record: String,
     /// e.g. `50GB`
     pub max_size: Option<String>,
     /// e.g. `7d`
     pub max_age: Option<String>,
     pub motion: MotionSettings,
+    pub objects: super::camera_objects::ObjectsSettings,
 }
 
 #[derive(Serialize, Deserialize, ToSchema, Default)]
@@ -84,6 +85,7 @@ pub struct CameraForm {
     pub max_size: Option<String>,
     pub max_age: Option<String>,
     pub motion: Option<MotionSettings>,
+    pub objects: Option<super::camera_objects::ObjectsSettings>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -128,6 +130,7 @@ fn settings(c: &CameraConfig) -> CameraSettings {
                     .collect(),
             ),
         },
+        objects: super::camera_objects::settings(&c.objects),
     }
 }
 
@@ -212,7 +215,7 @@ fn apply_form(mut base: CameraConfig, form: CameraForm) -> Result<CameraConfig, 
     }
     if let Some(r) = opt_text(&form.record) {
         base.record = r.parse::<RecordMode>().map_err(|_| {
-            ApiError::bad_field("record", format!("record: expected continuous, motion or off, found {r:?}"))
+            ApiError::bad_field("record", format!("record: expected continuous, motion, off or objects, found {r:?}"))
         })?;
     }
     base.max_size = match opt_text(&form.max_size) {
@@ -266,6 +269,9 @@ fn apply_form(mut base: CameraConfig, form: CameraForm) -> Result<CameraConfig, 
             }
             cur.zones = out;
         }
+    }
+    if let Some(o) = form.objects {
+        super::camera_objects::apply(&mut base.objects, o)?;
     }
     Ok(base)
 }

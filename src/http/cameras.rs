@@ -121,6 +121,7 @@ pub fn record_name(m: kw_config::RecordMode) -> &'static str {
         kw_config::RecordMode::Continuous => "continuous",
         kw_config::RecordMode::Motion => "motion",
         kw_config::RecordMode::Off => "off",
+        kw_config::RecordMode::Objects => "objects",
     }
 }
 

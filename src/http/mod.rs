@@ -17,6 +17,7 @@
 pub mod alerts;
 pub mod auth;
 pub mod camera_admin;
+pub mod camera_objects;
 pub mod cameras;
 pub mod conn;
 pub mod error;

@@ -231,6 +231,9 @@ impl Pipeline {
                 return;
             }
         };
+        if let (Some(objects), Some(region)) = (&self.s.objects, out.region) {
+            objects.offer(t, &picture, Some([region.x, region.y, region.w, region.h]));
+        }
         let wanted = out.best && t.saturating_sub(self.last_jpeg_t) >= JPEG_EVERY;
         let jpeg = wanted.then(|| picture.to_rgb().and_then(|rgb| kw_codec::jpeg::encode(&rgb)).ok());
         self.analysed(t, out, jpeg.flatten());
@@ -314,6 +317,9 @@ impl Pipeline {
                 match self.sink.start(&new) {
                     Ok(open) => {
                         tracing::info!(camera = %cam, event = open.id, "motion started");
+                        if let Some(objects) = &self.s.objects {
+                            objects.event_started(&open, info.start);
+                        }
                         self.event = Some(open);
                     }
                     Err(e) => tracing::error!(camera = %cam, "cannot store a motion event: {e}"),
@@ -333,6 +339,9 @@ impl Pipeline {
                 let region = Some(info.best_region.to_array());
                 // The last improvement is not announced separately: the end announces the event.
                 let _ = self.sink.store().improve(open.id, f64::from(info.score), region, jpeg.as_deref());
+                if let Some(objects) = &self.s.objects {
+                    objects.event_ended(&open);
+                }
                 if let Err(e) = self.sink.finish(&open, end) {
                     tracing::error!(camera = %cam, "cannot end motion event {}: {e}", open.id);
                 }

@@ -49,6 +49,7 @@ fn quiet_scenes_decode_key_frames_only_and_an_object_switches_to_every_frame() {
         camera: "yard".into(),
         detector: kw_motion::DetectorConfig::default(),
         keyframes_only: false,
+        objects: None,
         post_roll: Duration::from_secs(5),
     };
     let running =

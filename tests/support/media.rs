@@ -241,6 +241,33 @@ pub fn motion_clip() -> PathBuf {
     })
 }
 
+/// Length of [`person_clip`] in seconds (it loops in the RTSP server: one walk per loop).
+pub const PERSON_CLIP_SECONDS: u32 = 20;
+
+/// The same still scene as [`motion_clip`], with a person walking through instead of a box: a 160×160
+/// photograph of a person (kw-objects' `astronaut.png` fixture; NASA, public domain) crosses from left to
+/// right between 4 s and 14 s. Object detection must call it a person. Cached like [`clip`].
+pub fn person_clip() -> PathBuf {
+    let name = format!("r{PERSON_RECIPE}-person-h264-640x360-10fps-{PERSON_CLIP_SECONDS}s-gop10-nobf-noaudio.mp4");
+    let picture = Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/kw-objects/tests/fixtures/astronaut.png");
+    cached_clip(&name, |tmp| {
+        let background = "color=c=0x3a4a5a:s=640x360:r=10,drawbox=x=0:y=250:w=640:h=110:c=0x4a5a3a:t=fill,                          drawgrid=w=40:h=40:t=1:c=0xc0c0c0@0.3,drawbox=x=420:y=60:w=80:h=190:c=0x2a3a2a:t=fill";
+        let walk = "[1:v]scale=160:160[p];[0:v][p]overlay=x='-160+(t-4)*80':y=150:enable='between(t,4,14)':shortest=1,                    format=yuv420p";
+        let mut cmd = Command::new("ffmpeg");
+        cmd.args(["-nostdin", "-hide_banner", "-v", "error", "-y"]);
+        cmd.args(["-f", "lavfi", "-i", background]);
+        cmd.args(["-loop", "1", "-framerate", "10", "-i"]).arg(&picture);
+        cmd.args(["-filter_complex", walk, "-t", &PERSON_CLIP_SECONDS.to_string()]);
+        cmd.args(["-c:v", "libx264", "-preset", "veryfast", "-profile:v", "high"]);
+        cmd.args(["-g", "10", "-keyint_min", "10", "-sc_threshold", "0", "-bf", "0"]);
+        cmd.args(["-movflags", "+faststart", "-f", "mp4"]).arg(tmp);
+        cmd
+    })
+}
+
+/// Bump when `person_clip`'s ffmpeg command changes.
+const PERSON_RECIPE: u32 = 1;
+
 /// Bump when `motion_clip`'s ffmpeg command changes.
 const MOTION_RECIPE: u32 = 1;
 

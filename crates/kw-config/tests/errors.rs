@@ -28,7 +28,7 @@ fn bad_keyword() {
     let text = format!("{CAMERA}\n[[cameras]]\nname = \"yard\"\nurl = \"rtsp://cam/2\"\nrecord = \"always\"\n");
     assert_eq!(
         errors(&text),
-        "keepwatch.toml:8: cameras[1].record: expected one of continuous, motion, off, found \"always\""
+        "keepwatch.toml:8: cameras[1].record: expected one of continuous, motion, off, objects, found \"always\""
     );
 }
 

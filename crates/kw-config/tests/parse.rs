@@ -133,7 +133,8 @@ fn demo_config_parses() {
     assert_eq!(config.server.listen.to_string(), "127.0.0.1:8099");
     assert_eq!(config.storage.path, dir.join("store"));
     assert_eq!(config.storage.max_size, Some(2_000_000_000));
-    assert_eq!(config.cameras.len(), 1);
+    assert_eq!(config.cameras.len(), 2);
+    assert!(config.cameras[1].objects.enabled && config.cameras[1].url.contains("object=person"));
     let camera = &config.cameras[0];
     assert_eq!(camera.name, "demo");
     assert_eq!(camera.url, "demo://synthetic");

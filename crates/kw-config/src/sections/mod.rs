@@ -5,6 +5,7 @@
 
 mod camera;
 mod notify;
+mod objects;
 mod server;
 
 use std::path::{Path, PathBuf};
@@ -17,7 +18,7 @@ use crate::reader::{Ctx, Field, Section};
 use crate::secrets::{redacted_url, UrlParts};
 
 /// Top-level keys.
-const ROOT_KEYS: [&str; 5] = ["server", "storage", "cameras", "notify", "alerts"];
+const ROOT_KEYS: [&str; 6] = ["server", "storage", "cameras", "notify", "alerts", "objects"];
 /// Keys of `[alerts]`.
 const ALERTS_KEYS: [&str; 2] = ["schedule", "public_url"];
 
@@ -36,7 +37,7 @@ pub(crate) fn parse_config(text: &str, file: &Path) -> Result<Config, ConfigErro
     let storage_section = root.get("storage").and_then(|f| ctx.section(&f));
     let storage = server::parse_storage(&mut ctx, storage_section.as_ref(), &base);
     let cameras = match root.get("cameras") {
-        Some(field) => camera::parse_cameras(&mut ctx, &field),
+        Some(field) => camera::parse_cameras(&mut ctx, &field, &base),
         None => camera::Cameras::default(),
     };
     let notify = match root.get("notify") {
@@ -69,8 +70,13 @@ pub(crate) fn parse_config(text: &str, file: &Path) -> Result<Config, ConfigErro
         }
     }
 
+    let objects = match root.get("objects").and_then(|f| ctx.section(&f)) {
+        Some(section) => objects::parse_budget(&mut ctx, &section),
+        None => crate::model::ObjectsBudget::default(),
+    };
+
     if ctx.diagnostics.is_empty() {
-        Ok(Config { server, storage, cameras: cameras.configs, notify, alerts })
+        Ok(Config { server, storage, cameras: cameras.configs, notify, alerts, objects })
     } else {
         let mut diagnostics = ctx.diagnostics;
         diagnostics.sort_by_key(|d| d.line);

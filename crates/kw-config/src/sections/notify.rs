@@ -5,8 +5,10 @@ use crate::reader::{Ctx, Field, Section};
 
 use super::{check_url, unique_name};
 
-const NOTIFY_KEYS: [&str; 11] =
-    ["name", "kind", "target", "cameras", "events", "cooldown", "discovery_prefix", "commands", "secret", "from", "to"];
+const NOTIFY_KEYS: [&str; 12] = [
+    "name", "kind", "target", "cameras", "events", "cooldown", "discovery_prefix", "commands", "secret", "from", "to",
+    "labels",
+];
 
 /// Keys that only make sense for one kind.
 const KIND_KEYS: [(&str, NotifyKind); 5] = [
@@ -65,6 +67,7 @@ fn parse_notify<'a>(
         secret: None,
         from: None,
         to: Vec::new(),
+        labels: None,
     };
     if let Some(field) = section.get("cameras") {
         notify.cameras = Some(camera_list(ctx, &field, cameras));
@@ -75,6 +78,9 @@ fn parse_notify<'a>(
             ctx.error(&field.span, &field.path, "must name at least one event (leave the key out for all)");
         }
         notify.events = Some(events.iter().filter_map(|e| ctx.keyword(e)).collect());
+    }
+    if let Some(field) = section.get("labels") {
+        notify.labels = super::objects::label_list(ctx, &field);
     }
     if let Some(field) = section.get("cooldown") {
         notify.cooldown = ctx.duration(&field).unwrap_or(DEFAULT_COOLDOWN);
