@@ -41,8 +41,8 @@ impl Label {
 pub fn merge(into: &mut Vec<Label>, more: &[Label]) -> bool {
     let mut added = false;
     for m in more {
-        match into.iter_mut().find(|l| l.label == m.label) {
-            Some(l) if m.score > l.score => *l = m.clone(),
+        match into.iter().position(|l| l.label == m.label) {
+            Some(i) if m.score > into[i].score => into[i] = m.clone(),
             Some(_) => {}
             None if into.len() < MAX_LABELS => {
                 into.push(m.clone());
