@@ -50,7 +50,8 @@ pub struct Cameras {
 
 impl Cameras {
     pub fn new(store: Arc<Store>, clock: SharedClock, sink: EventSink) -> Self {
-        let objects = Arc::new(crate::objects::Engine::new(clock.clone(), kw_config::ObjectsBudget::default().max_per_second));
+        let objects =
+            Arc::new(crate::objects::Engine::new(clock.clone(), kw_config::ObjectsBudget::default().max_per_second));
         Cameras { store, objects, clock, sink, running: HashMap::new(), dir: Directory::default() }
     }
 

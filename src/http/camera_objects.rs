@@ -69,7 +69,10 @@ pub fn apply(cur: &mut ObjectsConfig, form: ObjectsSettings) -> Result<(), ApiEr
     }
     if let Some(a) = form.alert_on.as_deref() {
         cur.alert_on = a.parse::<AlertOn>().map_err(|_| {
-            ApiError::bad_field("objects.alert_on", format!("objects.alert_on: expected objects or motion, found {a:?}"))
+            ApiError::bad_field(
+                "objects.alert_on",
+                format!("objects.alert_on: expected objects or motion, found {a:?}"),
+            )
         })?;
     }
     if let Some(r) = form.max_per_second {
@@ -100,7 +103,10 @@ mod tests {
             model: Some("ignored".into()),
         };
         apply(&mut o, form).unwrap();
-        assert_eq!((o.enabled, o.track.clone(), o.min_score, o.alert_on), (true, vec!["person".into(), "car".into()], 0.6, AlertOn::Motion));
+        assert_eq!(
+            (o.enabled, o.track.clone(), o.min_score, o.alert_on),
+            (true, vec!["person".into(), "car".into()], 0.6, AlertOn::Motion)
+        );
         assert_eq!(settings(&o).track.unwrap().len(), 2);
         for bad in [
             ObjectsSettings { min_score: Some(3.0), ..Default::default() },

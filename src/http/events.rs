@@ -58,11 +58,7 @@ impl From<EventRow> for Event {
             end: e.end.map(crate::timefmt::format),
             score: (e.score * 1000.0).round() / 1000.0,
             region: e.region,
-            labels: e
-                .labels
-                .into_iter()
-                .map(|l| EventLabel { label: l.label, score: l.score, bbox: l.bbox })
-                .collect(),
+            labels: e.labels.into_iter().map(|l| EventLabel { label: l.label, score: l.score, bbox: l.bbox }).collect(),
         }
     }
 }

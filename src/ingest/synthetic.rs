@@ -147,12 +147,11 @@ impl SyntheticSource {
 fn paste(yuv: &mut [u8], (w, h): (usize, usize), sprite: &I420, x: i32, y: i32) {
     let (x, y) = (x & !1, y & !1);
     let (sw, sh) = (sprite.width as i32, sprite.height as i32);
-    let planes = [(0usize, 0usize, w, 1i32), (w * h, sw as usize * sh as usize, w / 2, 2), (
-        w * h + (w / 2) * (h / 2),
-        sw as usize * sh as usize + (sw as usize / 2) * (sh as usize / 2),
-        w / 2,
-        2,
-    )];
+    let planes = [
+        (0usize, 0usize, w, 1i32),
+        (w * h, sw as usize * sh as usize, w / 2, 2),
+        (w * h + (w / 2) * (h / 2), sw as usize * sh as usize + (sw as usize / 2) * (sh as usize / 2), w / 2, 2),
+    ];
     for (dst_off, src_off, dst_stride, div) in planes {
         let (pw, ph) = ((w as i32) / div, (h as i32) / div);
         let (sx0, sy0) = (x / div, y / div);

@@ -108,7 +108,8 @@ impl Worker {
     }
 
     fn frame(&mut self, detector: &Detector, t: WallMicros, mut rgb: kw_codec::Rgb, region: Option<[f32; 4]>) {
-        let found = RgbFrame::new(rgb.width, rgb.height, &rgb.data).and_then(|f| detector.detect(&f, region, &self.opts));
+        let found =
+            RgbFrame::new(rgb.width, rgb.height, &rgb.data).and_then(|f| detector.detect(&f, region, &self.opts));
         let examined = match found {
             Ok(e) => e,
             Err(e) => {

@@ -37,9 +37,9 @@ use std::path::Path;
 pub use edit::ConfigDoc;
 pub use error::{ConfigError, Diagnostic};
 pub use model::{
-    AlertsConfig, CameraConfig, Config, EncodeConfig, Language, MotionConfig, NotifyConfig, NotifyEvent, NotifyKind,
-    ObjectsBudget, ObjectsConfig, AlertOn, OnvifConfig, RecordMode, ServerConfig, StorageConfig, TlsConfig, Zone, ZoneKind, DEFAULT_COOLDOWN, DEFAULT_LISTEN,
-    DEFAULT_STORAGE_PATH,
+    AlertOn, AlertsConfig, CameraConfig, Config, EncodeConfig, Language, MotionConfig, NotifyConfig, NotifyEvent,
+    NotifyKind, ObjectsBudget, ObjectsConfig, OnvifConfig, RecordMode, ServerConfig, StorageConfig, TlsConfig, Zone,
+    ZoneKind, DEFAULT_COOLDOWN, DEFAULT_LISTEN, DEFAULT_STORAGE_PATH,
 };
 pub use net::IpNet;
 pub use schedule::{parse_schedule, Window as ScheduleWindow};

@@ -24,7 +24,8 @@ pub const MAX_PER_CAMERA: i64 = 100_000;
 /// The events tables' schema, versioned in `events_schema` (one row).
 const SCHEMA: Schema = Schema::table("events_schema", MIGRATIONS);
 
-const MIGRATIONS: &[&str] = &["CREATE TABLE events (
+const MIGRATIONS: &[&str] = &[
+    "CREATE TABLE events (
         id       INTEGER PRIMARY KEY AUTOINCREMENT,
         camera   TEXT NOT NULL,
         kind     TEXT NOT NULL,
@@ -37,7 +38,8 @@ const MIGRATIONS: &[&str] = &["CREATE TABLE events (
     CREATE INDEX events_camera_start ON events(camera, start);
     CREATE INDEX events_start ON events(start);",
     // 2: what object detection saw (JSON list of `Label`s, NULL for none).
-    "ALTER TABLE events ADD COLUMN labels TEXT NULL;"];
+    "ALTER TABLE events ADD COLUMN labels TEXT NULL;",
+];
 
 /// One stored event (the HTTP layer turns it into the contract's Event JSON).
 #[derive(Clone, Debug, PartialEq)]

@@ -80,13 +80,13 @@ fn object_text(lang: Language, phase: Phase, camera: &str, when: &str, labels: &
         what = first.to_uppercase() + &what[1..];
     }
     let (title, message) = match (lang, phase) {
-        (Language::En, Phase::Start) => {
-            (format!("{what} at {camera}"), format!("{what} seen at {camera} at {when}."))
-        }
+        (Language::En, Phase::Start) => (format!("{what} at {camera}"), format!("{what} seen at {camera} at {when}.")),
         (Language::En, Phase::End) => {
             (format!("{what} gone: {camera}"), format!("{what} at {camera} (since {when}): the event has ended."))
         }
-        (Language::De, Phase::Start) => (format!("{what} bei {camera}"), format!("{what} bei {camera} erkannt, {when}.")),
+        (Language::De, Phase::Start) => {
+            (format!("{what} bei {camera}"), format!("{what} bei {camera} erkannt, {when}."))
+        }
         (Language::De, Phase::End) => {
             (format!("{what} weg: {camera}"), format!("{what} bei {camera} (seit {when}): das Ereignis ist vorbei."))
         }

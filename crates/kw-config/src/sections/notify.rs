@@ -6,7 +6,17 @@ use crate::reader::{Ctx, Field, Section};
 use super::{check_url, unique_name};
 
 const NOTIFY_KEYS: [&str; 12] = [
-    "name", "kind", "target", "cameras", "events", "cooldown", "discovery_prefix", "commands", "secret", "from", "to",
+    "name",
+    "kind",
+    "target",
+    "cameras",
+    "events",
+    "cooldown",
+    "discovery_prefix",
+    "commands",
+    "secret",
+    "from",
+    "to",
     "labels",
 ];
 

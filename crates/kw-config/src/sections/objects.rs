@@ -45,7 +45,11 @@ pub(super) fn parse_objects<'a>(ctx: &mut Ctx<'a>, section: &Section<'a>, base: 
         let Some(text) = ctx.non_empty_string(&field) else { continue };
         let path = super::resolve(base, text);
         if key == "model" && !text.ends_with(".onnx") {
-            ctx.error(&field.span, &field.path, format!("expected an ONNX file (name ending in .onnx), found {text:?}"));
+            ctx.error(
+                &field.span,
+                &field.path,
+                format!("expected an ONNX file (name ending in .onnx), found {text:?}"),
+            );
             continue;
         }
         if !path.is_file() {
@@ -104,8 +108,9 @@ pub(super) fn label_list<'a>(ctx: &mut Ctx<'a>, field: &Field<'a>) -> Option<Vec
             && name.len() <= MAX_LABEL
             && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b" -_".contains(&b));
         if !ok {
-            let message =
-                format!("expected a label such as \"person\" (lowercase letters, digits, space, - or _), found {name:?}");
+            let message = format!(
+                "expected a label such as \"person\" (lowercase letters, digits, space, - or _), found {name:?}"
+            );
             ctx.error(&f.span, &f.path, message);
         } else if out.iter().any(|n| n == name) {
             ctx.error(&f.span, &f.path, format!("{name:?} is listed twice"));

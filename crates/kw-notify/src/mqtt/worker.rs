@@ -16,8 +16,7 @@ use tokio::sync::Notify;
 use super::conn::Conn;
 use super::{
     camera_topic, client_id, discovery, label_discovery, label_topic, mode_discovery, on_off, options, parse_command,
-    switch_leaf, MqttCommand,
-    DEFAULT_DISCOVERY_PREFIX, MODE_SET_TOPIC, MODE_TOPIC, ROOT, STATUS_TOPIC,
+    switch_leaf, MqttCommand, DEFAULT_DISCOVERY_PREFIX, MODE_SET_TOPIC, MODE_TOPIC, ROOT, STATUS_TOPIC,
 };
 use crate::db::{outbox, Db, Row};
 use crate::event::Phase;
