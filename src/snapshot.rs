@@ -169,6 +169,7 @@ mod tests {
             appear: 0.0,
             visible: n as f64 / f64::from(FPS),
             gop: 2.0,
+            person: false,
         }
     }
 

@@ -486,6 +486,7 @@ mod tests {
             max_size: None,
             max_age: None,
             motion: None,
+            objects: None,
         }
     }
 

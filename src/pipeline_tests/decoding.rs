@@ -32,7 +32,16 @@ fn publish_in_lockstep(hub: &Hub, p: &motion::Running, frames: Vec<Frame>, mut e
 fn quiet_scenes_decode_key_frames_only_and_an_object_switches_to_every_frame() {
     // 160×96 at 10 fps, a key frame every 2 s; the object is in view from 10.3 s to 13.3 s.
     let scene =
-        SyntheticSource { width: 160, height: 96, fps: 10, period: 1000.0, appear: 10.3, visible: 3.0, gop: 2.0 };
+        SyntheticSource {
+        width: 160,
+        height: 96,
+        fps: 10,
+        period: 1000.0,
+        appear: 10.3,
+        visible: 3.0,
+        gop: 2.0,
+        person: false,
+    };
     let mut enc = Encoding::new(&scene).unwrap();
     let frames: Vec<Frame> = (0..300)
         .map(|_| {
