@@ -31,8 +31,7 @@ fn publish_in_lockstep(hub: &Hub, p: &motion::Running, frames: Vec<Frame>, mut e
 #[test]
 fn quiet_scenes_decode_key_frames_only_and_an_object_switches_to_every_frame() {
     // 160×96 at 10 fps, a key frame every 2 s; the object is in view from 10.3 s to 13.3 s.
-    let scene =
-        SyntheticSource {
+    let scene = SyntheticSource {
         width: 160,
         height: 96,
         fps: 10,
