@@ -63,7 +63,8 @@ pub struct CameraInfo {
     pub reconnects: u64,
     /// RFC 3339 time of the newest frame.
     pub last_frame: Option<String>,
-    /// Motion detection: `off`, `on`, or `unavailable: <why>` (e.g. an H.265-only camera)
+    /// Motion detection: `off`, `on`, `unavailable: <why>` (e.g. an H.265-only camera) or `degraded: <why>`
+    /// (it runs but cannot decode many of the frames)
     pub motion: String,
     /// The camera's address without credentials (admins only).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -106,7 +107,10 @@ pub async fn list(State(st): State<Shared>, Extension(p): Extension<Principal>) 
                     None => "off".to_owned(),
                     Some(m) => match m.unavailable() {
                         Some(why) => format!("unavailable: {why}"),
-                        None => "on".to_owned(),
+                        None => match m.degraded() {
+                            Some(why) => format!("degraded: {why}"),
+                            None => "on".to_owned(),
+                        },
                     },
                 },
                 url: p.is_admin().then(|| kw_config::redacted_url(&v.cfg.url)),

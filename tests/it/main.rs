@@ -22,6 +22,7 @@ mod hostile_clients;
 mod http_api;
 mod live_view;
 mod mjpeg_camera;
+mod motion_bframes;
 mod motion_events;
 mod onvif_camera;
 mod record_rtsp;
