@@ -270,3 +270,126 @@ fn live555_bframe_snapshots() {
     }
     kw.stop_ok();
 }
+
+/// live555's answers captured once (`tests/support/live555/capture.py` against the live555 test server
+/// streaming a 4-slices-per-picture clip: the SDP and the first 48 RTP packets, 12 pictures, the marker bit
+/// on every slice), replayed by a fake camera, then RTCP BYE. Needs no live555 build: the quirk's test data.
+#[test]
+fn live555_marker_on_every_slice_replayed_from_capture() {
+    support::require_tools(&["ffmpeg", "ffprobe"]);
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/live555");
+    let sdp = std::fs::read_to_string(data.join("h264-4-slices.sdp")).unwrap();
+    let rtp = std::fs::read(data.join("h264-4-slices.rtp")).unwrap();
+    let port = replaying_camera(sdp, rtp);
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "", &camera("cam", &format!("rtsp://127.0.0.1:{port}/slices"), ""));
+    let mut kw = Keepwatch::start(&config);
+    kw.expect_streaming(&["cam"], Duration::from_secs(60));
+    // A few replays (each ends with BYE, and the next session follows at once).
+    let t0 = Instant::now();
+    while spans(&config, "cam").len() < 3 && t0.elapsed() < Duration::from_secs(40) {
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    kw.stop_ok();
+    let s = spans(&config, "cam");
+    assert!(s.len() >= 2, "sessions: {s:?}\n{}", kw.log_text());
+    let (start, end) = s[0];
+    let out = dir.path().join("replay.mp4");
+    let r = export(&config, "cam", start, end, &out);
+    assert!(r.status.success(), "export: {}", String::from_utf8_lossy(&r.stderr));
+    let frames = support::decoded_video_frames(&out);
+    // 12 pictures of 4 slices each: one sample per picture, not per slice (48).
+    assert!((11..=12).contains(&frames), "{frames} frames recorded from 12 pictures");
+    let errors = support::ffmpeg_decode_errors(&out);
+    assert!(errors.trim().is_empty(), "ffmpeg: {errors}");
+    assert!((s[1].0 - s[0].1) < 5_000_000, "the next session came {} ms after BYE", (s[1].0 - s[0].1) / 1000);
+}
+
+/// A fake RTSP camera on loopback that answers DESCRIBE with `sdp` and, after PLAY, sends the captured RTP
+/// packets (2-byte length + packet each) interleaved on channel 0, one picture per 40 ms, then RTCP BYE.
+fn replaying_camera(sdp: String, rtp: Vec<u8>) -> u16 {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let mut packets = Vec::new();
+    let mut i = 0;
+    while i + 2 <= rtp.len() {
+        let n = usize::from(u16::from_be_bytes([rtp[i], rtp[i + 1]]));
+        packets.push(rtp[i + 2..i + 2 + n].to_vec());
+        i += 2 + n;
+    }
+    std::thread::spawn(move || {
+        for conn in listener.incoming().take(20) {
+            let Ok(conn) = conn else { continue };
+            let (sdp, packets) = (sdp.clone(), packets.clone());
+            std::thread::spawn(move || {
+                let _ = conn.set_read_timeout(Some(Duration::from_secs(20)));
+                let mut w = conn.try_clone().unwrap();
+                let mut r = BufReader::new(conn);
+                loop {
+                    let mut head = Vec::new();
+                    loop {
+                        let mut line = String::new();
+                        if r.read_line(&mut line).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        if line.trim().is_empty() {
+                            break;
+                        }
+                        head.push(line.trim().to_owned());
+                    }
+                    let Some(first) = head.first().cloned() else { continue };
+                    let header = |name: &str| {
+                        head.iter()
+                            .find_map(|l| l.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case(name)))
+                            .map(|(_, v)| v.trim().to_owned())
+                    };
+                    let len: usize = header("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
+                    let mut body = vec![0; len];
+                    let _ = r.read_exact(&mut body);
+                    let cseq = header("cseq").unwrap_or_default();
+                    let url = first.split(' ').nth(1).unwrap_or_default().to_owned();
+                    let method = first.split(' ').next().unwrap_or_default().to_owned();
+                    let answer = match method.as_str() {
+                        "DESCRIBE" => format!(
+                            "RTSP/1.0 200 OK\r\nCSeq: {cseq}\r\nContent-Base: {url}/\r\nContent-Type: application/sdp\r\n\
+                             Content-Length: {}\r\n\r\n{sdp}",
+                            sdp.len()
+                        ),
+                        "SETUP" => format!(
+                            "RTSP/1.0 200 OK\r\nCSeq: {cseq}\r\nTransport: RTP/AVP/TCP;unicast;interleaved=0-1\r\n\
+                             Session: 4B1D;timeout=60\r\n\r\n"
+                        ),
+                        "PLAY" => format!("RTSP/1.0 200 OK\r\nCSeq: {cseq}\r\nSession: 4B1D\r\nRange: npt=0.000-\r\n\r\n"),
+                        _ => format!("RTSP/1.0 200 OK\r\nCSeq: {cseq}\r\nPublic: DESCRIBE, SETUP, PLAY, TEARDOWN\r\n\r\n"),
+                    };
+                    if w.write_all(answer.as_bytes()).is_err() {
+                        return;
+                    }
+                    if method == "PLAY" {
+                        let mut last_ts = None;
+                        for p in &packets {
+                            let ts = p.get(4..8).map(|b| b.to_vec());
+                            if last_ts.is_some() && ts != last_ts {
+                                std::thread::sleep(Duration::from_millis(40));
+                            }
+                            last_ts = ts;
+                            let mut frame = vec![b'$', 0];
+                            frame.extend_from_slice(&(p.len() as u16).to_be_bytes());
+                            frame.extend_from_slice(p);
+                            if w.write_all(&frame).is_err() {
+                                return;
+                            }
+                        }
+                        // RTCP BYE (RFC 3550 §6.6) from the stream's SSRC, on the RTCP channel.
+                        let ssrc = packets.first().and_then(|p| p.get(8..12)).unwrap_or(&[0; 4]).to_vec();
+                        let mut bye = vec![b'$', 1, 0, 8, 0x81, 203, 0, 1];
+                        bye.extend_from_slice(&ssrc);
+                        let _ = w.write_all(&bye);
+                    }
+                }
+            });
+        }
+    });
+    port
+}
