@@ -26,7 +26,8 @@ pub const MAX_BYTES: usize = 32 << 20;
 #[derive(Debug)]
 pub struct AccessUnits {
     codec: Codec,
-    held: Option<(SourceFrame, Vec<u8>, usize)>,
+    /// The picture so far: its first piece, the joined data once a second piece came, the pieces.
+    held: Option<(SourceFrame, Option<Vec<u8>>, usize)>,
     /// Pieces that were joined onto an earlier one (for the log: how often the quirk showed).
     pub joined: u64,
 }
@@ -40,12 +41,13 @@ impl AccessUnits {
     /// access unit once `f` shows that it is complete.
     pub fn push(&mut self, f: SourceFrame) -> Option<SourceFrame> {
         if let Some((first, data, pieces)) = self.held.as_mut() {
+            let len = data.as_ref().map_or(first.data.len(), Vec::len);
             let continues = f.ts == first.ts
                 && !begins_access_unit(self.codec, &f.data)
                 && *pieces < MAX_SLICES
-                && data.len() + f.data.len() <= MAX_BYTES;
+                && len + f.data.len() <= MAX_BYTES;
             if continues {
-                data.extend_from_slice(&f.data);
+                data.get_or_insert_with(|| first.data.to_vec()).extend_from_slice(&f.data);
                 *pieces += 1;
                 first.loss |= f.loss;
                 self.joined += 1;
@@ -53,15 +55,14 @@ impl AccessUnits {
             }
         }
         let done = self.flush();
-        let data = f.data.to_vec();
-        self.held = Some((f, data, 1));
+        self.held = Some((f, None, 1));
         done
     }
 
     /// The access unit held back, if any (the session ended).
     pub fn flush(&mut self) -> Option<SourceFrame> {
-        let (mut f, data, pieces) = self.held.take()?;
-        if pieces > 1 {
+        let (mut f, joined, _) = self.held.take()?;
+        if let Some(data) = joined {
             f.data = bytes::Bytes::from(data);
         }
         Some(f)

@@ -135,91 +135,79 @@ impl From<IngestError> for StartError {
 impl RtspSource {
     /// One session: DESCRIBE, SETUP of the video (and audio) track over TCP, or UDP when `udp`, PLAY.
     async fn start(&self, udp: bool) -> Result<SourceStream, StartError> {
-        {
-            let creds = match (&self.addr.username, &self.addr.password) {
-                (Some(u), p) => Some(Credentials { username: u.clone(), password: p.clone().unwrap_or_default() }),
-                (None, Some(p)) => Some(Credentials { username: String::new(), password: p.clone() }),
-                (None, None) => None,
-            };
-            let opts =
-                SessionOptions::default().creds(creds).user_agent(format!("keepwatch/{}", env!("CARGO_PKG_VERSION")));
-            let mut session = Session::describe(self.addr.url.clone(), opts).await.map_err(classify)?;
-            let streams = session.streams();
-            let Some(vi) =
-                streams.iter().position(|s| s.media() == "video" && video_codec(s.encoding_name()).is_some())
-            else {
-                let offered: Vec<String> =
-                    streams.iter().map(|s| format!("{}/{}", s.media(), s.encoding_name())).collect();
-                return Err(StartError::Other(if streams.iter().any(|s| s.media() == "video") {
-                    IngestError::Unsupported(format!("video codec; the camera offers {}", offered.join(", ")))
-                } else {
-                    IngestError::NoVideo(if offered.is_empty() { "no streams".into() } else { offered.join(", ") })
-                }));
-            };
-            let vcodec = video_codec(streams[vi].encoding_name()).unwrap_or(Codec::H264);
-            let ai = streams.iter().position(|s| s.media() == "audio" && audio_codec(s.encoding_name()).is_some());
-            let acodec = ai.and_then(|i| audio_codec(streams[i].encoding_name()));
-            let tcp = || {
-                SetupOptions::default().transport(if udp {
-                    Transport::Udp(UdpTransportOptions::default())
-                } else {
-                    Transport::Tcp(TcpTransportOptions::default())
-                })
-            };
-            match session.setup(vi, tcp()).await {
-                Ok(()) => {}
-                Err(e) if !udp && e.status_code() == Some(UNSUPPORTED_TRANSPORT) => return Err(StartError::TcpRefused),
-                Err(e) => return Err(classify(e).into()),
-            }
-            let mut audio = None;
-            if let (Some(ai), Some(acodec)) = (ai, acodec) {
-                // A camera whose audio track fails to set up still records video.
-                match session.setup(ai, tcp()).await {
-                    Ok(()) => audio = Some((ai, acodec)),
-                    Err(e) => tracing::warn!("audio track not recorded: {}", classify(e)),
-                }
-            }
-            let mut video = session.streams()[vi].parameters().and_then(|p| match p {
-                ParametersRef::Video(v) => Some(video_params(vcodec, v)),
-                _ => None,
-            });
-            let audio_p = audio.and_then(|(i, c)| match session.streams()[i].parameters() {
-                Some(ParametersRef::Audio(a)) => Some(audio_params(c, a)),
-                _ => None,
-            });
-            let audio_i = audio.filter(|_| audio_p.is_some()).map(|(i, _)| i);
-            let playing = session
-                .play(PlayOptions::default().initial_timestamp(InitialTimestampPolicy::Permissive))
-                .await
-                .map_err(classify)?;
-            let demuxed = playing.demuxed().map_err(classify)?;
-            let pump = Pump {
-                demuxed,
-                vi,
-                vcodec,
-                audio_i,
-                vparams: video.take(),
-                aparams: audio_p,
-                announced: false,
-                pictures: AccessUnits::new(vcodec),
-                queue: VecDeque::new(),
-                over: false,
-            };
-            let stream = futures::stream::unfold(pump, |mut pump| async move {
-                let next = pump.next().await?;
-                Some((next, pump))
-            });
-            let flat = stream
-                // After an error the session is over: stop, so the supervisor reconnects.
-                .scan(false, |failed, r| {
-                    if *failed {
-                        return futures::future::ready(None);
-                    }
-                    *failed = r.is_err();
-                    futures::future::ready(Some(r))
-                });
-            Ok(Box::pin(flat) as SourceStream)
+        let creds = match (&self.addr.username, &self.addr.password) {
+            (Some(u), p) => Some(Credentials { username: u.clone(), password: p.clone().unwrap_or_default() }),
+            (None, Some(p)) => Some(Credentials { username: String::new(), password: p.clone() }),
+            (None, None) => None,
+        };
+        let opts =
+            SessionOptions::default().creds(creds).user_agent(format!("keepwatch/{}", env!("CARGO_PKG_VERSION")));
+        let mut session = Session::describe(self.addr.url.clone(), opts).await.map_err(classify)?;
+        let streams = session.streams();
+        let Some(vi) = streams.iter().position(|s| s.media() == "video" && video_codec(s.encoding_name()).is_some())
+        else {
+            let offered: Vec<String> = streams.iter().map(|s| format!("{}/{}", s.media(), s.encoding_name())).collect();
+            return Err(StartError::Other(if streams.iter().any(|s| s.media() == "video") {
+                IngestError::Unsupported(format!("video codec; the camera offers {}", offered.join(", ")))
+            } else {
+                IngestError::NoVideo(if offered.is_empty() { "no streams".into() } else { offered.join(", ") })
+            }));
+        };
+        let vcodec = video_codec(streams[vi].encoding_name()).unwrap_or(Codec::H264);
+        let ai = streams.iter().position(|s| s.media() == "audio" && audio_codec(s.encoding_name()).is_some());
+        let acodec = ai.and_then(|i| audio_codec(streams[i].encoding_name()));
+        let transport = || {
+            SetupOptions::default().transport(if udp {
+                Transport::Udp(UdpTransportOptions::default())
+            } else {
+                Transport::Tcp(TcpTransportOptions::default())
+            })
+        };
+        match session.setup(vi, transport()).await {
+            Ok(()) => {}
+            Err(e) if !udp && e.status_code() == Some(UNSUPPORTED_TRANSPORT) => return Err(StartError::TcpRefused),
+            Err(e) => return Err(classify(e).into()),
         }
+        let mut audio = None;
+        if let (Some(ai), Some(acodec)) = (ai, acodec) {
+            // A camera whose audio track fails to set up still records video.
+            match session.setup(ai, transport()).await {
+                Ok(()) => audio = Some((ai, acodec)),
+                Err(e) => tracing::warn!("audio track not recorded: {}", classify(e)),
+            }
+        }
+        let mut video = session.streams()[vi].parameters().and_then(|p| match p {
+            ParametersRef::Video(v) => Some(video_params(vcodec, v)),
+            _ => None,
+        });
+        let audio_p = audio.and_then(|(i, c)| match session.streams()[i].parameters() {
+            Some(ParametersRef::Audio(a)) => Some(audio_params(c, a)),
+            _ => None,
+        });
+        let audio_i = audio.filter(|_| audio_p.is_some()).map(|(i, _)| i);
+        let playing = session
+            .play(PlayOptions::default().initial_timestamp(InitialTimestampPolicy::Permissive))
+            .await
+            .map_err(classify)?;
+        let demuxed = playing.demuxed().map_err(classify)?;
+        let pump = Pump {
+            demuxed,
+            vi,
+            vcodec,
+            audio_i,
+            vparams: video.take(),
+            aparams: audio_p,
+            announced: false,
+            pictures: AccessUnits::new(vcodec),
+            queue: VecDeque::new(),
+            over: false,
+        };
+        let stream = futures::stream::unfold(pump, |mut pump| async move {
+            let next = pump.next().await?;
+            Some((next, pump))
+        });
+        // The pump ends after its error: the session is over, so the supervisor reconnects.
+        Ok(Box::pin(stream) as SourceStream)
     }
 }
 
@@ -334,7 +322,10 @@ impl Pump {
             self.queue.push_back(Ok(SourceEvent::Frame(last)));
         }
         if self.pictures.joined > 0 {
-            tracing::debug!("{} slices joined into their pictures (live555 marker on every slice)", self.pictures.joined);
+            tracing::debug!(
+                "{} slices joined into their pictures (live555 marker on every slice)",
+                self.pictures.joined
+            );
         }
         self.queue.push_back(Err(why));
         self.over = true;

@@ -76,7 +76,8 @@ fn live555_matrix_records_every_cell_frame_exact() {
             audio.as_ref().map(|(k, f)| (*k, f.as_path())),
             None,
         );
-        if c.udp { &mut udp_streams } else { &mut tcp_streams }.push(arg);
+        let list = if c.udp { &mut udp_streams } else { &mut tcp_streams };
+        list.push(arg);
     }
     // A camera that goes silent 3 s into each session, and one keepwatch cannot record.
     let plain = live555::es_clip(&EsSpec::default());
