@@ -11,8 +11,8 @@
 //! the camera has none.
 
 use super::rtsp::RtspSource;
-use super::{CameraAddr, ConnectFuture, IngestError, Source};
 use super::still::CameraStill;
+use super::{CameraAddr, ConnectFuture, IngestError, Source};
 use std::sync::{Arc, Mutex};
 
 /// Which of the camera's streams a source records.
@@ -90,7 +90,8 @@ impl OnvifSource {
             );
             return None;
         }
-        let addr = CameraAddr::parse(url.as_str(), self.addr.username.as_deref(), self.addr.password.as_deref()).ok()?;
+        let addr =
+            CameraAddr::parse(url.as_str(), self.addr.username.as_deref(), self.addr.password.as_deref()).ok()?;
         super::http::poll::SnapshotPage::new(addr).ok()
     }
 
@@ -187,7 +188,10 @@ mod tests {
         assert_eq!(device_url(&a).unwrap(), "http://10.0.0.5:8000/onvif/device_service");
         assert_eq!(credentials(&a).map(|c| c.username), Some("admin".into()));
         let e = map_error(kw_onvif::Error::Auth("the camera refused the username or password".into()));
-        assert!(matches!(e, IngestError::Auth(_)) && e.to_string().starts_with("wrong username or password: ONVIF"), "{e}");
+        assert!(
+            matches!(e, IngestError::Auth(_)) && e.to_string().starts_with("wrong username or password: ONVIF"),
+            "{e}"
+        );
         let u = url::Url::parse("rtsp://h:554/live?user=admin&password=x").unwrap();
         assert_eq!(loggable(&u), "rtsp://h:554/live");
     }

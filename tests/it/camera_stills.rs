@@ -44,7 +44,11 @@ fn an_h265_onvif_camera_without_sub_stream_snapshots_through_its_snapshot_page()
     let jpeg = make_pictures(320, 240, 1).remove(0);
     device.h265_only_with_snapshot(jpeg.clone());
     let dir = tempfile::tempdir().unwrap();
-    let cam = camera("hevc", &format!("onvif://admin:d-pw@127.0.0.1:{}", device.port), "\n[cameras.motion]\nenabled = false\n");
+    let cam = camera(
+        "hevc",
+        &format!("onvif://admin:d-pw@127.0.0.1:{}", device.port),
+        "\n[cameras.motion]\nenabled = false\n",
+    );
     let config = write_config(dir.path(), "", &cam);
     let token = create_token(&config, "t", "viewer", None);
     let mut kw = Keepwatch::start(&config);

@@ -130,9 +130,8 @@ fn live555_matrix_records_every_cell_frame_exact() {
          |---|---|---|---|---|---|---|---|\n",
     );
     let mut failures = Vec::new();
-    let find = |name: &str| {
-        cams.as_array().and_then(|a| a.iter().find(|c| c["name"] == name)).cloned().unwrap_or_default()
-    };
+    let find =
+        |name: &str| cams.as_array().and_then(|a| a.iter().find(|c| c["name"] == name)).cloned().unwrap_or_default();
     for (c, snap) in cells.iter().zip(&snapshots) {
         let mut o = judge(c, &config, dir.path(), snap);
         let counted = find(c.name)["frames"].as_u64().unwrap_or(0);

@@ -200,13 +200,10 @@ pub fn ts_clip() -> PathBuf {
 /// MD5s of the decoded video frames of a file (`ffmpeg -f framemd5`), in output order.
 pub fn frame_hashes(path: &Path) -> Vec<String> {
     let out = run_with_timeout(
-        Command::new("ffmpeg").args(["-nostdin", "-v", "error", "-i"]).arg(path).args([
-            "-map",
-            "0:v:0",
-            "-f",
-            "framemd5",
-            "-",
-        ]),
+        Command::new("ffmpeg")
+            .args(["-nostdin", "-v", "error", "-i"])
+            .arg(path)
+            .args(["-map", "0:v:0", "-f", "framemd5", "-"]),
         Duration::from_secs(300),
     );
     String::from_utf8_lossy(&out.stdout)
@@ -219,15 +216,10 @@ pub fn frame_hashes(path: &Path) -> Vec<String> {
 /// Decoded audio as signed 16-bit samples (`ffmpeg -f s16le`).
 pub fn audio_samples(path: &Path) -> Vec<u8> {
     let out = run_with_timeout(
-        Command::new("ffmpeg").args(["-nostdin", "-v", "error", "-i"]).arg(path).args([
-            "-map",
-            "0:a:0",
-            "-ac",
-            "1",
-            "-f",
-            "s16le",
-            "-",
-        ]),
+        Command::new("ffmpeg")
+            .args(["-nostdin", "-v", "error", "-i"])
+            .arg(path)
+            .args(["-map", "0:a:0", "-ac", "1", "-f", "s16le", "-"]),
         Duration::from_secs(300),
     );
     out.stdout
@@ -242,7 +234,14 @@ pub fn contiguous_in(source: &[String], run: &[String]) -> Option<usize> {
 }
 
 /// One stream the server offers: `name,kind,file,fps[,akind,afile][,silent=S]` (see the C++ program).
-pub fn stream_arg(name: &str, kind: &str, file: &Path, fps: u32, audio: Option<(&str, &Path)>, silent: Option<u32>) -> String {
+pub fn stream_arg(
+    name: &str,
+    kind: &str,
+    file: &Path,
+    fps: u32,
+    audio: Option<(&str, &Path)>,
+    silent: Option<u32>,
+) -> String {
     let mut s = format!("{name},{kind},{},{fps}", file.display());
     if let Some((k, f)) = audio {
         s += &format!(",{k},{}", f.display());

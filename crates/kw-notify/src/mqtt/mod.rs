@@ -181,10 +181,8 @@ fn entity_configs(prefix: &str, camera: &str, remove: bool, commands: bool) -> V
 /// camera `front-door` gave `binary_sensor.front_door_motion`), spelled out for `default_entity_id`, whose
 /// value must already be a valid entity id.
 fn default_entity_id(component: &str, object_id: &str) -> String {
-    let slug: String = object_id
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
-        .collect();
+    let slug: String =
+        object_id.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' }).collect();
     format!("{component}.{slug}")
 }
 
@@ -338,8 +336,10 @@ mod tests {
         assert_eq!(sw["command_topic"], "keepwatch/front-door/motion_detection/set");
         assert_eq!(sw["default_entity_id"], "switch.front_door_motion_detection");
         let mode: serde_json::Value = serde_json::from_str(&mode_discovery("homeassistant").1).unwrap();
-        assert_eq!((mode["object_id"].as_str(), mode["default_entity_id"].as_str()),
-            (Some("keepwatch_mode"), Some("select.keepwatch_mode")));
+        assert_eq!(
+            (mode["object_id"].as_str(), mode["default_entity_id"].as_str()),
+            (Some("keepwatch_mode"), Some("select.keepwatch_mode"))
+        );
         // The read-only form is cleared.
         assert_eq!(d[4], ("homeassistant/binary_sensor/keepwatch_front-door/recording/config".into(), String::new()));
         assert!(discovery("ha", "x", true, true).iter().all(|(_, p)| p.is_empty()));
