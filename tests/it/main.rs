@@ -15,6 +15,8 @@ mod auth_hardening;
 mod bounds;
 mod camera_admin;
 mod camera_faults;
+mod camera_stills;
+mod compat_matrix;
 mod config_live;
 mod durability;
 mod harness;

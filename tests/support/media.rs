@@ -260,7 +260,7 @@ const MOTION_RECIPE: u32 = 1;
 
 /// `<clips_dir>/name`, made by running `ffmpeg(tmp)` the first time (it writes `tmp`, which is then
 /// renamed into place, so a half-written clip is never used).
-fn cached_clip(name: &str, ffmpeg: impl FnOnce(&Path) -> Command) -> PathBuf {
+pub fn cached_clip(name: &str, ffmpeg: impl FnOnce(&Path) -> Command) -> PathBuf {
     let dir = clips_dir();
     let path = dir.join(name);
     if path.exists() {

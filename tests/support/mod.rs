@@ -10,6 +10,7 @@ pub mod api;
 pub mod browser;
 pub mod http_sink;
 pub mod keepwatch;
+pub mod live555;
 pub mod media;
 pub mod mjpeg_camera;
 pub mod onvif_device;
