@@ -86,6 +86,11 @@ impl Default for MediaLimits {
     }
 }
 
+/// A turn to decode a picture for `p` (a snapshot, or the first picture of a camera probe).
+pub(super) async fn decode_pass(st: &Shared, p: &Principal) -> Result<gate::Pass, ApiError> {
+    pass(&st.media.decodes, p, "snapshot decodes").await
+}
+
 /// Waits for `gate` on behalf of `p`, or answers why not: 429 when `p` has its share, 503 when the server
 /// is at its total, both with `Retry-After: 1`.
 async fn pass(gate: &Gate, p: &Principal, what: &str) -> Result<gate::Pass, ApiError> {
@@ -326,7 +331,7 @@ pub async fn snapshot(
 ) -> Result<Response, ApiError> {
     camera_access(&st, &p, &name).await?;
     let at = q.at.as_deref().map(|v| parse_time("at", v)).transpose()?;
-    let decoding = pass(&st.media.decodes, &p, "snapshot decodes").await?;
+    let decoding = decode_pass(&st, &p).await?;
     let st2 = st.clone();
     let jpeg = tokio::task::spawn_blocking(move || {
         let _decoding = decoding;

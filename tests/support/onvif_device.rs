@@ -69,6 +69,8 @@ struct Shared {
     /// When set, the answer to every SOAP request.
     hostile: Mutex<Option<Arc<String>>>,
     hostile_answers: AtomicU64,
+    /// When set, the manufacturer GetDeviceInformation names (XML text, already escaped).
+    manufacturer: Mutex<Option<String>>,
 }
 
 pub struct OnvifDevice {
@@ -113,6 +115,7 @@ impl OnvifDevice {
             nonce_seq: AtomicU64::new(1),
             hostile: Mutex::new(None),
             hostile_answers: AtomicU64::new(0),
+            manufacturer: Mutex::new(None),
         });
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let s2 = shared.clone();
@@ -146,6 +149,11 @@ impl OnvifDevice {
     /// From now on answers every SOAP request with `text` (`None`: answers normally again).
     pub fn answer_everything_with(&self, text: Option<String>) {
         *self.shared.hostile.lock().unwrap() = text.map(Arc::new);
+    }
+
+    /// From now on names `xml_text` (XML character data, escaped by the caller) as the manufacturer.
+    pub fn say_manufacturer(&self, xml_text: &str) {
+        *self.shared.manufacturer.lock().unwrap() = Some(xml_text.to_owned());
     }
 
     /// How many answers [`OnvifDevice::answer_everything_with`]'s text has been sent as.
@@ -430,7 +438,7 @@ async fn handle(State(s): State<Arc<Shared>>, uri: Uri, headers: HeaderMap, body
         ),
         ("GetDeviceInformation", _) => format!(
             "<tds:GetDeviceInformationResponse><tds:Manufacturer>{}</tds:Manufacturer><tds:Model>{}</tds:Model><tds:FirmwareVersion>V1.0 test</tds:FirmwareVersion><tds:SerialNumber>TEST0001</tds:SerialNumber><tds:HardwareId>88</tds:HardwareId></tds:GetDeviceInformationResponse>",
-            m.manufacturer(),
+            s.manufacturer.lock().unwrap().clone().unwrap_or_else(|| m.manufacturer().to_owned()),
             m.model()
         ),
         ("GetProfiles", _) if uri.path().ends_with("Media2") => format!(
