@@ -221,7 +221,9 @@ mod tests {
         assert!(list_range(Some(now - 6 * DAY), Some(now + 365 * DAY), now).is_ok());
         assert!(list_range(Some(now - 80 * DAY), Some(now - 50 * DAY), now).is_ok());
         // More: a 400 naming the field and the cap.
-        for (start, end) in [(Some(0), None), (Some(now - 32 * DAY), Some(now)), (Some(i64::MIN / 2), Some(i64::MAX / 2))] {
+        for (start, end) in
+            [(Some(0), None), (Some(now - 32 * DAY), Some(now)), (Some(i64::MIN / 2), Some(i64::MAX / 2))]
+        {
             let e = list_range(start, end, now).unwrap_err();
             assert_eq!((e.status.as_u16(), e.field.as_deref()), (400, Some("start")));
             assert!(e.message.contains("31 days"), "{}", e.message);

@@ -206,7 +206,8 @@ impl utoipa::Modify for SecuritySchemes {
                  https). Writes also need the X-CSRF-Token header.",
                 auth::COOKIE,
                 auth::COOKIE_HTTPS
-            ),
+            )
+            .as_str(),
         );
         c.add_security_scheme("session", SecurityScheme::ApiKey(ApiKey::Cookie(session)));
         c.add_security_scheme("token", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));

@@ -85,7 +85,11 @@ impl OnvifSource {
             Ok(i) => {
                 let m = format!("{} {}", i.manufacturer, i.model);
                 let m = m.trim();
-                if m.is_empty() { String::new() } else { kw_logsafe::Untrusted(m).to_string() }
+                if m.is_empty() {
+                    String::new()
+                } else {
+                    kw_logsafe::Untrusted(m).to_string()
+                }
             }
             Err(_) => String::new(),
         };

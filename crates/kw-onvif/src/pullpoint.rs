@@ -381,7 +381,11 @@ pub async fn watch(
                 return Err(Error::Protocol(format!("the camera does not offer PullPoint subscriptions ({f})")));
             }
             Err(e) => {
-                tracing::debug!("events: cannot subscribe ({}); retrying in {} s", OneLine(&e.to_string()), backoff.as_secs());
+                tracing::debug!(
+                    "events: cannot subscribe ({}); retrying in {} s",
+                    OneLine(&e.to_string()),
+                    backoff.as_secs()
+                );
                 if sleep_or_stop(backoff, &mut stop).await || !send(tracker.tick(cam.client().now_ms())).await {
                     return Ok(());
                 }

@@ -89,8 +89,7 @@ fn four_cameras_flapping_leave_exact_gaps_and_leak_nothing() {
     let mut report_lines = Vec::new();
     let mut problems = Vec::new();
     for (cam, (_, outages)) in CAMERAS.iter().zip(&results) {
-        let spans: Vec<(i64, i64)> =
-            spans(&config, cam).into_iter().filter(|&(s, e)| e > start && s < end).collect();
+        let spans: Vec<(i64, i64)> = spans(&config, cam).into_iter().filter(|&(s, e)| e > start && s < end).collect();
         for &(gone, back) in outages {
             // Nothing recorded while the camera was away (frames already sent may land just after `gone`).
             if let Some(x) = spans.iter().find(|&&(s, e)| s < back - 200_000 && e > gone + 500_000) {
