@@ -86,6 +86,11 @@ impl Default for MediaLimits {
     }
 }
 
+/// A turn to decode a picture for `p` (a snapshot, or the first picture of a camera probe).
+pub(super) async fn decode_pass(st: &Shared, p: &Principal) -> Result<gate::Pass, ApiError> {
+    pass(&st.media.decodes, p, "snapshot decodes").await
+}
+
 /// Waits for `gate` on behalf of `p`, or answers why not: 429 when `p` has its share, 503 when the server
 /// is at its total, both with `Retry-After: 1`.
 async fn pass(gate: &Gate, p: &Principal, what: &str) -> Result<gate::Pass, ApiError> {
@@ -331,7 +336,7 @@ pub async fn snapshot(
     if let Some(jpeg) = still.as_ref().and_then(|s| s.latest()) {
         return Ok(jpeg_answer(jpeg.to_vec()));
     }
-    let decoding = pass(&st.media.decodes, &p, "snapshot decodes").await?;
+    let decoding = decode_pass(&st, &p).await?;
     let st2 = st.clone();
     let decoded = tokio::task::spawn_blocking(move || {
         let _decoding = decoding;

@@ -102,7 +102,16 @@ impl OnvifSource {
         let streams = cam.streams().await.map_err(map_error)?;
         // Who made it, for the log only (a camera that will not say still streams).
         let maker = match cam.device_info().await {
-            Ok(i) => format!("{} {}", i.manufacturer, i.model).trim().to_owned(),
+            // The camera's own words: one bounded, escaped value in the log.
+            Ok(i) => {
+                let m = format!("{} {}", i.manufacturer, i.model);
+                let m = m.trim();
+                if m.is_empty() {
+                    String::new()
+                } else {
+                    kw_logsafe::Untrusted(m).to_string()
+                }
+            }
             Err(_) => String::new(),
         };
         let chosen = match (self.which, streams.sub) {
@@ -132,15 +141,15 @@ impl OnvifSource {
         let _ = url.set_password(None);
         let p = &chosen.profile;
         tracing::info!(
-            "ONVIF camera {} ({}): {:?} stream is profile {:?} ({} {}x{}) at {}",
+            "ONVIF camera {} ({}): {:?} stream is profile {} ({} {}x{}) at {}",
             super::redact(&self.addr.url),
             if maker.is_empty() { "maker unknown" } else { &maker },
             self.which,
-            p.name,
-            p.encoding,
+            kw_logsafe::Untrusted(&p.name),
+            kw_logsafe::Untrusted(&p.encoding),
             p.width,
             p.height,
-            loggable(&url)
+            kw_logsafe::Untrusted(&loggable(&url))
         );
         Ok(url)
     }

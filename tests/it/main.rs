@@ -28,6 +28,7 @@ mod motion_bframes;
 mod motion_events;
 mod onvif_camera;
 mod record_rtsp;
+mod reliability;
 mod ui_admin;
 mod ui_e2e;
 mod users_cli;

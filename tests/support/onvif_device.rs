@@ -72,6 +72,8 @@ struct Shared {
     /// When set: an H.265-only camera (one profile, no H.264 sub profile) whose snapshot page answers this.
     h265_still: Mutex<Option<Arc<Vec<u8>>>>,
     snapshot_requests: AtomicU64,
+    /// When set, the manufacturer GetDeviceInformation names (XML text, already escaped).
+    manufacturer: Mutex<Option<String>>,
 }
 
 pub struct OnvifDevice {
@@ -118,6 +120,7 @@ impl OnvifDevice {
             hostile_answers: AtomicU64::new(0),
             h265_still: Mutex::new(None),
             snapshot_requests: AtomicU64::new(0),
+            manufacturer: Mutex::new(None),
         });
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let s2 = shared.clone();
@@ -162,6 +165,11 @@ impl OnvifDevice {
     /// From now on answers every SOAP request with `text` (`None`: answers normally again).
     pub fn answer_everything_with(&self, text: Option<String>) {
         *self.shared.hostile.lock().unwrap() = text.map(Arc::new);
+    }
+
+    /// From now on names `xml_text` (XML character data, escaped by the caller) as the manufacturer.
+    pub fn say_manufacturer(&self, xml_text: &str) {
+        *self.shared.manufacturer.lock().unwrap() = Some(xml_text.to_owned());
     }
 
     /// How many answers [`OnvifDevice::answer_everything_with`]'s text has been sent as.
@@ -454,7 +462,7 @@ async fn handle(State(s): State<Arc<Shared>>, uri: Uri, headers: HeaderMap, body
         ),
         ("GetDeviceInformation", _) => format!(
             "<tds:GetDeviceInformationResponse><tds:Manufacturer>{}</tds:Manufacturer><tds:Model>{}</tds:Model><tds:FirmwareVersion>V1.0 test</tds:FirmwareVersion><tds:SerialNumber>TEST0001</tds:SerialNumber><tds:HardwareId>88</tds:HardwareId></tds:GetDeviceInformationResponse>",
-            m.manufacturer(),
+            s.manufacturer.lock().unwrap().clone().unwrap_or_else(|| m.manufacturer().to_owned()),
             m.model()
         ),
         ("GetProfiles", _) if still.is_some() && uri.path().ends_with("Media2") => format!(
