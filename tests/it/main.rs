@@ -17,6 +17,7 @@ mod camera_admin;
 mod camera_faults;
 mod config_live;
 mod durability;
+mod freshness;
 mod harness;
 mod hostile_clients;
 mod http_api;
