@@ -152,7 +152,11 @@ impl Mp4File {
         let end = range.end.min(self.len);
         let start = range.start;
         // First piece whose end lies beyond `start`.
-        let first = if start >= end { self.pieces.len() } else { self.pieces.partition_point(|p| p.start <= start).saturating_sub(1) };
+        let first = if start >= end {
+            self.pieces.len()
+        } else {
+            self.pieces.partition_point(|p| p.start <= start).saturating_sub(1)
+        };
         self.pieces[first..].iter().take_while(move |p| p.start < end).map(move |piece| {
             let from = start.saturating_sub(piece.start);
             let to = (end - piece.start).min(piece.len.into());
@@ -163,6 +167,42 @@ impl Mp4File {
     /// Writes the whole file; `read(source, offset, buf)` must fill `buf` from the caller's file.
     pub fn write_to(&self, w: &mut dyn Write, read: &mut ReadSource<'_>) -> io::Result<()> {
         self.write_range(0..self.len, w, read)
+    }
+
+    /// The bytes of `range` (clipped to the file) as buffers that share memory: each run of samples is read
+    /// once into one buffer and handed out as slices of it (no copy per sample), for a writer that sends a
+    /// list of buffers (an HTTP body). Same bytes as [`Mp4File::write_range`].
+    pub fn read_range(&self, range: Range<u64>, read: &mut ReadSource<'_>) -> io::Result<Vec<Bytes>> {
+        let mut out = Vec::new();
+        let mut parts = self.parts_iter(range).peekable();
+        while let Some(part) = parts.next() {
+            let (source, offset, len) = match part {
+                Part::Bytes(b) => {
+                    out.push(b);
+                    continue;
+                }
+                Part::Data { source, offset, len } => (source, offset, len),
+            };
+            let mut slices = vec![(0usize, len as usize)];
+            let mut span_end = offset.saturating_add(len);
+            if len <= READ_SPAN {
+                while let Some(&Part::Data { source: s, offset: o, len: l }) = parts.peek() {
+                    let close = o >= span_end && o - span_end <= MAX_GAP;
+                    if s != source || !close || o.saturating_add(l) - offset > READ_SPAN {
+                        break;
+                    }
+                    slices.push(((o - offset) as usize, l as usize));
+                    span_end = o + l;
+                    parts.next();
+                }
+            }
+            let span = usize::try_from(span_end - offset).map_err(|_| io::Error::other("part too long"))?;
+            let mut buf = bytes::BytesMut::zeroed(span);
+            read(source, offset, &mut buf)?;
+            let buf = buf.freeze();
+            out.extend(slices.into_iter().map(|(at, len)| buf.slice(at..at + len)));
+        }
+        Ok(out)
     }
 
     /// Writes the bytes of `range` (clipped to the file), as for an HTTP Range request.
@@ -374,6 +414,8 @@ mod tests {
             let mut out = Stingy(Vec::new());
             f.write_range(a..b, &mut out, &mut read).unwrap();
             assert_eq!(out.0, want[a as usize..b as usize], "{a}..{b}");
+            let shared: Vec<u8> = f.read_range(a..b, &mut read).unwrap().concat();
+            assert_eq!(shared, want[a as usize..b as usize], "{a}..{b}, shared buffers");
         }
     }
 

@@ -170,7 +170,10 @@ impl SegmentBackend for LocalDir {
                     })
                 })
                 .collect();
-            workers.into_iter().map(|w| w.join().unwrap_or_else(|_| Err(io::Error::other("listing panicked")))).collect()
+            workers
+                .into_iter()
+                .map(|w| w.join().unwrap_or_else(|_| Err(io::Error::other("listing panicked"))))
+                .collect()
         });
         for l in lists {
             out.extend(l?);

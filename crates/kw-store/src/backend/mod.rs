@@ -121,7 +121,17 @@ mod tests {
         assert_eq!(SegmentKey::parse("3/17-0.kws"), Some(k));
         let neg = SegmentKey { camera_id: -3, run_id: 17, seq: 0 };
         assert_eq!(SegmentKey::parse(&neg.name()), Some(neg));
-        for bad in ["3/17-0.mp4", "x/17-0.kws", "3/17.kws", "3/017-0.kws", "3/+17-0.kws", "3/17-0.kws/x", "-0/1-2.kws", "3/1-00.kws", "3/1--2.kws"] {
+        for bad in [
+            "3/17-0.mp4",
+            "x/17-0.kws",
+            "3/17.kws",
+            "3/017-0.kws",
+            "3/+17-0.kws",
+            "3/17-0.kws/x",
+            "-0/1-2.kws",
+            "3/1-00.kws",
+            "3/1--2.kws",
+        ] {
             assert_eq!(SegmentKey::parse(bad), None, "{bad}");
         }
     }
