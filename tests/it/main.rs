@@ -19,6 +19,7 @@ mod camera_stills;
 mod compat_matrix;
 mod config_live;
 mod durability;
+mod freshness;
 mod harness;
 mod hostile_clients;
 mod http_api;
