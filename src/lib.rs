@@ -20,12 +20,14 @@ mod motion_signal;
 mod playback;
 mod probe;
 mod recorder;
+mod restream;
 mod retention;
 mod snapshot;
 mod store_open;
 mod supervisor;
 mod timefmt;
 mod view;
+mod webrtc;
 
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;

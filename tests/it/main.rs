@@ -25,6 +25,8 @@ mod mjpeg_camera;
 mod motion_events;
 mod onvif_camera;
 mod record_rtsp;
+mod restream;
 mod ui_admin;
 mod ui_e2e;
 mod users_cli;
+mod webrtc_view;

@@ -26,6 +26,27 @@ pub struct Config {
     pub notify: Vec<NotifyConfig>,
     /// `[alerts]`
     pub alerts: AlertsConfig,
+    /// `[restream]`
+    pub restream: RestreamConfig,
+}
+
+/// `[restream]`: the RTSP server that serves each camera's stream to other players.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RestreamConfig {
+    /// `listen`, e.g. `0.0.0.0:8554`; `None` (the default) leaves the RTSP server off.
+    pub listen: Option<SocketAddr>,
+    /// `max_clients`: RTSP connections at once, all users together (default 64). Playing clients also
+    /// count as live viewers against `server.max_live_viewers` and `max_live_viewers_per_user`.
+    pub max_clients: usize,
+}
+
+/// Default `restream.max_clients`.
+pub const DEFAULT_RESTREAM_MAX_CLIENTS: usize = 64;
+
+impl Default for RestreamConfig {
+    fn default() -> Self {
+        RestreamConfig { listen: None, max_clients: DEFAULT_RESTREAM_MAX_CLIENTS }
+    }
 }
 
 /// `[alerts]`: settings of the alerts engine as a whole.
@@ -149,6 +170,8 @@ pub struct CameraConfig {
     pub onvif: OnvifConfig,
     /// `[cameras.encode]` (keepwatch's extension; used by MJPEG and JPEG-snapshot cameras only).
     pub encode: EncodeConfig,
+    /// `restream_anonymous`: the restream RTSP server serves this camera without a login (default false).
+    pub restream_anonymous: bool,
 }
 
 impl CameraConfig {
@@ -166,6 +189,7 @@ impl CameraConfig {
             motion: MotionConfig::default(),
             onvif: OnvifConfig::default(),
             encode: EncodeConfig::default(),
+            restream_anonymous: false,
         }
     }
 
@@ -196,6 +220,7 @@ impl fmt::Debug for CameraConfig {
             .field("motion", &self.motion)
             .field("onvif", &self.onvif)
             .field("encode", &self.encode)
+            .field("restream_anonymous", &self.restream_anonymous)
             .finish()
     }
 }

@@ -57,6 +57,9 @@ fn build(camera: &CameraConfig, full: bool) -> Table {
     if !full && camera.encode != crate::model::EncodeConfig::default() {
         table.insert("encode", Item::Table(encode_table(&camera.encode)));
     }
+    if !full && camera.restream_anonymous {
+        table.insert("restream_anonymous", value(true));
+    }
     table
 }
 

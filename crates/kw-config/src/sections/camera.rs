@@ -7,8 +7,20 @@ use crate::secrets::UrlParts;
 
 use super::{check_url, unique_name};
 
-const CAMERA_KEYS: [&str; 11] =
-    ["name", "url", "sub_url", "username", "password", "record", "max_size", "max_age", "motion", "encode", "onvif"];
+const CAMERA_KEYS: [&str; 12] = [
+    "name",
+    "url",
+    "sub_url",
+    "username",
+    "password",
+    "record",
+    "max_size",
+    "max_age",
+    "motion",
+    "encode",
+    "onvif",
+    "restream_anonymous",
+];
 /// `[cameras.onvif]`: keepwatch's extension for `onvif://` cameras.
 const ONVIF_KEYS: [&str; 1] = ["events"];
 const ENCODE_KEYS: [&str; 4] = ["fps", "bitrate", "width", "height"];
@@ -90,6 +102,9 @@ fn parse_camera<'a>(ctx: &mut Ctx<'a>, section: &Section<'a>, seen: &mut Vec<(St
     }
     if let Some(encode) = section.get("encode").and_then(|f| ctx.section(&f)) {
         camera.encode = parse_encode(ctx, &encode);
+    }
+    if let Some(field) = section.get("restream_anonymous") {
+        camera.restream_anonymous = ctx.bool(&field).unwrap_or(false);
     }
     (name.is_some() && url.is_some()).then_some(camera)
 }
