@@ -99,7 +99,7 @@ async fn recv(playing: &mut Option<Playing>) -> Option<MediaEvent> {
 
 impl Conn {
     async fn serve(&mut self, mut stream: TcpStream) -> Result<(), String> {
-        let cfg = self.st.config.borrow().config.server.clone();
+        let cfg = self.st.config.borrow().server.clone();
         let mut buf = BytesMut::with_capacity(4096);
         let mut framer = Framer::default();
         let mut playing: Option<Playing> = None;

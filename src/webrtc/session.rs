@@ -41,7 +41,7 @@ impl Offer {
         }
         let offer = SdpOffer::from_sdp_string(offer).map_err(|e| StartError::BadOffer(format!("not SDP: {e}")))?;
         let audio = run.audio.as_ref().map(|a| a.codec).filter(|c| matches!(c, Codec::Pcmu | Codec::Pcma));
-        let provider = Arc::new(str0m_rust_crypto::default_provider());
+        let provider = Arc::new(str0m::crypto::from_feature_flags());
         let mut rtc = RtcConfig::new()
             .set_crypto_provider(provider)
             .clear_codecs()

@@ -50,6 +50,8 @@ impl std::fmt::Display for FramingError {
 #[derive(Default, Debug)]
 pub struct Framer {
     scanned: usize,
+    /// The end of the current request's header block, once found (its body may still be arriving).
+    head: Option<usize>,
 }
 
 impl Framer {
@@ -65,11 +67,12 @@ impl Framer {
             };
             let len = 4 + usize::from(u16::from_be_bytes([h[2], h[3]]));
             self.scanned = 0;
+            self.head = None;
             return Ok(Item::Interleaved { channel: h[1], consumed: len });
         }
         // The blank line ending the header block: scan from a little before where the last call stopped.
-        let from = self.scanned.saturating_sub(3);
-        let end = buf[from..].windows(4).position(|w| w == b"\r\n\r\n").map(|p| from + p + 4);
+        let from = self.scanned.saturating_sub(3).min(buf.len());
+        let end = self.head.or_else(|| buf[from..].windows(4).position(|w| w == b"\r\n\r\n").map(|p| from + p + 4));
         let Some(head_len) = end else {
             self.scanned = buf.len();
             if buf.len() > MAX_HEADER {
@@ -83,10 +86,11 @@ impl Framer {
         let body_len = content_length(&buf[..head_len])?;
         let total = head_len + body_len;
         if buf.len() < total {
-            self.scanned = head_len;
+            self.head = Some(head_len);
             return Ok(Item::Incomplete);
         }
         self.scanned = 0;
+        self.head = None;
         match Message::<Vec<u8>>::parse(&buf[..total]) {
             Ok((Message::Request(request), used)) if used == total => {
                 Ok(Item::Request { request: Box::new(request), consumed: total })

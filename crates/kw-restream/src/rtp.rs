@@ -96,15 +96,15 @@ impl Packetizer {
 
     fn video(&mut self, frame: &Frame, ts: u32, channel: u8, out: &mut Vec<u8>) -> Result<(), String> {
         // Check the whole frame first: a broken frame sends nothing rather than half a picture.
-        let mut scratch = Vec::new();
-        nal::avc_to_annexb(&frame.data, &mut scratch)?;
+        check_lengths(&frame.data)?;
+        let sets = std::mem::take(&mut self.sets);
         let h265 = self.codec == Codec::H265;
         let kind = |u: &[u8]| if h265 { (u[0] >> 1) & 0x3f } else { u[0] & 0x1f };
         let mut units: Vec<&[u8]> = Vec::new();
         if frame.key {
             let has_sets = nal::iter_avc(&frame.data).any(|u| !u.is_empty() && matches!(kind(u), 7 | 33));
             if !has_sets {
-                units.extend(self.sets.iter().map(|s| s.as_slice()));
+                units.extend(sets.iter().map(|s| s.as_slice()));
             }
         }
         units.extend(nal::iter_avc(&frame.data).filter(|u| u.len() > usize::from(h265)));
@@ -112,6 +112,8 @@ impl Packetizer {
         for (i, unit) in units.iter().enumerate() {
             self.nal_unit(unit, ts, i == last, h265, channel, out);
         }
+        drop(units);
+        self.sets = sets;
         Ok(())
     }
 
@@ -158,6 +160,21 @@ impl Packetizer {
         }
         self.seq = self.seq.wrapping_add(1);
     }
+}
+
+/// Whether a length-prefixed access unit's prefixes add up (without copying it).
+fn check_lengths(mut rest: &[u8]) -> Result<(), String> {
+    while !rest.is_empty() {
+        let Some(prefix) = rest.get(..4) else {
+            return Err(format!("{} stray bytes at the end of the frame", rest.len()));
+        };
+        let len = u32::from_be_bytes([prefix[0], prefix[1], prefix[2], prefix[3]]) as usize;
+        if len == 0 || rest.len() - 4 < len {
+            return Err(format!("a NAL unit length of {len} does not fit the {} bytes left", rest.len() - 4));
+        }
+        rest = &rest[4 + len..];
+    }
+    Ok(())
 }
 
 /// An RTCP sender report (RFC 3550 §6.4.1) for one track, framed for interleaving on `channel`: it ties
