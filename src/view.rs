@@ -27,6 +27,8 @@ pub struct CameraView {
     pub sub_hub: Option<Hub>,
     /// The motion signal, when motion detection (keepwatch's or the camera's) is configured.
     pub motion: Option<Arc<MotionSignal>>,
+    /// The camera's own pictures (MJPEG cameras' JPEGs, an ONVIF snapshot page), when it has any.
+    pub still: Option<Arc<crate::ingest::still::CameraStill>>,
     /// Players served by the restream RTSP server now.
     pub clients: Arc<Clients>,
 }

@@ -35,6 +35,7 @@ struct RunningCamera {
     signal: Option<Arc<MotionSignal>>,
     recorder: Option<std::thread::JoinHandle<()>>,
     stats: Arc<Stats>,
+    still: Option<Arc<crate::ingest::still::CameraStill>>,
 }
 
 /// The live set of cameras.
@@ -92,10 +93,12 @@ impl Cameras {
                     signal: None,
                     recorder: None,
                     stats,
+                    still: None,
                 };
             }
         };
         let sub = streams::sub_stream(c, &self.clock);
+        let still = source.still();
         let main = streams::Pending::new();
         let signal = Arc::new(MotionSignal::default());
         let camera_events = detection::start_camera_events(c, &self.sink, &signal, &main.status, &self.clock);
@@ -108,7 +111,7 @@ impl Cameras {
         tracing::info!(camera = %c.name, url = %kw_config::redacted_url(&c.url), "camera started");
         // Readers see motion as on (or unavailable, with why) only where keepwatch's own detector runs.
         let signal = motion.is_some().then_some(signal);
-        RunningCamera { cfg: c.clone(), main, sub, motion, signal, recorder, stats }
+        RunningCamera { cfg: c.clone(), main, sub, motion, signal, recorder, stats, still }
     }
 
     fn insert(&mut self, r: RunningCamera) {
@@ -120,6 +123,7 @@ impl Cameras {
             sub_hub: r.sub.as_ref().map(|s| s.hub.clone()),
             motion: r.signal.clone(),
             clients: Arc::default(),
+            still: r.still.clone(),
         });
         self.running.insert(r.cfg.name.clone(), r);
     }

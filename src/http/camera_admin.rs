@@ -455,11 +455,16 @@ pub async fn probe(
         }
     }
     let timeout = crate::probe::PROBE_TIMEOUT;
-    let mut r = crate::probe::probe(&typed.url, username.as_deref(), password.as_deref(), timeout).await;
-    // One after the other, never at once: cheap cameras allow only one or two sessions.
+    // The first picture is decoded under the same cap as snapshot.jpg's decodes.
+    let turn: crate::probe::WaitForTurn<'_> = Box::pin(async {
+        let pass = super::media::decode_pass(&st, &p).await.map_err(|e| e.message)?;
+        Ok(Box::new(pass) as crate::probe::DecodeTurn)
+    });
+    let mut r = crate::probe::probe(&typed.url, username.as_deref(), password.as_deref(), timeout, Some(turn)).await;
+    // One after the other, never at once: cheap cameras allow only one or two sessions. No picture.
     if let Some(s) = sub {
         let (u, pw) = (s.username.or(username), s.password.or(password));
-        r.sub = Some(crate::probe::probe(&s.url, u.as_deref(), pw.as_deref(), timeout).await.into());
+        r.sub = Some(crate::probe::probe(&s.url, u.as_deref(), pw.as_deref(), timeout, None).await.into());
     }
     tracing::info!(url = %kw_config::redacted_url(&typed.url), ok = r.ok, "camera probe");
     Ok(Json(r))

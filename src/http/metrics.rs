@@ -112,6 +112,21 @@ pub async fn metrics(State(st): State<Shared>, Extension(p): Extension<Principal
         "Bytes written to the store",
         per_cam(&|c| Some(c.stats.bytes.load(Ordering::Relaxed) as f64)),
     );
+    let motion = |f: fn((u64, u64)) -> u64| {
+        move |c: &crate::view::CameraView| c.motion.as_ref().map(|m| f(m.decode_counts()) as f64)
+    };
+    series(
+        "keepwatch_motion_frames_decoded_total",
+        "counter",
+        "Frames decoded for motion detection",
+        per_cam(&motion(|c| c.0)),
+    );
+    series(
+        "keepwatch_motion_decode_failures_total",
+        "counter",
+        "Frames motion detection could not decode",
+        per_cam(&motion(|c| c.1)),
+    );
     series(
         "keepwatch_storage_camera_bytes",
         "gauge",

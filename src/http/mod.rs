@@ -201,7 +201,19 @@ impl utoipa::Modify for SecuritySchemes {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
         let c = openapi.components.get_or_insert_with(Default::default);
-        c.add_security_scheme("session", SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(auth::COOKIE))));
+        // OpenAPI names one cookie per scheme: the plain-HTTP name, with the TLS name in the description.
+        let session = ApiKeyValue::with_description(
+            auth::COOKIE,
+            format!(
+                "The session cookie from POST /api/login: `{}` over plain HTTP, `{}` where keepwatch serves TLS \
+                 (the `__Host-` prefix makes browsers refuse it unless it is Secure, for the whole host, from \
+                 https). Writes also need the X-CSRF-Token header.",
+                auth::COOKIE,
+                auth::COOKIE_HTTPS
+            )
+            .as_str(),
+        );
+        c.add_security_scheme("session", SecurityScheme::ApiKey(ApiKey::Cookie(session)));
         c.add_security_scheme("token", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
     }
 }
@@ -299,3 +311,18 @@ pub async fn serve(
 
 /// How long open connections get to finish when `run` stops.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
+#[cfg(test)]
+mod tests {
+    use utoipa::OpenApi;
+
+    #[test]
+    fn the_session_scheme_names_both_cookie_names() {
+        let doc = serde_json::to_value(super::ApiDoc::openapi()).unwrap();
+        let session = &doc["components"]["securitySchemes"]["session"];
+        assert_eq!(session["in"], "cookie", "{session}");
+        assert_eq!(session["name"], super::auth::COOKIE, "{session}");
+        let description = session["description"].as_str().unwrap_or_default();
+        assert!(description.contains(super::auth::COOKIE_HTTPS), "{session}");
+    }
+}

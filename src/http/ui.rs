@@ -189,6 +189,16 @@ mod tests {
         }
     }
 
+    /// The zone editor stops at the server's caps: its constants must be the config's.
+    #[test]
+    fn the_zone_editor_knows_the_servers_caps() {
+        let js =
+            FILES.iter().find(|(p, _)| *p == "js/admin/zones.js").map(|(_, b)| String::from_utf8_lossy(b)).unwrap();
+        let zones = format!("export const MAX_ZONES = {};", kw_config::Zone::MAX_PER_CAMERA);
+        let points = format!("export const MAX_POINTS = {};", kw_config::Zone::MAX_POINTS);
+        assert!(js.contains(&zones) && js.contains(&points), "zones.js must say `{zones}` and `{points}`");
+    }
+
     #[test]
     fn every_source_file_is_embedded() {
         let base = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/http/ui");

@@ -209,8 +209,21 @@ pub const MOTION_CLIP_CROSSING: (u32, u32) = (8, 12);
 /// the frame) crosses it from left to right during [`MOTION_CLIP_CROSSING`] and is gone the rest of
 /// the time. Cached like [`clip`].
 pub fn motion_clip() -> PathBuf {
+    motion_clip_with(10, false)
+}
+
+/// [`motion_clip`] with libx264's B-frames (3, with pyramid: decode order differs from presentation order)
+/// and a 2 s GOP (20 frames), as many cameras and ffmpeg's defaults send.
+pub fn motion_clip_bframes() -> PathBuf {
+    motion_clip_with(20, true)
+}
+
+fn motion_clip_with(gop: u32, bframes: bool) -> PathBuf {
     let (enter, leave) = MOTION_CLIP_CROSSING;
-    let name = format!("r{MOTION_RECIPE}-motion-h264-640x360-10fps-{MOTION_CLIP_SECONDS}s-gop10-nobf-noaudio.mp4");
+    let name = format!(
+        "r{MOTION_RECIPE}-motion-h264-640x360-10fps-{MOTION_CLIP_SECONDS}s-gop{gop}-{}-noaudio.mp4",
+        if bframes { "bf" } else { "nobf" }
+    );
     cached_clip(&name, |tmp| {
         let background = [
             "color=c=0x3a4a5a:s=640x360:r=10",                  // sky
@@ -235,7 +248,8 @@ pub fn motion_clip() -> PathBuf {
         cmd.args(["-f", "lavfi", "-i", "color=c=0xf8f0a0:s=192x120:r=10"]);
         cmd.args(["-filter_complex", &crossing, "-t", &MOTION_CLIP_SECONDS.to_string()]);
         cmd.args(["-c:v", "libx264", "-preset", "veryfast", "-profile:v", "high"]);
-        cmd.args(["-g", "10", "-keyint_min", "10", "-sc_threshold", "0", "-bf", "0"]);
+        let gop = gop.to_string();
+        cmd.args(["-g", &gop, "-keyint_min", &gop, "-sc_threshold", "0", "-bf", if bframes { "3" } else { "0" }]);
         cmd.args(["-movflags", "+faststart", "-f", "mp4"]).arg(tmp);
         cmd
     })
@@ -246,7 +260,7 @@ const MOTION_RECIPE: u32 = 1;
 
 /// `<clips_dir>/name`, made by running `ffmpeg(tmp)` the first time (it writes `tmp`, which is then
 /// renamed into place, so a half-written clip is never used).
-fn cached_clip(name: &str, ffmpeg: impl FnOnce(&Path) -> Command) -> PathBuf {
+pub fn cached_clip(name: &str, ffmpeg: impl FnOnce(&Path) -> Command) -> PathBuf {
     let dir = clips_dir();
     let path = dir.join(name);
     if path.exists() {

@@ -136,7 +136,10 @@ fn entity_configs(prefix: &str, camera: &str, remove: bool, commands: bool) -> V
             }
             let mut p = json!({
                 "unique_id": format!("keepwatch_{cam}_{object}"),
+                // Home Assistant before 2025.10 reads `object_id`; newer releases want `default_entity_id`
+                // and ignore `object_id` from 2026.4. Both, so entity ids never change.
                 "object_id": format!("{cam}_{object}"),
+                "default_entity_id": default_entity_id(component, &format!("{cam}_{object}")),
                 "availability_topic": STATUS_TOPIC,
                 "payload_available": "online",
                 "payload_not_available": "offline",
@@ -174,12 +177,22 @@ fn entity_configs(prefix: &str, camera: &str, remove: bool, commands: bool) -> V
         .collect()
 }
 
+/// The entity id Home Assistant made from `object_id` (`domain.slug`: it slugified the object id, so a
+/// camera `front-door` gave `binary_sensor.front_door_motion`), spelled out for `default_entity_id`, whose
+/// value must already be a valid entity id.
+fn default_entity_id(component: &str, object_id: &str) -> String {
+    let slug: String =
+        object_id.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' }).collect();
+    format!("{component}.{slug}")
+}
+
 /// Discovery of the mode `select` on the `keepwatch` device.
 pub fn mode_discovery(prefix: &str) -> (String, String) {
     let p = json!({
         "name": "Alert mode",
         "unique_id": "keepwatch_mode",
         "object_id": "keepwatch_mode",
+        "default_entity_id": "select.keepwatch_mode",
         "icon": "mdi:shield-home",
         "command_topic": MODE_SET_TOPIC,
         "state_topic": MODE_TOPIC,
@@ -313,11 +326,20 @@ mod tests {
         assert_eq!(d[0].0, "homeassistant/binary_sensor/keepwatch_front-door/motion/config");
         let v: serde_json::Value = serde_json::from_str(&d[0].1).unwrap();
         assert_eq!(v["unique_id"], "keepwatch_front-door_motion");
+        // Home Assistant 2025.10+ reads default_entity_id, older ones object_id: the same entity id.
+        assert_eq!(v["object_id"], "front-door_motion");
+        assert_eq!(v["default_entity_id"], "binary_sensor.front_door_motion");
         assert_eq!(v["state_topic"], "keepwatch/front-door/motion");
         assert_eq!(v["device"]["identifiers"][0], "keepwatch_front-door");
         assert_eq!(d[3].0, "homeassistant/switch/keepwatch_front-door/motion_detection/config");
         let sw: serde_json::Value = serde_json::from_str(&d[3].1).unwrap();
         assert_eq!(sw["command_topic"], "keepwatch/front-door/motion_detection/set");
+        assert_eq!(sw["default_entity_id"], "switch.front_door_motion_detection");
+        let mode: serde_json::Value = serde_json::from_str(&mode_discovery("homeassistant").1).unwrap();
+        assert_eq!(
+            (mode["object_id"].as_str(), mode["default_entity_id"].as_str()),
+            (Some("keepwatch_mode"), Some("select.keepwatch_mode"))
+        );
         // The read-only form is cleared.
         assert_eq!(d[4], ("homeassistant/binary_sensor/keepwatch_front-door/recording/config".into(), String::new()));
         assert!(discovery("ha", "x", true, true).iter().all(|(_, p)| p.is_empty()));

@@ -82,6 +82,7 @@ const strings = {
     'cams.probe.protocol': 'The camera answered in a way keepwatch does not understand',
     'cams.probe.timeout': 'No picture within 10 seconds',
     'cams.probe.bad_url': 'Invalid address',
+    'cams.probe.refused': 'Cannot test these settings',
     'cams.probe.failed': 'Connection failed',
     'cams.probe.noSnapshot': 'No preview picture: {why}',
     'cams.probe.subOk': 'Sub-stream: {codec} · {res}',
@@ -148,6 +149,7 @@ const strings = {
     'cams.probe.protocol': 'Die Kamera antwortet auf eine Weise, die keepwatch nicht versteht',
     'cams.probe.timeout': 'Kein Bild innerhalb von 10 Sekunden',
     'cams.probe.bad_url': 'Ungültige Adresse',
+    'cams.probe.refused': 'Diese Einstellungen lassen sich nicht testen',
     'cams.probe.failed': 'Verbindung fehlgeschlagen',
     'cams.probe.noSnapshot': 'Kein Vorschaubild: {why}',
     'cams.probe.subOk': 'Substream: {codec} · {res}',
@@ -261,7 +263,10 @@ async function renderForm(host, ctx, view, name) {
     try {
       r = await ctx.api('/api/cameras/probe', { method: 'POST', body });
     } catch (e) {
-      r = { ok: false, kind: e.status === 400 ? 'bad_url' : null, error: e.message };
+      // A 400 is the server refusing this test (e.g. a stored password asked to go to a new address): show
+      // its own words, next to the field it names.
+      r = { ok: false, kind: e.status === 400 ? 'refused' : null, error: e.message };
+      if (e.status === 400 && e.field) setFieldError(form, e.field, e.message);
     }
     if (r.ok) {
       const codec = (r.codec || '').toUpperCase();
