@@ -21,12 +21,14 @@ mod objects;
 mod playback;
 mod probe;
 mod recorder;
+mod restream;
 mod retention;
 mod snapshot;
 mod store_open;
 mod supervisor;
 mod timefmt;
 mod view;
+mod webrtc;
 
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;

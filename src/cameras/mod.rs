@@ -138,6 +138,7 @@ impl Cameras {
             stats: r.stats.clone(),
             sub_hub: r.sub.as_ref().map(|s| s.hub.clone()),
             motion: r.signal.clone(),
+            clients: Arc::default(),
             still: r.still.clone(),
         });
         self.running.insert(r.cfg.name.clone(), r);

@@ -36,6 +36,7 @@ pub(super) async fn serve(
     let (limits, budget) = crate::http::limits::Limits::size(&cfg.server, nofile, cfg.cameras.len());
     limits.log(&budget);
     let bound = crate::http::bind(cfg.server.listen)?;
+    let restream = cfg.restream.listen.map(crate::restream::bind).transpose().map_err(Failure::runtime)?;
     let store = open_store(&config, &cfg).await?;
     let clock: SharedClock = Arc::new(SystemClock);
     let index_file = cfg.storage.path.join(kw_store::INDEX_FILE);
@@ -76,6 +77,8 @@ pub(super) async fn serve(
     let state = Arc::new(crate::http::AppState::new(parts, &index_file, config.clone())?);
     warn_without_users(&state, &config).await?;
     let handle = crate::http::server::Handle::new();
+    let restream_task =
+        restream.map(|l| tokio::spawn(crate::restream::serve(l, state.clone(), cfg.restream.max_clients)));
     let server = tokio::spawn(crate::http::serve(bound, cfg.server.tls.clone(), state, handle.clone()));
     tokio::pin!(server);
     apply(&mut cameras, &alerts, &watcher.current());
@@ -121,6 +124,9 @@ pub(super) async fn serve(
     }
     tracing::info!("shutting down: finishing open segments");
     handle.graceful_shutdown(crate::http::SHUTDOWN_GRACE);
+    if let Some(t) = &restream_task {
+        t.abort();
+    }
     retention_task.abort();
     health_task.abort();
     tokio::task::block_in_place(|| cameras.stop_all());

@@ -66,6 +66,10 @@ pub struct CameraInfo {
     /// Motion detection: `off`, `on`, `unavailable: <why>` (e.g. an H.265-only camera) or `degraded: <why>`
     /// (it runs but cannot decode many of the frames)
     pub motion: String,
+    /// RTSP clients playing this camera through the restream server now.
+    pub restream_clients: usize,
+    /// WebRTC (WHEP) viewers of this camera now.
+    pub webrtc_clients: usize,
     /// The camera's address without credentials (admins only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
@@ -113,6 +117,8 @@ pub async fn list(State(st): State<Shared>, Extension(p): Extension<Principal>) 
                         },
                     },
                 },
+                restream_clients: v.clients.restream.load(std::sync::atomic::Ordering::Relaxed),
+                webrtc_clients: v.clients.webrtc.load(std::sync::atomic::Ordering::Relaxed),
                 url: p.is_admin().then(|| kw_config::redacted_url(&v.cfg.url)),
             }
         })

@@ -89,6 +89,18 @@ pub async fn metrics(State(st): State<Shared>, Extension(p): Extension<Principal
         per_cam(&|c| c.status.borrow().last_frame.map(|t| (now - t).max(0) as f64 / 1e6)),
     );
     series(
+        "keepwatch_restream_clients",
+        "gauge",
+        "RTSP clients playing the camera through the restream server",
+        per_cam(&|c| Some(c.clients.restream.load(Ordering::Relaxed) as f64)),
+    );
+    series(
+        "keepwatch_webrtc_clients",
+        "gauge",
+        "WebRTC (WHEP) viewers of the camera",
+        per_cam(&|c| Some(c.clients.webrtc.load(Ordering::Relaxed) as f64)),
+    );
+    series(
         "keepwatch_recorded_frames_total",
         "counter",
         "Frames written to the store",

@@ -33,6 +33,7 @@ pub mod system;
 pub mod ui;
 pub mod users;
 pub mod viewers;
+pub mod whep;
 
 use crate::view::Directory;
 use crate::Failure;
@@ -91,6 +92,8 @@ pub struct AppState {
     pub limits: limits::Limits,
     /// Live viewers now (WebSockets, HLS sessions), against their caps.
     pub viewers: Arc<viewers::Viewers>,
+    /// The WebRTC (WHEP) live views now.
+    pub webrtc: Arc<crate::webrtc::Sessions>,
 }
 
 pub type Shared = Arc<AppState>;
@@ -141,6 +144,7 @@ impl AppState {
             config_changed,
             media: Default::default(),
             viewers: Arc::new(viewers::Viewers::new(limits.live_viewers, limits.live_viewers_per_user)),
+            webrtc: Arc::default(),
             limits,
         })
     }
@@ -231,6 +235,8 @@ pub fn app(state: Shared) -> Router {
         .routes(routes!(media::video))
         .routes(routes!(media::snapshot))
         .routes(routes!(live::live))
+        .routes(routes!(whep::offer))
+        .routes(routes!(whep::end))
         .routes(routes!(hls::playlist))
         .routes(routes!(hls::file))
         .routes(routes!(alerts::get_mode, alerts::put_mode))

@@ -35,6 +35,7 @@ pub const FILES: &[(&str, &[u8])] = ui_files![
     "js/app.js",
     "js/pages.js",
     "js/player.js",
+    "js/webrtc.js",
     "js/live.js",
     "js/camera.js",
     "js/timeline.js",

@@ -31,6 +31,8 @@ mod objects_e2e;
 mod onvif_camera;
 mod record_rtsp;
 mod reliability;
+mod restream;
 mod ui_admin;
 mod ui_e2e;
 mod users_cli;
+mod webrtc_view;

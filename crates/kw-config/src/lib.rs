@@ -38,7 +38,7 @@ pub use edit::ConfigDoc;
 pub use error::{ConfigError, Diagnostic};
 pub use model::{
     AlertOn, AlertsConfig, CameraConfig, Config, EncodeConfig, Language, MotionConfig, NotifyConfig, NotifyEvent,
-    NotifyKind, ObjectsBudget, ObjectsConfig, OnvifConfig, RecordMode, ServerConfig, StorageConfig, TlsConfig, Zone,
+    NotifyKind, ObjectsBudget, ObjectsConfig, OnvifConfig, RecordMode, RestreamConfig, ServerConfig, StorageConfig, TlsConfig, Zone,
     ZoneKind, DEFAULT_COOLDOWN, DEFAULT_LISTEN, DEFAULT_STORAGE_PATH,
 };
 pub use net::IpNet;

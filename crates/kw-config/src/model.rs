@@ -28,6 +28,8 @@ pub struct Config {
     pub alerts: AlertsConfig,
     /// `[objects]`: object detection as a whole (the per-camera settings are `[cameras.objects]`).
     pub objects: ObjectsBudget,
+    /// `[restream]`
+    pub restream: RestreamConfig,
 }
 
 /// `[objects]`: what all cameras' object detection may use together.
@@ -44,6 +46,25 @@ pub const DEFAULT_OBJECTS_PER_SECOND: f64 = 4.0;
 impl Default for ObjectsBudget {
     fn default() -> Self {
         ObjectsBudget { max_per_second: DEFAULT_OBJECTS_PER_SECOND }
+    }
+}
+
+/// `[restream]`: the RTSP server that serves each camera's stream to other players.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RestreamConfig {
+    /// `listen`, e.g. `0.0.0.0:8554`; `None` (the default) leaves the RTSP server off.
+    pub listen: Option<SocketAddr>,
+    /// `max_clients`: RTSP connections at once, all users together (default 64). Playing clients also
+    /// count as live viewers against `server.max_live_viewers` and `max_live_viewers_per_user`.
+    pub max_clients: usize,
+}
+
+/// Default `restream.max_clients`.
+pub const DEFAULT_RESTREAM_MAX_CLIENTS: usize = 64;
+
+impl Default for RestreamConfig {
+    fn default() -> Self {
+        RestreamConfig { listen: None, max_clients: DEFAULT_RESTREAM_MAX_CLIENTS }
     }
 }
 
@@ -170,6 +191,8 @@ pub struct CameraConfig {
     pub encode: EncodeConfig,
     /// `[cameras.objects]`: object detection on motion.
     pub objects: ObjectsConfig,
+    /// `restream_anonymous`: the restream RTSP server serves this camera without a login (default false).
+    pub restream_anonymous: bool,
 }
 
 impl CameraConfig {
@@ -188,6 +211,7 @@ impl CameraConfig {
             onvif: OnvifConfig::default(),
             encode: EncodeConfig::default(),
             objects: ObjectsConfig::default(),
+            restream_anonymous: false,
         }
     }
 
@@ -219,6 +243,7 @@ impl fmt::Debug for CameraConfig {
             .field("onvif", &self.onvif)
             .field("encode", &self.encode)
             .field("objects", &self.objects)
+            .field("restream_anonymous", &self.restream_anonymous)
             .finish()
     }
 }

@@ -60,6 +60,9 @@ fn build(camera: &CameraConfig, full: bool) -> Table {
     if !full && camera.objects != crate::model::ObjectsConfig::default() {
         table.insert("objects", Item::Table(objects_table(&camera.objects)));
     }
+    if !full && camera.restream_anonymous {
+        table.insert("restream_anonymous", value(true));
+    }
     table
 }
 

@@ -9,9 +9,10 @@ use crate::secrets::UrlParts;
 
 use super::{check_url, unique_name};
 
-const CAMERA_KEYS: [&str; 12] = [
+const CAMERA_KEYS: [&str; 13] = [
     "name", "url", "sub_url", "username", "password", "record", "max_size", "max_age", "motion", "encode", "onvif",
     "objects",
+    "restream_anonymous",
 ];
 /// `[cameras.onvif]`: keepwatch's extension for `onvif://` cameras.
 const ONVIF_KEYS: [&str; 1] = ["events"];
@@ -106,6 +107,9 @@ fn parse_camera<'a>(
     if camera.record == crate::model::RecordMode::Objects && !camera.objects.enabled {
         let why = "record = \"objects\" needs object detection: add [cameras.objects] with enabled = true";
         ctx.error(&section.key_span("record"), &section.key_path("record"), why);
+    }
+    if let Some(field) = section.get("restream_anonymous") {
+        camera.restream_anonymous = ctx.bool(&field).unwrap_or(false);
     }
     (name.is_some() && url.is_some()).then_some(camera)
 }

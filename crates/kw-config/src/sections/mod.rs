@@ -6,6 +6,7 @@
 mod camera;
 mod notify;
 mod objects;
+mod restream;
 mod server;
 
 use std::path::{Path, PathBuf};
@@ -18,7 +19,7 @@ use crate::reader::{Ctx, Field, Section};
 use crate::secrets::{redacted_url, UrlParts};
 
 /// Top-level keys.
-const ROOT_KEYS: [&str; 6] = ["server", "storage", "cameras", "notify", "alerts", "objects"];
+const ROOT_KEYS: [&str; 7] = ["server", "storage", "cameras", "notify", "alerts", "objects", "restream"];
 /// Keys of `[alerts]`.
 const ALERTS_KEYS: [&str; 2] = ["schedule", "public_url"];
 
@@ -43,6 +44,11 @@ pub(crate) fn parse_config(text: &str, file: &Path) -> Result<Config, ConfigErro
     let notify = match root.get("notify") {
         Some(field) => notify::parse_notifiers(&mut ctx, &field, &cameras.names),
         None => Vec::new(),
+    };
+
+    let restream = match root.get("restream").and_then(|f| ctx.section(&f)) {
+        Some(section) => restream::parse_restream(&mut ctx, &section),
+        None => crate::model::RestreamConfig::default(),
     };
 
     let mut alerts = crate::model::AlertsConfig::default();
@@ -76,7 +82,7 @@ pub(crate) fn parse_config(text: &str, file: &Path) -> Result<Config, ConfigErro
     };
 
     if ctx.diagnostics.is_empty() {
-        Ok(Config { server, storage, cameras: cameras.configs, notify, alerts, objects })
+        Ok(Config { server, storage, cameras: cameras.configs, notify, alerts, objects, restream })
     } else {
         let mut diagnostics = ctx.diagnostics;
         diagnostics.sort_by_key(|d| d.line);
