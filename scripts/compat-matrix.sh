@@ -13,7 +13,7 @@ table=$(mktemp)
 trap 'rm -f "$table"' EXIT
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 status=0
-KW_MATRIX_TABLE=$table cargo test --test it compat_matrix:: -- --nocapture "$@" || status=$?
+KW_MATRIX_TABLE=$table cargo test --test it compat_matrix:: -- --include-ignored --nocapture "$@" || status=$?
 {
   echo "# Camera compatibility matrix, $stamp"
   echo
