@@ -176,6 +176,7 @@ fn b_frame_streams_decode_without_failures() {
         detector: kw_motion::DetectorConfig::default(),
         keyframes_only: false,
         post_roll: Duration::from_secs(5),
+        objects: None,
     };
     let running =
         motion::spawn(settings, hub.subscribe(256, Start::LastKeyFrame), sink.clone(), signal.clone()).unwrap();

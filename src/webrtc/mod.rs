@@ -114,11 +114,6 @@ impl Sessions {
         }
         true
     }
-
-    /// Sessions now, per camera.
-    pub fn count(&self, camera: &str) -> usize {
-        self.lock().values().filter(|r| r.camera == camera).count()
-    }
 }
 
 fn random() -> u64 {

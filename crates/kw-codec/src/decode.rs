@@ -205,7 +205,7 @@ impl H264Decoder {
             return Err(CodecError::Decode(format!("the decoder answered a picture of {}x{}", b.iWidth, b.iHeight)));
         };
         let odd = |n: usize| n.div_ceil(2);
-        if b.iFormat != videoFormatI420 as i32
+        if b.iFormat != videoFormatI420
             || width == 0
             || height == 0
             || stride_y < width
