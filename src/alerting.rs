@@ -115,6 +115,24 @@ pub async fn forward(
     }
 }
 
+/// The cameras as they should run: the config, with the switches Home Assistant (or the API) turned
+/// off applied (recording off → `record = "off"`; motion off → `motion.enabled = false`).
+pub fn effective_cameras(alerts: &Alerts, cameras: &[kw_config::CameraConfig]) -> Vec<kw_config::CameraConfig> {
+    cameras
+        .iter()
+        .map(|c| {
+            let mut c = c.clone();
+            if !alerts.switch(&c.name, kw_notify::Switch::Recording) {
+                c.record = kw_config::RecordMode::Off;
+            }
+            if !alerts.switch(&c.name, kw_notify::Switch::Motion) {
+                c.motion.enabled = false;
+            }
+            c
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -163,22 +181,4 @@ mod tests {
         }
         assert_eq!(g.held.len(), MAX_WAITING);
     }
-}
-
-/// The cameras as they should run: the config, with the switches Home Assistant (or the API) turned
-/// off applied (recording off → `record = "off"`; motion off → `motion.enabled = false`).
-pub fn effective_cameras(alerts: &Alerts, cameras: &[kw_config::CameraConfig]) -> Vec<kw_config::CameraConfig> {
-    cameras
-        .iter()
-        .map(|c| {
-            let mut c = c.clone();
-            if !alerts.switch(&c.name, kw_notify::Switch::Recording) {
-                c.record = kw_config::RecordMode::Off;
-            }
-            if !alerts.switch(&c.name, kw_notify::Switch::Motion) {
-                c.motion.enabled = false;
-            }
-            c
-        })
-        .collect()
 }

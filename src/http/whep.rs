@@ -41,6 +41,7 @@ impl Drop for Counted {
               (status = 415, description = "Content-Type is not application/sdp"),
               (status = 429, description = "the user has as many live views open as one user may"),
               (status = 503, description = "the server has as many live views open as it allows")))]
+#[allow(clippy::too_many_arguments)] // axum extractors, one per thing the handler checks
 pub async fn offer(
     State(st): State<Shared>,
     Extension(p): Extension<Principal>,

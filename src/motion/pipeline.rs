@@ -339,7 +339,7 @@ impl Pipeline {
                 tracing::debug!(camera = %self.s.camera, "motion: a key frame shows something; decoding the GOP before it");
                 self.detector = before;
                 let mut frames = std::mem::take(&mut self.prev_gop);
-                frames.extend(self.gop.drain(..));
+                frames.append(&mut self.gop);
                 self.gop = frames;
                 self.start_full(t);
                 self.feed(run);

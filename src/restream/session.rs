@@ -305,7 +305,7 @@ impl Conn {
         let track =
             Track { channel: rtp_ch, ssrc, pk, packets: 0, octets: 0, last_sr: None, last_rtp: None, rebase: false };
         let s = self.session.get_or_insert_with(|| Session {
-            id: format!("{:016x}", random() as u64),
+            id: format!("{:016x}", random()),
             target: Target { track: None, ..t.clone() },
             run,
             tracks: [None, None],

@@ -64,8 +64,9 @@ fn onvif_cameras_are_discovered_recorded_and_report_motion() {
     let api = kw.api().with_bearer(&token);
     kw.expect_streaming(&["hik", "dahua"], Duration::from_secs(40));
     // The sub profiles serve as sub-streams (Media2 names them differently from Media1 here).
-    let hik_sub = "(HIKVISION DS-2CD2386G2-I): Sub stream is profile \"subStream\" (H264 640x360)";
-    let dahua_sub = "(Dahua IPC-HDW2431T): Sub stream is profile \"SubStream\" (H264 640x360)";
+    // Camera-chosen text reaches the log through kw_logsafe: quoted when it has spaces, bare when plain.
+    let hik_sub = "(\"HIKVISION DS-2CD2386G2-I\"): Sub stream is profile subStream (H264 640x360)";
+    let dahua_sub = "(\"Dahua IPC-HDW2431T\"): Sub stream is profile SubStream (H264 640x360)";
     kw.expect_log(hik_sub, Duration::from_secs(20));
     kw.expect_log(dahua_sub, Duration::from_secs(20));
 

@@ -103,7 +103,6 @@ fn a_key_frame_alone_comes_out_of_the_drain() {
         let p = dec.drain().unwrap().expect("the key frame's picture");
         assert_eq!(p.tag(), gop_start as i64);
         assert!(same_picture(luma_sum(&p), c.sums[c.pts[gop_start]]));
-        drop(p);
         assert!(dec.drain().unwrap().is_none());
     }
 }
@@ -129,6 +128,7 @@ fn a_still_of_any_frame_shows_that_frame() {
     // wherever the reordering puts it: the B-frames before it in decode order are shown later, the P-frame
     // after a run of B-frames is shown after them.
     for gop_start in [0usize, 20] {
+        #[allow(clippy::needless_range_loop)] // `last` indexes three tables and is the frame's number
         for last in gop_start..gop_start + 20 {
             let frames: Vec<&[u8]> = c.units[gop_start..=last].iter().map(|u| u.0.as_slice()).collect();
             let jpeg = jpeg_from_frames(&c.params, &frames).unwrap_or_else(|e| panic!("frame {last}: {e}"));
