@@ -32,7 +32,8 @@ fn health(addr: SocketAddr) -> bool {
 fn closed(s: &mut TcpStream) -> bool {
     let mut b = [0u8; 256];
     match s.read(&mut b) {
-        Ok(_) => true,
+        // End of stream (0), or the server's last words before closing: either way it is done with `s`.
+        Ok(n) => n <= b.len(),
         Err(e) => e.kind() != std::io::ErrorKind::WouldBlock,
     }
 }
