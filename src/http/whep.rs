@@ -58,7 +58,10 @@ pub async fn offer(
     }
     let sdp = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     if !sdp.trim().to_ascii_lowercase().starts_with("application/sdp") {
-        return Err(ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "send the offer as Content-Type: application/sdp"));
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "send the offer as Content-Type: application/sdp",
+        ));
     }
     if body.len() > crate::webrtc::MAX_OFFER {
         return Err(ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "an SDP offer is at most 64 KiB"));

@@ -197,8 +197,13 @@ impl Conn {
                     let step = if idx == 0 { 3600 } else { 1024 };
                     let want = t.last_rtp.unwrap_or(0).wrapping_add(step);
                     let at_zero = Packetizer::new(stream_params(&s.run, idx), 0, 0, 0, 0).rtp_time(frame.pts);
-                    t.pk = Packetizer::new(stream_params(&s.run, idx), payload_type(&s.run, idx), t.ssrc,
-                        t.pk.next_seq(), want.wrapping_sub(at_zero));
+                    t.pk = Packetizer::new(
+                        stream_params(&s.run, idx),
+                        payload_type(&s.run, idx),
+                        t.ssrc,
+                        t.pk.next_seq(),
+                        want.wrapping_sub(at_zero),
+                    );
                     t.rebase = false;
                 }
                 let rtp = t.pk.rtp_time(frame.pts);
@@ -312,10 +317,7 @@ impl Conn {
         });
         s.tracks[idx] = Some(track);
         Ok(builder(StatusCode::Ok, cseq)
-            .header(
-                headers::TRANSPORT,
-                format!("RTP/AVP/TCP;unicast;interleaved={rtp_ch}-{rtcp_ch};ssrc={ssrc:08X}"),
-            )
+            .header(headers::TRANSPORT, format!("RTP/AVP/TCP;unicast;interleaved={rtp_ch}-{rtcp_ch};ssrc={ssrc:08X}"))
             .header(headers::SESSION, format!("{};timeout=60", s.id))
             .build(Vec::new()))
     }

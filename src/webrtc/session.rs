@@ -174,9 +174,7 @@ fn pick(rtc: &mut Rtc, mids: &[(Mid, MediaKind)], kind: MediaKind) -> Option<(Mi
         let pt = w.payload_params().find(|p| {
             let spec = p.spec();
             match kind {
-                MediaKind::Video => {
-                    spec.codec == RtcCodec::H264 && spec.format.packetization_mode.unwrap_or(0) == 1
-                }
+                MediaKind::Video => spec.codec == RtcCodec::H264 && spec.format.packetization_mode.unwrap_or(0) == 1,
                 MediaKind::Audio => matches!(spec.codec, RtcCodec::PCMU | RtcCodec::PCMA),
             }
         });

@@ -98,10 +98,23 @@ fn restream_serves_players_with_logins_and_grants() {
     if support::have_tool("gst-launch-1.0") {
         let url = format!("{base}/cam");
         let mut cmd = Command::new("gst-launch-1.0");
-        cmd.args(["-q", "rtspsrc", &format!("location={url}"), "user-id=anna", "user-pw=anna-pass-1234"])
-            .args(["protocols=tcp", "!", "rtph264depay", "!", "h264parse", "!", "fakesink", "num-buffers=50"]);
+        cmd.args(["-q", "rtspsrc", &format!("location={url}"), "user-id=anna", "user-pw=anna-pass-1234"]).args([
+            "protocols=tcp",
+            "!",
+            "rtph264depay",
+            "!",
+            "h264parse",
+            "!",
+            "fakesink",
+            "num-buffers=50",
+        ]);
         let r = support::run_with_timeout(&mut cmd, Duration::from_secs(60));
-        assert!(r.status.success(), "rtspsrc: {}{}", String::from_utf8_lossy(&r.stdout), String::from_utf8_lossy(&r.stderr));
+        assert!(
+            r.status.success(),
+            "rtspsrc: {}{}",
+            String::from_utf8_lossy(&r.stdout),
+            String::from_utf8_lossy(&r.stderr)
+        );
     }
 
     // 20 players at once, while /api/cameras counts them; the recording keeps going without a gap.

@@ -38,8 +38,8 @@ pub use edit::ConfigDoc;
 pub use error::{ConfigError, Diagnostic};
 pub use model::{
     AlertOn, AlertsConfig, CameraConfig, Config, EncodeConfig, Language, MotionConfig, NotifyConfig, NotifyEvent,
-    NotifyKind, ObjectsBudget, ObjectsConfig, OnvifConfig, RecordMode, RestreamConfig, ServerConfig, StorageConfig, TlsConfig, Zone,
-    ZoneKind, DEFAULT_COOLDOWN, DEFAULT_LISTEN, DEFAULT_STORAGE_PATH,
+    NotifyKind, ObjectsBudget, ObjectsConfig, OnvifConfig, RecordMode, RestreamConfig, ServerConfig, StorageConfig,
+    TlsConfig, Zone, ZoneKind, DEFAULT_COOLDOWN, DEFAULT_LISTEN, DEFAULT_STORAGE_PATH,
 };
 pub use net::IpNet;
 pub use schedule::{parse_schedule, Window as ScheduleWindow};

@@ -40,8 +40,8 @@ pub fn target(url: &str) -> Option<Target> {
     let path = path.split(['?', '#']).next().unwrap_or("");
     let mut parts = path.split('/').filter(|p| !p.is_empty());
     let camera = parts.next()?;
-    let name_ok = camera.len() <= 64
-        && camera.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    let name_ok =
+        camera.len() <= 64 && camera.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
     if !name_ok {
         return None;
     }

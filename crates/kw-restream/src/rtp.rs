@@ -302,7 +302,13 @@ mod tests {
         };
         let mut p = Packetizer::new(&aac, 97, 1, 0, 0);
         let mut out = Vec::new();
-        let f = Frame { stream: StreamKind::Audio, pts: 1024, key: true, loss_before: false, data: Bytes::from(vec![5; 300]) };
+        let f = Frame {
+            stream: StreamKind::Audio,
+            pts: 1024,
+            key: true,
+            loss_before: false,
+            data: Bytes::from(vec![5; 300]),
+        };
         p.packetize(&f, 2, &mut out).unwrap();
         let pkts = split(&out);
         assert_eq!(&pkts[0].1[12..16], &[0, 16, (300u16 << 3 >> 8) as u8, (300u16 << 3) as u8]);

@@ -10,7 +10,17 @@ use crate::secrets::UrlParts;
 use super::{check_url, unique_name};
 
 const CAMERA_KEYS: [&str; 13] = [
-    "name", "url", "sub_url", "username", "password", "record", "max_size", "max_age", "motion", "encode", "onvif",
+    "name",
+    "url",
+    "sub_url",
+    "username",
+    "password",
+    "record",
+    "max_size",
+    "max_age",
+    "motion",
+    "encode",
+    "onvif",
     "objects",
     "restream_anonymous",
 ];
