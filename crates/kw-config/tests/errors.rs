@@ -306,7 +306,7 @@ fn error_names_the_file_as_given() {
     let e = kw_config::parse("x = 1\n", Path::new("/etc/keepwatch/keepwatch.toml")).unwrap_err();
     assert_eq!(
         e.to_string(),
-        "/etc/keepwatch/keepwatch.toml:1: x: unknown key (expected one of server, storage, cameras, notify, alerts, objects)"
+        "/etc/keepwatch/keepwatch.toml:1: x: unknown key (expected one of server, storage, cameras, notify, alerts, objects, restream)"
     );
     assert_eq!(e.diagnostics().len(), 1);
     assert_eq!(e.diagnostics()[0].line, 1);
