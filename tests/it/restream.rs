@@ -12,11 +12,15 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 /// One request on a fresh connection; the status line and headers of the answer.
+/// A connection the server closes or resets (it may still count a just-dropped one against
+/// `max_clients`) answers the empty string.
 fn rtsp_request(port: u16, method: &str, path: &str, auth: Option<&str>) -> String {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else { return String::new() };
     s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
     let auth = auth.map(|a| format!("Authorization: {a}\r\n")).unwrap_or_default();
-    write!(s, "{method} rtsp://127.0.0.1:{port}{path} RTSP/1.0\r\nCSeq: 7\r\n{auth}\r\n").unwrap();
+    if write!(s, "{method} rtsp://127.0.0.1:{port}{path} RTSP/1.0\r\nCSeq: 7\r\n{auth}\r\n").is_err() {
+        return String::new();
+    }
     let mut buf = vec![0u8; 8192];
     let n = s.read(&mut buf).unwrap_or(0);
     String::from_utf8_lossy(&buf[..n]).into_owned()
