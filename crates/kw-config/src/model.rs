@@ -26,6 +26,8 @@ pub struct Config {
     pub notify: Vec<NotifyConfig>,
     /// `[alerts]`
     pub alerts: AlertsConfig,
+    /// `[[offsite]]`, in file order; names are unique.
+    pub offsite: Vec<crate::offsite::OffsiteConfig>,
 }
 
 /// `[alerts]`: settings of the alerts engine as a whole.

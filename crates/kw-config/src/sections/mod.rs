@@ -5,6 +5,7 @@
 
 mod camera;
 mod notify;
+mod offsite;
 mod server;
 
 use std::path::{Path, PathBuf};
@@ -17,7 +18,7 @@ use crate::reader::{Ctx, Field, Section};
 use crate::secrets::{redacted_url, UrlParts};
 
 /// Top-level keys.
-const ROOT_KEYS: [&str; 5] = ["server", "storage", "cameras", "notify", "alerts"];
+const ROOT_KEYS: [&str; 6] = ["server", "storage", "cameras", "notify", "alerts", "offsite"];
 /// Keys of `[alerts]`.
 const ALERTS_KEYS: [&str; 2] = ["schedule", "public_url"];
 
@@ -41,6 +42,10 @@ pub(crate) fn parse_config(text: &str, file: &Path) -> Result<Config, ConfigErro
     };
     let notify = match root.get("notify") {
         Some(field) => notify::parse_notifiers(&mut ctx, &field, &cameras.names),
+        None => Vec::new(),
+    };
+    let offsite = match root.get("offsite") {
+        Some(field) => offsite::parse_offsite(&mut ctx, &field, &cameras.names, &base),
         None => Vec::new(),
     };
 
@@ -70,7 +75,7 @@ pub(crate) fn parse_config(text: &str, file: &Path) -> Result<Config, ConfigErro
     }
 
     if ctx.diagnostics.is_empty() {
-        Ok(Config { server, storage, cameras: cameras.configs, notify, alerts })
+        Ok(Config { server, storage, cameras: cameras.configs, notify, alerts, offsite })
     } else {
         let mut diagnostics = ctx.diagnostics;
         diagnostics.sort_by_key(|d| d.line);
