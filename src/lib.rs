@@ -17,6 +17,7 @@ mod ingest;
 mod live;
 mod motion;
 mod motion_signal;
+mod offsite;
 mod playback;
 mod probe;
 mod recorder;

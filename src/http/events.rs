@@ -31,6 +31,8 @@ pub struct Event {
     pub region: Option<[f64; 4]>,
     /// URL of the best frame, or null
     pub snapshot: Option<String>,
+    /// keepwatch's extension (API only): the `[[offsite]]` targets holding a copy of the event's clip or picture
+    pub offsite: Vec<String>,
 }
 
 impl From<EventRow> for Event {
@@ -44,6 +46,7 @@ impl From<EventRow> for Event {
             end: e.end.map(crate::timefmt::format),
             score: (e.score * 1000.0).round() / 1000.0,
             region: e.region,
+            offsite: Vec::new(),
         }
     }
 }
@@ -90,9 +93,22 @@ pub async fn list(
         end: q.end.as_deref().map(|v| parse_time("end", v)).transpose()?,
         limit: q.limit.unwrap_or(100),
     };
-    let events = st.events.clone();
-    let rows = tokio::task::spawn_blocking(move || events.list(&query)).await?.map_err(ApiError::internal)?;
-    Ok(Json(rows.into_iter().map(Event::from).collect()))
+    let (events, queue) = (st.events.clone(), st.offsite.queue.clone());
+    let (rows, copied) = tokio::task::spawn_blocking(move || -> Result<_, String> {
+        let rows = events.list(&query).map_err(|e| e.to_string())?;
+        let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+        Ok((rows, queue.copied(&ids).map_err(|e| e.to_string())?))
+    })
+    .await?
+    .map_err(ApiError::internal)?;
+    let mut out: Vec<Event> = rows.into_iter().map(Event::from).collect();
+    let at: std::collections::HashMap<i64, usize> = out.iter().enumerate().map(|(i, e)| (e.id, i)).collect();
+    for (id, target) in copied {
+        if let Some(&i) = at.get(&id) {
+            out[i].offsite.push(target);
+        }
+    }
+    Ok(Json(out))
 }
 
 /// The event's best frame as JPEG.

@@ -90,6 +90,8 @@ pub struct AppState {
     pub limits: limits::Limits,
     /// Live viewers now (WebSockets, HLS sessions), against their caps.
     pub viewers: Arc<viewers::Viewers>,
+    /// Off-site targets' health and queue.
+    pub offsite: crate::offsite::Handle,
 }
 
 pub type Shared = Arc<AppState>;
@@ -105,6 +107,8 @@ pub struct Parts {
     pub config: tokio::sync::watch::Receiver<crate::config_watch::Effective>,
     pub config_changed: Arc<tokio::sync::Notify>,
     pub limits: limits::Limits,
+    /// Off-site targets' health and queue.
+    pub offsite: crate::offsite::Handle,
 }
 
 impl AppState {
@@ -113,7 +117,7 @@ impl AppState {
         auth_path: &std::path::Path,
         config_path: std::path::PathBuf,
     ) -> Result<AppState, Failure> {
-        let Parts { store, cameras, clock, events, alerts, links, config, config_changed, limits } = parts;
+        let Parts { store, cameras, clock, events, alerts, links, config, config_changed, limits, offsite } = parts;
         let server = config.borrow().server.clone();
         let open = || {
             AuthDb::open(auth_path)
@@ -141,6 +145,7 @@ impl AppState {
             media: Default::default(),
             viewers: Arc::new(viewers::Viewers::new(limits.live_viewers, limits.live_viewers_per_user)),
             limits,
+            offsite,
         })
     }
 

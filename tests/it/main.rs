@@ -23,6 +23,7 @@ mod http_api;
 mod live_view;
 mod mjpeg_camera;
 mod motion_events;
+mod offsite;
 mod onvif_camera;
 mod record_rtsp;
 mod ui_admin;

@@ -12,6 +12,7 @@ pub mod http_sink;
 pub mod keepwatch;
 pub mod media;
 pub mod mjpeg_camera;
+pub mod offsite_targets;
 pub mod onvif_device;
 pub mod rtsp_server;
 pub mod tools;

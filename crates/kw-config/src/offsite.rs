@@ -64,8 +64,7 @@ impl OffsiteConfig {
     /// The environment variables read when there is no `credentials_file`:
     /// `KEEPWATCH_OFFSITE_<NAME>_KEY` and `..._SECRET` (name upper-cased, `-` as `_`).
     pub fn credentials_env(&self) -> (String, String) {
-        let stem: String =
-            self.name.chars().map(|c| if c == '-' { '_' } else { c.to_ascii_uppercase() }).collect();
+        let stem: String = self.name.chars().map(|c| if c == '-' { '_' } else { c.to_ascii_uppercase() }).collect();
         (format!("KEEPWATCH_OFFSITE_{stem}_KEY"), format!("KEEPWATCH_OFFSITE_{stem}_SECRET"))
     }
 }

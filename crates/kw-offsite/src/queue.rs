@@ -353,7 +353,10 @@ impl Queue {
     /// Forgets finished rows older than `before` (µs).
     pub fn prune(&self, before: i64) -> Result<usize, OffsiteError> {
         self.with(|c| {
-            c.execute("DELETE FROM offsite_queue WHERE state <> 'pending' AND done IS NOT NULL AND done < ?1", params![before])
+            c.execute(
+                "DELETE FROM offsite_queue WHERE state <> 'pending' AND done IS NOT NULL AND done < ?1",
+                params![before],
+            )
         })
     }
 

@@ -73,7 +73,11 @@ fn weed(dir: &Path) -> (Weed, u16) {
     let w = Weed(child);
     let until = Instant::now() + Duration::from_secs(60);
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < until, "weed did not start: {}", std::fs::read_to_string(dir.join("weed.log")).unwrap());
+        assert!(
+            Instant::now() < until,
+            "weed did not start: {}",
+            std::fs::read_to_string(dir.join("weed.log")).unwrap()
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     std::thread::sleep(Duration::from_secs(3));

@@ -125,13 +125,19 @@ fn parse_one<'a>(
     if let Some(field) = section.get("events") {
         let events = ctx.array(&field);
         if events.is_empty() {
-            ctx.error(&field.span, &field.path, "must name at least one event (leave the key out for motion and camera-motion)");
+            ctx.error(
+                &field.span,
+                &field.path,
+                "must name at least one event (leave the key out for motion and camera-motion)",
+            );
         }
         let mut kinds = Vec::new();
         for e in &events {
             match ctx.keyword::<NotifyEvent>(e) {
                 Some(k @ (NotifyEvent::Motion | NotifyEvent::CameraMotion)) => kinds.push(k),
-                Some(k) => ctx.error(&e.span, &e.path, format!("{k} events have no clip to copy (motion, camera-motion)")),
+                Some(k) => {
+                    ctx.error(&e.span, &e.path, format!("{k} events have no clip to copy (motion, camera-motion)"))
+                }
                 None => {}
             }
         }
@@ -201,7 +207,10 @@ fn check_target(text: &str) -> Result<(), String> {
 fn check_recipient(text: &str) -> Result<String, String> {
     let t = text.trim();
     if t.to_ascii_uppercase().starts_with("AGE-SECRET-KEY-") {
-        return Err("this is a secret identity, not a recipient: keep it off this machine and give its age1... public key".into());
+        return Err(
+            "this is a secret identity, not a recipient: keep it off this machine and give its age1... public key"
+                .into(),
+        );
     }
     const BECH32: &str = "qpzry9x8gf2tvdw0s3jn54khce6mua7l";
     let ok = t.len() == 62 && t.starts_with("age1") && t[4..].chars().all(|c| BECH32.contains(c));

@@ -62,10 +62,8 @@ impl Dav {
     }
 
     fn url(&self, name: &str) -> String {
-        let enc: Vec<String> = name
-            .split('/')
-            .map(|s| percent_encoding::utf8_percent_encode(s, SEGMENT).to_string())
-            .collect();
+        let enc: Vec<String> =
+            name.split('/').map(|s| percent_encoding::utf8_percent_encode(s, SEGMENT).to_string()).collect();
         format!("{}{}", self.base, enc.join("/"))
     }
 

@@ -52,7 +52,11 @@ impl S3 {
             .with_connect_timeout(CONNECT_TIMEOUT)
             .with_timeout(READ_TIMEOUT * 5);
         let retry = RetryConfig {
-            backoff: BackoffConfig { init_backoff: Duration::from_millis(200), max_backoff: Duration::from_secs(5), base: 2.0 },
+            backoff: BackoffConfig {
+                init_backoff: Duration::from_millis(200),
+                max_backoff: Duration::from_secs(5),
+                base: 2.0,
+            },
             max_retries: 2,
             retry_timeout: Duration::from_secs(60),
         };

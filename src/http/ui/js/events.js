@@ -21,6 +21,7 @@ const strings = {
     'ev.more': 'Show older',
     'ev.ongoing': 'going on',
     'ev.score': 'score {s}',
+    'ev.offsite': 'copied off-site: {list}',
     'ev.noPicture': 'no picture',
     'ev.k.motion': 'Motion',
     'ev.k.camera-motion': 'Camera motion',
@@ -39,6 +40,7 @@ const strings = {
     'ev.more': 'Ältere anzeigen',
     'ev.ongoing': 'läuft',
     'ev.score': 'Stärke {s}',
+    'ev.offsite': 'extern gesichert: {list}',
     'ev.noPicture': 'kein Bild',
     'ev.k.motion': 'Bewegung',
     'ev.k.camera-motion': 'Kamera-Bewegung',
@@ -107,7 +109,11 @@ export default {
             t(`ev.k.${e.kind}`))),
         h('div', { class: 'ev-meta', dataset: { testid: 'ev-time' } }, fmt.dateTime(start)),
         h('div', { class: 'ev-meta' }, end === null ? t('ev.ongoing') : fmt.duration((end - start) / 1000),
-          ' · ', fmt.relative(start), e.kind === 'motion' ? ` · ${t('ev.score', { s: Math.round(e.score * 100) })}` : '')));
+          ' · ', fmt.relative(start), e.kind === 'motion' ? ` · ${t('ev.score', { s: Math.round(e.score * 100) })}` : ''),
+        e.offsite && e.offsite.length
+          ? h('div', { class: 'ev-meta', dataset: { testid: 'ev-offsite' } },
+            h('span', { class: 'badge badge-info' }, t('ev.offsite', { list: e.offsite.join(', ') })))
+          : null));
     }
 
     async function load(fresh) {
