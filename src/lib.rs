@@ -18,6 +18,7 @@ mod live;
 mod motion;
 mod motion_signal;
 mod objects;
+mod offsite;
 mod playback;
 mod probe;
 mod recorder;

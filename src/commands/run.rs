@@ -63,6 +63,15 @@ pub(super) async fn serve(
     };
     let health_task = tokio::spawn(crate::health::watch(sink.clone(), watched, clock.clone()));
     let config_changed = Arc::new(tokio::sync::Notify::new());
+    let offsite = open_offsite(&index_file, &cfg)?;
+    let offsite_task = tokio::spawn(crate::offsite::run(crate::offsite::Parts {
+        handle: offsite.clone(),
+        spool_dir: cfg.storage.path.join(OFFSITE_SPOOL),
+        source: Arc::new(crate::offsite::StoreSource { store: store.clone(), events: sink.store().clone() }),
+        sink: sink.clone(),
+        notices: sink.subscribe(),
+        config: config_rx.clone(),
+    }));
     let parts = crate::http::Parts {
         store: store.clone(),
         cameras: cameras.directory(),
@@ -73,6 +82,7 @@ pub(super) async fn serve(
         config: config_rx.clone(),
         config_changed: config_changed.clone(),
         limits,
+        offsite,
     };
     let state = Arc::new(crate::http::AppState::new(parts, &index_file, config.clone())?);
     warn_without_users(&state, &config).await?;
@@ -130,11 +140,25 @@ pub(super) async fn serve(
     retention_task.abort();
     health_task.abort();
     tokio::task::block_in_place(|| cameras.stop_all());
-    // Motion events ended by the cameras' stop reach the outbox before the workers go.
+    // Motion events ended by the cameras' stop reach the outbox (and the off-site queue) before the
+    // workers go.
     tokio::time::sleep(Duration::from_millis(200)).await;
+    offsite_task.abort();
     forward_task.abort();
     alerts_task.abort();
     Ok(())
+}
+
+/// The off-site spool directory inside the store (encrypted copies waiting to be uploaded).
+const OFFSITE_SPOOL: &str = "offsite-spool";
+
+/// The off-site queue in the index and its spool directory (0700).
+fn open_offsite(index_file: &Path, cfg: &Config) -> Result<crate::offsite::Handle, Failure> {
+    let queue = kw_offsite::Queue::open(index_file)
+        .map_err(|e| Failure::runtime(format!("cannot open the off-site queue in {}: {e}", index_file.display())))?;
+    let spool = cfg.storage.path.join(OFFSITE_SPOOL);
+    kw_offsite::worker::spool_dir(&spool).map_err(|e| Failure::runtime(e.to_string()))?;
+    Ok(crate::offsite::Handle { health: kw_offsite::Health::default(), queue })
 }
 
 /// The soft limit on open files above which it is not raised (some code still walks every descriptor).

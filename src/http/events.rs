@@ -33,6 +33,8 @@ pub struct Event {
     pub snapshot: Option<String>,
     /// what object detection saw, one entry per label (empty where it did not run or saw nothing)
     pub labels: Vec<EventLabel>,
+    /// keepwatch's extension (API only): the `[[offsite]]` targets holding a copy of the event's clip or picture
+    pub offsite: Vec<String>,
 }
 
 /// One object seen during an event.
@@ -59,6 +61,7 @@ impl From<EventRow> for Event {
             score: (e.score * 1000.0).round() / 1000.0,
             region: e.region,
             labels: e.labels.into_iter().map(|l| EventLabel { label: l.label, score: l.score, bbox: l.bbox }).collect(),
+            offsite: Vec::new(),
         }
     }
 }
@@ -113,9 +116,22 @@ pub async fn list(
         end: q.end.as_deref().map(|v| parse_time("end", v)).transpose()?,
         limit: q.limit.unwrap_or(100),
     };
-    let events = st.events.clone();
-    let rows = tokio::task::spawn_blocking(move || events.list(&query)).await?.map_err(ApiError::internal)?;
-    Ok(Json(rows.into_iter().map(Event::from).collect()))
+    let (events, queue) = (st.events.clone(), st.offsite.queue.clone());
+    let (rows, copied) = tokio::task::spawn_blocking(move || -> Result<_, String> {
+        let rows = events.list(&query).map_err(|e| e.to_string())?;
+        let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+        Ok((rows, queue.copied(&ids).map_err(|e| e.to_string())?))
+    })
+    .await?
+    .map_err(ApiError::internal)?;
+    let mut out: Vec<Event> = rows.into_iter().map(Event::from).collect();
+    let at: std::collections::HashMap<i64, usize> = out.iter().enumerate().map(|(i, e)| (e.id, i)).collect();
+    for (id, target) in copied {
+        if let Some(&i) = at.get(&id) {
+            out[i].offsite.push(target);
+        }
+    }
+    Ok(Json(out))
 }
 
 /// The event's best frame as JPEG.

@@ -165,6 +165,34 @@ pub async fn metrics(State(st): State<Shared>, Extension(p): Extension<Principal
             vec![(String::new(), (now - oldest).max(0) as f64 / 1e6)],
         );
     }
+    let offsite = st.offsite.health.snapshot();
+    let per_target = |f: &dyn Fn(&kw_offsite::TargetStatus) -> f64| -> Vec<(String, f64)> {
+        offsite.iter().map(|(n, s)| (format!("{{target=\"{}\"}}", esc(n)), f(s))).collect()
+    };
+    series(
+        "keepwatch_offsite_up",
+        "gauge",
+        "1 unless the off-site target's last attempts failed",
+        per_target(&|s| f64::from(u8::from(s.failing_since.is_none()))),
+    );
+    series(
+        "keepwatch_offsite_queued",
+        "gauge",
+        "Copies waiting for the off-site target",
+        per_target(&|s| s.queued as f64),
+    );
+    series(
+        "keepwatch_offsite_uploaded_bytes_total",
+        "counter",
+        "Encrypted bytes uploaded to the off-site target since start",
+        per_target(&|s| s.uploaded_bytes as f64),
+    );
+    series(
+        "keepwatch_offsite_uploaded_objects_total",
+        "counter",
+        "Objects uploaded to the off-site target since start",
+        per_target(&|s| s.uploaded_objects as f64),
+    );
     let reqs: Vec<(String, f64)> = st
         .metrics
         .requests

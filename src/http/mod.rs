@@ -94,6 +94,8 @@ pub struct AppState {
     pub viewers: Arc<viewers::Viewers>,
     /// The WebRTC (WHEP) live views now.
     pub webrtc: Arc<crate::webrtc::Sessions>,
+    /// Off-site targets' health and queue.
+    pub offsite: crate::offsite::Handle,
 }
 
 pub type Shared = Arc<AppState>;
@@ -109,6 +111,8 @@ pub struct Parts {
     pub config: tokio::sync::watch::Receiver<crate::config_watch::Effective>,
     pub config_changed: Arc<tokio::sync::Notify>,
     pub limits: limits::Limits,
+    /// Off-site targets' health and queue.
+    pub offsite: crate::offsite::Handle,
 }
 
 impl AppState {
@@ -117,7 +121,7 @@ impl AppState {
         auth_path: &std::path::Path,
         config_path: std::path::PathBuf,
     ) -> Result<AppState, Failure> {
-        let Parts { store, cameras, clock, events, alerts, links, config, config_changed, limits } = parts;
+        let Parts { store, cameras, clock, events, alerts, links, config, config_changed, limits, offsite } = parts;
         let server = config.borrow().server.clone();
         let open = || {
             AuthDb::open(auth_path)
@@ -146,6 +150,7 @@ impl AppState {
             viewers: Arc::new(viewers::Viewers::new(limits.live_viewers, limits.live_viewers_per_user)),
             webrtc: Arc::default(),
             limits,
+            offsite,
         })
     }
 

@@ -28,6 +28,7 @@ mod mjpeg_camera;
 mod motion_bframes;
 mod motion_events;
 mod objects_e2e;
+mod offsite;
 mod onvif_camera;
 mod record_rtsp;
 mod reliability;

@@ -13,6 +13,7 @@ pub mod keepwatch;
 pub mod live555;
 pub mod media;
 pub mod mjpeg_camera;
+pub mod offsite_targets;
 pub mod onvif_device;
 pub mod rtsp_server;
 pub mod tools;

@@ -24,6 +24,7 @@ mod error;
 mod merge;
 mod model;
 mod net;
+mod offsite;
 mod reader;
 mod schedule;
 mod secrets;
@@ -42,6 +43,7 @@ pub use model::{
     TlsConfig, Zone, ZoneKind, DEFAULT_COOLDOWN, DEFAULT_LISTEN, DEFAULT_STORAGE_PATH,
 };
 pub use net::IpNet;
+pub use offsite::{OffsiteConfig, OffsiteWhat};
 pub use schedule::{parse_schedule, Window as ScheduleWindow};
 pub use secrets::{percent_encode, redacted_url, SourceUrl};
 pub use templates::{demo_config, example_config};

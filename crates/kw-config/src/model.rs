@@ -30,6 +30,8 @@ pub struct Config {
     pub objects: ObjectsBudget,
     /// `[restream]`
     pub restream: RestreamConfig,
+    /// `[[offsite]]`, in file order; names are unique.
+    pub offsite: Vec<crate::offsite::OffsiteConfig>,
 }
 
 /// `[objects]`: what all cameras' object detection may use together.

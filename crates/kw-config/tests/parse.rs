@@ -119,6 +119,16 @@ fn example_parses_with_every_key() {
         "secret",
         "from",
         "to",
+        "endpoint",
+        "region",
+        "path_style",
+        "credentials_file",
+        "recipients",
+        "what",
+        "bandwidth",
+        "keep_count",
+        "keep_age",
+        "hide_names",
     ] {
         let written = example_config().lines().any(|l| l.trim_start().starts_with(&format!("{key} =")));
         assert!(written, "{key} missing from the example");

@@ -7,6 +7,7 @@ mod camera;
 mod notify;
 mod objects;
 mod restream;
+mod offsite;
 mod server;
 
 use std::path::{Path, PathBuf};
@@ -19,7 +20,7 @@ use crate::reader::{Ctx, Field, Section};
 use crate::secrets::{redacted_url, UrlParts};
 
 /// Top-level keys.
-const ROOT_KEYS: [&str; 7] = ["server", "storage", "cameras", "notify", "alerts", "objects", "restream"];
+const ROOT_KEYS: [&str; 8] = ["server", "storage", "cameras", "notify", "alerts", "objects", "restream", "offsite"];
 /// Keys of `[alerts]`.
 const ALERTS_KEYS: [&str; 2] = ["schedule", "public_url"];
 
@@ -43,6 +44,10 @@ pub(crate) fn parse_config(text: &str, file: &Path) -> Result<Config, ConfigErro
     };
     let notify = match root.get("notify") {
         Some(field) => notify::parse_notifiers(&mut ctx, &field, &cameras.names),
+        None => Vec::new(),
+    };
+    let offsite = match root.get("offsite") {
+        Some(field) => offsite::parse_offsite(&mut ctx, &field, &cameras.names, &base),
         None => Vec::new(),
     };
 
@@ -82,7 +87,7 @@ pub(crate) fn parse_config(text: &str, file: &Path) -> Result<Config, ConfigErro
     };
 
     if ctx.diagnostics.is_empty() {
-        Ok(Config { server, storage, cameras: cameras.configs, notify, alerts, objects, restream })
+        Ok(Config { server, storage, cameras: cameras.configs, notify, alerts, objects, restream, offsite })
     } else {
         let mut diagnostics = ctx.diagnostics;
         diagnostics.sort_by_key(|d| d.line);

@@ -129,7 +129,7 @@ fn parse_notify<'a>(
 }
 
 /// `cameras = [...]`: each entry must name a camera from `[[cameras]]`.
-fn camera_list<'a>(ctx: &mut Ctx<'a>, field: &Field<'a>, cameras: &[String]) -> Vec<String> {
+pub(super) fn camera_list<'a>(ctx: &mut Ctx<'a>, field: &Field<'a>, cameras: &[String]) -> Vec<String> {
     let list = ctx.string_list(field);
     if list.is_empty() && ctx.diagnostics.iter().all(|d| d.key != field.path) {
         ctx.error(&field.span, &field.path, "must name at least one camera (leave the key out for all)");

@@ -23,6 +23,7 @@ const strings = {
     'ev.more': 'Show older',
     'ev.ongoing': 'going on',
     'ev.score': 'score {s}',
+    'ev.offsite': 'copied off-site: {list}',
     'ev.noPicture': 'no picture',
     'ev.k.motion': 'Motion',
     'ev.k.camera-motion': 'Camera motion',
@@ -47,6 +48,7 @@ const strings = {
     'ev.more': 'Ältere anzeigen',
     'ev.ongoing': 'läuft',
     'ev.score': 'Stärke {s}',
+    'ev.offsite': 'extern gesichert: {list}',
     'ev.noPicture': 'kein Bild',
     'ev.k.motion': 'Bewegung',
     'ev.k.camera-motion': 'Kamera-Bewegung',
@@ -127,7 +129,11 @@ export default {
             `${LABELS.includes(l.label) ? t(`ev.l.${l.label}`) : l.label} ${Math.round(l.score * 100)}%`))),
         h('div', { class: 'ev-meta', dataset: { testid: 'ev-time' } }, fmt.dateTime(start)),
         h('div', { class: 'ev-meta' }, end === null ? t('ev.ongoing') : fmt.duration((end - start) / 1000),
-          ' · ', fmt.relative(start), e.kind === 'motion' ? ` · ${t('ev.score', { s: Math.round(e.score * 100) })}` : '')));
+          ' · ', fmt.relative(start), e.kind === 'motion' ? ` · ${t('ev.score', { s: Math.round(e.score * 100) })}` : ''),
+        e.offsite && e.offsite.length
+          ? h('div', { class: 'ev-meta', dataset: { testid: 'ev-offsite' } },
+            h('span', { class: 'badge badge-info' }, t('ev.offsite', { list: e.offsite.join(', ') })))
+          : null));
     }
 
     async function load(fresh) {
