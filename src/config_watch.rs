@@ -109,10 +109,11 @@ pub fn takes_in(running: &Config, file: &Config) -> bool {
 
 /// `new` with the settings that apply only at start taken from `running`.
 fn pin_start_only(mut new: Config, running: &Config) -> Config {
-    if new.storage.path != running.storage.path || new.server != running.server {
-        tracing::warn!("[server] and [storage] path changes take effect after a restart");
+    if new.storage.path != running.storage.path || new.server != running.server || new.restream != running.restream {
+        tracing::warn!("[server], [restream] and [storage] path changes take effect after a restart");
     }
     new.server = running.server.clone();
+    new.restream = running.restream.clone();
     new.storage.path = running.storage.path.clone();
     new
 }

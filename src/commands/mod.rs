@@ -1,6 +1,6 @@
 //! The command line, one file per subcommand. The public names are fixed by the project's contract
 //! (docs/conventions.md): `run`, `demo`, `export`, `recordings`, `check`, `user`, `token`, `notify`,
-//! `discover`, `mode`, `backup`, `restore`, `completions`, `manpage`; every store command takes
+//! `discover`, `mode`, `offsite`, `backup`, `restore`, `completions`, `manpage`; every store command takes
 //! `--config PATH` ([`ConfigArg`], declared once here).
 //!
 //! Why commands are a room of their own: they are the only place that wires parts together. A command
@@ -16,6 +16,7 @@ mod docs;
 mod export;
 mod mode;
 mod notify;
+mod offsite;
 mod recordings;
 mod run;
 mod tokens;
@@ -114,6 +115,11 @@ pub enum Command {
         #[command(subcommand)]
         command: notify::NotifyCommand,
     },
+    /// Off-site copies: `offsite keygen`, `offsite list NAME`, `offsite fetch NAME OBJECT --identity FILE -o OUT`.
+    Offsite {
+        #[command(subcommand)]
+        command: offsite::OffsiteCommand,
+    },
     /// Find ONVIF cameras on the network (WS-Discovery): one line per camera with a ready onvif:// URL.
     Discover {
         /// Send the probe only through the interface with this IPv4 address (e.g. 192.168.1.10).
@@ -174,6 +180,7 @@ pub fn dispatch(cli: Cli) -> Result<(), Failure> {
             recordings::run(config.path(), &camera, start.as_deref(), end.as_deref())
         }
         Command::Notify { command } => notify::run(command),
+        Command::Offsite { command } => offsite::run(command),
         Command::Discover { interface, timeout } => discover::run(interface, timeout),
         Command::Mode { mode, config } => mode::run(config.path(), mode.as_deref()),
         Command::User { command } => users::run(command),

@@ -39,7 +39,7 @@ pub struct CameraSettings {
     pub sub_url: Option<String>,
     pub username: Option<String>,
     pub has_password: bool,
-    /// `continuous`, `motion` or `off`
+    /// `continuous`, `motion`, `off` or `objects`
     pub record: String,
     /// e.g. `50GB`
     pub max_size: Option<String>,
@@ -48,6 +48,7 @@ pub struct CameraSettings {
     pub motion: MotionSettings,
     /// The one HTTPS certificate trusted for this camera (`sha256:...`), when one was accepted.
     pub tls_fingerprint: Option<String>,
+    pub objects: super::camera_objects::ObjectsSettings,
 }
 
 #[derive(Serialize, Deserialize, ToSchema, Default)]
@@ -89,6 +90,7 @@ pub struct CameraForm {
     /// Trust exactly this HTTPS certificate (`sha256:...`, from a probe's `tls_fingerprint`). Absent or
     /// null: keep; `""`: trust the system's certificate authorities again.
     pub tls_fingerprint: Option<String>,
+    pub objects: Option<super::camera_objects::ObjectsSettings>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -136,6 +138,7 @@ fn settings(c: &CameraConfig) -> CameraSettings {
             ),
         },
         tls_fingerprint: c.tls_fingerprint.clone(),
+        objects: super::camera_objects::settings(&c.objects),
     }
 }
 
@@ -223,7 +226,7 @@ fn apply_form(mut base: CameraConfig, form: CameraForm) -> Result<CameraConfig, 
     }
     if let Some(r) = opt_text(&form.record) {
         base.record = r.parse::<RecordMode>().map_err(|_| {
-            ApiError::bad_field("record", format!("record: expected continuous, motion or off, found {r:?}"))
+            ApiError::bad_field("record", format!("record: expected continuous, motion, off or objects, found {r:?}"))
         })?;
     }
     base.max_size = match opt_text(&form.max_size) {
@@ -277,6 +280,9 @@ fn apply_form(mut base: CameraConfig, form: CameraForm) -> Result<CameraConfig, 
             }
             cur.zones = out;
         }
+    }
+    if let Some(o) = form.objects {
+        super::camera_objects::apply(&mut base.objects, o)?;
     }
     Ok(base)
 }
@@ -484,18 +490,23 @@ pub async fn probe(
         }
     }
     let timeout = crate::probe::PROBE_TIMEOUT;
+    // The first picture is decoded under the same cap as snapshot.jpg's decodes.
+    let turn: crate::probe::WaitForTurn<'_> = Box::pin(async {
+        let pass = super::media::decode_pass(&st, &p).await.map_err(|e| e.message)?;
+        Ok(Box::new(pass) as crate::probe::DecodeTurn)
+    });
     let login = crate::probe::Login {
         username: username.as_deref(),
         password: password.as_deref(),
         tls_fingerprint: pin.as_deref(),
     };
-    let mut r = crate::probe::probe(&typed.url, login, timeout).await;
-    // One after the other, never at once: cheap cameras allow only one or two sessions.
+    let mut r = crate::probe::probe(&typed.url, login, timeout, Some(turn)).await;
+    // One after the other, never at once: cheap cameras allow only one or two sessions. No picture.
     if let Some(s) = sub {
         let (u, pw) = (s.username.or(username.clone()), s.password.or(password.clone()));
         let login =
             crate::probe::Login { username: u.as_deref(), password: pw.as_deref(), tls_fingerprint: pin.as_deref() };
-        r.sub = Some(crate::probe::probe(&s.url, login, timeout).await.into());
+        r.sub = Some(crate::probe::probe(&s.url, login, timeout, None).await.into());
     }
     tracing::info!(url = %kw_config::redacted_url(&typed.url), ok = r.ok, "camera probe");
     Ok(Json(r))
@@ -517,6 +528,7 @@ mod tests {
             max_age: None,
             motion: None,
             tls_fingerprint: None,
+            objects: None,
         }
     }
 

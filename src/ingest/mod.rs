@@ -5,9 +5,11 @@
 //! own timestamps and arrival instants; the camera supervisor maps them to local media time (see
 //! [`timeline`]) and publishes them to the camera's hub. Sources never see the store.
 
+pub mod access_unit;
 pub mod http;
 pub mod onvif;
 pub mod rtsp;
+pub mod still;
 pub mod synthetic;
 pub mod timeline;
 
@@ -54,6 +56,11 @@ pub trait Source: Send + Sync {
     /// instead of decoding H.264 a second time. Sources that never decode keep the default.
     fn luma_tap(&self, _tx: LumaSender) -> bool {
         false
+    }
+
+    /// The camera's own pictures (its JPEGs, its snapshot page), for `snapshot.jpg`; see [`still`].
+    fn still(&self) -> Option<std::sync::Arc<still::CameraStill>> {
+        None
     }
 }
 
@@ -108,9 +115,13 @@ pub enum IngestError {
 }
 
 impl IngestError {
-    /// Errors that retrying soon cannot fix (a wrong password): back off longer, never hammer a camera.
-    pub fn is_auth(&self) -> bool {
-        matches!(self, IngestError::Auth(_) | IngestError::Certificate(_))
+    /// Errors that retrying soon cannot fix (a wrong password, an untrusted certificate, a codec or stream
+    /// keepwatch cannot record): back off longer, never hammer a camera.
+    pub fn is_lasting(&self) -> bool {
+        matches!(
+            self,
+            IngestError::Auth(_) | IngestError::Certificate(_) | IngestError::Unsupported(_) | IngestError::NoVideo(_)
+        )
     }
 }
 

@@ -386,7 +386,7 @@ impl Camera {
                 Ok(uri) => Some(StreamChoice { uri, snapshot: None, profile: p }),
                 Err(e @ (Error::Auth(_) | Error::Unreachable(_))) => return Err(e),
                 Err(e) => {
-                    tracing::debug!("no sub stream: {e}");
+                    tracing::debug!("no sub stream: {}", kw_logsafe::OneLine(&e.to_string()));
                     None
                 }
             },

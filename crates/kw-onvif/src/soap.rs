@@ -214,7 +214,7 @@ impl Client {
             Ok(None) => 0,
             Err(e @ Error::Unreachable(_)) => return Err(e),
             Err(e) => {
-                tracing::debug!(url = %self.device_url, "camera time unknown ({e}); assuming ours");
+                tracing::debug!(url = %self.device_url, "camera time unknown ({}); assuming ours", kw_logsafe::OneLine(&e.to_string()));
                 0
             }
         };

@@ -35,6 +35,7 @@ pub mod stream;
 
 pub use encode::EncodeSettings;
 
+use super::still::CameraStill;
 use super::{redact, CameraAddr, ConnectFuture, IngestError, LumaSender, Source, SourceEvent, SourceStream};
 use kw_camauth::{Credentials, Login, Refusal};
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
@@ -91,6 +92,8 @@ pub struct HttpSource {
     inner: Arc<Inner>,
     settings: EncodeSettings,
     luma: Mutex<Option<LumaSender>>,
+    /// The camera's last JPEG, for `snapshot.jpg` (served as the camera sent it).
+    still: Arc<CameraStill>,
 }
 
 impl HttpSource {
@@ -112,6 +115,7 @@ impl HttpSource {
             inner: Arc::new(Inner { client, url: addr.url, label, auth: Mutex::new(auth), tls_seen }),
             settings,
             luma: Mutex::new(None),
+            still: Arc::new(CameraStill::default()),
         })
     }
 }
@@ -243,16 +247,20 @@ impl Source for HttpSource {
             let guard = AbortOnDrop(fetcher.abort_handle());
             let (tx, rx) = mpsc::channel(16);
             let luma = self.luma.lock().unwrap_or_else(|p| p.into_inner()).clone();
-            let (settings, label) = (self.settings, inner.label.clone());
+            let (settings, label, still) = (self.settings, inner.label.clone(), self.still.clone());
             std::thread::Builder::new()
                 .name("mjpeg-encode".into())
-                .spawn(move || encode::run(label, settings, prx, tx, luma))
+                .spawn(move || encode::run(label, settings, prx, tx, luma, Some(still)))
                 .map_err(|e| IngestError::Protocol(format!("cannot start the encoder thread: {e}")))?;
             let events = futures::stream::unfold((rx, guard), |(mut rx, guard)| async move {
                 rx.recv().await.map(|ev: Result<SourceEvent, IngestError>| (ev, (rx, guard)))
             });
             Ok(Box::pin(events) as SourceStream)
         })
+    }
+
+    fn still(&self) -> Option<Arc<CameraStill>> {
+        Some(self.still.clone())
     }
 
     fn luma_tap(&self, tx: LumaSender) -> bool {

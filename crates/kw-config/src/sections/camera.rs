@@ -1,5 +1,7 @@
 //! `[[cameras]]`, `[cameras.motion]` and `[cameras.encode]`: what to record from where, how to detect
-//! motion, and how to encode cameras that send JPEG pictures.
+//! motion, and how to encode cameras that send JPEG pictures. `[cameras.objects]` is in [`super::objects`].
+
+use std::path::Path;
 
 use crate::model::{CameraConfig, EncodeConfig, MotionConfig, Zone, ZoneKind};
 use crate::reader::{Ctx, Field, Section};
@@ -7,7 +9,7 @@ use crate::secrets::UrlParts;
 
 use super::{check_url, unique_name};
 
-const CAMERA_KEYS: [&str; 12] = [
+const CAMERA_KEYS: [&str; 14] = [
     "name",
     "url",
     "sub_url",
@@ -20,6 +22,8 @@ const CAMERA_KEYS: [&str; 12] = [
     "encode",
     "onvif",
     "tls_fingerprint",
+    "objects",
+    "restream_anonymous",
 ];
 /// `[cameras.onvif]`: keepwatch's extension for `onvif://` cameras.
 const ONVIF_KEYS: [&str; 1] = ["events"];
@@ -38,7 +42,7 @@ pub(super) struct Cameras {
     pub names: Vec<String>,
 }
 
-pub(super) fn parse_cameras<'a>(ctx: &mut Ctx<'a>, field: &Field<'a>) -> Cameras {
+pub(super) fn parse_cameras<'a>(ctx: &mut Ctx<'a>, field: &Field<'a>, base: &Path) -> Cameras {
     let mut out = Cameras::default();
     let mut seen = Vec::new();
     for section in ctx.tables(field) {
@@ -47,14 +51,19 @@ pub(super) fn parse_cameras<'a>(ctx: &mut Ctx<'a>, field: &Field<'a>) -> Cameras
                 out.names.push(name);
             }
         }
-        if let Some(camera) = parse_camera(ctx, &section, &mut seen) {
+        if let Some(camera) = parse_camera(ctx, &section, &mut seen, base) {
             out.configs.push(camera);
         }
     }
     out
 }
 
-fn parse_camera<'a>(ctx: &mut Ctx<'a>, section: &Section<'a>, seen: &mut Vec<(String, usize)>) -> Option<CameraConfig> {
+fn parse_camera<'a>(
+    ctx: &mut Ctx<'a>,
+    section: &Section<'a>,
+    seen: &mut Vec<(String, usize)>,
+    base: &Path,
+) -> Option<CameraConfig> {
     section.check_keys(ctx, &CAMERA_KEYS);
     let name = section.require(ctx, "name").and_then(|f| unique_name(ctx, &f, seen, "camera"));
     let url = section.require(ctx, "url").and_then(|f| stream_url(ctx, &f));
@@ -114,6 +123,16 @@ fn parse_camera<'a>(ctx: &mut Ctx<'a>, section: &Section<'a>, seen: &mut Vec<(St
                 ),
             }
         }
+    }
+    if let Some(objects) = section.get("objects").and_then(|f| ctx.section(&f)) {
+        camera.objects = super::objects::parse_objects(ctx, &objects, base);
+    }
+    if camera.record == crate::model::RecordMode::Objects && !camera.objects.enabled {
+        let why = "record = \"objects\" needs object detection: add [cameras.objects] with enabled = true";
+        ctx.error(&section.key_span("record"), &section.key_path("record"), why);
+    }
+    if let Some(field) = section.get("restream_anonymous") {
+        camera.restream_anonymous = ctx.bool(&field).unwrap_or(false);
     }
     (name.is_some() && url.is_some()).then_some(camera)
 }

@@ -1,5 +1,7 @@
 // admin/alerts.js — alert settings (#/settings/alerts, admins): the alert mode as three big buttons, and the
-// configured notifiers with their delivery counts and a "send test" button each.
+// configured notifiers with their delivery counts and a "send test" button each, and the off-site targets
+// ([[offsite]]) with their health (from /api/system): working or failing since when, what waits, the last
+// error.
 //
 // Why it is shaped this way:
 // - Notifiers are configured in the config file ([[notify]]); the API lists them without credentials and
@@ -38,6 +40,13 @@ const strings = {
     'alerts.testing': 'Sending…',
     'alerts.testOk': 'Test sent: {result}',
     'alerts.testFailed': 'Test failed: {error}',
+    'alerts.offsite': 'Off-site copies',
+    'alerts.offsiteNone': 'No off-site targets. Add an [[offsite]] section to the config file (S3 or WebDAV) to keep encrypted copies of event clips elsewhere.',
+    'alerts.offsite.ok': 'working',
+    'alerts.offsite.failing': 'failing',
+    'alerts.offsite.idle': 'nothing sent yet',
+    'alerts.offsiteCounts': '{queued} waiting · {objects} sent ({bytes} MB) since start',
+    'alerts.offsiteFailing': 'Failing since {since}: {error}',
   },
   de: {
     'alerts.title': 'Alarme',
@@ -65,6 +74,13 @@ const strings = {
     'alerts.testing': 'Wird gesendet…',
     'alerts.testOk': 'Test gesendet: {result}',
     'alerts.testFailed': 'Test fehlgeschlagen: {error}',
+    'alerts.offsite': 'Externe Sicherung',
+    'alerts.offsiteNone': 'Keine externen Ziele. Fügen Sie der Konfigurationsdatei einen Abschnitt [[offsite]] hinzu (S3 oder WebDAV), um verschlüsselte Kopien der Ereignisclips anderswo aufzubewahren.',
+    'alerts.offsite.ok': 'funktioniert',
+    'alerts.offsite.failing': 'Fehler',
+    'alerts.offsite.idle': 'noch nichts gesendet',
+    'alerts.offsiteCounts': '{queued} wartend · {objects} gesendet ({bytes} MB) seit dem Start',
+    'alerts.offsiteFailing': 'Fehler seit {since}: {error}',
   },
 };
 
@@ -131,6 +147,19 @@ function notifierCard(ctx, n) {
     result);
 }
 
+function offsiteCard(ctx, o) {
+  const { t } = ctx;
+  const tone = o.status === 'failing' ? 'bad' : o.status === 'ok' ? 'ok' : 'warn';
+  return h('div', { class: 'adm-card', 'data-testid': `offsite-${o.name}` },
+    h('div', { class: 'adm-row' }, h('strong', null, o.name), badge(t(`alerts.offsite.${o.status}`), tone, 'offsite-state')),
+    h('div', { class: 'adm-muted' }, t('alerts.offsiteCounts', { queued: o.queued, objects: o.uploaded_objects,
+      bytes: (o.uploaded_bytes / 1e6).toFixed(1) })),
+    o.failing_since
+      ? h('div', { class: 'adm-err', 'data-testid': 'offsite-error' },
+        t('alerts.offsiteFailing', { since: new Date(o.failing_since).toLocaleString(), error: o.last_error || '' }))
+      : null);
+}
+
 export default {
   path: 'settings/alerts',
   nav: 'nav.alerts',
@@ -140,11 +169,16 @@ export default {
     const { t } = ctx;
     const mode = modeSection(ctx);
     const list = h('div', { class: 'adm-list', 'data-testid': 'notifier-list' });
+    const offsite = h('div', { class: 'adm-list', 'data-testid': 'offsite-list' });
     const host = h('div', { class: 'adm', 'data-testid': 'page-admin-alerts' },
       h('h2', null, t('alerts.title')), mode.node,
-      h('section', { class: 'adm-form' }, h('h3', null, t('alerts.notifiers')), list));
+      h('section', { class: 'adm-form' }, h('h3', null, t('alerts.notifiers')), list),
+      h('section', { class: 'adm-form' }, h('h3', null, t('alerts.offsite')), offsite));
     root.append(host);
-    const [m, notifiers] = await Promise.all([ctx.api('/api/mode'), ctx.api('/api/notifiers')]);
+    const [m, notifiers, system] = await Promise.all([ctx.api('/api/mode'), ctx.api('/api/notifiers'), ctx.api('/api/system')]);
+    const targets = system.offsite || [];
+    if (!targets.length) offsite.append(h('p', { class: 'adm-muted', 'data-testid': 'offsite-none' }, t('alerts.offsiteNone')));
+    for (const o of targets) offsite.append(offsiteCard(ctx, o));
     mode.show(m.mode);
     if (!notifiers.length) list.append(h('p', { class: 'adm-muted', 'data-testid': 'notifier-none' }, t('alerts.none')));
     for (const n of notifiers) list.append(notifierCard(ctx, n));
