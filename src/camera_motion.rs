@@ -39,7 +39,9 @@ pub struct CameraEvents {
 /// Starts following the camera's motion events; the task ends when the camera's supervisor ends (its
 /// status channel closes), unsubscribing and ending an event in progress.
 pub fn spawn(c: &CameraConfig, ce: CameraEvents, status: watch::Receiver<Status>) {
-    let addr = match CameraAddr::parse(&c.url, c.username.as_deref(), c.password.as_deref()) {
+    let addr = match CameraAddr::parse(&c.url, c.username.as_deref(), c.password.as_deref())
+        .and_then(|a| a.with_tls_pin(c.tls_fingerprint.as_deref()))
+    {
         Ok(a) => a,
         Err(e) => {
             tracing::warn!(camera = %c.name, "no camera motion events: {e}");
@@ -135,13 +137,10 @@ async fn follow(
     tx: mpsc::Sender<MotionChange>,
     unavailable: Option<Arc<MotionSignal>>,
 ) {
-    let device = match source::device_url(&addr) {
-        Ok(d) => d,
-        Err(e) => {
-            tracing::warn!(camera = %camera, "no camera motion events: {e}");
-            return;
-        }
-    };
+    if let Err(e) = source::device_url(&addr) {
+        tracing::warn!(camera = %camera, "no camera motion events: {e}");
+        return;
+    }
     let opts = WatchOptions::default();
     let mut backoff = Duration::from_secs(5);
     let mut last_error = String::new();
@@ -152,7 +151,9 @@ async fn follow(
         let started = tokio::time::Instant::now();
         // Connecting asks the camera several things (each up to 10 s): a removed camera must not wait for it.
         let connected = tokio::select! {
-            c = kw_onvif::Camera::connect(&device, source::credentials(&addr)) => c,
+            c = async {
+                kw_onvif::Camera::connect_with(source::client(&addr, kw_media::clock::SystemClock::shared())?).await
+            } => c,
             _ = kw_onvif::pullpoint::stopped(&mut stop) => return,
         };
         let result = match connected {
@@ -172,7 +173,7 @@ async fn follow(
             Ok(()) => return, // stopped, or nobody listens any more
             Err(e) => {
                 let unreachable = matches!(e, kw_onvif::Error::Unreachable(_));
-                let text = source::map_error(e).to_string();
+                let text = addr.explain(source::map_error(e)).to_string();
                 if text != last_error {
                     tracing::warn!(camera = %camera, "camera motion events unavailable: {}", OneLine(&text));
                     last_error = text.clone();

@@ -4,7 +4,8 @@
 //! but readers must not parse it themselves: a half-written or invalid file would be seen, and a reader
 //! could show a `[storage] path` that is not the one in use. So one watcher reads the file (every
 //! [`POLL`], or at once when nudged after an API edit), publishes each new valid version, and keeps the
-//! running one when a change does not parse. Everything else (HTTP, alerts, retention, the cameras)
+//! running one when a change does not parse; SIGHUP ([`Hangups`], what `systemctl reload` sends) makes it
+//! look at once. Everything else (HTTP, alerts, retention, the cameras)
 //! reads the published [`Effective`] config.
 //!
 //! `[server]` and `[storage] path` apply at start only: the published config keeps the running ones
@@ -66,6 +67,37 @@ impl ConfigWatcher {
     }
 }
 
+/// SIGHUP, the conventional "read your config again" (the systemd unit's `ExecReload`): the daemon looks at
+/// the file at once instead of at the next poll. Made at start, so a SIGHUP never ends the process (its
+/// default action) once keepwatch is up.
+pub struct Hangups(Option<tokio::signal::unix::Signal>);
+
+impl Hangups {
+    /// Starts listening; where that fails (it cannot on a working Unix) a warning is logged and polling goes on.
+    pub fn listen() -> Hangups {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+            Ok(s) => Hangups(Some(s)),
+            Err(e) => {
+                tracing::warn!("cannot listen for SIGHUP ({e}); config changes are still picked up every {POLL:?}");
+                Hangups(None)
+            }
+        }
+    }
+
+    /// The next SIGHUP (never, without a handler).
+    pub async fn recv(&mut self) {
+        match &mut self.0 {
+            Some(s) => {
+                if s.recv().await.is_none() {
+                    self.0 = None;
+                    std::future::pending::<()>().await
+                }
+            }
+            None => std::future::pending::<()>().await,
+        }
+    }
+}
+
 /// Whether the effective config `running` has taken in the config file's `file` (everything but what
 /// applies only at start).
 pub fn takes_in(running: &Config, file: &Config) -> bool {
@@ -77,10 +109,11 @@ pub fn takes_in(running: &Config, file: &Config) -> bool {
 
 /// `new` with the settings that apply only at start taken from `running`.
 fn pin_start_only(mut new: Config, running: &Config) -> Config {
-    if new.storage.path != running.storage.path || new.server != running.server {
-        tracing::warn!("[server] and [storage] path changes take effect after a restart");
+    if new.storage.path != running.storage.path || new.server != running.server || new.restream != running.restream {
+        tracing::warn!("[server], [restream] and [storage] path changes take effect after a restart");
     }
     new.server = running.server.clone();
+    new.restream = running.restream.clone();
     new.storage.path = running.storage.path.clone();
     new
 }

@@ -113,7 +113,7 @@ async fn storage_problem(w: &Watched) -> Option<String> {
     .unwrap_or(None)
 }
 
-async fn start(sink: &EventSink, camera: &str, kind: EventKind, at: WallMicros) -> Option<OpenEvent> {
+pub(crate) async fn start(sink: &EventSink, camera: &str, kind: EventKind, at: WallMicros) -> Option<OpenEvent> {
     let (sink, camera) = (sink.clone(), camera.to_owned());
     let r = tokio::task::spawn_blocking(move || {
         sink.start(&NewEvent { camera: &camera, kind, start: at, score: 1.0, region: None, jpeg: None })
@@ -132,7 +132,7 @@ async fn start(sink: &EventSink, camera: &str, kind: EventKind, at: WallMicros) 
     }
 }
 
-async fn finish(sink: &EventSink, ev: OpenEvent, at: WallMicros) {
+pub(crate) async fn finish(sink: &EventSink, ev: OpenEvent, at: WallMicros) {
     let sink = sink.clone();
     let id = ev.id;
     match tokio::task::spawn_blocking(move || sink.finish(&ev, at)).await {

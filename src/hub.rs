@@ -88,6 +88,11 @@ impl Hub {
         rx
     }
 
+    /// The current run: what a new subscriber's stream looks like. None when the camera is not streaming.
+    pub fn current_run(&self) -> Option<Arc<RunInfo>> {
+        self.lock().run.clone()
+    }
+
     /// The current run and its buffered video frames from the latest video key frame on, in decode order
     /// (for snapshots). None when the camera is not streaming or no key frame has arrived yet.
     pub fn current_gop(&self) -> Option<(Arc<RunInfo>, Vec<Arc<Frame>>)> {

@@ -6,6 +6,7 @@
 pub mod commands;
 
 mod alerting;
+mod backup;
 mod camera_motion;
 mod cameras;
 mod config_watch;
@@ -17,15 +18,19 @@ mod ingest;
 mod live;
 mod motion;
 mod motion_signal;
+mod objects;
+mod offsite;
 mod playback;
 mod probe;
 mod recorder;
+mod restream;
 mod retention;
 mod snapshot;
 mod store_open;
 mod supervisor;
 mod timefmt;
 mod view;
+mod webrtc;
 
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;

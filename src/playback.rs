@@ -55,6 +55,34 @@ pub struct Playable {
 }
 
 impl Playable {
+    /// Writes the whole MP4 to `w` (what `keepwatch export` and off-site copies write), calling
+    /// `progress` with the bytes written so far.
+    pub fn write_to(&self, w: &mut dyn std::io::Write, mut progress: impl FnMut(u64)) -> std::io::Result<u64> {
+        let total = self.file.len();
+        let mut buf = vec![0u8; 1 << 20];
+        let mut done = 0u64;
+        for part in self.file.parts_in(0..total) {
+            match part {
+                kw_mp4::Part::Bytes(b) => {
+                    w.write_all(&b)?;
+                    done += b.len() as u64;
+                }
+                kw_mp4::Part::Data { source, offset, len } => {
+                    let mut at = 0u64;
+                    while at < len {
+                        let n = (len - at).min(buf.len() as u64) as usize;
+                        self.read(source, offset + at, &mut buf[..n])?;
+                        w.write_all(&buf[..n])?;
+                        at += n as u64;
+                    }
+                    done += len;
+                }
+            }
+            progress(done);
+        }
+        Ok(done)
+    }
+
     /// Reads bytes of a source for the muxer's writer, opening its segment file if it is not open yet.
     pub fn read(&self, source: u32, offset: u64, buf: &mut [u8]) -> std::io::Result<()> {
         let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());

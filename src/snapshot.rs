@@ -16,9 +16,9 @@
 //!
 //! Timing rule: [`at_time`] shows the last video frame presented at or before the asked wall time, and
 //! only where a finished segment covers that time (a gap, or the segment still being written, is
-//! [`SnapshotError::NothingRecorded`]; for "now" use [`latest`]). With B-frames the frames are decoded in
-//! decode order up to the chosen frame and the decoder's last output is shown, which can be a neighbour
-//! of the chosen frame (cameras seldom send B-frames).
+//! [`SnapshotError::NothingRecorded`]; for "now" use [`latest`], the picture presented last). With
+//! B-frames the frames are decoded in decode order up to the chosen frame, and the chosen frame's own
+//! picture is shown: kw-codec tags every picture with its frame, whatever order the decoder answers in.
 
 use crate::hub::Hub;
 use kw_codec::CodecError;
@@ -124,6 +124,11 @@ pub fn latest(camera: &str, hub: &Hub) -> Result<Vec<u8>, SnapshotError> {
         return Err(SnapshotError::NothingRecorded { camera: camera.to_owned() });
     };
     check_codec(camera, &run.video)?;
+    // The newest picture is the one presented last; with B-frames that is not the last frame received (the
+    // B-frames after a P-frame in decode order are shown before it), so decode up to it and no further.
+    if let Some(newest) = frames.iter().enumerate().max_by_key(|(i, f)| (f.pts, *i)).map(|(i, _)| i) {
+        frames.truncate(newest + 1);
+    }
     if frames.len() > MAX_DECODE_FRAMES {
         tracing::debug!(camera, frames = frames.len(), "long GOP: the snapshot shows an earlier frame");
         frames.truncate(MAX_DECODE_FRAMES);
@@ -169,6 +174,7 @@ mod tests {
             appear: 0.0,
             visible: n as f64 / f64::from(FPS),
             gop: 2.0,
+            person: false,
         }
     }
 

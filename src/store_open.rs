@@ -139,11 +139,15 @@ fn open_or_create(config: &Path, cfg: &kw_config::Config) -> Result<Store, Failu
     Ok(store)
 }
 
-/// For `check`, `export` and other store commands: never creates anything.
+/// For `check`, `export` and other store commands: never creates anything. They see what a `run` beside
+/// them is recording up to what it has written (about the last second), read from the segment files
+/// without its lock and without writing.
 pub fn open_existing(config: &Path, cfg: &kw_config::Config) -> Result<Store, Failure> {
     let path = cfg.storage.path.clone();
     let expected = remembered(config)?;
-    Store::open(&path, Create::Never, expected).map_err(|e| explain(e, &path, config, expected))
+    let store = Store::open(&path, Create::Never, expected).map_err(|e| explain(e, &path, config, expected))?;
+    store.follow_other_writers();
+    Ok(store)
 }
 
 /// The users, sessions and API tokens of the store the config names (their tables live in the store's

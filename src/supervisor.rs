@@ -3,7 +3,9 @@
 //!
 //! Reconnect policy (a camera must never be hammered, and a flapping one must come back fast): during the
 //! first minute of an outage, retry every [`FAST_RETRY`]; then back off, doubling up to [`MAX_RETRY`]; a
-//! wrong password waits [`AUTH_RETRY`] between attempts. The status (connecting / streaming / offline with
+//! wrong password, or an answer keepwatch cannot record (an unsupported codec), waits [`AUTH_RETRY`]
+//! between attempts. A camera that ends its stream itself (RTCP BYE, end of stream) after streaming is
+//! reconnected at once: a recording gap only as long as the camera takes to answer. The status (connecting / streaming / offline with
 //! the last error) is published on a watch channel for the API.
 
 use crate::hub::Hub;
@@ -78,9 +80,13 @@ pub struct Backoff {
 impl Backoff {
     /// The wait before the next attempt after `err` at `now`.
     pub fn next(&mut self, err: &IngestError, now: Instant) -> Duration {
+        let first = self.outage_start.is_none();
         let start = *self.outage_start.get_or_insert(now);
-        if err.is_auth() {
+        if err.is_lasting() {
             return AUTH_RETRY;
+        }
+        if first && *err == IngestError::Ended {
+            return Duration::ZERO;
         }
         if now.duration_since(start) < FAST_PERIOD {
             self.delay = FAST_RETRY;
@@ -299,5 +305,28 @@ mod tests {
         assert_eq!(b.next(&IngestError::Auth("401".into()), t0), AUTH_RETRY);
         b.reset();
         assert_eq!(b.next(&e, t0 + Duration::from_secs(10_000)), FAST_RETRY);
+    }
+
+    #[test]
+    fn an_unsupported_camera_waits_like_a_wrong_password() {
+        // An RTP/MP2T camera was retried every 0.5 s (124 attempts in 90 s).
+        let mut b = Backoff::default();
+        let t0 = Instant::now();
+        let e = IngestError::Unsupported("video codec; the camera offers video/mp2t".into());
+        for i in 0..3 {
+            assert_eq!(b.next(&e, t0 + AUTH_RETRY * i), AUTH_RETRY);
+        }
+        assert_eq!(b.next(&IngestError::NoVideo("audio/pcmu".into()), t0), AUTH_RETRY);
+    }
+
+    #[test]
+    fn a_camera_that_ends_its_stream_is_reconnected_at_once() {
+        let mut b = Backoff::default();
+        let t0 = Instant::now();
+        assert_eq!(b.next(&IngestError::Ended, t0), Duration::ZERO);
+        // Ending again without streaming in between is an outage like any other.
+        assert_eq!(b.next(&IngestError::Ended, t0 + Duration::from_millis(10)), FAST_RETRY);
+        b.reset();
+        assert_eq!(b.next(&IngestError::Ended, t0 + Duration::from_secs(5)), Duration::ZERO);
     }
 }

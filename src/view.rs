@@ -27,6 +27,19 @@ pub struct CameraView {
     pub sub_hub: Option<Hub>,
     /// The motion signal, when motion detection (keepwatch's or the camera's) is configured.
     pub motion: Option<Arc<MotionSignal>>,
+    /// The camera's own pictures (MJPEG cameras' JPEGs, an ONVIF snapshot page), when it has any.
+    pub still: Option<Arc<crate::ingest::still::CameraStill>>,
+    /// Players served by the restream RTSP server now.
+    pub clients: Arc<Clients>,
+}
+
+/// Players of one camera served by keepwatch's own servers (beside the live view's WebSockets).
+#[derive(Default, Debug)]
+pub struct Clients {
+    /// RTSP clients playing the camera (main or sub) through `[restream]`.
+    pub restream: std::sync::atomic::AtomicUsize,
+    /// WebRTC (WHEP) viewers of the camera.
+    pub webrtc: std::sync::atomic::AtomicUsize,
 }
 
 /// The running cameras by name, shared with every reader.

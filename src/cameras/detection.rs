@@ -42,6 +42,29 @@ pub(super) fn start_camera_events(
     true
 }
 
+/// Starts a camera's object detection worker when `[cameras.objects] enabled` (and motion detection, which
+/// feeds it). `record`: the signal `record = "objects"` records through.
+pub(super) fn start_objects(
+    c: &CameraConfig,
+    engine: &Arc<crate::objects::Engine>,
+    sink: &EventSink,
+    record: Option<Arc<MotionSignal>>,
+) -> Option<crate::objects::Hook> {
+    if !c.objects.enabled || !c.motion.enabled {
+        if c.objects.enabled {
+            tracing::warn!(camera = %c.name, "[cameras.objects] needs motion detection: it looks where motion is");
+        }
+        return None;
+    }
+    match crate::objects::Hook::start(c, engine.clone(), sink.clone(), record) {
+        Ok(h) => Some(h),
+        Err(e) => {
+            tracing::error!(camera = %c.name, "cannot start object detection: {e}");
+            None
+        }
+    }
+}
+
 /// Starts keepwatch's motion pipeline when `[cameras.motion] enabled`. `watched`: the hub to read (the
 /// sub-stream's when there is one); `has_sub`: whether there is one (then the main source's decoded
 /// pictures are not used).
@@ -52,6 +75,7 @@ pub(super) fn start_motion(
     watched: &Hub,
     sink: &EventSink,
     signal: &Arc<MotionSignal>,
+    objects: Option<crate::objects::Hook>,
 ) -> Option<motion::Running> {
     if !c.motion.enabled {
         return None;
@@ -61,10 +85,14 @@ pub(super) fn start_motion(
         detector: motion::detector_config(&c.motion),
         keyframes_only: c.motion.keyframes_only,
         post_roll: c.motion.post_roll,
+        objects,
     };
     // MJPEG/JPEG cameras hand over the pictures they decode anyway: motion needs no H.264 decode.
     let (luma_tx, luma_rx) = std::sync::mpsc::sync_channel(LUMA_QUEUE);
     let spawned = if !has_sub && source.luma_tap(luma_tx) {
+        if settings.objects.is_some() {
+            tracing::warn!(camera = %c.name, "object detection does not run on MJPEG/JPEG cameras yet (motion only)");
+        }
         motion::spawn_luma(settings, luma_rx, sink.clone(), signal.clone())
     } else {
         let rx = watched.subscribe(MOTION_QUEUE, Start::LastKeyFrame);

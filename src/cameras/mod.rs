@@ -35,11 +35,14 @@ struct RunningCamera {
     signal: Option<Arc<MotionSignal>>,
     recorder: Option<std::thread::JoinHandle<()>>,
     stats: Arc<Stats>,
+    still: Option<Arc<crate::ingest::still::CameraStill>>,
 }
 
 /// The live set of cameras.
 pub struct Cameras {
     store: Arc<Store>,
+    /// Object detection's models and global budget, shared by every camera.
+    objects: Arc<crate::objects::Engine>,
     clock: SharedClock,
     sink: EventSink,
     running: HashMap<String, RunningCamera>,
@@ -48,7 +51,14 @@ pub struct Cameras {
 
 impl Cameras {
     pub fn new(store: Arc<Store>, clock: SharedClock, sink: EventSink) -> Self {
-        Cameras { store, clock, sink, running: HashMap::new(), dir: Directory::default() }
+        let objects =
+            Arc::new(crate::objects::Engine::new(clock.clone(), kw_config::ObjectsBudget::default().max_per_second));
+        Cameras { store, objects, clock, sink, running: HashMap::new(), dir: Directory::default() }
+    }
+
+    /// `[objects] max_per_second`: inferences per second, all cameras together.
+    pub fn set_objects_budget(&self, budget: &kw_config::ObjectsBudget) {
+        self.objects.set_global(budget.max_per_second);
     }
 
     /// The view readers (HTTP, health, metrics) get.
@@ -92,23 +102,32 @@ impl Cameras {
                     signal: None,
                     recorder: None,
                     stats,
+                    still: None,
                 };
             }
         };
         let sub = streams::sub_stream(c, &self.clock);
+        let still = source.still();
         let main = streams::Pending::new();
         let signal = Arc::new(MotionSignal::default());
         let camera_events = detection::start_camera_events(c, &self.sink, &signal, &main.status, &self.clock);
         let watched = sub.as_ref().map(|s| &s.hub).unwrap_or(&main.hub);
-        let motion = detection::start_motion(c, &*source, sub.is_some(), watched, &self.sink, &signal);
+        // `record = "objects"` records while object detection sees something, not while anything moves.
+        let objects_signal = (c.record == kw_config::RecordMode::Objects).then(|| Arc::new(MotionSignal::default()));
+        let objects = detection::start_objects(c, &self.objects, &self.sink, objects_signal.clone());
+        let looking = objects.is_some();
+        let motion = detection::start_motion(c, &*source, sub.is_some(), watched, &self.sink, &signal, objects);
         let detecting = motion.is_some() || camera_events;
-        let gate_signal = detecting.then_some(&signal);
+        let gate_signal = match &objects_signal {
+            Some(s) => (looking && motion.is_some()).then_some(s),
+            None => detecting.then_some(&signal),
+        };
         let recorder = recording::start(c, &self.store, &self.clock, &main.hub, &stats, gate_signal);
         let main = main.run(c.name.clone(), source, &self.clock);
         tracing::info!(camera = %c.name, url = %kw_config::redacted_url(&c.url), "camera started");
         // Readers see motion as on (or unavailable, with why) only where keepwatch's own detector runs.
         let signal = motion.is_some().then_some(signal);
-        RunningCamera { cfg: c.clone(), main, sub, motion, signal, recorder, stats }
+        RunningCamera { cfg: c.clone(), main, sub, motion, signal, recorder, stats, still }
     }
 
     fn insert(&mut self, r: RunningCamera) {
@@ -119,6 +138,8 @@ impl Cameras {
             stats: r.stats.clone(),
             sub_hub: r.sub.as_ref().map(|s| s.hub.clone()),
             motion: r.signal.clone(),
+            clients: Arc::default(),
+            still: r.still.clone(),
         });
         self.running.insert(r.cfg.name.clone(), r);
     }

@@ -1,6 +1,6 @@
 //! A camera's recorder: none for `record = "off"`, else a recorder thread on the main hub, gated by the
 //! camera's [`MotionSignal`] for `record = "motion"` (continuous where no motion detection of any kind
-//! runs: better everything than nothing).
+//! runs: better everything than nothing), or by its object detection's signal for `record = "objects"`.
 
 use crate::hub::{Hub, Start};
 use crate::motion_signal::MotionSignal;
@@ -21,9 +21,9 @@ pub(super) fn start(
 ) -> Option<std::thread::JoinHandle<()>> {
     let gate = match (c.record, detection) {
         (RecordMode::Off, _) => return None,
-        (RecordMode::Motion, Some(signal)) => Some(Gate::new(signal.clone(), c.motion.pre_roll)),
-        (RecordMode::Motion, None) => {
-            tracing::warn!(camera = %c.name, "record = \"motion\" needs [cameras.motion] enabled = true: recording continuously");
+        (RecordMode::Motion | RecordMode::Objects, Some(signal)) => Some(Gate::new(signal.clone(), c.motion.pre_roll)),
+        (RecordMode::Motion | RecordMode::Objects, None) => {
+            tracing::warn!(camera = %c.name, "record = \"{}\" needs [cameras.motion] enabled = true: recording continuously", c.record);
             None
         }
         (RecordMode::Continuous, _) => None,

@@ -49,6 +49,7 @@ impl Pending {
 /// use.
 pub(super) fn main_source(c: &CameraConfig) -> Result<Box<dyn Source>, IngestError> {
     CameraAddr::parse(&c.url, c.username.as_deref(), c.password.as_deref())
+        .and_then(|a| a.with_tls_pin(c.tls_fingerprint.as_deref()))
         .and_then(|a| ingest::source_with_encode(a, encode_settings(&c.encode)))
 }
 
@@ -73,7 +74,10 @@ pub(super) fn not_started(e: &IngestError) -> Stream {
 pub(super) fn sub_stream(c: &CameraConfig, clock: &SharedClock) -> Option<Stream> {
     let (source, what) = match c.sub_url.as_deref() {
         Some(url) => {
-            match CameraAddr::parse(url, c.username.as_deref(), c.password.as_deref()).and_then(ingest::source_for) {
+            match CameraAddr::parse(url, c.username.as_deref(), c.password.as_deref())
+                .and_then(|a| a.with_tls_pin(c.tls_fingerprint.as_deref()))
+                .and_then(ingest::source_for)
+            {
                 Ok(s) => (s, kw_config::redacted_url(url)),
                 Err(e) => {
                     tracing::error!(camera = %c.name, "sub-stream not started: {e}");
@@ -93,7 +97,9 @@ fn onvif_sub_source(c: &CameraConfig) -> Option<Box<dyn Source>> {
     if !c.url.trim_start().to_ascii_lowercase().starts_with("onvif://") {
         return None;
     }
-    let addr = CameraAddr::parse(&c.url, c.username.as_deref(), c.password.as_deref()).ok()?;
+    let addr = CameraAddr::parse(&c.url, c.username.as_deref(), c.password.as_deref())
+        .and_then(|a| a.with_tls_pin(c.tls_fingerprint.as_deref()))
+        .ok()?;
     Some(Box::new(ingest::onvif::OnvifSource::new(addr, ingest::onvif::Which::Sub)))
 }
 

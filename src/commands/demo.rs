@@ -33,7 +33,7 @@ pub fn run(listen: &str, dir: &Path) -> Result<(), Failure> {
     let cfg = kw_config::load(&config)?;
     let password = demo_login(&config, &cfg)?;
     let c = config.display();
-    println!("keepwatch demo: recording the built-in synthetic camera \"demo\" into {}", dir.display());
+    println!("keepwatch demo: recording the built-in synthetic cameras \"demo\" and \"demo-person\" (object detection) into {}", dir.display());
     println!("  open:    {}", url(&cfg.server));
     println!("  login:   admin / {password}");
     println!("  config:  {c} (edit it while the demo runs: changes apply live)");

@@ -5,8 +5,7 @@
 
 use crate::Failure;
 use kw_media::WallMicros;
-use kw_mp4::Part;
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::Path;
 
 pub fn run(config: &Path, camera: &str, start: &str, end: &str, output: &Path) -> Result<(), Failure> {
@@ -39,29 +38,11 @@ pub fn run(config: &Path, camera: &str, start: &str, end: &str, output: &Path) -
         // A stale partial file keeps its mode through `create`: make it private whatever it was.
         f.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
         let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
-        let mut buf = vec![0u8; 1 << 20];
-        let mut done = 0u64;
-        for part in playable.file.parts_in(0..total) {
-            match part {
-                Part::Bytes(b) => {
-                    w.write_all(&b)?;
-                    done += b.len() as u64;
-                }
-                Part::Data { source, offset, len } => {
-                    let mut at = 0u64;
-                    while at < len {
-                        let n = (len - at).min(buf.len() as u64) as usize;
-                        playable.read(source, offset + at, &mut buf[..n])?;
-                        w.write_all(&buf[..n])?;
-                        at += n as u64;
-                    }
-                    done += len;
-                }
-            }
+        playable.write_to(&mut w, |done| {
             if let Some(b) = &bar {
                 b.set_position(done);
             }
-        }
+        })?;
         let f = w.into_inner().map_err(|e| e.into_error())?;
         f.sync_all()?;
         std::fs::rename(&tmp, output)?;

@@ -1,19 +1,23 @@
 //! The command line, one file per subcommand. The public names are fixed by the project's contract
 //! (docs/conventions.md): `run`, `demo`, `export`, `recordings`, `check`, `user`, `token`, `notify`,
-//! `discover`, `mode`, `protected`; every store command takes `--config PATH` ([`ConfigArg`], declared once here).
+//! `discover`, `mode`, `offsite`, `protected`, `backup`, `restore`, `completions`, `manpage`; every store command takes
+//! `--config PATH` ([`ConfigArg`], declared once here).
 //!
 //! Why commands are a room of their own: they are the only place that wires parts together. A command
 //! reads its arguments, opens what it needs (store, index, alerts) and calls into the parts; no part
 //! reaches back up into a command. `run` is the biggest: it is the composition root of the daemon.
 
 mod accounts;
+mod backup;
 mod check;
 mod demo;
 mod discover;
+mod docs;
 mod export;
 mod mode;
 mod notify;
 mod protected;
+mod offsite;
 mod recordings;
 mod run;
 mod tokens;
@@ -112,6 +116,11 @@ pub enum Command {
         #[command(subcommand)]
         command: notify::NotifyCommand,
     },
+    /// Off-site copies: `offsite keygen`, `offsite list NAME`, `offsite fetch NAME OBJECT --identity FILE -o OUT`.
+    Offsite {
+        #[command(subcommand)]
+        command: offsite::OffsiteCommand,
+    },
     /// Find ONVIF cameras on the network (WS-Discovery): one line per camera with a ready onvif:// URL.
     Discover {
         /// Send the probe only through the interface with this IPv4 address (e.g. 192.168.1.10).
@@ -133,6 +142,36 @@ pub enum Command {
         #[command(flatten)]
         config: ConfigArg,
     },
+    /// Back up everything but the video (config, users, tokens, events, settings, the link key) into one
+    /// file (0600); works while `run` runs. Restore it on a new box with `keepwatch restore`.
+    Backup {
+        #[command(flatten)]
+        config: ConfigArg,
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: PathBuf,
+    },
+    /// Restore a backup into a new, empty store directory and write its config (the way to move to a new box).
+    Restore(RestoreArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on standard output.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) on standard output.
+    Manpage,
+}
+
+/// `keepwatch restore`'s arguments (a struct, so the variant stays small).
+#[derive(Args, Debug)]
+pub struct RestoreArgs {
+    /// The backup file (made by `keepwatch backup`).
+    file: PathBuf,
+    /// The new store's directory: must be missing or empty.
+    #[arg(long, value_name = "DIR")]
+    store: PathBuf,
+    /// Where to write the restored config (must not exist); its [storage] path will name DIR.
+    #[arg(long = "config", value_name = "PATH", default_value = "keepwatch.toml")]
+    config: PathBuf,
 }
 
 pub fn dispatch(cli: Cli) -> Result<(), Failure> {
@@ -147,11 +186,16 @@ pub fn dispatch(cli: Cli) -> Result<(), Failure> {
             recordings::run(config.path(), &camera, start.as_deref(), end.as_deref())
         }
         Command::Notify { command } => notify::run(command),
+        Command::Offsite { command } => offsite::run(command),
         Command::Discover { interface, timeout } => discover::run(interface, timeout),
         Command::Mode { mode, config } => mode::run(config.path(), mode.as_deref()),
         Command::User { command } => users::run(command),
         Command::Token { command } => tokens::run(command),
         Command::Protected { command } => protected::run(command),
+        Command::Backup { config, output } => backup::backup(config.path(), &output),
+        Command::Restore(a) => backup::restore(&a.file, &a.store, &a.config),
+        Command::Completions { shell } => docs::completions(shell),
+        Command::Manpage => docs::manpage(),
     }
 }
 

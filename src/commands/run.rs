@@ -1,6 +1,7 @@
 //! `keepwatch run`: the composition root of the daemon. It opens and recovers the store, wires the parts
 //! together (events, alerts, the HTTP API, the running set of cameras, retention, health) and then
-//! follows the config file and Home Assistant's switches until Ctrl-C or SIGTERM.
+//! follows the config file (polled, at once after an API edit or a SIGHUP) and Home Assistant's switches
+//! until Ctrl-C or SIGTERM.
 //!
 //! Nothing here does the work itself; each part is a named module: [`crate::config_watch`] publishes the
 //! effective config, [`crate::cameras`] keeps the running set in step with it, [`crate::retention`] and
@@ -32,10 +33,13 @@ pub(super) async fn serve(
     cfg: Config,
     mut tick: impl FnMut(&[(String, Status, u64)]),
 ) -> Result<(), Failure> {
+    // Before anything slow: from here on a SIGHUP reloads the config instead of ending the process.
+    let mut hangups = crate::config_watch::Hangups::listen();
     let nofile = raise_nofile();
     let (limits, budget) = crate::http::limits::Limits::size(&cfg.server, nofile, cfg.cameras.len());
     limits.log(&budget);
     let bound = crate::http::bind(cfg.server.listen)?;
+    let restream = cfg.restream.listen.map(crate::restream::bind).transpose().map_err(Failure::runtime)?;
     let store = open_store(&config, &cfg).await?;
     let clock: SharedClock = Arc::new(SystemClock);
     let index_file = cfg.storage.path.join(kw_store::INDEX_FILE);
@@ -48,8 +52,13 @@ pub(super) async fn serve(
     set_alert_scope(&alerts, &cfg);
     let alerts_task = alerts.clone().spawn();
     let mut commands = alerts.commands();
-    let forward_task = tokio::spawn(crate::alerting::forward(alerts.clone(), sink.store().clone(), sink.subscribe()));
     let (mut watcher, config_rx) = ConfigWatcher::new(&config, cfg.clone());
+    let forward_task = tokio::spawn(crate::alerting::forward(
+        alerts.clone(),
+        sink.store().clone(),
+        sink.subscribe(),
+        config_rx.clone(),
+    ));
     let watched = crate::health::Watched {
         cameras: cameras.directory(),
         store: store.clone(),
@@ -57,6 +66,15 @@ pub(super) async fn serve(
     };
     let health_task = tokio::spawn(crate::health::watch(sink.clone(), watched, clock.clone()));
     let config_changed = Arc::new(tokio::sync::Notify::new());
+    let offsite = open_offsite(&index_file, &cfg)?;
+    let offsite_task = tokio::spawn(crate::offsite::run(crate::offsite::Parts {
+        handle: offsite.clone(),
+        spool_dir: cfg.storage.path.join(OFFSITE_SPOOL),
+        source: Arc::new(crate::offsite::StoreSource { store: store.clone(), events: sink.store().clone() }),
+        sink: sink.clone(),
+        notices: sink.subscribe(),
+        config: config_rx.clone(),
+    }));
     let parts = crate::http::Parts {
         store: store.clone(),
         cameras: cameras.directory(),
@@ -67,10 +85,13 @@ pub(super) async fn serve(
         config: config_rx.clone(),
         config_changed: config_changed.clone(),
         limits,
+        offsite,
     };
     let state = Arc::new(crate::http::AppState::new(parts, &index_file, config.clone())?);
     warn_without_users(&state, &config).await?;
     let handle = crate::http::server::Handle::new();
+    let restream_task =
+        restream.map(|l| tokio::spawn(crate::restream::serve(l, state.clone(), cfg.restream.max_clients)));
     let server = tokio::spawn(crate::http::serve(bound, cfg.server.tls.clone(), state, handle.clone()));
     tokio::pin!(server);
     apply(&mut cameras, &alerts, &watcher.current());
@@ -89,6 +110,11 @@ pub(super) async fn serve(
             _ = &mut shutdown => break,
             // An API edit saved the file: look at it now.
             _ = config_changed.notified() => poll.reset_immediately(),
+            // `systemctl reload` (SIGHUP): the same, asked by the administrator.
+            _ = hangups.recv() => {
+                tracing::info!("SIGHUP: reading the config file {} now", config.display());
+                poll.reset_immediately();
+            }
             Some(cmd) = commands.recv() => {
                 tracing::info!(camera = %cmd.camera, "switch {} turned {} (Home Assistant or API)", cmd.what.as_str(), if cmd.on { "on" } else { "off" });
                 apply(&mut cameras, &alerts, &watcher.current());
@@ -116,14 +142,31 @@ pub(super) async fn serve(
     }
     tracing::info!("shutting down: finishing open segments");
     handle.graceful_shutdown(crate::http::SHUTDOWN_GRACE);
+    if let Some(t) = &restream_task {
+        t.abort();
+    }
     retention_task.abort();
     health_task.abort();
     tokio::task::block_in_place(|| cameras.stop_all());
-    // Motion events ended by the cameras' stop reach the outbox before the workers go.
+    // Motion events ended by the cameras' stop reach the outbox (and the off-site queue) before the
+    // workers go.
     tokio::time::sleep(Duration::from_millis(200)).await;
+    offsite_task.abort();
     forward_task.abort();
     alerts_task.abort();
     Ok(())
+}
+
+/// The off-site spool directory inside the store (encrypted copies waiting to be uploaded).
+const OFFSITE_SPOOL: &str = "offsite-spool";
+
+/// The off-site queue in the index and its spool directory (0700).
+fn open_offsite(index_file: &Path, cfg: &Config) -> Result<crate::offsite::Handle, Failure> {
+    let queue = kw_offsite::Queue::open(index_file)
+        .map_err(|e| Failure::runtime(format!("cannot open the off-site queue in {}: {e}", index_file.display())))?;
+    let spool = cfg.storage.path.join(OFFSITE_SPOOL);
+    kw_offsite::worker::spool_dir(&spool).map_err(|e| Failure::runtime(e.to_string()))?;
+    Ok(crate::offsite::Handle { health: kw_offsite::Health::default(), queue })
 }
 
 /// The soft limit on open files above which it is not raised (some code still walks every descriptor).
@@ -223,6 +266,7 @@ fn open_alerts(
 fn apply(cameras: &mut Cameras, alerts: &kw_notify::Alerts, cfg: &Effective) {
     set_alert_scope(alerts, cfg);
     let wanted = crate::alerting::effective_cameras(alerts, &cfg.cameras);
+    cameras.set_objects_budget(&cfg.objects);
     tokio::task::block_in_place(|| cameras.apply(&wanted));
 }
 

@@ -9,5 +9,5 @@
 
 mod sink;
 
-pub use kw_events::{EventError, EventKind, EventRow, EventStore, NewEvent, Query};
+pub use kw_events::{EventError, EventKind, EventRow, EventStore, Label, NewEvent, Query};
 pub use sink::{EventSink, Notice, NoticePhase, OpenEvent};

@@ -4,7 +4,7 @@
 //! sent only after its row is written, so a listener that reads the row always finds it. Nobody
 //! listening is fine (the CLI, tests); a listener that falls behind loses announcements, never rows.
 
-use super::{EventError, EventKind, EventStore, NewEvent};
+use super::{EventError, EventKind, EventStore, Label, NewEvent};
 use kw_media::WallMicros;
 use std::sync::Arc;
 use tokio::sync::broadcast;
@@ -77,6 +77,14 @@ impl EventSink {
         self.store.improve(open.id, score, region, jpeg)?;
         self.announce(NoticePhase::Updated, open);
         Ok(())
+    }
+
+    /// What object detection saw during an event that goes on (merged into its labels) and, when given,
+    /// its picture with the boxes; announced as an update. Returns whether a label was new to the event.
+    pub fn add_labels(&self, open: &OpenEvent, labels: &[Label], jpeg: Option<&[u8]>) -> Result<bool, EventError> {
+        let added = self.store.add_labels(open.id, labels, jpeg)?;
+        self.announce(NoticePhase::Updated, open);
+        Ok(added)
     }
 
     /// Ends an event at `end` and announces it.

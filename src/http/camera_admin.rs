@@ -39,13 +39,16 @@ pub struct CameraSettings {
     pub sub_url: Option<String>,
     pub username: Option<String>,
     pub has_password: bool,
-    /// `continuous`, `motion` or `off`
+    /// `continuous`, `motion`, `off` or `objects`
     pub record: String,
     /// e.g. `50GB`
     pub max_size: Option<String>,
     /// e.g. `7d`
     pub max_age: Option<String>,
     pub motion: MotionSettings,
+    /// The one HTTPS certificate trusted for this camera (`sha256:...`), when one was accepted.
+    pub tls_fingerprint: Option<String>,
+    pub objects: super::camera_objects::ObjectsSettings,
 }
 
 #[derive(Serialize, Deserialize, ToSchema, Default)]
@@ -84,6 +87,10 @@ pub struct CameraForm {
     pub max_size: Option<String>,
     pub max_age: Option<String>,
     pub motion: Option<MotionSettings>,
+    /// Trust exactly this HTTPS certificate (`sha256:...`, from a probe's `tls_fingerprint`). Absent or
+    /// null: keep; `""`: trust the system's certificate authorities again.
+    pub tls_fingerprint: Option<String>,
+    pub objects: Option<super::camera_objects::ObjectsSettings>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -96,6 +103,8 @@ pub struct ProbeRequest {
     pub password: Option<String>,
     /// An existing camera whose stored credentials fill in what the request leaves out.
     pub camera: Option<String>,
+    /// The HTTPS certificate to trust (`sha256:...`); absent: `camera`'s accepted one, if any.
+    pub tls_fingerprint: Option<String>,
 }
 
 fn settings(c: &CameraConfig) -> CameraSettings {
@@ -128,6 +137,8 @@ fn settings(c: &CameraConfig) -> CameraSettings {
                     .collect(),
             ),
         },
+        tls_fingerprint: c.tls_fingerprint.clone(),
+        objects: super::camera_objects::settings(&c.objects),
     }
 }
 
@@ -210,9 +221,12 @@ fn apply_form(mut base: CameraConfig, form: CameraForm) -> Result<CameraConfig, 
     {
         return Err(password_needed_again());
     }
+    if let Some(f) = form.tls_fingerprint.as_deref() {
+        base.tls_fingerprint = fingerprint(f)?;
+    }
     if let Some(r) = opt_text(&form.record) {
         base.record = r.parse::<RecordMode>().map_err(|_| {
-            ApiError::bad_field("record", format!("record: expected continuous, motion or off, found {r:?}"))
+            ApiError::bad_field("record", format!("record: expected continuous, motion, off or objects, found {r:?}"))
         })?;
     }
     base.max_size = match opt_text(&form.max_size) {
@@ -267,7 +281,21 @@ fn apply_form(mut base: CameraConfig, form: CameraForm) -> Result<CameraConfig, 
             cur.zones = out;
         }
     }
+    if let Some(o) = form.objects {
+        super::camera_objects::apply(&mut base.objects, o)?;
+    }
     Ok(base)
+}
+
+/// A `tls_fingerprint` from a form or probe: `""` none, else `sha256:...` in its one spelling (400 otherwise).
+fn fingerprint(text: &str) -> Result<Option<String>, ApiError> {
+    match text.trim() {
+        "" => Ok(None),
+        t => t
+            .parse::<kw_camtls::Fingerprint>()
+            .map(|f| Some(f.to_string()))
+            .map_err(|e| ApiError::bad_field("tls_fingerprint", format!("tls_fingerprint: {e}"))),
+    }
 }
 
 /// Turns a config validation error into a 400 naming the camera's field (`cameras[2].motion.zones` →
@@ -437,7 +465,14 @@ pub async fn probe(
     let mut username = opt_text(&req.username).map(str::to_owned).or(typed.username);
     let mut password = req.password.clone().filter(|p| !p.is_empty()).or(typed.password);
     let sub = opt_text(&req.sub_url).map(|u| SourceUrl::new(u, None, None));
+    let mut pin = match req.tls_fingerprint.as_deref() {
+        Some(f) => fingerprint(f)?,
+        None => None,
+    };
     if let Some(cam) = req.camera.as_deref().filter(|c| valid_name(c)) {
+        if req.tls_fingerprint.is_none() {
+            pin = current_config(&st).camera(cam).and_then(|c| c.tls_fingerprint.clone());
+        }
         if req.password.is_none() && password.is_none() {
             let cfg = current_config(&st);
             if let Some(c) = cfg.camera(cam) {
@@ -456,11 +491,23 @@ pub async fn probe(
         }
     }
     let timeout = crate::probe::PROBE_TIMEOUT;
-    let mut r = crate::probe::probe(&typed.url, username.as_deref(), password.as_deref(), timeout).await;
-    // One after the other, never at once: cheap cameras allow only one or two sessions.
+    // The first picture is decoded under the same cap as snapshot.jpg's decodes.
+    let turn: crate::probe::WaitForTurn<'_> = Box::pin(async {
+        let pass = super::media::decode_pass(&st, &p).await.map_err(|e| e.message)?;
+        Ok(Box::new(pass) as crate::probe::DecodeTurn)
+    });
+    let login = crate::probe::Login {
+        username: username.as_deref(),
+        password: password.as_deref(),
+        tls_fingerprint: pin.as_deref(),
+    };
+    let mut r = crate::probe::probe(&typed.url, login, timeout, Some(turn)).await;
+    // One after the other, never at once: cheap cameras allow only one or two sessions. No picture.
     if let Some(s) = sub {
-        let (u, pw) = (s.username.or(username), s.password.or(password));
-        r.sub = Some(crate::probe::probe(&s.url, u.as_deref(), pw.as_deref(), timeout).await.into());
+        let (u, pw) = (s.username.or(username.clone()), s.password.or(password.clone()));
+        let login =
+            crate::probe::Login { username: u.as_deref(), password: pw.as_deref(), tls_fingerprint: pin.as_deref() };
+        r.sub = Some(crate::probe::probe(&s.url, login, timeout, None).await.into());
     }
     tracing::info!(url = %kw_config::redacted_url(&typed.url), ok = r.ok, "camera probe");
     Ok(Json(r))
@@ -481,6 +528,8 @@ mod tests {
             max_size: None,
             max_age: None,
             motion: None,
+            tls_fingerprint: None,
+            objects: None,
         }
     }
 

@@ -63,8 +63,13 @@ pub struct CameraInfo {
     pub reconnects: u64,
     /// RFC 3339 time of the newest frame.
     pub last_frame: Option<String>,
-    /// Motion detection: `off`, `on`, or `unavailable: <why>` (e.g. an H.265-only camera)
+    /// Motion detection: `off`, `on`, `unavailable: <why>` (e.g. an H.265-only camera) or `degraded: <why>`
+    /// (it runs but cannot decode many of the frames)
     pub motion: String,
+    /// RTSP clients playing this camera through the restream server now.
+    pub restream_clients: usize,
+    /// WebRTC (WHEP) viewers of this camera now.
+    pub webrtc_clients: usize,
     /// The camera's address without credentials (admins only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
@@ -106,9 +111,14 @@ pub async fn list(State(st): State<Shared>, Extension(p): Extension<Principal>) 
                     None => "off".to_owned(),
                     Some(m) => match m.unavailable() {
                         Some(why) => format!("unavailable: {why}"),
-                        None => "on".to_owned(),
+                        None => match m.degraded() {
+                            Some(why) => format!("degraded: {why}"),
+                            None => "on".to_owned(),
+                        },
                     },
                 },
+                restream_clients: v.clients.restream.load(std::sync::atomic::Ordering::Relaxed),
+                webrtc_clients: v.clients.webrtc.load(std::sync::atomic::Ordering::Relaxed),
                 url: p.is_admin().then(|| kw_config::redacted_url(&v.cfg.url)),
             }
         })
@@ -121,12 +131,13 @@ pub fn record_name(m: kw_config::RecordMode) -> &'static str {
         kw_config::RecordMode::Continuous => "continuous",
         kw_config::RecordMode::Motion => "motion",
         kw_config::RecordMode::Off => "off",
+        kw_config::RecordMode::Objects => "objects",
     }
 }
 
 #[derive(Deserialize, IntoParams)]
 pub struct OptRange {
-    /// RFC 3339; default: the beginning of the recordings
+    /// RFC 3339; default: 31 days before `end` (or before now)
     pub start: Option<String>,
     /// RFC 3339; default: now
     pub end: Option<String>,
@@ -143,11 +154,39 @@ pub fn parse_time(what: &str, v: &str) -> Result<WallMicros, ApiError> {
     crate::timefmt::parse(v).map_err(|e| ApiError::bad_request(format!("{what}: {e} (RFC 3339; send '+' as %2B)")))
 }
 
-/// Recorded spans of a camera within `[start, end)`.
+/// The most recorded past one `recordings` request covers. Listing reads one index row per segment (a
+/// minute each), so a year of a camera would be half a million rows for one request; a client wanting
+/// more asks in parts (`keepwatch recordings` on the command line has no cap). The web UI's timeline asks
+/// for at most six days.
+pub const MAX_LIST_RANGE: i64 = 31 * 24 * 3600 * 1_000_000;
+
+/// The range a `recordings` request covers, or a 400 when it covers more than [`MAX_LIST_RANGE`] of the
+/// past. Only time up to now counts (nothing is recorded later), so an `end` in the future costs nothing.
+fn list_range(start: Option<WallMicros>, end: Option<WallMicros>, now: WallMicros) -> Result<(i64, i64), ApiError> {
+    let end = end.unwrap_or(i64::MAX / 2);
+    // A minute of slack for a camera whose clock runs a little ahead.
+    let past_end = end.min(now.saturating_add(60_000_000));
+    let start = start.unwrap_or_else(|| past_end.saturating_sub(MAX_LIST_RANGE));
+    if past_end.saturating_sub(start) > MAX_LIST_RANGE {
+        return Err(ApiError::bad_field(
+            "start",
+            format!(
+                "the range covers more than {} days of recordings, the most one request lists; ask for it in \
+                 parts (or use keepwatch recordings)",
+                MAX_LIST_RANGE / (24 * 3600 * 1_000_000)
+            ),
+        ));
+    }
+    Ok((start, end))
+}
+
+/// Recorded spans of a camera within `[start, end)`, at most 31 days of them.
 #[utoipa::path(get, path = "/api/cameras/{name}/recordings", tag = "cameras",
     params(("name" = String, Path, description = "camera name"), OptRange),
     security(("session" = []), ("token" = [])),
-    responses((status = 200, body = [Span]), (status = 403), (status = 404)))]
+    responses((status = 200, body = [Span]),
+              (status = 400, description = "a bad time, or a range covering more than 31 days of the past"),
+              (status = 403), (status = 404)))]
 pub async fn recordings(
     State(st): State<Shared>,
     Extension(p): Extension<Principal>,
@@ -155,8 +194,9 @@ pub async fn recordings(
     Query(q): Query<OptRange>,
 ) -> Result<Json<Vec<Span>>, ApiError> {
     camera_access(&st, &p, &name).await?;
-    let start = q.start.as_deref().map(|v| parse_time("start", v)).transpose()?.unwrap_or(i64::MIN / 2);
-    let end = q.end.as_deref().map(|v| parse_time("end", v)).transpose()?.unwrap_or(i64::MAX / 2);
+    let start = q.start.as_deref().map(|v| parse_time("start", v)).transpose()?;
+    let end = q.end.as_deref().map(|v| parse_time("end", v)).transpose()?;
+    let (start, end) = list_range(start, end, st.clock.wall())?;
     let store = st.store.clone();
     let spans =
         tokio::task::spawn_blocking(move || store.spans(&name, start, end)).await?.map_err(ApiError::internal)?;
@@ -176,5 +216,28 @@ mod tests {
             assert!(!super::valid_name(bad), "{bad}");
         }
         assert!(super::valid_name("front-door-2"));
+    }
+
+    #[test]
+    fn a_listing_covers_at_most_31_days_of_the_past() {
+        use super::{list_range, MAX_LIST_RANGE};
+        const DAY: i64 = 24 * 3600 * 1_000_000;
+        let now = 1_800_000_000 * 1_000_000;
+        // Defaults: the 31 days before now (or before `end`).
+        let (s, e) = list_range(None, None, now).unwrap();
+        assert!(s >= now - MAX_LIST_RANGE && s < now && e > now, "{s} {e}");
+        assert_eq!(list_range(None, Some(now - 40 * DAY), now).unwrap().0, now - 71 * DAY);
+        // Within the cap, and an end far in the future (nothing recorded there costs nothing).
+        assert!(list_range(Some(now - 30 * DAY), Some(now), now).is_ok());
+        assert!(list_range(Some(now - 6 * DAY), Some(now + 365 * DAY), now).is_ok());
+        assert!(list_range(Some(now - 80 * DAY), Some(now - 50 * DAY), now).is_ok());
+        // More: a 400 naming the field and the cap.
+        for (start, end) in
+            [(Some(0), None), (Some(now - 32 * DAY), Some(now)), (Some(i64::MIN / 2), Some(i64::MAX / 2))]
+        {
+            let e = list_range(start, end, now).unwrap_err();
+            assert_eq!((e.status.as_u16(), e.field.as_deref()), (400, Some("start")));
+            assert!(e.message.contains("31 days"), "{}", e.message);
+        }
     }
 }

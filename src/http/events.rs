@@ -31,6 +31,22 @@ pub struct Event {
     pub region: Option<[f64; 4]>,
     /// URL of the best frame, or null
     pub snapshot: Option<String>,
+    /// what object detection saw, one entry per label (empty where it did not run or saw nothing)
+    pub labels: Vec<EventLabel>,
+    /// keepwatch's extension (API only): the `[[offsite]]` targets holding a copy of the event's clip or picture
+    pub offsite: Vec<String>,
+}
+
+/// One object seen during an event.
+#[derive(Serialize, ToSchema)]
+pub struct EventLabel {
+    /// `person`, `car`, `dog`, `cat`, `bird`, ...
+    pub label: String,
+    /// 0..1, the best seen
+    pub score: f64,
+    /// [x, y, w, h] in 0..1 of the event's picture
+    #[serde(rename = "box")]
+    pub bbox: [f64; 4],
 }
 
 impl From<EventRow> for Event {
@@ -44,6 +60,8 @@ impl From<EventRow> for Event {
             end: e.end.map(crate::timefmt::format),
             score: (e.score * 1000.0).round() / 1000.0,
             region: e.region,
+            labels: e.labels.into_iter().map(|l| EventLabel { label: l.label, score: l.score, bbox: l.bbox }).collect(),
+            offsite: Vec::new(),
         }
     }
 }
@@ -58,6 +76,8 @@ pub struct EventsQuery {
     pub end: Option<String>,
     /// `motion`, `camera-motion`, `camera-offline` or `storage`
     pub kind: Option<String>,
+    /// only events in which object detection saw this label (`person`)
+    pub label: Option<String>,
     /// at most this many (default 100, at most 10000)
     pub limit: Option<usize>,
 }
@@ -76,6 +96,11 @@ pub async fn list(
             return Err(ApiError::bad_request(format!("kind: use one of {}", kinds.join(", "))));
         }
     }
+    if let Some(l) = &q.label {
+        if l.is_empty() || l.len() > kw_events::labels::MAX_LABEL_CHARS {
+            return Err(ApiError::bad_request("label: a label such as person (1 to 64 characters)"));
+        }
+    }
     let cameras = match (&q.camera, &p.cameras) {
         (Some(c), _) if !p.may_see(c) => return Err(ApiError::forbidden(format!("you may not see camera {c:?}"))),
         (Some(c), _) => Some(vec![c.clone()]),
@@ -86,13 +111,27 @@ pub async fn list(
     let query = EventQuery {
         cameras,
         kind: q.kind.as_deref().and_then(EventKind::parse),
+        label: q.label.clone(),
         start: q.start.as_deref().map(|v| parse_time("start", v)).transpose()?,
         end: q.end.as_deref().map(|v| parse_time("end", v)).transpose()?,
         limit: q.limit.unwrap_or(100),
     };
-    let events = st.events.clone();
-    let rows = tokio::task::spawn_blocking(move || events.list(&query)).await?.map_err(ApiError::internal)?;
-    Ok(Json(rows.into_iter().map(Event::from).collect()))
+    let (events, queue) = (st.events.clone(), st.offsite.queue.clone());
+    let (rows, copied) = tokio::task::spawn_blocking(move || -> Result<_, String> {
+        let rows = events.list(&query).map_err(|e| e.to_string())?;
+        let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+        Ok((rows, queue.copied(&ids).map_err(|e| e.to_string())?))
+    })
+    .await?
+    .map_err(ApiError::internal)?;
+    let mut out: Vec<Event> = rows.into_iter().map(Event::from).collect();
+    let at: std::collections::HashMap<i64, usize> = out.iter().enumerate().map(|(i, e)| (e.id, i)).collect();
+    for (id, target) in copied {
+        if let Some(&i) = at.get(&id) {
+            out[i].offsite.push(target);
+        }
+    }
+    Ok(Json(out))
 }
 
 /// The event's best frame as JPEG.

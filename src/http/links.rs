@@ -22,7 +22,8 @@ use std::path::Path;
 
 /// How long the links in alerts stay valid.
 pub const LINK_TTL_SECS: i64 = 7 * 24 * 3600;
-const KEY_FILE: &str = "link.key";
+/// The key's file in the store directory (also carried by `keepwatch backup`).
+pub(crate) const KEY_FILE: &str = "link.key";
 /// What the signed text starts with (the older form, path and expiry alone, has no such line).
 const DOMAIN: &str = "kw-link-2";
 

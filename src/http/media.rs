@@ -86,6 +86,11 @@ impl Default for MediaLimits {
     }
 }
 
+/// A turn to decode a picture for `p` (a snapshot, or the first picture of a camera probe).
+pub(super) async fn decode_pass(st: &Shared, p: &Principal) -> Result<gate::Pass, ApiError> {
+    pass(&st.media.decodes, p, "snapshot decodes").await
+}
+
 /// Waits for `gate` on behalf of `p`, or answers why not: 429 when `p` has its share, 503 when the server
 /// is at its total, both with `Retry-After: 1`.
 async fn pass(gate: &Gate, p: &Principal, what: &str) -> Result<gate::Pass, ApiError> {
@@ -326,26 +331,47 @@ pub async fn snapshot(
 ) -> Result<Response, ApiError> {
     camera_access(&st, &p, &name).await?;
     let at = q.at.as_deref().map(|v| parse_time("at", v)).transpose()?;
-    let decoding = pass(&st.media.decodes, &p, "snapshot decodes").await?;
+    // "Now" of a camera that sends JPEGs is its own last JPEG, not a decode of the H.264 made from it.
+    let still = if at.is_none() { st.cameras.get(&name).and_then(|v| v.still) } else { None };
+    if let Some(jpeg) = still.as_ref().and_then(|s| s.latest()) {
+        return Ok(jpeg_answer(jpeg.to_vec()));
+    }
+    let decoding = decode_pass(&st, &p).await?;
     let st2 = st.clone();
-    let jpeg = tokio::task::spawn_blocking(move || {
+    let decoded = tokio::task::spawn_blocking(move || {
         let _decoding = decoding;
         snapshot_now_or_at(&st2, name, at)
     })
-    .await?
+    .await?;
+    let jpeg = match (decoded, still) {
+        // No decoder for the codec (H.265): the camera's own snapshot page (ONVIF), when it has one.
+        (Err(e @ SnapshotError::NoDecoder { .. }), Some(still)) => match still.fetch().await {
+            Some(Ok(jpeg)) => Ok(jpeg.to_vec()),
+            Some(Err(why)) => {
+                tracing::debug!("the camera's snapshot page failed: {}", kw_logsafe::OneLine(&why.to_string()));
+                Err(e)
+            }
+            None => Err(e),
+        },
+        (r, _) => r,
+    }
     .map_err(|e| match e {
         SnapshotError::NothingRecorded { .. } => ApiError::not_found(e.to_string()),
         SnapshotError::NoDecoder { .. } => ApiError::new(StatusCode::NOT_IMPLEMENTED, e.to_string()),
         other => ApiError::internal(other),
     })?;
-    Ok((
+    Ok(jpeg_answer(jpeg))
+}
+
+fn jpeg_answer(jpeg: Vec<u8>) -> Response {
+    (
         [
             (header::CONTENT_TYPE, HeaderValue::from_static("image/jpeg")),
             (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
         ],
         jpeg,
     )
-        .into_response())
+        .into_response()
 }
 
 /// The picture at `at` from the store, or the newest from the camera's hub (blocking: decodes).

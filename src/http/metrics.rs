@@ -89,6 +89,18 @@ pub async fn metrics(State(st): State<Shared>, Extension(p): Extension<Principal
         per_cam(&|c| c.status.borrow().last_frame.map(|t| (now - t).max(0) as f64 / 1e6)),
     );
     series(
+        "keepwatch_restream_clients",
+        "gauge",
+        "RTSP clients playing the camera through the restream server",
+        per_cam(&|c| Some(c.clients.restream.load(Ordering::Relaxed) as f64)),
+    );
+    series(
+        "keepwatch_webrtc_clients",
+        "gauge",
+        "WebRTC (WHEP) viewers of the camera",
+        per_cam(&|c| Some(c.clients.webrtc.load(Ordering::Relaxed) as f64)),
+    );
+    series(
         "keepwatch_recorded_frames_total",
         "counter",
         "Frames written to the store",
@@ -99,6 +111,21 @@ pub async fn metrics(State(st): State<Shared>, Extension(p): Extension<Principal
         "counter",
         "Bytes written to the store",
         per_cam(&|c| Some(c.stats.bytes.load(Ordering::Relaxed) as f64)),
+    );
+    let motion = |f: fn((u64, u64)) -> u64| {
+        move |c: &crate::view::CameraView| c.motion.as_ref().map(|m| f(m.decode_counts()) as f64)
+    };
+    series(
+        "keepwatch_motion_frames_decoded_total",
+        "counter",
+        "Frames decoded for motion detection",
+        per_cam(&motion(|c| c.0)),
+    );
+    series(
+        "keepwatch_motion_decode_failures_total",
+        "counter",
+        "Frames motion detection could not decode",
+        per_cam(&motion(|c| c.1)),
     );
     series(
         "keepwatch_storage_camera_bytes",
@@ -138,6 +165,34 @@ pub async fn metrics(State(st): State<Shared>, Extension(p): Extension<Principal
             vec![(String::new(), (now - oldest).max(0) as f64 / 1e6)],
         );
     }
+    let offsite = st.offsite.health.snapshot();
+    let per_target = |f: &dyn Fn(&kw_offsite::TargetStatus) -> f64| -> Vec<(String, f64)> {
+        offsite.iter().map(|(n, s)| (format!("{{target=\"{}\"}}", esc(n)), f(s))).collect()
+    };
+    series(
+        "keepwatch_offsite_up",
+        "gauge",
+        "1 unless the off-site target's last attempts failed",
+        per_target(&|s| f64::from(u8::from(s.failing_since.is_none()))),
+    );
+    series(
+        "keepwatch_offsite_queued",
+        "gauge",
+        "Copies waiting for the off-site target",
+        per_target(&|s| s.queued as f64),
+    );
+    series(
+        "keepwatch_offsite_uploaded_bytes_total",
+        "counter",
+        "Encrypted bytes uploaded to the off-site target since start",
+        per_target(&|s| s.uploaded_bytes as f64),
+    );
+    series(
+        "keepwatch_offsite_uploaded_objects_total",
+        "counter",
+        "Objects uploaded to the off-site target since start",
+        per_target(&|s| s.uploaded_objects as f64),
+    );
     let reqs: Vec<(String, f64)> = st
         .metrics
         .requests

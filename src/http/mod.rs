@@ -17,6 +17,7 @@
 pub mod alerts;
 pub mod auth;
 pub mod camera_admin;
+pub mod camera_objects;
 pub mod cameras;
 pub mod conn;
 pub mod error;
@@ -35,6 +36,7 @@ pub mod system;
 pub mod ui;
 pub mod users;
 pub mod viewers;
+pub mod whep;
 
 use crate::view::Directory;
 use crate::Failure;
@@ -95,6 +97,10 @@ pub struct AppState {
     pub viewers: Arc<viewers::Viewers>,
     /// Connected PTZ cameras.
     pub ptz: ptz::Cache,
+    /// The WebRTC (WHEP) live views now.
+    pub webrtc: Arc<crate::webrtc::Sessions>,
+    /// Off-site targets' health and queue.
+    pub offsite: crate::offsite::Handle,
 }
 
 pub type Shared = Arc<AppState>;
@@ -110,6 +116,8 @@ pub struct Parts {
     pub config: tokio::sync::watch::Receiver<crate::config_watch::Effective>,
     pub config_changed: Arc<tokio::sync::Notify>,
     pub limits: limits::Limits,
+    /// Off-site targets' health and queue.
+    pub offsite: crate::offsite::Handle,
 }
 
 impl AppState {
@@ -118,7 +126,7 @@ impl AppState {
         auth_path: &std::path::Path,
         config_path: std::path::PathBuf,
     ) -> Result<AppState, Failure> {
-        let Parts { store, cameras, clock, events, alerts, links, config, config_changed, limits } = parts;
+        let Parts { store, cameras, clock, events, alerts, links, config, config_changed, limits, offsite } = parts;
         let server = config.borrow().server.clone();
         let open = || {
             AuthDb::open(auth_path)
@@ -145,8 +153,10 @@ impl AppState {
             config_changed,
             media: Default::default(),
             viewers: Arc::new(viewers::Viewers::new(limits.live_viewers, limits.live_viewers_per_user)),
+            webrtc: Arc::default(),
             limits,
             ptz: Default::default(),
+            offsite,
         })
     }
 
@@ -203,7 +213,19 @@ impl utoipa::Modify for SecuritySchemes {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
         let c = openapi.components.get_or_insert_with(Default::default);
-        c.add_security_scheme("session", SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(auth::COOKIE))));
+        // OpenAPI names one cookie per scheme: the plain-HTTP name, with the TLS name in the description.
+        let session = ApiKeyValue::with_description(
+            auth::COOKIE,
+            format!(
+                "The session cookie from POST /api/login: `{}` over plain HTTP, `{}` where keepwatch serves TLS \
+                 (the `__Host-` prefix makes browsers refuse it unless it is Secure, for the whole host, from \
+                 https). Writes also need the X-CSRF-Token header.",
+                auth::COOKIE,
+                auth::COOKIE_HTTPS
+            )
+            .as_str(),
+        );
+        c.add_security_scheme("session", SecurityScheme::ApiKey(ApiKey::Cookie(session)));
         c.add_security_scheme("token", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
     }
 }
@@ -224,6 +246,8 @@ pub fn app(state: Shared) -> Router {
         .routes(routes!(media::video))
         .routes(routes!(media::snapshot))
         .routes(routes!(live::live))
+        .routes(routes!(whep::offer))
+        .routes(routes!(whep::end))
         .routes(routes!(hls::playlist))
         .routes(routes!(hls::file))
         .routes(routes!(alerts::get_mode, alerts::put_mode))
@@ -307,3 +331,18 @@ pub async fn serve(
 
 /// How long open connections get to finish when `run` stops.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
+#[cfg(test)]
+mod tests {
+    use utoipa::OpenApi;
+
+    #[test]
+    fn the_session_scheme_names_both_cookie_names() {
+        let doc = serde_json::to_value(super::ApiDoc::openapi()).unwrap();
+        let session = &doc["components"]["securitySchemes"]["session"];
+        assert_eq!(session["in"], "cookie", "{session}");
+        assert_eq!(session["name"], super::auth::COOKIE, "{session}");
+        let description = session["description"].as_str().unwrap_or_default();
+        assert!(description.contains(super::auth::COOKIE_HTTPS), "{session}");
+    }
+}

@@ -206,6 +206,7 @@ async fn connection(
 ) {
     let conn = guard.handle();
     let _ = tcp.set_nodelay(true);
+    let local = tcp.local_addr().ok();
     let stream = match tls {
         None => Stream::Plain(tcp),
         // The handshake is part of "sending the request headers": the same deadline and shedding apply.
@@ -221,7 +222,7 @@ async fn connection(
     let io = TokioIo::new(Counted { stream, _guard: guard });
     let svc = {
         let conn = conn.clone();
-        hyper::service::service_fn(move |req| answer(router.clone(), conn.clone(), peer, req))
+        hyper::service::service_fn(move |req| answer(router.clone(), conn.clone(), peer, local, req))
     };
     let served = builder.serve_connection_with_upgrades(io, svc);
     tokio::pin!(served);
@@ -278,11 +279,16 @@ async fn until_due<F: std::future::Future>(conn: &ConnHandle, f: F) -> Option<F:
     }
 }
 
+/// The address a request's connection arrived at (WebRTC offers its media on the same address).
+#[derive(Clone, Copy, Debug)]
+pub struct LocalAddr(pub SocketAddr);
+
 /// One request: counted (or refused) by the tracker, given the client's address, answered by the router.
 async fn answer(
     router: Router,
     conn: ConnHandle,
     peer: SocketAddr,
+    local: Option<SocketAddr>,
     mut req: Request<Incoming>,
 ) -> Result<Response<axum::body::Body>, Infallible> {
     let guard = match conn.start_request() {
@@ -290,6 +296,9 @@ async fn answer(
         Err(r) => return Ok(refusal(r).into_response()),
     };
     req.extensions_mut().insert(ConnectInfo(peer));
+    if let Some(local) = local {
+        req.extensions_mut().insert(LocalAddr(local));
+    }
     let Ok(resp) = router.oneshot(req.map(axum::body::Body::new)).await;
     if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
         conn.upgraded();

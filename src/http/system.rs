@@ -1,5 +1,5 @@
 //! `GET /api/health` (open: load balancers and Home Assistant probe it) and `GET /api/system` (storage,
-//! oldest recording, cameras' health, version).
+//! oldest recording, cameras' health, off-site targets' health, version).
 
 use super::{ApiError, Shared};
 use axum::extract::State;
@@ -41,11 +41,29 @@ pub struct CameraHealth {
     pub last_error: Option<String>,
 }
 
+/// One off-site target's health (admins only; empty for viewers).
+#[derive(Serialize, ToSchema)]
+pub struct OffsiteHealth {
+    pub name: String,
+    /// `ok`, `failing` or `idle` (nothing sent yet since start)
+    pub status: String,
+    /// copies waiting
+    pub queued: u64,
+    pub uploaded_objects: u64,
+    pub uploaded_bytes: u64,
+    /// RFC 3339 of the last upload or contact
+    pub last_success: Option<String>,
+    /// RFC 3339 since when every attempt has failed
+    pub failing_since: Option<String>,
+    pub last_error: Option<String>,
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct SystemInfo {
     pub version: String,
     pub storage: StorageInfo,
     pub cameras: Vec<CameraHealth>,
+    pub offsite: Vec<OffsiteHealth>,
 }
 
 /// Storage used and free, the oldest recording, the cameras' health, the version.
@@ -84,5 +102,24 @@ pub async fn system(
             pressure: st.store.storage_pressure(),
         },
         cameras,
+        offsite: if p.is_admin() { offsite_health(&st) } else { Vec::new() },
     }))
+}
+
+fn offsite_health(st: &Shared) -> Vec<OffsiteHealth> {
+    st.offsite
+        .health
+        .snapshot()
+        .into_iter()
+        .map(|(name, s)| OffsiteHealth {
+            name,
+            status: s.state().to_owned(),
+            queued: s.queued,
+            uploaded_objects: s.uploaded_objects,
+            uploaded_bytes: s.uploaded_bytes,
+            last_success: s.last_success.map(crate::timefmt::format),
+            failing_since: s.failing_since.map(crate::timefmt::format),
+            last_error: s.last_error,
+        })
+        .collect()
 }

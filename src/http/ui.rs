@@ -35,6 +35,7 @@ pub const FILES: &[(&str, &[u8])] = ui_files![
     "js/app.js",
     "js/pages.js",
     "js/player.js",
+    "js/webrtc.js",
     "js/live.js",
     "js/camera.js",
     "js/ptz.js",
@@ -188,6 +189,16 @@ mod tests {
                 out.push(p.strip_prefix(base).unwrap().to_string_lossy().replace('\\', "/"));
             }
         }
+    }
+
+    /// The zone editor stops at the server's caps: its constants must be the config's.
+    #[test]
+    fn the_zone_editor_knows_the_servers_caps() {
+        let js =
+            FILES.iter().find(|(p, _)| *p == "js/admin/zones.js").map(|(_, b)| String::from_utf8_lossy(b)).unwrap();
+        let zones = format!("export const MAX_ZONES = {};", kw_config::Zone::MAX_PER_CAMERA);
+        let points = format!("export const MAX_POINTS = {};", kw_config::Zone::MAX_POINTS);
+        assert!(js.contains(&zones) && js.contains(&points), "zones.js must say `{zones}` and `{points}`");
     }
 
     #[test]

@@ -5,9 +5,11 @@
 //! own timestamps and arrival instants; the camera supervisor maps them to local media time (see
 //! [`timeline`]) and publishes them to the camera's hub. Sources never see the store.
 
+pub mod access_unit;
 pub mod http;
 pub mod onvif;
 pub mod rtsp;
+pub mod still;
 pub mod synthetic;
 pub mod timeline;
 
@@ -55,6 +57,11 @@ pub trait Source: Send + Sync {
     fn luma_tap(&self, _tx: LumaSender) -> bool {
         false
     }
+
+    /// The camera's own pictures (its JPEGs, its snapshot page), for `snapshot.jpg`; see [`still`].
+    fn still(&self) -> Option<std::sync::Arc<still::CameraStill>> {
+        None
+    }
 }
 
 /// A decoded picture's luma plane (the side channel of [`Source::luma_tap`]).
@@ -101,12 +108,20 @@ pub enum IngestError {
     Ended,
     #[error("bad camera URL: {0}")]
     BadUrl(String),
+    /// The camera's HTTPS certificate was refused (untrusted, or not the pinned one): the text says which
+    /// and gives its fingerprint.
+    #[error("{0}")]
+    Certificate(String),
 }
 
 impl IngestError {
-    /// Errors that retrying soon cannot fix (a wrong password): back off longer, never hammer a camera.
-    pub fn is_auth(&self) -> bool {
-        matches!(self, IngestError::Auth(_))
+    /// Errors that retrying soon cannot fix (a wrong password, an untrusted certificate, a codec or stream
+    /// keepwatch cannot record): back off longer, never hammer a camera.
+    pub fn is_lasting(&self) -> bool {
+        matches!(
+            self,
+            IngestError::Auth(_) | IngestError::Certificate(_) | IngestError::Unsupported(_) | IngestError::NoVideo(_)
+        )
     }
 }
 
@@ -116,6 +131,11 @@ pub struct CameraAddr {
     pub url: url::Url,
     pub username: Option<String>,
     pub password: Option<String>,
+    /// `tls_fingerprint`: the one certificate trusted for HTTPS (else the system's authorities decide).
+    pub tls_pin: Option<kw_camtls::Fingerprint>,
+    /// What this address's last TLS handshake saw and why it was refused (the probe offers the fingerprint;
+    /// a refusal becomes [`IngestError::Certificate`]). Clones share it.
+    pub tls_seen: kw_camtls::Seen,
 }
 
 impl std::fmt::Debug for CameraAddr {
@@ -147,7 +167,31 @@ impl CameraAddr {
         }
         let _ = url.set_password(None);
         let _ = url.set_username("");
-        Ok(CameraAddr { url, username: user, password: pass })
+        Ok(CameraAddr { url, username: user, password: pass, tls_pin: None, tls_seen: kw_camtls::Seen::default() })
+    }
+
+    /// Pins the camera's HTTPS certificate (`tls_fingerprint`, validated with the config; checked again).
+    pub fn with_tls_pin(mut self, pin: Option<&str>) -> Result<Self, IngestError> {
+        self.tls_pin = match pin {
+            None => None,
+            Some(p) => Some(p.parse().map_err(|e: kw_camtls::BadFingerprint| IngestError::BadUrl(e.to_string()))?),
+        };
+        Ok(self)
+    }
+
+    /// The rustls config HTTPS to this camera uses: the pin or the system's authorities, recording each
+    /// handshake in [`CameraAddr::tls_seen`].
+    pub fn tls_config(&self) -> rustls::ClientConfig {
+        kw_camtls::client_config(self.tls_pin, self.tls_seen.clone())
+    }
+
+    /// The error for a failed request: [`IngestError::Certificate`] when the camera's certificate was
+    /// refused, else `otherwise`.
+    pub fn explain(&self, otherwise: IngestError) -> IngestError {
+        match self.tls_seen.refused() {
+            Some(r) => IngestError::Certificate(r.to_string()),
+            None => otherwise,
+        }
     }
 }
 

@@ -11,8 +11,9 @@
 //! the camera has none.
 
 use super::rtsp::RtspSource;
+use super::still::CameraStill;
 use super::{CameraAddr, ConnectFuture, IngestError, Source};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// Which of the camera's streams a source records.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -25,6 +26,9 @@ pub struct OnvifSource {
     addr: CameraAddr,
     which: Which,
     resolved: Mutex<Option<url::Url>>,
+    /// The main profile's snapshot page (GetSnapshotUri), for `snapshot.jpg` of codecs keepwatch cannot
+    /// decode (H.265).
+    still: Arc<CameraStill>,
 }
 
 /// The ONVIF login of a camera address.
@@ -46,6 +50,20 @@ pub fn map_error(e: kw_onvif::Error) -> IngestError {
     }
 }
 
+/// A SOAP client for the camera at `addr`: over HTTPS (port 443) it trusts the camera's pinned certificate
+/// or the system's authorities, like HTTP cameras.
+pub fn client(addr: &CameraAddr, clock: kw_media::clock::SharedClock) -> Result<kw_onvif::Client, kw_onvif::Error> {
+    let device = kw_onvif::device::device_url(&addr.url)?;
+    let tls = device.starts_with("https:").then(|| addr.tls_config());
+    kw_onvif::Client::with_tls(&device, credentials(addr), clock, tls)
+}
+
+/// Connects to the camera's ONVIF services; a refused certificate is said as such.
+pub async fn connect(addr: &CameraAddr) -> Result<kw_onvif::Camera, IngestError> {
+    let c = client(addr, kw_media::clock::SystemClock::shared()).map_err(map_error)?;
+    kw_onvif::Camera::connect_with(c).await.map_err(|e| addr.explain(map_error(e)))
+}
+
 /// The device service URL of an `onvif://` address.
 pub fn device_url(addr: &CameraAddr) -> Result<String, IngestError> {
     kw_onvif::device::device_url(&addr.url).map_err(map_error)
@@ -63,7 +81,7 @@ fn loggable(u: &url::Url) -> String {
 
 impl OnvifSource {
     pub fn new(addr: CameraAddr, which: Which) -> OnvifSource {
-        OnvifSource { addr, which, resolved: Mutex::new(None) }
+        OnvifSource { addr, which, resolved: Mutex::new(None), still: Arc::new(CameraStill::default()) }
     }
 
     fn cached(&self) -> Option<url::Url> {
@@ -74,14 +92,39 @@ impl OnvifSource {
         *self.resolved.lock().unwrap_or_else(|e| e.into_inner()) = u;
     }
 
+    /// The camera's snapshot page, when it names one on its own host (the camera's password goes there).
+    fn snapshot_page(&self, uri: Option<&str>) -> Option<super::http::poll::SnapshotPage> {
+        let url = url::Url::parse(uri?).ok()?;
+        let own = url.host_str().is_some_and(|h| h.eq_ignore_ascii_case(self.addr.url.host_str().unwrap_or_default()));
+        if !matches!(url.scheme(), "http" | "https") || !own {
+            tracing::info!(
+                "ONVIF camera {}: its snapshot page {} is not on its own host; not used",
+                super::redact(&self.addr.url),
+                loggable(&url)
+            );
+            return None;
+        }
+        let addr =
+            CameraAddr::parse(url.as_str(), self.addr.username.as_deref(), self.addr.password.as_deref()).ok()?;
+        super::http::poll::SnapshotPage::new(addr).ok()
+    }
+
     /// Asks the camera for the stream's RTSP address.
     async fn resolve(&self) -> Result<url::Url, IngestError> {
-        let device = device_url(&self.addr)?;
-        let cam = kw_onvif::Camera::connect(&device, credentials(&self.addr)).await.map_err(map_error)?;
+        let cam = connect(&self.addr).await?;
         let streams = cam.streams().await.map_err(map_error)?;
         // Who made it, for the log only (a camera that will not say still streams).
         let maker = match cam.device_info().await {
-            Ok(i) => format!("{} {}", i.manufacturer, i.model).trim().to_owned(),
+            // The camera's own words: one bounded, escaped value in the log.
+            Ok(i) => {
+                let m = format!("{} {}", i.manufacturer, i.model);
+                let m = m.trim();
+                if m.is_empty() {
+                    String::new()
+                } else {
+                    kw_logsafe::Untrusted(m).to_string()
+                }
+            }
             Err(_) => String::new(),
         };
         let chosen = match (self.which, streams.sub) {
@@ -95,6 +138,9 @@ impl OnvifSource {
                 streams.main
             }
         };
+        if self.which == Which::Main {
+            self.still.set_page(self.snapshot_page(chosen.snapshot.as_deref()));
+        }
         let mut url = url::Url::parse(&chosen.uri)
             .map_err(|e| IngestError::Protocol(format!("ONVIF: the camera gave a bad stream address: {e}")))?;
         if url.scheme() != "rtsp" {
@@ -108,15 +154,15 @@ impl OnvifSource {
         let _ = url.set_password(None);
         let p = &chosen.profile;
         tracing::info!(
-            "ONVIF camera {} ({}): {:?} stream is profile {:?} ({} {}x{}) at {}",
+            "ONVIF camera {} ({}): {:?} stream is profile {} ({} {}x{}) at {}",
             super::redact(&self.addr.url),
             if maker.is_empty() { "maker unknown" } else { &maker },
             self.which,
-            p.name,
-            p.encoding,
+            kw_logsafe::Untrusted(&p.name),
+            kw_logsafe::Untrusted(&p.encoding),
             p.width,
             p.height,
-            loggable(&url)
+            kw_logsafe::Untrusted(&loggable(&url))
         );
         Ok(url)
     }
@@ -133,11 +179,7 @@ impl Source for OnvifSource {
                     u
                 }
             };
-            let rtsp = RtspSource::new(CameraAddr {
-                url,
-                username: self.addr.username.clone(),
-                password: self.addr.password.clone(),
-            });
+            let rtsp = RtspSource::new(CameraAddr { url, ..self.addr.clone() });
             match rtsp.connect().await {
                 Ok(stream) => Ok(stream),
                 Err(e) => {
@@ -147,6 +189,10 @@ impl Source for OnvifSource {
                 }
             }
         })
+    }
+
+    fn still(&self) -> Option<Arc<CameraStill>> {
+        (self.which == Which::Main).then(|| self.still.clone())
     }
 }
 
@@ -160,7 +206,10 @@ mod tests {
         assert_eq!(device_url(&a).unwrap(), "http://10.0.0.5:8000/onvif/device_service");
         assert_eq!(credentials(&a).map(|c| c.username), Some("admin".into()));
         let e = map_error(kw_onvif::Error::Auth("the camera refused the username or password".into()));
-        assert!(e.is_auth() && e.to_string().starts_with("wrong username or password: ONVIF"), "{e}");
+        assert!(
+            matches!(e, IngestError::Auth(_)) && e.to_string().starts_with("wrong username or password: ONVIF"),
+            "{e}"
+        );
         let u = url::Url::parse("rtsp://h:554/live?user=admin&password=x").unwrap();
         assert_eq!(loggable(&u), "rtsp://h:554/live");
     }

@@ -6,7 +6,11 @@
 //! then: every `period` seconds it enters at `appear` seconds into the cycle and leaves `visible` seconds
 //! later. That gives motion detection something to find and leaves quiet stretches between.
 //!
-//! URL form: `demo://synthetic?width=640&height=360&fps=10&period=40&appear=20&visible=6&gop=2`.
+//! With `object=person` the object is a photograph of a person instead of a bright square, so object
+//! detection has something to recognise (`demo-person.jpg`: scikit-image's `astronaut()`, a NASA photograph
+//! of Eileen Collins, public domain, scaled to 144×144; the same picture as kw-objects' test fixture).
+//!
+//! URL form: `demo://synthetic?width=640&height=360&fps=10&period=40&appear=20&visible=6&gop=2&object=box`.
 
 use super::{ConnectFuture, IngestError, Source, SourceEvent, SourceFrame, SourceStream};
 use bytes::Bytes;
@@ -27,11 +31,35 @@ pub struct SyntheticSource {
     pub visible: f64,
     /// Seconds between key frames.
     pub gop: f64,
+    /// The object is a photograph of a person (`object=person`) rather than a square (`object=box`).
+    pub person: bool,
+}
+
+/// The person photograph (see the module docs), decoded once.
+fn person_sprite() -> Option<&'static I420> {
+    static SPRITE: std::sync::OnceLock<Option<I420>> = std::sync::OnceLock::new();
+    SPRITE
+        .get_or_init(|| {
+            let mut out = I420::default();
+            let mut scratch = Vec::new();
+            let jpeg = include_bytes!("demo-person.jpg");
+            kw_codec::jpeg::decode_to_i420(jpeg, |w, h| (w & !1, h & !1), &mut scratch, &mut out).ok().map(|()| out)
+        })
+        .as_ref()
 }
 
 impl Default for SyntheticSource {
     fn default() -> Self {
-        SyntheticSource { width: 640, height: 360, fps: 10, period: 40.0, appear: 20.0, visible: 6.0, gop: 2.0 }
+        SyntheticSource {
+            width: 640,
+            height: 360,
+            fps: 10,
+            period: 40.0,
+            appear: 20.0,
+            visible: 6.0,
+            gop: 2.0,
+            person: false,
+        }
     }
 }
 
@@ -49,6 +77,13 @@ impl SyntheticSource {
                 "appear" => s.appear = num(&v)?.max(0.0),
                 "visible" => s.visible = num(&v)?.max(0.0),
                 "gop" => s.gop = num(&v)?.clamp(0.1, 60.0),
+                "object" => {
+                    s.person = match v.as_ref() {
+                        "person" => true,
+                        "box" => false,
+                        _ => return Err(IngestError::BadUrl(format!("demo:// object={v}: use box or person"))),
+                    }
+                }
                 other => return Err(IngestError::BadUrl(format!("demo:// does not know the parameter {other:?}"))),
             }
         }
@@ -86,6 +121,10 @@ impl SyntheticSource {
             }
         }
         let t = n as f64 / f64::from(self.fps);
+        if let (true, Some((ox, _, _)), Some(sprite)) = (self.person, self.object_at(t), person_sprite()) {
+            paste(yuv, (w, h), sprite, ox, h as i32 - sprite.height as i32 - h as i32 / 12);
+            return;
+        }
         if let Some((ox, oy, size)) = self.object_at(t) {
             for y in oy.max(0)..(oy + size).min(h as i32) {
                 for x in ox.max(0)..(ox + size).min(w as i32) {
@@ -97,6 +136,40 @@ impl SyntheticSource {
             for y in (oy / 2).max(0)..((oy + size) / 2).min(ch as i32) {
                 for x in (ox / 2).max(0)..((ox + size) / 2).min(cw as i32) {
                     yuv[v_plane + y as usize * cw + x as usize] = 200;
+                }
+            }
+        }
+    }
+}
+
+/// Copies `sprite` into the I420 picture `yuv` of size `(w, h)` with its top left at `(x, y)` (even, so
+/// the chroma planes line up), clipped to the picture.
+fn paste(yuv: &mut [u8], (w, h): (usize, usize), sprite: &I420, x: i32, y: i32) {
+    let (x, y) = (x & !1, y & !1);
+    let (sw, sh) = (sprite.width as i32, sprite.height as i32);
+    let planes = [
+        (0usize, 0usize, w, 1i32),
+        (w * h, sw as usize * sh as usize, w / 2, 2),
+        (w * h + (w / 2) * (h / 2), sw as usize * sh as usize + (sw as usize / 2) * (sh as usize / 2), w / 2, 2),
+    ];
+    for (dst_off, src_off, dst_stride, div) in planes {
+        let (pw, ph) = ((w as i32) / div, (h as i32) / div);
+        let (sx0, sy0) = (x / div, y / div);
+        let (spw, sph) = (sw / div, sh / div);
+        for sy in 0..sph {
+            let dy = sy0 + sy;
+            if dy < 0 || dy >= ph {
+                continue;
+            }
+            for sx in 0..spw {
+                let dx = sx0 + sx;
+                if dx < 0 || dx >= pw {
+                    continue;
+                }
+                let src = src_off + (sy * spw + sx) as usize;
+                let dst = dst_off + dy as usize * dst_stride + dx as usize;
+                if let (Some(&v), true) = (sprite.data.get(src), dst < yuv.len()) {
+                    yuv[dst] = v;
                 }
             }
         }
@@ -223,6 +296,9 @@ mod tests {
         let u = url::Url::parse("demo://synthetic?width=320&height=240&fps=25").unwrap();
         let s = SyntheticSource::from_url(&u).unwrap();
         assert_eq!((s.width, s.height, s.fps), (320, 240, 25));
+        let u = url::Url::parse("demo://synthetic?object=person").unwrap();
+        assert!(SyntheticSource::from_url(&u).unwrap().person);
+        assert!(SyntheticSource::from_url(&url::Url::parse("demo://synthetic?object=ufo").unwrap()).is_err());
         let bad = url::Url::parse("demo://synthetic?colour=red").unwrap();
         assert!(SyntheticSource::from_url(&bad).is_err());
     }
@@ -234,6 +310,18 @@ mod tests {
         assert!(s.object_at(21.0).is_some());
         assert!(s.object_at(27.0).is_none());
         assert!(s.object_at(61.0).is_some());
+    }
+
+    #[test]
+    fn the_person_is_drawn_where_the_object_is() {
+        let sprite = person_sprite().expect("the shipped picture decodes");
+        assert_eq!((sprite.width, sprite.height), (144, 144));
+        let s = SyntheticSource { person: true, ..Default::default() };
+        let (mut quiet, mut busy) = (Vec::new(), Vec::new());
+        s.draw(0, &mut quiet);
+        s.draw(23 * 10, &mut busy); // 23 s: in view
+        assert_eq!(quiet.len(), busy.len());
+        assert!(quiet.iter().zip(&busy).filter(|(a, b)| a != b).count() > 144 * 100);
     }
 
     #[tokio::test]

@@ -66,7 +66,9 @@ struct State {
     next_seq: u64,
     /// Discontinuities that left the window (EXT-X-DISCONTINUITY-SEQUENCE).
     discontinuity_seq: u64,
-    /// Whole seconds; never decreases.
+    /// EXT-X-TARGETDURATION: whole seconds, the longest segment *rounded to the nearest integer* (RFC 8216
+    /// §4.3.3.1 compares rounded EXTINF durations with it, and §6.2.1 forbids changing it, so a segment of
+    /// 2.00001 s must not raise a target of 2); never decreases.
     target: u64,
     /// The next segment starts a new run.
     discontinuity: bool,
@@ -126,7 +128,7 @@ impl State {
             bytes.extend_from_slice(p);
         }
         let seconds = o.ticks as f64 / 90_000.0;
-        self.target = self.target.max(seconds.ceil() as u64).max(1);
+        self.target = self.target.max(target_seconds(seconds));
         self.segments.push_back(Arc::new(Segment {
             seq: self.next_seq,
             init: o.init,
@@ -178,6 +180,12 @@ impl State {
         }
         Some(p)
     }
+}
+
+/// The target duration a segment of `seconds` needs: its duration rounded to the nearest integer (RFC 8216
+/// §4.3.3.1), at least 1.
+fn target_seconds(seconds: f64) -> u64 {
+    (seconds.round() as u64).max(1)
 }
 
 fn ticks(d: Duration) -> u64 {
@@ -393,6 +401,37 @@ mod tests {
         assert_eq!(st.inits.len(), 1);
         let p = st.playlist("").unwrap();
         assert!(p.contains("#EXT-X-DISCONTINUITY-SEQUENCE:1\n") && !p.contains("#EXT-X-DISCONTINUITY\n"), "{p}");
+    }
+
+    fn media_ticks(key: bool, video_ticks: u64) -> Output {
+        Output::Media(MediaFragment {
+            bytes: Bytes::from_static(b"frag"),
+            key,
+            video_dts: Some(0),
+            video_ticks,
+            wall: None,
+        })
+    }
+
+    #[test]
+    fn target_duration_compares_rounded_durations() {
+        // A 2 s GOP whose segment lasted 2.00001 s raised the target from 2 to 3 mid-stream.
+        let mut st = State::default();
+        st.apply(init());
+        st.apply(media_ticks(true, 90_000));
+        st.apply(media_ticks(false, 90_000));
+        st.apply(media_ticks(true, 90_000));
+        st.apply(media_ticks(false, 90_001));
+        st.apply(media_ticks(true, 45_000));
+        st.apply(media_ticks(false, 90_000));
+        st.apply(media_ticks(true, 1));
+        assert_eq!(st.segments.len(), 3);
+        assert!(st.segments[1].seconds > 2.0);
+        assert_eq!(st.target, 2);
+        assert!(st.playlist("").unwrap().contains("#EXT-X-TARGETDURATION:2\n"));
+        assert_eq!(target_seconds(0.2), 1);
+        assert_eq!(target_seconds(2.49), 2);
+        assert_eq!(target_seconds(2.5), 3);
     }
 
     #[test]

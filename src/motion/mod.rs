@@ -38,6 +38,8 @@ pub struct Settings {
     pub detector: DetectorConfig,
     pub keyframes_only: bool,
     pub post_roll: Duration,
+    /// Object detection on frames with motion (`[cameras.objects]`), when it runs.
+    pub objects: Option<crate::objects::Hook>,
 }
 
 /// Shared between a running pipeline and whoever stops it.

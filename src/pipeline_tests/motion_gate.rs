@@ -27,10 +27,10 @@ async fn motion_is_recorded_with_pre_roll_from_a_key_frame_and_post_roll() {
     let cam = Camera::start("door", source.clone(), &store, &clock, Some(gate));
     cam.play_out(&source, Duration::from_secs(1)).await;
     cam.stop().await;
-    // Pre-roll: the last key frame at least 3 s before the motion's first frame, from the GOPs the gate
-    // held (26.0 s); post-roll: every frame up to 5 s after the last moving one (35.0 + 5 = 40.0 s, which
-    // lasts until 40.1 s).
-    assert_eq!(spans_s(&store, "door"), vec![(26.0, 40.1), (66.0, 77.1)]);
+    // Pre-roll: the last key frame at least 3 s before the motion's first frame and the GOP before it (motion
+    // detection may date an onset back by a GOP), from the GOPs the gate held (25.0 s); post-roll: every frame
+    // up to 5 s after the last moving one (35.0 + 5 = 40.0 s, which lasts until 40.1 s).
+    assert_eq!(spans_s(&store, "door"), vec![(25.0, 40.1), (65.0, 77.1)]);
 }
 
 #[tokio::test(start_paused = true)]

@@ -1,8 +1,9 @@
 //! `record = "motion"`: frames are held in memory for the pre-roll and written only while the camera's
 //! [`MotionSignal`] says so (its `record_until` includes the post-roll).
 //!
-//! The buffer always starts at a key frame and covers at least the pre-roll, so a recording that opens
-//! starts decodable and early enough; detection that lags the video by up to the pre-roll loses nothing.
+//! The buffer always starts at a key frame and covers at least the pre-roll plus one GOP, so a recording
+//! that opens starts decodable and early enough: motion detection may reveal an onset only at the key frame
+//! after it and dates the event back to it (up to a GOP earlier), and the pre-roll counts from there.
 //! Where motion detection cannot run (an H.265 stream without an H.264 sub-stream) it records
 //! everything rather than nothing.
 
@@ -52,13 +53,14 @@ impl Gate {
             return Verdict::Hold { stop_writing: writing }; // the buffer starts at a key frame
         }
         self.buffer.push_back(f);
-        // Drop whole GOPs from the front while the next key frame still leaves the pre-roll covered.
+        // Drop whole GOPs from the front while the pre-roll and one more GOP stay covered (the key frame after
+        // next is still at or before the pre-roll's start).
         let keep_from = self.newest_wall - i64::try_from(self.pre_roll.as_micros()).unwrap_or(i64::MAX);
+        let is_key = |x: &Arc<Frame>| x.stream == StreamKind::Video && x.key;
         loop {
-            let next_key =
-                self.buffer.iter().skip(1).position(|x| x.stream == StreamKind::Video && x.key).map(|i| i + 1);
-            match next_key {
-                Some(i) if run.video_wall(self.buffer[i].pts) <= keep_from => {
+            let mut keys = self.buffer.iter().enumerate().skip(1).filter(|&(_, x)| is_key(x)).map(|(i, _)| i);
+            match (keys.next(), keys.next()) {
+                (Some(i), Some(j)) if run.video_wall(self.buffer[j].pts) <= keep_from => {
                     self.buffer.drain(..i);
                 }
                 _ => break,
@@ -117,12 +119,12 @@ mod tests {
             assert!(written(g.offer(&r, frame(i), false)).is_empty());
         }
         // Motion at frame 35 (3.5 s) until 4.0 s: the pre-roll from key frame 20 (the last one ≥ 1 s before frame
-        // 34) is written.
+        // 34) and the GOP before it are written.
         signal.record_until_at_least(4_000_000);
         let w = written(g.offer(&r, frame(35), false));
-        assert_eq!(w.first(), Some(&20));
+        assert_eq!(w.first(), Some(&10));
         assert_eq!(w.last(), Some(&35));
-        assert_eq!(w.len(), 16);
+        assert_eq!(w.len(), 26);
         assert_eq!(written(g.offer(&r, frame(40), true)), vec![40]);
         // After record_until the gate holds and tells the recorder to stop writing, once.
         assert!(matches!(g.offer(&r, frame(41), true), Verdict::Hold { stop_writing: true }));

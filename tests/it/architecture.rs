@@ -76,7 +76,7 @@ fn crates_keep_their_dependency_rules() {
     for c in &ours {
         never(c, "keepwatch", "crates never depend on the binary");
     }
-    for c in ["kw-store", "kw-media", "kw-mp4", "kw-motion"] {
+    for c in ["kw-store", "kw-media", "kw-mp4", "kw-motion", "kw-objects"] {
         never(c, "tokio", "the storage and pixel crates know no async runtime");
         never(c, "kw-config", "the storage and pixel crates know nothing of the config file");
     }

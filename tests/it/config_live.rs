@@ -79,3 +79,23 @@ fn a_second_run_on_the_same_store_is_refused_and_the_lock_survives_kill_9() {
     again.expect_streaming(&["cam"], Duration::from_secs(30));
     again.stop_ok();
 }
+
+/// `systemctl reload` sends SIGHUP: keepwatch reads the config at once (and a SIGHUP never ends it).
+#[test]
+fn sighup_reads_the_config_and_keeps_running() {
+    use crate::support::tools::{signal_pid, Signal};
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "", &camera("one", CAM, ""));
+    let mut kw = Keepwatch::start(&config);
+    kw.expect_streaming(&["one"], Duration::from_secs(30));
+    write_config(dir.path(), "", &format!("{}{}", camera("one", CAM, ""), camera("two", CAM, "")));
+    assert!(signal_pid(kw.pid(), Signal::HUP));
+    kw.expect_line(&["SIGHUP: reading the config file"], Duration::from_secs(10));
+    kw.expect_streaming(&["two"], Duration::from_secs(30));
+    assert!(signal_pid(kw.pid(), Signal::HUP), "a second SIGHUP too");
+    crate::support::wait::until("the second SIGHUP to be logged", Duration::from_secs(10), || {
+        kw.log_text().matches("SIGHUP: reading the config file").count() >= 2
+    });
+    assert!(kw.is_running(), "SIGHUP does not end keepwatch");
+    kw.stop_ok();
+}

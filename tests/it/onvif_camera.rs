@@ -64,8 +64,9 @@ fn onvif_cameras_are_discovered_recorded_and_report_motion() {
     let api = kw.api().with_bearer(&token);
     kw.expect_streaming(&["hik", "dahua"], Duration::from_secs(40));
     // The sub profiles serve as sub-streams (Media2 names them differently from Media1 here).
-    let hik_sub = "(HIKVISION DS-2CD2386G2-I): Sub stream is profile \"subStream\" (H264 640x360)";
-    let dahua_sub = "(Dahua IPC-HDW2431T): Sub stream is profile \"SubStream\" (H264 640x360)";
+    // Camera-chosen text reaches the log through kw_logsafe: quoted when it has spaces, bare when plain.
+    let hik_sub = "(\"HIKVISION DS-2CD2386G2-I\"): Sub stream is profile subStream (H264 640x360)";
+    let dahua_sub = "(\"Dahua IPC-HDW2431T\"): Sub stream is profile SubStream (H264 640x360)";
     kw.expect_log(hik_sub, Duration::from_secs(20));
     kw.expect_log(dahua_sub, Duration::from_secs(20));
 
@@ -130,7 +131,9 @@ fn onvif_cameras_are_discovered_recorded_and_report_motion() {
     assert!(total >= end - start, "hik recorded {} ms for a {} ms event: {hik:?}", total / 1000, (end - start) / 1000);
     for (s, e) in &hik {
         assert!(
-            *s >= start - 2_500_000 && *e <= end + 3_500_000,
+            // pre-roll 1 s plus the one GOP the gate also keeps (events may be dated back by a GOP), from a
+            // key frame
+            *s >= start - 3_500_000 && *e <= end + 3_500_000,
             "hik recorded outside the motion: {hik:?}, event {start}..{end}"
         );
     }
@@ -202,4 +205,30 @@ fn a_hostile_onvif_answer_costs_that_camera_alone() {
     let covering = spans.iter().find(|&&(s, e)| s <= start && e >= end);
     assert!(covering.is_some(), "a gap in [{start}, {end}]: {spans:?}\n{}", kw.log_text());
     eprintln!("hostile ONVIF: {answered} hostile answers in 8 s, /api/health at worst {slowest:?}");
+}
+
+/// A camera's own words (its manufacturer name) reach the log escaped (issue 12, item 6): a line break in
+/// GetDeviceInformation's answer cannot forge a log line, and a Unicode direction override is written as
+/// an escape. The stream address points nowhere: the log line of interest is written when the address is
+/// resolved, before any RTSP.
+#[test]
+fn a_camera_cannot_forge_log_lines_through_its_device_information() {
+    let dev = OnvifDevice::start(Spec {
+        maker: Maker::H,
+        user: "admin".into(),
+        password: "pw".into(),
+        rtsp_main: "rtsp://127.0.0.1:1/none".into(),
+        rtsp_sub: "rtsp://127.0.0.1:1/none".into(),
+        clock_offset_s: 0,
+    });
+    dev.say_manufacturer("Evil&#10;2026-01-01T00:00:00.000000Z  INFO forged line&#13;&#x202E;reversed");
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "", &camera("cam", &format!("onvif://admin:pw@127.0.0.1:{}", dev.port), ""));
+    let mut kw = Keepwatch::start(&config);
+    let line = kw.expect_line(&["ONVIF camera", "Evil"], Duration::from_secs(30));
+    kw.stop_ok();
+    let log = kw.log_text();
+    assert!(!log.lines().any(|l| l.starts_with("2026-01-01T00:00:00")), "a forged line in the log:\n{log}");
+    assert!(!log.contains('\r') && !log.contains('\u{202E}'), "raw control characters in the log:\n{log}");
+    assert!(line.contains(r"\n2026-01-01") && line.contains(r"\u{202e}"), "not escaped: {line}");
 }

@@ -209,8 +209,21 @@ pub const MOTION_CLIP_CROSSING: (u32, u32) = (8, 12);
 /// the frame) crosses it from left to right during [`MOTION_CLIP_CROSSING`] and is gone the rest of
 /// the time. Cached like [`clip`].
 pub fn motion_clip() -> PathBuf {
+    motion_clip_with(10, false)
+}
+
+/// [`motion_clip`] with libx264's B-frames (3, with pyramid: decode order differs from presentation order)
+/// and a 2 s GOP (20 frames), as many cameras and ffmpeg's defaults send.
+pub fn motion_clip_bframes() -> PathBuf {
+    motion_clip_with(20, true)
+}
+
+fn motion_clip_with(gop: u32, bframes: bool) -> PathBuf {
     let (enter, leave) = MOTION_CLIP_CROSSING;
-    let name = format!("r{MOTION_RECIPE}-motion-h264-640x360-10fps-{MOTION_CLIP_SECONDS}s-gop10-nobf-noaudio.mp4");
+    let name = format!(
+        "r{MOTION_RECIPE}-motion-h264-640x360-10fps-{MOTION_CLIP_SECONDS}s-gop{gop}-{}-noaudio.mp4",
+        if bframes { "bf" } else { "nobf" }
+    );
     cached_clip(&name, |tmp| {
         let background = [
             "color=c=0x3a4a5a:s=640x360:r=10",                  // sky
@@ -235,18 +248,46 @@ pub fn motion_clip() -> PathBuf {
         cmd.args(["-f", "lavfi", "-i", "color=c=0xf8f0a0:s=192x120:r=10"]);
         cmd.args(["-filter_complex", &crossing, "-t", &MOTION_CLIP_SECONDS.to_string()]);
         cmd.args(["-c:v", "libx264", "-preset", "veryfast", "-profile:v", "high"]);
+        let gop = gop.to_string();
+        cmd.args(["-g", &gop, "-keyint_min", &gop, "-sc_threshold", "0", "-bf", if bframes { "3" } else { "0" }]);
+        cmd.args(["-movflags", "+faststart", "-f", "mp4"]).arg(tmp);
+        cmd
+    })
+}
+
+/// Length of [`person_clip`] in seconds (it loops in the RTSP server: one walk per loop).
+pub const PERSON_CLIP_SECONDS: u32 = 20;
+
+/// The same still scene as [`motion_clip`], with a person walking through instead of a box: a 160×160
+/// photograph of a person (kw-objects' `astronaut.png` fixture; NASA, public domain) crosses from left to
+/// right between 4 s and 14 s. Object detection must call it a person. Cached like [`clip`].
+pub fn person_clip() -> PathBuf {
+    let name = format!("r{PERSON_RECIPE}-person-h264-640x360-10fps-{PERSON_CLIP_SECONDS}s-gop10-nobf-noaudio.mp4");
+    let picture = Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/kw-objects/tests/fixtures/astronaut.png");
+    cached_clip(&name, |tmp| {
+        let background = "color=c=0x3a4a5a:s=640x360:r=10,drawbox=x=0:y=250:w=640:h=110:c=0x4a5a3a:t=fill,                          drawgrid=w=40:h=40:t=1:c=0xc0c0c0@0.3,drawbox=x=420:y=60:w=80:h=190:c=0x2a3a2a:t=fill";
+        let walk = "[1:v]scale=160:160[p];[0:v][p]overlay=x='-160+(t-4)*80':y=150:enable='between(t,4,14)':shortest=1,                    format=yuv420p";
+        let mut cmd = Command::new("ffmpeg");
+        cmd.args(["-nostdin", "-hide_banner", "-v", "error", "-y"]);
+        cmd.args(["-f", "lavfi", "-i", background]);
+        cmd.args(["-loop", "1", "-framerate", "10", "-i"]).arg(&picture);
+        cmd.args(["-filter_complex", walk, "-t", &PERSON_CLIP_SECONDS.to_string()]);
+        cmd.args(["-c:v", "libx264", "-preset", "veryfast", "-profile:v", "high"]);
         cmd.args(["-g", "10", "-keyint_min", "10", "-sc_threshold", "0", "-bf", "0"]);
         cmd.args(["-movflags", "+faststart", "-f", "mp4"]).arg(tmp);
         cmd
     })
 }
 
+/// Bump when `person_clip`'s ffmpeg command changes.
+const PERSON_RECIPE: u32 = 1;
+
 /// Bump when `motion_clip`'s ffmpeg command changes.
 const MOTION_RECIPE: u32 = 1;
 
 /// `<clips_dir>/name`, made by running `ffmpeg(tmp)` the first time (it writes `tmp`, which is then
 /// renamed into place, so a half-written clip is never used).
-fn cached_clip(name: &str, ffmpeg: impl FnOnce(&Path) -> Command) -> PathBuf {
+pub fn cached_clip(name: &str, ffmpeg: impl FnOnce(&Path) -> Command) -> PathBuf {
     let dir = clips_dir();
     let path = dir.join(name);
     if path.exists() {

@@ -76,6 +76,11 @@ struct Shared {
     ptz_calls: Mutex<Vec<String>>,
     presets: Mutex<Vec<(String, String)>>,
     next_preset: AtomicU64,
+    /// When set: an H.265-only camera (one profile, no H.264 sub profile) whose snapshot page answers this.
+    h265_still: Mutex<Option<Arc<Vec<u8>>>>,
+    snapshot_requests: AtomicU64,
+    /// When set, the manufacturer GetDeviceInformation names (XML text, already escaped).
+    manufacturer: Mutex<Option<String>>,
 }
 
 pub struct OnvifDevice {
@@ -123,6 +128,9 @@ impl OnvifDevice {
             ptz_calls: Mutex::new(Vec::new()),
             presets: Mutex::new(vec![("1".into(), "Door".into())]),
             next_preset: AtomicU64::new(2),
+            h265_still: Mutex::new(None),
+            snapshot_requests: AtomicU64::new(0),
+            manufacturer: Mutex::new(None),
         });
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let s2 = shared.clone();
@@ -158,9 +166,25 @@ impl OnvifDevice {
         self.shared.wake.notify_waiters();
     }
 
+    /// From now on the camera has one H.265 profile only (no H.264 sub profile), and its snapshot page
+    /// (`GET /snapshot.jpg`, behind the same login) answers `jpeg`.
+    pub fn h265_only_with_snapshot(&self, jpeg: Vec<u8>) {
+        *self.shared.h265_still.lock().unwrap() = Some(Arc::new(jpeg));
+    }
+
+    /// `GET /snapshot.jpg` requests answered with the picture.
+    pub fn snapshot_requests(&self) -> u64 {
+        self.shared.snapshot_requests.load(Ordering::Relaxed)
+    }
+
     /// From now on answers every SOAP request with `text` (`None`: answers normally again).
     pub fn answer_everything_with(&self, text: Option<String>) {
         *self.shared.hostile.lock().unwrap() = text.map(Arc::new);
+    }
+
+    /// From now on names `xml_text` (XML character data, escaped by the caller) as the manufacturer.
+    pub fn say_manufacturer(&self, xml_text: &str) {
+        *self.shared.manufacturer.lock().unwrap() = Some(xml_text.to_owned());
     }
 
     /// How many answers [`OnvifDevice::answer_everything_with`]'s text has been sent as.
@@ -352,7 +376,7 @@ fn digest_param<'a>(h: &'a str, key: &str) -> Option<&'a str> {
 }
 
 /// Checks an HTTP Digest Authorization (RFC 2617 MD5, qop=auth) for `uri`.
-fn check_http_digest(s: &Shared, headers: &HeaderMap, path: &str) -> bool {
+fn check_http_digest(s: &Shared, headers: &HeaderMap, method: &str, path: &str) -> bool {
     let Some(h) = headers.get("authorization").and_then(|v| v.to_str().ok()) else { return false };
     let (Some(user), Some(nonce), Some(uri), Some(nc), Some(cnonce), Some(resp)) = (
         digest_param(h, "username"),
@@ -372,7 +396,7 @@ fn check_http_digest(s: &Shared, headers: &HeaderMap, path: &str) -> bool {
             .unwrap();
     let creds = kw_onvif::Credentials { username: s.spec.user.clone(), password: s.spec.password.clone() };
     let nc = u32::from_str_radix(nc, 16).unwrap_or(0);
-    let want = challenge.authorization(&creds, "POST", uri, nc, cnonce);
+    let want = challenge.authorization(&creds, method, uri, nc, cnonce);
     digest_param(&want, "response") == Some(resp)
 }
 
@@ -400,9 +424,17 @@ async fn handle(State(s): State<Arc<Shared>>, uri: Uri, headers: HeaderMap, body
         return (StatusCode::OK, [("content-type", "application/soap+xml; charset=utf-8")], text.as_str().to_owned())
             .into_response();
     }
+    let m = s.spec.maker;
+    let still = s.h265_still.lock().unwrap().clone();
+    if let (Some(jpeg), "/snapshot.jpg") = (still.clone(), uri.path()) {
+        if m == Maker::D && !check_http_digest(&s, &headers, "GET", uri.path()) {
+            return challenge(&s);
+        }
+        s.snapshot_requests.fetch_add(1, Ordering::Relaxed);
+        return (StatusCode::OK, [("content-type", "image/jpeg")], jpeg.as_ref().clone()).into_response();
+    }
     let body = String::from_utf8_lossy(&body).into_owned();
     let op = operation(&body);
-    let m = s.spec.maker;
     if op == "GetSystemDateAndTime" {
         let t = time::OffsetDateTime::from_unix_timestamp(device_time(&s) / 1000).unwrap();
         return reply(
@@ -414,7 +446,7 @@ async fn handle(State(s): State<Arc<Shared>>, uri: Uri, headers: HeaderMap, body
             ),
         );
     }
-    if m == Maker::D && !check_http_digest(&s, &headers, uri.path()) {
+    if m == Maker::D && !check_http_digest(&s, &headers, "POST", uri.path()) {
         if headers.contains_key("authorization") {
             s.auth_refused.fetch_add(1, Ordering::Relaxed);
         }
@@ -446,8 +478,16 @@ async fn handle(State(s): State<Arc<Shared>>, uri: Uri, headers: HeaderMap, body
         ),
         ("GetDeviceInformation", _) => format!(
             "<tds:GetDeviceInformationResponse><tds:Manufacturer>{}</tds:Manufacturer><tds:Model>{}</tds:Model><tds:FirmwareVersion>V1.0 test</tds:FirmwareVersion><tds:SerialNumber>TEST0001</tds:SerialNumber><tds:HardwareId>88</tds:HardwareId></tds:GetDeviceInformationResponse>",
-            m.manufacturer(),
+            s.manufacturer.lock().unwrap().clone().unwrap_or_else(|| m.manufacturer().to_owned()),
             m.model()
+        ),
+        ("GetProfiles", _) if still.is_some() && uri.path().ends_with("Media2") => format!(
+            "<tr2:GetProfilesResponse>{}</tr2:GetProfilesResponse>",
+            profile2("Profile_1", "mainStream", 1920, 1080).replace(">H264<", ">H265<")
+        ),
+        ("GetProfiles", _) if still.is_some() => format!(
+            "<trt:GetProfilesResponse>{}</trt:GetProfilesResponse>",
+            profile1("MediaProfile000", "MainStream", 1920, 1080).replace(">H264<", ">H265<")
         ),
         ("GetProfiles", _) if uri.path().ends_with("Media2") => format!(
             "<tr2:GetProfilesResponse>{}{}</tr2:GetProfilesResponse>",

@@ -26,6 +26,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 
 import gi
 
@@ -172,6 +173,8 @@ def main():
     ap.add_argument("--user")
     ap.add_argument("--password")
     ap.add_argument("--threads", type=int, default=16, help="RTSP client thread pool size")
+    ap.add_argument("--stagger", type=float, default=0.0, metavar="SECONDS",
+                    help="pause between starting two mounts' feeders (benchmarks of independent cameras)")
     ap.add_argument("--exit-on-stdin-eof", action="store_true",
                     help="stop when stdin reaches end of file (the parent went away)")
     args = ap.parse_args()
@@ -239,7 +242,9 @@ def main():
         return 2
 
     try:
-        for m in mounts:
+        for i, m in enumerate(mounts):
+            if i and args.stagger > 0:
+                time.sleep(args.stagger)  # independent cameras do not start in the same instant
             m.start_feeder()
 
         def check_feeders():

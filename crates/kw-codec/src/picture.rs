@@ -64,17 +64,55 @@ pub struct Rgb {
 }
 
 impl Rgb {
-    /// Converts a decoded picture.
-    pub(crate) fn from_decoded(p: &openh264::decoder::DecodedYUV<'_>) -> Result<Rgb, CodecError> {
-        use openh264::formats::YUVSource;
-        let (w, h) = p.dimensions();
-        let len = w.checked_mul(h).and_then(|n| n.checked_mul(3)).filter(|&n| n > 0);
-        let (Some(len), Ok(width), Ok(height)) = (len, u32::try_from(w), u32::try_from(h)) else {
-            return Err(CodecError::Decode(format!("the decoder produced a picture of {w}x{h}")));
+    /// Converts a 4:2:0 picture (BT.601, limited range).
+    pub fn from_i420(p: &I420) -> Result<Rgb, CodecError> {
+        let l = p.width * p.height;
+        let c = p.chroma_len();
+        let planes = p.data.get(..l).zip(p.data.get(l..l + c)).zip(p.data.get(l + c..l + 2 * c));
+        let Some(((y, u), v)) = planes else {
+            return Err(CodecError::Decode(format!("a picture of {}x{} without its planes", p.width, p.height)));
+        };
+        Rgb::from_planes(p.width, p.height, (y, u, v), (p.width, p.width / 2))
+    }
+
+    /// Converts planar 4:2:0 (BT.601, limited range, as H.264 cameras send) to RGB. `strides`: luma, chroma.
+    pub(crate) fn from_planes(
+        width: usize,
+        height: usize,
+        (y, u, v): (&[u8], &[u8], &[u8]),
+        (sy, suv): (usize, usize),
+    ) -> Result<Rgb, CodecError> {
+        let len = width.checked_mul(height).and_then(|n| n.checked_mul(3)).filter(|&n| n > 0);
+        let cw = width.div_ceil(2);
+        let ch = height.div_ceil(2);
+        let fits = width > 0
+            && height > 0
+            && sy >= width
+            && suv >= cw
+            && y.len() >= (height - 1) * sy + width
+            && u.len() >= (ch - 1) * suv + cw
+            && v.len() >= (ch - 1) * suv + cw;
+        let (Some(len), Ok(w32), Ok(h32), true) = (len, u32::try_from(width), u32::try_from(height), fits) else {
+            return Err(CodecError::Decode(format!("the decoder produced a picture of {width}x{height}")));
         };
         let mut data = vec![0u8; len];
-        p.write_rgb8(&mut data);
-        Ok(Rgb { width, height, data })
+        // Fixed point, 10 fractional bits: 255/219 for luma, 255/224 × (1.402, 0.714, 0.344, 1.772) for chroma.
+        let clamp = |x: i32| (x >> 10).clamp(0, 255) as u8;
+        for row in 0..height {
+            let yr = &y[row * sy..row * sy + width];
+            let ur = &u[(row / 2) * suv..(row / 2) * suv + cw];
+            let vr = &v[(row / 2) * suv..(row / 2) * suv + cw];
+            let out = &mut data[row * width * 3..(row + 1) * width * 3];
+            for (col, px) in out.chunks_exact_mut(3).enumerate() {
+                let l = (i32::from(yr[col]) - 16) * 1192;
+                let cb = i32::from(ur[col / 2]) - 128;
+                let cr = i32::from(vr[col / 2]) - 128;
+                px[0] = clamp(l + 1634 * cr + 512);
+                px[1] = clamp(l - 401 * cb - 832 * cr + 512);
+                px[2] = clamp(l + 2066 * cb + 512);
+            }
+        }
+        Ok(Rgb { width: w32, height: h32, data })
     }
 }
 

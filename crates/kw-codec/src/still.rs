@@ -10,7 +10,8 @@ use kw_media::StreamParams;
 pub const MAX_DECODE_FRAMES: usize = 600;
 
 /// Decodes `frames` (length-prefixed access units in decode order, the first a key frame) with the
-/// stream's parameters and encodes the last decoded picture as JPEG.
+/// stream's parameters and encodes the picture of the last one (in decode order) as JPEG. With B-frames
+/// that picture is not the last one the decoder shows: it is found by its tag, not by its place.
 pub fn jpeg_from_frames(params: &StreamParams, frames: &[&[u8]]) -> Result<Vec<u8>, CodecError> {
     let mut decoder = H264Decoder::new(params)?;
     if frames.is_empty() {
@@ -23,22 +24,29 @@ pub fn jpeg_from_frames(params: &StreamParams, frames: &[&[u8]]) -> Result<Vec<u
         )));
     }
     let last = frames.len() - 1;
-    let mut picture: Option<Rgb> = None;
-    for (i, frame) in frames.iter().enumerate() {
-        let at = |e: CodecError| match e {
+    let at = |i: usize| {
+        move |e: CodecError| match e {
             CodecError::BadInput(m) => CodecError::BadInput(format!("frame {i} after the key frame: {m}")),
             CodecError::Decode(m) => CodecError::Decode(format!("frame {i} after the key frame: {m}")),
             other => other,
-        };
-        let out = decoder.decode(frame, i == 0).map_err(at)?;
-        if i == last {
-            picture = out.as_ref().map(|p| p.to_rgb()).transpose()?;
+        }
+    };
+    // Tags are decode-order indices; the wanted picture is the last frame's, wherever the decoder's
+    // reordering puts it (with B-frames it usually comes out of the drain at the end).
+    let want = last as i64;
+    let mut picture: Option<Rgb> = None;
+    for (i, frame) in frames.iter().enumerate() {
+        if let Some(p) = decoder.push(frame, i == 0, i as i64).map_err(at(i))? {
+            if p.tag() == want {
+                picture = Some(p.to_rgb()?);
+            }
         }
     }
-    let picture = match picture {
-        Some(p) => p,
-        // The decoder may hold the last picture back (reordering); take what it still has.
-        None => decoder.flush_last()?.ok_or_else(|| CodecError::Decode("the decoder produced no picture".into()))?,
-    };
+    while let Some(p) = decoder.drain().map_err(at(last))? {
+        if p.tag() == want {
+            picture = Some(p.to_rgb()?);
+        }
+    }
+    let picture = picture.ok_or_else(|| CodecError::Decode("the decoder produced no picture".into()))?;
     jpeg::encode(&picture)
 }

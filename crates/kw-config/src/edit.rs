@@ -109,6 +109,24 @@ impl ConfigDoc {
         })
     }
 
+    /// Points `[storage] path` at `path` (made when missing; `keepwatch restore` names the new store), the
+    /// rest of the file as it was.
+    pub fn set_storage_path(&mut self, path: &str) -> Result<(), ConfigError> {
+        self.edit(|doc| {
+            let root = doc.as_table_mut();
+            if !root.contains_key("storage") {
+                root.insert("storage", Item::Table(Table::new()));
+            }
+            match root.get_mut("storage").and_then(Item::as_table_like_mut) {
+                Some(t) => {
+                    t.insert("path", toml_edit::value(path));
+                    Ok(())
+                }
+                None => Err(ConfigError::Edit("[storage] is not a table".into())),
+            }
+        })
+    }
+
     /// Validates the text and writes it to `path` atomically (temporary file in the same directory, fsync,
     /// rename, fsync of the directory). The file holds camera passwords, so it comes out private: 0600, or
     /// the old file's mode where that is stricter (0400), never wider. Relative paths in the config are

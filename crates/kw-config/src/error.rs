@@ -2,7 +2,7 @@
 //!
 //! A config mistake is fixed by a person reading one line of output, so every problem carries the file, the
 //! 1-based line and the key path (`cameras[1].record`), and prints as
-//! `keepwatch.toml:12: cameras[1].record: expected one of continuous, motion, off, found "always"`.
+//! `keepwatch.toml:12: cameras[1].record: expected one of continuous, motion, off, objects, found "always"`.
 //! Parsing collects every problem it finds instead of stopping at the first, so one run shows them all.
 
 use std::fmt;

@@ -3,7 +3,7 @@
 //! The TOML file is the single source of truth for configuration; people edit it by hand and the web UI edits
 //! it for them. This crate turns it into checked Rust values ([`Config`]) and back, so the rest of keepwatch
 //! never sees an invalid setting, and every mistake is reported as one line naming the file, the line and the
-//! key: `keepwatch.toml:12: cameras[1].record: expected one of continuous, motion, off, found "always"`.
+//! key: `keepwatch.toml:12: cameras[1].record: expected one of continuous, motion, off, objects, found "always"`.
 //!
 //! - [`load`] / [`parse`] read and validate; unknown keys are errors. Array positions in key paths count
 //!   from 0 (`cameras[0]` is the first camera).
@@ -24,6 +24,7 @@ mod error;
 mod merge;
 mod model;
 mod net;
+mod offsite;
 mod reader;
 mod schedule;
 mod secrets;
@@ -37,11 +38,12 @@ use std::path::Path;
 pub use edit::{ConfigDoc, NotifierEdit};
 pub use error::{ConfigError, Diagnostic};
 pub use model::{
-    AlertsConfig, CameraConfig, Config, EncodeConfig, Language, MotionConfig, NotifyConfig, NotifyEvent, NotifyKind,
-    OnvifConfig, RecordMode, ServerConfig, StorageConfig, TlsConfig, Zone, ZoneKind, DEFAULT_COOLDOWN, DEFAULT_LISTEN,
-    DEFAULT_STORAGE_PATH,
+    AlertOn, AlertsConfig, CameraConfig, Config, EncodeConfig, Language, MotionConfig, NotifyConfig, NotifyEvent,
+    NotifyKind, ObjectsBudget, ObjectsConfig, OnvifConfig, RecordMode, RestreamConfig, ServerConfig, StorageConfig,
+    TlsConfig, Zone, ZoneKind, DEFAULT_COOLDOWN, DEFAULT_LISTEN, DEFAULT_STORAGE_PATH,
 };
 pub use net::IpNet;
+pub use offsite::{OffsiteConfig, OffsiteWhat};
 pub use schedule::{parse_schedule, Window as ScheduleWindow};
 pub use secrets::{percent_encode, redacted_url, SourceUrl};
 pub use templates::{demo_config, example_config};

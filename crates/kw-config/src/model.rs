@@ -26,6 +26,48 @@ pub struct Config {
     pub notify: Vec<NotifyConfig>,
     /// `[alerts]`
     pub alerts: AlertsConfig,
+    /// `[objects]`: object detection as a whole (the per-camera settings are `[cameras.objects]`).
+    pub objects: ObjectsBudget,
+    /// `[restream]`
+    pub restream: RestreamConfig,
+    /// `[[offsite]]`, in file order; names are unique.
+    pub offsite: Vec<crate::offsite::OffsiteConfig>,
+}
+
+/// `[objects]`: what all cameras' object detection may use together.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ObjectsBudget {
+    /// `max_per_second`: inferences per second, all cameras together (each takes about one core for
+    /// ~0.1 s with the shipped model); default 4.
+    pub max_per_second: f64,
+}
+
+/// Default `objects.max_per_second`.
+pub const DEFAULT_OBJECTS_PER_SECOND: f64 = 4.0;
+
+impl Default for ObjectsBudget {
+    fn default() -> Self {
+        ObjectsBudget { max_per_second: DEFAULT_OBJECTS_PER_SECOND }
+    }
+}
+
+/// `[restream]`: the RTSP server that serves each camera's stream to other players.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RestreamConfig {
+    /// `listen`, e.g. `0.0.0.0:8554`; `None` (the default) leaves the RTSP server off.
+    pub listen: Option<SocketAddr>,
+    /// `max_clients`: RTSP connections at once, all users together (default 64). Playing clients also
+    /// count as live viewers against `server.max_live_viewers` and `max_live_viewers_per_user`.
+    pub max_clients: usize,
+}
+
+/// Default `restream.max_clients`.
+pub const DEFAULT_RESTREAM_MAX_CLIENTS: usize = 64;
+
+impl Default for RestreamConfig {
+    fn default() -> Self {
+        RestreamConfig { listen: None, max_clients: DEFAULT_RESTREAM_MAX_CLIENTS }
+    }
 }
 
 /// `[alerts]`: settings of the alerts engine as a whole.
@@ -149,6 +191,13 @@ pub struct CameraConfig {
     pub onvif: OnvifConfig,
     /// `[cameras.encode]` (keepwatch's extension; used by MJPEG and JPEG-snapshot cameras only).
     pub encode: EncodeConfig,
+    /// `tls_fingerprint`: the one certificate trusted for this camera's HTTPS (trust on first use), as
+    /// `sha256:` + 64 lowercase hex digits; `None`: the system's certificate authorities decide.
+    pub tls_fingerprint: Option<String>,
+    /// `[cameras.objects]`: object detection on motion.
+    pub objects: ObjectsConfig,
+    /// `restream_anonymous`: the restream RTSP server serves this camera without a login (default false).
+    pub restream_anonymous: bool,
 }
 
 impl CameraConfig {
@@ -166,6 +215,9 @@ impl CameraConfig {
             motion: MotionConfig::default(),
             onvif: OnvifConfig::default(),
             encode: EncodeConfig::default(),
+            tls_fingerprint: None,
+            objects: ObjectsConfig::default(),
+            restream_anonymous: false,
         }
     }
 
@@ -196,6 +248,9 @@ impl fmt::Debug for CameraConfig {
             .field("motion", &self.motion)
             .field("onvif", &self.onvif)
             .field("encode", &self.encode)
+            .field("tls_fingerprint", &self.tls_fingerprint)
+            .field("objects", &self.objects)
+            .field("restream_anonymous", &self.restream_anonymous)
             .finish()
     }
 }
@@ -246,6 +301,48 @@ impl Default for MotionConfig {
             post_roll: Duration::from_secs(10),
             keyframes_only: false,
             zones: Vec::new(),
+        }
+    }
+}
+
+/// `[cameras.objects]`: "is this a person, a car?" on frames where motion was found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ObjectsConfig {
+    /// Run object detection on motion (default false: it costs CPU).
+    pub enabled: bool,
+    /// The labels that count (`person`, `car`, `dog`, `cat`, `bird` by default; `car` stands for every
+    /// vehicle of the shipped model); 1..=[`ObjectsConfig::MAX_TRACK`] names.
+    pub track: Vec<String>,
+    /// Detections scoring below are ignored; 0.05..=1, default 0.45.
+    pub min_score: f64,
+    /// What raises an alert for this camera; default objects where a detector runs.
+    pub alert_on: AlertOn,
+    /// `model`: a user's ONNX model (YOLOv5/YOLOv8 layout), resolved against the config file's directory;
+    /// `None` uses the shipped one.
+    pub model: Option<PathBuf>,
+    /// `labels`: the user's model's class names, one a line (needs `model`).
+    pub labels: Option<PathBuf>,
+    /// `max_per_second`: inferences per second for this camera, 0.1..=30; default 2.
+    pub max_per_second: f64,
+}
+
+impl ObjectsConfig {
+    /// Most names in `track`.
+    pub const MAX_TRACK: usize = 32;
+    /// The default `track`.
+    pub const DEFAULT_TRACK: [&'static str; 5] = ["person", "car", "dog", "cat", "bird"];
+}
+
+impl Default for ObjectsConfig {
+    fn default() -> Self {
+        ObjectsConfig {
+            enabled: false,
+            track: ObjectsConfig::DEFAULT_TRACK.iter().map(|s| s.to_string()).collect(),
+            min_score: 0.45,
+            alert_on: AlertOn::Objects,
+            model: None,
+            labels: None,
+            max_per_second: 2.0,
         }
     }
 }
@@ -307,6 +404,8 @@ pub struct NotifyConfig {
     pub from: Option<String>,
     /// Email only: recipients (at least one for email; empty otherwise).
     pub to: Vec<String>,
+    /// `labels`: only events in which object detection saw one of these (`None`: all events).
+    pub labels: Option<Vec<String>>,
 }
 
 /// Default `notify.cooldown`.
@@ -316,6 +415,11 @@ impl NotifyConfig {
     /// Whether events from `camera` go to this notifier.
     pub fn wants_camera(&self, camera: &str) -> bool {
         self.cameras.as_ref().is_none_or(|c| c.iter().any(|n| n == camera))
+    }
+
+    /// Whether an event with these labels goes to this notifier (`labels` unset: every event).
+    pub fn wants_labels<'a>(&self, mut seen: impl Iterator<Item = &'a str>) -> bool {
+        self.labels.as_ref().is_none_or(|want| seen.any(|l| want.iter().any(|w| w == l)))
     }
 
     /// Whether events of `kind` go to this notifier.
@@ -338,6 +442,7 @@ impl fmt::Debug for NotifyConfig {
             .field("secret", &self.secret.as_ref().map(|_| REDACTED))
             .field("from", &self.from)
             .field("to", &self.to)
+            .field("labels", &self.labels)
             .finish()
     }
 }
@@ -399,6 +504,20 @@ keyword_enum! {
         Motion = "motion",
         /// Live view only.
         Off = "off",
+        /// Record around events in which object detection saw a tracked object (pre- and post-roll).
+        Objects = "objects",
+    }
+}
+
+keyword_enum! {
+    /// `cameras.objects.alert_on`.
+    #[derive(Default)]
+    AlertOn {
+        /// Alert only when a tracked object is seen (motion without one stays an event, silently).
+        #[default]
+        Objects = "objects",
+        /// Alert on every motion event, as without object detection.
+        Motion = "motion",
     }
 }
 
@@ -479,6 +598,7 @@ mod tests {
             secret: Some("hmacsecret".into()),
             from: None,
             to: Vec::new(),
+            labels: None,
         };
         let text = format!("{notify:?}");
         assert!(!text.contains("mqttsecret") && !text.contains("hmacsecret"), "{text}");
@@ -490,7 +610,7 @@ mod tests {
         assert_eq!("motion".parse::<RecordMode>(), Ok(RecordMode::Motion));
         assert_eq!(
             "always".parse::<RecordMode>(),
-            Err("expected one of continuous, motion, off, found \"always\"".to_string())
+            Err("expected one of continuous, motion, off, objects, found \"always\"".to_string())
         );
         assert_eq!(NotifyEvent::CameraOffline.to_string(), "camera-offline");
         assert_eq!(RecordMode::default(), RecordMode::Continuous);

@@ -10,8 +10,9 @@ pub fn example_config() -> &'static str {
     include_str!("../keepwatch.example.toml")
 }
 
-/// The `keepwatch.toml` that `keepwatch demo` writes into `dir`: one synthetic camera named `demo`, recording
-/// continuously with motion detection on, the store in `dir/store` (`path = "store"`), capped at 2 GB.
+/// The `keepwatch.toml` that `keepwatch demo` writes into `dir`: a synthetic camera named `demo`, recording
+/// continuously with motion detection on, and `demo-person`, where a person walks by and object detection
+/// labels the events; the store in `dir/store` (`path = "store"`), capped at 2 GB.
 pub fn demo_config(listen: &str, dir: &Path) -> String {
     let dir_text = one_line(&dir.display().to_string());
     let config = dir.join("keepwatch.toml");
@@ -45,6 +46,18 @@ enabled = true
 sensitivity = 0.5
 pre_roll = "5s"
 post_roll = "10s"
+
+[[cameras]]
+# The same scene, but a person walks through it every 30 seconds: object detection labels those events.
+name = "demo-person"
+url = "demo://synthetic?object=person&period=30&appear=10&visible=8"
+record = "continuous"
+
+[cameras.objects]
+# Look for people, vehicles and animals where motion is; alert only when one is seen.
+enabled = true
+track = ["person", "car", "dog", "cat", "bird"]
+alert_on = "objects"
 "#,
         listen = toml_string(listen),
     )

@@ -29,6 +29,7 @@ fn build(camera: &CameraConfig, full: bool) -> Table {
         ("sub_url", camera.sub_url.clone()),
         ("username", camera.username.clone()),
         ("password", camera.password.clone()),
+        ("tls_fingerprint", camera.tls_fingerprint.clone()),
     ];
     for (key, text) in optional {
         if let Some(text) = text {
@@ -56,6 +57,38 @@ fn build(camera: &CameraConfig, full: bool) -> Table {
     }
     if !full && camera.encode != crate::model::EncodeConfig::default() {
         table.insert("encode", Item::Table(encode_table(&camera.encode)));
+    }
+    if !full && camera.objects != crate::model::ObjectsConfig::default() {
+        table.insert("objects", Item::Table(objects_table(&camera.objects)));
+    }
+    if !full && camera.restream_anonymous {
+        table.insert("restream_anonymous", value(true));
+    }
+    table
+}
+
+/// `[cameras.objects]`: the keys that differ from their defaults, plus `enabled` always (it is the point).
+/// Paths are written as resolved (absolute).
+fn objects_table(o: &crate::model::ObjectsConfig) -> Table {
+    let d = crate::model::ObjectsConfig::default();
+    let mut table = Table::new();
+    table.insert("enabled", value(o.enabled));
+    if o.track != d.track {
+        table.insert("track", value(o.track.iter().map(String::as_str).collect::<Array>()));
+    }
+    if o.min_score != d.min_score {
+        table.insert("min_score", value(o.min_score));
+    }
+    if o.alert_on != d.alert_on {
+        table.insert("alert_on", value(o.alert_on.as_str()));
+    }
+    for (key, path) in [("model", &o.model), ("labels", &o.labels)] {
+        if let Some(p) = path {
+            table.insert(key, value(p.to_string_lossy().as_ref()));
+        }
+    }
+    if o.max_per_second != d.max_per_second {
+        table.insert("max_per_second", value(o.max_per_second));
     }
     table
 }

@@ -28,7 +28,7 @@ fn bad_keyword() {
     let text = format!("{CAMERA}\n[[cameras]]\nname = \"yard\"\nurl = \"rtsp://cam/2\"\nrecord = \"always\"\n");
     assert_eq!(
         errors(&text),
-        "keepwatch.toml:8: cameras[1].record: expected one of continuous, motion, off, found \"always\""
+        "keepwatch.toml:8: cameras[1].record: expected one of continuous, motion, off, objects, found \"always\""
     );
 }
 
@@ -306,7 +306,7 @@ fn error_names_the_file_as_given() {
     let e = kw_config::parse("x = 1\n", Path::new("/etc/keepwatch/keepwatch.toml")).unwrap_err();
     assert_eq!(
         e.to_string(),
-        "/etc/keepwatch/keepwatch.toml:1: x: unknown key (expected one of server, storage, cameras, notify, alerts)"
+        "/etc/keepwatch/keepwatch.toml:1: x: unknown key (expected one of server, storage, cameras, notify, alerts, objects, restream, offsite)"
     );
     assert_eq!(e.diagnostics().len(), 1);
     assert_eq!(e.diagnostics()[0].line, 1);
@@ -349,4 +349,82 @@ fn alerts_section() {
     let cfg = kw_config::parse(ok, Path::new("k.toml")).unwrap();
     assert_eq!(cfg.alerts.public_url.as_deref(), Some("https://nvr.example.org"));
     assert_eq!(kw_config::parse_schedule(cfg.alerts.schedule.as_deref().unwrap()).unwrap().len(), 2);
+}
+
+#[test]
+fn offsite_targets() {
+    const R: &str = "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p";
+    let o = |body: &str| format!("{CAMERA}\n[[offsite]]\nname = \"b2\"\n{body}");
+    // line 5 is the [[offsite]] header, 6 its name; the body starts on line 7.
+    assert_error(
+        &o(&format!("target = \"ftp://x/y\"\nrecipients = [\"{R}\"]\n")),
+        7,
+        "offsite[0].target",
+        "unsupported URL scheme",
+    );
+    assert_error(
+        &o(&format!("target = \"webdav://u:p@h/x\"\nrecipients = [\"{R}\"]\n")),
+        7,
+        "offsite[0].target",
+        "no credentials",
+    );
+    assert_error(
+        &o("target = \"s3://bucket\"\nrecipients = [\"AGE-SECRET-KEY-1ABC\"]\n"),
+        8,
+        "offsite[0].recipients[0]",
+        "secret identity",
+    );
+    assert_error(&o("target = \"s3://bucket\"\nrecipients = []\n"), 8, "offsite[0].recipients", "at least one");
+    assert_error(&o("target = \"s3://bucket\"\n"), 5, "offsite[0].recipients", "missing");
+    assert_error(
+        &o(&format!("target = \"webdav://h/x\"\nrecipients = [\"{R}\"]\npath_style = true\n")),
+        9,
+        "offsite[0].path_style",
+        "only used with s3://",
+    );
+    assert_error(
+        &o(&format!("target = \"s3://bucket\"\nrecipients = [\"{R}\"]\ncameras = [\"yard\"]\n")),
+        9,
+        "offsite[0].cameras[0]",
+        "unknown camera",
+    );
+    assert_error(
+        &o(&format!("target = \"s3://bucket\"\nrecipients = [\"{R}\"]\nevents = [\"storage\"]\n")),
+        9,
+        "offsite[0].events[0]",
+        "no clip",
+    );
+    assert_error(
+        &o(&format!("target = \"s3://bucket\"\nrecipients = [\"{R}\"]\nwhat = \"all\"\n")),
+        9,
+        "offsite[0].what",
+        "clip, picture, both",
+    );
+    assert_error(
+        &o(&format!("target = \"s3://bucket\"\nrecipients = [\"{R}\"]\nbandwidth = \"1kbit\"\n")),
+        9,
+        "offsite[0].bandwidth",
+        "at least 64kbit",
+    );
+    assert_error(
+        &o(&format!("target = \"s3://bucket\"\nrecipients = [\"{R}\"]\nkeep_count = 0\n")),
+        9,
+        "offsite[0].keep_count",
+        "whole number",
+    );
+    let dup = format!(
+        "{}\n[[offsite]]\nname = \"b2\"\ntarget = \"s3://bucket\"\nrecipients = [\"{R}\"]\n",
+        o(&format!("target = \"s3://bucket\"\nrecipients = [\"{R}\"]\n"))
+    );
+    assert_error(&dup, 11, "offsite[1].name", "duplicate");
+    let ok = kw_config::parse(
+        &o(&format!("target = \"s3://bucket/p\"\nrecipients = [\"{R}\"]\ncredentials_file = \"c.toml\"\n")),
+        Path::new("/etc/kw/keepwatch.toml"),
+    )
+    .unwrap();
+    let t = &ok.offsite[0];
+    assert_eq!(t.credentials_file.as_deref(), Some(Path::new("/etc/kw/c.toml")));
+    assert_eq!(t.what, kw_config::OffsiteWhat::Both);
+    assert!(t.wants_event(kw_config::NotifyEvent::Motion) && !t.wants_event(kw_config::NotifyEvent::Storage));
+    assert_eq!(t.credentials_env().0, "KEEPWATCH_OFFSITE_B2_KEY");
 }

@@ -119,6 +119,16 @@ fn example_parses_with_every_key() {
         "secret",
         "from",
         "to",
+        "endpoint",
+        "region",
+        "path_style",
+        "credentials_file",
+        "recipients",
+        "what",
+        "bandwidth",
+        "keep_count",
+        "keep_age",
+        "hide_names",
     ] {
         let written = example_config().lines().any(|l| l.trim_start().starts_with(&format!("{key} =")));
         assert!(written, "{key} missing from the example");
@@ -133,7 +143,8 @@ fn demo_config_parses() {
     assert_eq!(config.server.listen.to_string(), "127.0.0.1:8099");
     assert_eq!(config.storage.path, dir.join("store"));
     assert_eq!(config.storage.max_size, Some(2_000_000_000));
-    assert_eq!(config.cameras.len(), 1);
+    assert_eq!(config.cameras.len(), 2);
+    assert!(config.cameras[1].objects.enabled && config.cameras[1].url.contains("object=person"));
     let camera = &config.cameras[0];
     assert_eq!(camera.name, "demo");
     assert_eq!(camera.url, "demo://synthetic");

@@ -8,7 +8,9 @@
 //! sink (`src/events/`) adds the announcing of each change.
 
 mod kind;
+pub mod labels;
 mod table;
 
 pub use kind::EventKind;
+pub use labels::Label;
 pub use table::{EventError, EventRow, EventStore, NewEvent, Query, DEFAULT_KEEP, MAX_PER_CAMERA};

@@ -7,6 +7,7 @@
 //! (`[storage] max_age`, else [`DEFAULT_KEEP`]) and capped per camera ([`MAX_PER_CAMERA`]), so a camera
 //! that sees motion all day cannot fill the disk with JPEGs.
 
+use crate::labels::{self, Label};
 use crate::EventKind;
 use kw_media::WallMicros;
 use kw_schema::{Schema, SchemaError};
@@ -23,7 +24,8 @@ pub const MAX_PER_CAMERA: i64 = 100_000;
 /// The events tables' schema, versioned in `events_schema` (one row).
 const SCHEMA: Schema = Schema::table("events_schema", MIGRATIONS);
 
-const MIGRATIONS: &[&str] = &["CREATE TABLE events (
+const MIGRATIONS: &[&str] = &[
+    "CREATE TABLE events (
         id       INTEGER PRIMARY KEY AUTOINCREMENT,
         camera   TEXT NOT NULL,
         kind     TEXT NOT NULL,
@@ -34,7 +36,10 @@ const MIGRATIONS: &[&str] = &["CREATE TABLE events (
         snapshot BLOB NULL              -- the best frame, JPEG
     );
     CREATE INDEX events_camera_start ON events(camera, start);
-    CREATE INDEX events_start ON events(start);"];
+    CREATE INDEX events_start ON events(start);",
+    // 2: what object detection saw (JSON list of `Label`s, NULL for none).
+    "ALTER TABLE events ADD COLUMN labels TEXT NULL;",
+];
 
 /// One stored event (the HTTP layer turns it into the contract's Event JSON).
 #[derive(Clone, Debug, PartialEq)]
@@ -52,6 +57,8 @@ pub struct EventRow {
     /// `[x, y, w, h]` in 0..1 of the frame, where known.
     pub region: Option<[f64; 4]>,
     pub has_snapshot: bool,
+    /// What object detection saw, one entry per label (empty where it did not run or saw nothing).
+    pub labels: Vec<Label>,
 }
 
 /// The start of an event, as a producer reports it.
@@ -84,6 +91,8 @@ pub struct Query {
     /// Only these cameras (`None`: all).
     pub cameras: Option<Vec<String>>,
     pub kind: Option<EventKind>,
+    /// Only events with this label (`person`).
+    pub label: Option<String>,
     /// Events overlapping `[start, end)`.
     pub start: Option<WallMicros>,
     pub end: Option<WallMicros>,
@@ -121,7 +130,8 @@ impl EventStore {
         Ok(c.last_insert_rowid())
     }
 
-    /// A better frame (higher score) of a running event.
+    /// A better frame (higher score) of a running event. Once object detection has labelled the event its
+    /// picture (with the boxes) stays; a new one comes only with new labels ([`EventStore::add_labels`]).
     pub fn improve(
         &self,
         id: i64,
@@ -130,10 +140,29 @@ impl EventStore {
         jpeg: Option<&[u8]>,
     ) -> Result<(), EventError> {
         self.conn().execute(
-            "UPDATE events SET score = ?2, region = ?3, snapshot = coalesce(?4, snapshot) WHERE id = ?1",
+            "UPDATE events SET score = ?2, region = ?3,
+               snapshot = CASE WHEN labels IS NULL THEN coalesce(?4, snapshot) ELSE snapshot END WHERE id = ?1",
             params![id, score, region.map(region_json), jpeg],
         )?;
         Ok(())
+    }
+
+    /// Adds what object detection saw to an event (merged: one entry per label, the best score kept) and,
+    /// when given, a better picture (the one with the boxes). Returns whether a label was new to it.
+    pub fn add_labels(&self, id: i64, more: &[Label], jpeg: Option<&[u8]>) -> Result<bool, EventError> {
+        let mut c = self.conn();
+        let tx = c.transaction()?;
+        let stored: Option<Option<String>> =
+            tx.query_row("SELECT labels FROM events WHERE id = ?1", params![id], |r| r.get(0)).optional()?;
+        let Some(stored) = stored else { return Ok(false) };
+        let mut all = labels::from_json(stored.as_deref());
+        let added = labels::merge(&mut all, more);
+        tx.execute(
+            "UPDATE events SET labels = ?2, snapshot = coalesce(?3, snapshot) WHERE id = ?1",
+            params![id, labels::to_json(&all), jpeg],
+        )?;
+        tx.commit()?;
+        Ok(added)
     }
 
     /// Ends an event.
@@ -150,7 +179,7 @@ impl EventStore {
     pub fn get(&self, id: i64) -> Result<Option<EventRow>, EventError> {
         self.conn()
             .query_row(
-                "SELECT id, camera, kind, start, end, score, region, snapshot IS NOT NULL FROM events WHERE id = ?1",
+                "SELECT id, camera, kind, start, end, score, region, snapshot IS NOT NULL, labels FROM events WHERE id = ?1",
                 params![id],
                 row,
             )
@@ -170,7 +199,7 @@ impl EventStore {
     /// Events matching `q`, newest first.
     pub fn list(&self, q: &Query) -> Result<Vec<EventRow>, EventError> {
         let mut sql = String::from(
-            "SELECT id, camera, kind, start, end, score, region, snapshot IS NOT NULL FROM events WHERE 1 = 1",
+            "SELECT id, camera, kind, start, end, score, region, snapshot IS NOT NULL, labels FROM events WHERE 1 = 1",
         );
         let mut args: Vec<rusqlite::types::Value> = Vec::new();
         if let Some(cams) = &q.cameras {
@@ -183,6 +212,12 @@ impl EventStore {
         if let Some(k) = q.kind {
             sql.push_str(" AND kind = ?");
             args.push(k.as_str().to_owned().into());
+        }
+        if let Some(l) = &q.label {
+            sql.push_str(
+                " AND labels IS NOT NULL AND EXISTS (SELECT 1 FROM json_each(events.labels) WHERE json_extract(value, '$.label') = ?)",
+            );
+            args.push(l.clone().into());
         }
         if let Some(s) = q.start {
             sql.push_str(" AND (end IS NULL OR end > ?)");
@@ -232,6 +267,7 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawRow> {
         score: r.get(5)?,
         region: region.and_then(|s| serde_json::from_str(&s).ok()),
         has_snapshot: r.get(7)?,
+        labels: labels::from_json(r.get::<_, Option<String>>(8)?.as_deref()),
     };
     Ok((row, r.get(2)?))
 }
@@ -293,6 +329,28 @@ mod tests {
         assert_eq!(db.list(&q).unwrap().iter().map(|e| e.id).collect::<Vec<_>>(), vec![off]);
         db.conn().execute("UPDATE events SET kind = 'ufo' WHERE id = ?1", [off]).unwrap();
         assert!(matches!(db.get(off), Err(EventError::UnknownKind { .. })));
+    }
+
+    #[test]
+    fn labels_are_merged_stored_and_filtered() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = EventStore::open(&dir.path().join("index.sqlite3")).unwrap();
+        let new = |camera| NewEvent { camera, kind: EventKind::Motion, start: 1, score: 0.5, region: None, jpeg: None };
+        let a = db.start(&new("door")).unwrap();
+        let b = db.start(&new("yard")).unwrap();
+        assert!(db.get(a).unwrap().unwrap().labels.is_empty());
+        assert!(db.add_labels(a, &[Label::new("person", 0.6, [0.1, 0.2, 0.1, 0.3])], Some(b"boxed")).unwrap());
+        assert!(!db.add_labels(a, &[Label::new("person", 0.8, [0.2, 0.2, 0.1, 0.3])], None).unwrap());
+        assert!(db.add_labels(b, &[Label::new("car", 0.7, [0.5, 0.5, 0.3, 0.2])], None).unwrap());
+        assert!(!db.add_labels(999, &[Label::new("car", 0.7, [0.0; 4])], None).unwrap(), "no such event");
+        let row = db.get(a).unwrap().unwrap();
+        assert_eq!((row.labels.len(), row.labels[0].score, row.has_snapshot), (1, 0.8, true));
+        let q = |l: &str| Query { label: Some(l.into()), limit: 10, ..Default::default() };
+        assert_eq!(db.list(&q("person")).unwrap().iter().map(|e| e.id).collect::<Vec<_>>(), vec![a]);
+        assert_eq!(db.list(&q("car")).unwrap().iter().map(|e| e.id).collect::<Vec<_>>(), vec![b]);
+        assert!(db.list(&q("dog")).unwrap().is_empty());
+        db.improve(a, 0.9, None, Some(b"motion")).unwrap();
+        assert_eq!(db.snapshot(a).unwrap().unwrap(), b"boxed", "the labelled picture stays");
     }
 
     #[test]

@@ -10,7 +10,7 @@ use kw_config::NotifyEvent;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-pub use kw_events::EventKind;
+pub use kw_events::{EventKind, Label};
 
 /// The config's name for an event kind (`notify.events`).
 pub fn notify_event(kind: EventKind) -> NotifyEvent {
@@ -74,6 +74,32 @@ pub struct Event {
     pub score: f32,
     /// `[x, y, w, h]` in 0..1 of the frame, where known.
     pub region: Option<[f32; 4]>,
+    /// What object detection saw (empty where it did not run or saw nothing).
+    pub labels: Vec<Label>,
+}
+
+impl Event {
+    /// The label names, best score first.
+    pub fn label_names(&self) -> Vec<String> {
+        label_names(&self.labels)
+    }
+}
+
+/// Label names, best score first.
+pub(crate) fn label_names(labels: &[Label]) -> Vec<String> {
+    let mut v: Vec<&Label> = labels.iter().collect();
+    v.sort_by(|a, b| b.score.total_cmp(&a.score));
+    v.into_iter().map(|l| l.label.clone()).collect()
+}
+
+/// The label names a stored delivery's payload carries (for the texts of push and mail alerts).
+pub(crate) fn payload_labels(payload: &str) -> Vec<String> {
+    #[derive(Deserialize)]
+    struct Only {
+        #[serde(default)]
+        labels: Vec<Label>,
+    }
+    serde_json::from_str::<Only>(payload).map(|o| label_names(&o.labels)).unwrap_or_default()
 }
 
 /// The dedup key of one delivery: `{event id}-{phase}-{notifier}`, unique in the outbox.
@@ -106,6 +132,7 @@ pub(crate) fn payload_json(ev: &Event, phase: Phase, dedup_key: &str, snapshot: 
         "end": ev.end.map(rfc3339),
         "score": finite(ev.score).clamp(0.0, 1.0),
         "region": region,
+        "labels": ev.labels,
         "snapshot": snapshot,
         "phase": phase.as_str(),
         "dedup_key": dedup_key,
@@ -127,6 +154,7 @@ mod tests {
             end: None,
             score: f32::NAN,
             region: Some([0.1, 0.2, 0.3, f32::INFINITY]),
+            labels: vec![Label::new("car", 0.5, [0.5, 0.5, 0.2, 0.2]), Label::new("person", 0.9, [0.1, 0.1, 0.2, 0.5])],
         };
         let key = dedup_key(42, Phase::Start, "ha");
         assert_eq!(key, "42-start-ha");
@@ -138,6 +166,10 @@ mod tests {
         assert_eq!(v["region"][3], 0.0);
         assert_eq!(v["phase"], "start");
         assert_eq!(v["dedup_key"], "42-start-ha");
+        assert_eq!(v["labels"][1]["label"], "person");
+        assert_eq!(v["labels"][1]["box"][3], 0.5);
+        assert_eq!(payload_labels(&v.to_string()), vec!["person", "car"], "best first");
+        assert!(payload_labels("{}").is_empty() && payload_labels("nonsense").is_empty());
         for k in EventKind::ALL {
             assert_eq!(EventKind::parse(k.as_str()), Some(k));
             assert_eq!(notify_event(k).to_string(), k.as_str());

@@ -148,6 +148,8 @@ pub enum Decision {
     OtherCamera,
     /// The notifier is not for this kind of event.
     OtherKind,
+    /// The notifier wants events with certain labels (`labels`), and this one has none of them.
+    OtherLabels,
     /// Motion while disarmed (mode `off`, or `home` outside the schedule).
     Disarmed,
     /// Within the cooldown after the last alert for this camera and kind.

@@ -14,8 +14,19 @@ pub(crate) struct Text {
     pub message: String,
 }
 
-/// The title and message for `kind`/`phase` at `camera`; `when` is the local time already formatted.
-pub(crate) fn alert_text(lang: Language, kind: EventKind, phase: Phase, camera: &str, when: &str) -> Text {
+/// The title and message for `kind`/`phase` at `camera`; `when` is the local time already formatted;
+/// `labels`: what object detection saw, best first (a start then reads "Person at front-door").
+pub(crate) fn alert_text(
+    lang: Language,
+    kind: EventKind,
+    phase: Phase,
+    camera: &str,
+    when: &str,
+    labels: &[String],
+) -> Text {
+    if kind.is_motion() && !labels.is_empty() {
+        return object_text(lang, phase, camera, when, labels);
+    }
     use EventKind::*;
     use Phase::*;
     let (title, message) = match (lang, kind, phase) {
@@ -61,6 +72,44 @@ pub(crate) fn alert_text(lang: Language, kind: EventKind, phase: Phase, camera: 
     Text { title, message }
 }
 
+/// A motion event in which objects were seen: named by what was seen ("Person, car at front-door").
+fn object_text(lang: Language, phase: Phase, camera: &str, when: &str, labels: &[String]) -> Text {
+    let names: Vec<String> = labels.iter().take(4).map(|l| translate(lang, l)).collect();
+    let mut what = names.join(", ");
+    if let Some(first) = what.get(..1) {
+        what = first.to_uppercase() + &what[1..];
+    }
+    let (title, message) = match (lang, phase) {
+        (Language::En, Phase::Start) => (format!("{what} at {camera}"), format!("{what} seen at {camera} at {when}.")),
+        (Language::En, Phase::End) => {
+            (format!("{what} gone: {camera}"), format!("{what} at {camera} (since {when}): the event has ended."))
+        }
+        (Language::De, Phase::Start) => {
+            (format!("{what} bei {camera}"), format!("{what} bei {camera} erkannt, {when}."))
+        }
+        (Language::De, Phase::End) => {
+            (format!("{what} weg: {camera}"), format!("{what} bei {camera} (seit {when}): das Ereignis ist vorbei."))
+        }
+    };
+    Text { title, message }
+}
+
+/// A label in the language (the common ones; others as the model names them).
+fn translate(lang: Language, label: &str) -> String {
+    let de = match label {
+        "person" => "Person",
+        "car" => "Fahrzeug",
+        "dog" => "Hund",
+        "cat" => "Katze",
+        "bird" => "Vogel",
+        _ => label,
+    };
+    match lang {
+        Language::En => label.to_owned(),
+        Language::De => de.to_owned(),
+    }
+}
+
 /// The title and message of a "send test" delivery.
 pub(crate) fn test_text(lang: Language, notifier: &str) -> Text {
     match lang {
@@ -100,11 +149,17 @@ mod tests {
         for lang in [Language::En, Language::De] {
             for kind in EventKind::ALL {
                 for phase in [Phase::Start, Phase::End] {
-                    let t = alert_text(lang, kind, phase, "door", "now");
+                    let t = alert_text(lang, kind, phase, "door", "now", &[]);
+                    assert!(!t.title.is_empty() && t.message.contains("door"), "{t:?}");
+                    let t = alert_text(lang, kind, phase, "door", "now", &["person".into(), "car".into()]);
                     assert!(!t.title.is_empty() && t.message.contains("door"), "{t:?}");
                 }
             }
         }
+        let t = alert_text(Language::En, EventKind::Motion, Phase::Start, "front-door", "now", &["person".into()]);
+        assert_eq!(t.title, "Person at front-door");
+        let t = alert_text(Language::De, EventKind::Motion, Phase::Start, "hof", "jetzt", &["car".into()]);
+        assert_eq!(t.title, "Fahrzeug bei hof");
         let utc = jiff::tz::TimeZone::UTC;
         assert_eq!(local_time(1_795_600_800_000_000, &utc), "2026-11-25 10:00:00 UTC");
         let berlin = jiff::tz::TimeZone::get("Europe/Berlin").unwrap();

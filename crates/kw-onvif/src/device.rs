@@ -185,7 +185,7 @@ pub fn choose(profiles: &[Profile]) -> Option<(Profile, Option<Profile>)> {
 }
 
 /// `onvif://host[:port][/path]` → the device service URL (`http://host:port/onvif/device_service` unless a
-/// path is given).
+/// path is given; `https://` on port 443).
 pub fn device_url(onvif: &url::Url) -> Result<String, Error> {
     let host = onvif
         .host_str()
@@ -197,7 +197,9 @@ pub fn device_url(onvif: &url::Url) -> Result<String, Error> {
         p => p,
     };
     let host = if host.contains(':') && !host.starts_with('[') { format!("[{host}]") } else { host.to_owned() };
-    Ok(format!("http://{host}:{port}{path}"))
+    // Port 443 is HTTPS's: cameras that offer ONVIF only over TLS are reached there.
+    let scheme = if port == 443 { "https" } else { "http" };
+    Ok(format!("{scheme}://{host}:{port}{path}"))
 }
 
 /// Puts `base`'s scheme, host and port on a service address the camera gave.
@@ -390,7 +392,7 @@ impl Camera {
                 Ok(uri) => Some(StreamChoice { uri, snapshot: None, profile: p }),
                 Err(e @ (Error::Auth(_) | Error::Unreachable(_))) => return Err(e),
                 Err(e) => {
-                    tracing::debug!("no sub stream: {e}");
+                    tracing::debug!("no sub stream: {}", kw_logsafe::OneLine(&e.to_string()));
                     None
                 }
             },

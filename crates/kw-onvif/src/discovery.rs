@@ -10,6 +10,7 @@
 
 use crate::xml::{self, descendant, descendants, text};
 use crate::Error;
+use kw_logsafe::OneLine;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::time::Duration;
 
@@ -171,7 +172,7 @@ pub async fn discover(interface: Option<Ipv4Addr>, timeout: Duration) -> Result<
                             }
                         }
                     }
-                    Err(e) => tracing::debug!("discovery: unreadable answer from {from}: {e}"),
+                    Err(e) => tracing::debug!("discovery: unreadable answer from {from}: {}", OneLine(&e.to_string())),
                 }
             }
         }

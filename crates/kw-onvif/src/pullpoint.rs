@@ -17,6 +17,7 @@
 use crate::device::Camera;
 use crate::xml::{self, attr, descendant, descendants, text};
 use crate::Error;
+use kw_logsafe::{OneLine, Untrusted};
 use std::collections::HashMap;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
@@ -314,7 +315,7 @@ async fn unsubscribe(cam: &Camera, s: &Subscription) {
     let header = sub_headers(&action, s);
     let call = cam.client().call_with(&s.address, &action, &header, "<wsnt:Unsubscribe/>", Duration::from_secs(3));
     if let Err(e) = call.await {
-        tracing::debug!("unsubscribe failed (the camera ends it at its termination time): {e}");
+        tracing::debug!("unsubscribe failed (the camera ends it at its termination time): {}", OneLine(&e.to_string()));
     }
 }
 
@@ -380,7 +381,11 @@ pub async fn watch(
                 return Err(Error::Protocol(format!("the camera does not offer PullPoint subscriptions ({f})")));
             }
             Err(e) => {
-                tracing::debug!("events: cannot subscribe ({e}); retrying in {} s", backoff.as_secs());
+                tracing::debug!(
+                    "events: cannot subscribe ({}); retrying in {} s",
+                    OneLine(&e.to_string()),
+                    backoff.as_secs()
+                );
                 if sleep_or_stop(backoff, &mut stop).await || !send(tracker.tick(cam.client().now_ms())).await {
                     return Ok(());
                 }
@@ -388,7 +393,7 @@ pub async fn watch(
                 continue;
             }
         };
-        tracing::debug!("events: subscribed at {}", sub.address);
+        tracing::debug!("events: subscribed at {}", Untrusted(&sub.address));
         let mut expires = deadline(sub.current_ms, sub.termination_ms, o);
         let failed = loop {
             let margin = o.pull_timeout + Duration::from_secs(10);
@@ -440,7 +445,11 @@ pub async fn watch(
         if matches!(failed, Error::Auth(_)) {
             return Err(failed);
         }
-        tracing::debug!("events: subscription lost ({failed}); subscribing again in {} s", backoff.as_secs());
+        tracing::debug!(
+            "events: subscription lost ({}); subscribing again in {} s",
+            OneLine(&failed.to_string()),
+            backoff.as_secs()
+        );
         unsubscribe(cam, &sub).await;
         if sleep_or_stop(backoff, &mut stop).await || !send(tracker.tick(cam.client().now_ms())).await {
             return Ok(());

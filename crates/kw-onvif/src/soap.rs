@@ -145,7 +145,22 @@ impl Client {
 
     /// A client that asks `clock` for the time.
     pub fn with_clock(device_url: &str, creds: Option<Credentials>, clock: SharedClock) -> Result<Client, Error> {
-        let http = reqwest::Client::builder()
+        Client::with_tls(device_url, creds, clock, None)
+    }
+
+    /// Like [`Client::with_clock`], speaking HTTPS with `tls` (e.g. a camera's pinned self-signed
+    /// certificate) instead of the system's certificate authorities.
+    pub fn with_tls(
+        device_url: &str,
+        creds: Option<Credentials>,
+        clock: SharedClock,
+        tls: Option<rustls::ClientConfig>,
+    ) -> Result<Client, Error> {
+        let mut builder = reqwest::Client::builder();
+        if let Some(tls) = tls {
+            builder = builder.use_preconfigured_tls(tls);
+        }
+        let http = builder
             .no_proxy()
             // A redirect would carry the envelope, UsernameToken included, wherever the answer points; ONVIF
             // services do not redirect, so one is an error naming its status.
@@ -200,7 +215,7 @@ impl Client {
             Ok(None) => 0,
             Err(e @ Error::Unreachable(_)) => return Err(e),
             Err(e) => {
-                tracing::debug!(url = %self.device_url, "camera time unknown ({e}); assuming ours");
+                tracing::debug!(url = %self.device_url, "camera time unknown ({}); assuming ours", kw_logsafe::OneLine(&e.to_string()));
                 0
             }
         };

@@ -157,9 +157,14 @@ impl Store {
             if self.index().segment(key.run_id, key.seq)?.is_some() {
                 continue; // finished by the recorder while we checked
             }
+            let readable = match self.segs().open(&key).map(|r| scan(&*r, size)) {
+                Ok(Ok(Ok(s))) => format!("{} whole frames in its first {} bytes", s.frames.len(), s.valid_len),
+                Ok(Ok(Err(why))) => format!("unreadable: {why}"),
+                Ok(Err(e)) | Err(e) => format!("unreadable: {e}"),
+            };
             rep.notes.push(format!(
-                "{}: {size} bytes without an index row (being recorded now, or left by a crash; \
-                 the recorder recovers it when it starts)",
+                "{}: {size} bytes without an index row, {readable} (being recorded now, or left by a \
+                 crash; the recorder recovers it when it starts)",
                 key.name()
             ));
         }

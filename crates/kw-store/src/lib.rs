@@ -68,6 +68,7 @@ pub mod format;
 pub mod frame_index;
 pub mod index;
 mod marker;
+mod peek;
 mod private;
 mod protect;
 mod recover;

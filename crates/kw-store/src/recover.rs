@@ -127,18 +127,17 @@ impl Store {
             }
         }
         for (camera_id, _) in self.index().cameras()? {
-            for row in self.index().segments(camera_id, i64::MIN, i64::MAX)? {
-                let key = row.key();
+            for (id, key, bytes) in self.index().segment_sizes(camera_id)? {
                 let why = match files.remove(&key) {
                     None => "its file is missing".to_string(),
-                    Some(size) if size < row.bytes => {
+                    Some(size) if size < bytes => {
                         files.insert(key, size); // re-index what is left
-                        format!("its file is short ({size} of {} bytes)", row.bytes)
+                        format!("its file is short ({size} of {bytes} bytes)")
                     }
                     Some(_) => continue,
                 };
                 tracing::warn!(segment = %key.name(), "removing an index row: {why}");
-                self.index().delete_segment(row.id)?;
+                self.index().delete_segment(id)?;
                 report.rows_removed.push((key.name(), why));
             }
         }

@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -64,6 +64,10 @@ pub(crate) struct Inner {
     pub reserve: Option<Reserve>,
     /// What retention could not free because only protected video was left.
     pub pressure: crate::protect::PressureCell,
+    /// Show the unfinished segments of other processes too (see [`Store::follow_other_writers`]).
+    pub follow_others: AtomicBool,
+    /// Scans of those segments, by key.
+    pub peeked: Mutex<HashMap<SegmentKey, crate::peek::Peeked>>,
 }
 
 /// A recording store: segment files plus their index. Cheap to clone; all clones share state.
@@ -163,6 +167,8 @@ impl Store {
                 next_writer: AtomicU64::new(1),
                 reserve: None,
                 pressure: Default::default(),
+                follow_others: AtomicBool::new(false),
+                peeked: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -232,17 +238,21 @@ impl Store {
     /// Besides the indexed (finished) segments this includes the durable part of segments this process
     /// is writing now (rows with a negative `id`; see [`SegmentRow::is_open`]), so playback, spans and
     /// snapshots reach up to the recorder's last sync, about a second ago, not up to a minute ago.
-    /// Other processes (`keepwatch export`) see finished segments only.
+    /// Other processes (`keepwatch export`) see the segments being written by the recorder up to what it
+    /// has written when they ask for it with [`Store::follow_other_writers`], else finished segments only.
     pub fn segments(&self, camera: &str, start: WallMicros, end: WallMicros) -> Result<Vec<SegmentRow>, StoreError> {
         let Some(id) = self.index().find_camera(camera)? else { return Ok(Vec::new()) };
+        // Files first, then rows: a segment finished in between is then found in the index, not lost.
+        let peeked = self.peek_unindexed(id)?;
         let mut rows = self.index().segments(id, start, end)?;
-        let open: Vec<SegmentRow> = self
+        let mut open: Vec<SegmentRow> = self
             .writers()
             .values()
             .filter(|w| w.camera_id == id)
             .filter_map(|w| w.synced.lock().unwrap_or_else(|e| e.into_inner()).as_ref().map(|p| p.row.clone()))
-            .filter(|r| r.start < end && r.end > start)
             .collect();
+        open.extend(peeked);
+        open.retain(|r| r.start < end && r.end > start);
         if !open.is_empty() {
             for r in open {
                 // A writer that just finished may be in the index already.
@@ -267,8 +277,8 @@ impl Store {
                 .writers()
                 .get(&seg.id.unsigned_abs())
                 .and_then(|w| w.synced.lock().unwrap_or_else(|e| e.into_inner()).clone());
-            let blob = match part {
-                Some(p) => Some(p.blob.to_vec()),
+            let blob = match part.map(|p| p.blob).or_else(|| self.peeked_blob(seg)) {
+                Some(b) => Some(b.to_vec()),
                 // Finished meanwhile: its row is in the index now.
                 None => match self.index().segment(seg.run_id, seg.seq)? {
                     Some(row) => self.index().frame_index(row.id)?,

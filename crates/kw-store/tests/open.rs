@@ -87,6 +87,42 @@ fn readers_in_other_handles_see_committed_rows_while_a_writer_is_open() {
     assert_eq!(reader.segments("cam", i64::MIN, i64::MAX).unwrap().len(), 2);
 }
 
+#[test]
+fn a_following_reader_sees_another_writers_open_segment_up_to_what_it_wrote() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = open(dir.path());
+    let run = run_info(T0, false);
+    let run_id = rec.begin_run("cam", &run).unwrap();
+    let first = write_segment(&rec, "cam", run_id, 0, &run, &gop(0, 5, 10), None);
+    let mut w = rec.create_segment("cam", run_id, 1, &run).unwrap();
+    let frames = gop(5 * FRAME, 8, 10);
+    for f in &frames[..5] {
+        w.append(f).unwrap();
+    }
+    w.sync().unwrap();
+    // Buffered, not written yet: invisible to other processes.
+    w.append(&frames[5]).unwrap();
+    let reader = Store::open(dir.path(), Create::Never, Some(rec.id())).unwrap();
+    reader.follow_other_writers();
+    let rows = reader.segments("cam", i64::MIN, i64::MAX).unwrap();
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert_eq!(rows[0], first);
+    let open_row = &rows[1];
+    assert!(open_row.is_open());
+    assert_eq!((open_row.run_id, open_row.seq, open_row.video_frames), (run_id, 1, 5));
+    assert_eq!(read_back(&reader, open_row), frames[..5].to_vec());
+    // The range filter applies to the open part too.
+    assert!(reader.segments("cam", open_row.end, i64::MAX).unwrap().is_empty());
+    // Reading changed nothing: the writer finishes as usual, and the reader then sees the row.
+    for f in &frames[6..] {
+        w.append(f).unwrap();
+    }
+    let done = w.finish(None).unwrap();
+    let rows = reader.segments("cam", i64::MIN, i64::MAX).unwrap();
+    assert_eq!(rows, vec![first, done]);
+    assert!(rec.check(false).unwrap().is_clean());
+}
+
 /// Every directory and file under `root` (itself included) is closed to group and others.
 fn assert_private(root: &std::path::Path) -> usize {
     use std::os::unix::fs::PermissionsExt;

@@ -144,6 +144,7 @@ pub fn run(
     mut rx: mpsc::Receiver<Result<Picture, IngestError>>,
     tx: mpsc::Sender<Result<SourceEvent, IngestError>>,
     luma: Option<LumaSender>,
+    still: Option<std::sync::Arc<crate::ingest::still::CameraStill>>,
 ) {
     let mut session: Option<Session> = None;
     let mut announced = false;
@@ -174,6 +175,9 @@ pub fn run(
             }
         };
         burst.good(&camera, "JPEG picture");
+        if let Some(still) = &still {
+            still.set_latest(pic.jpeg.clone(), pic.arrival);
+        }
         let luma_copy = luma.as_ref().map(|_| planes.y().to_vec());
         let (w, h) = (planes.width, planes.height);
         if session.as_ref().is_none_or(|s| (s.width, s.height) != (w, h)) {
@@ -304,7 +308,7 @@ mod tests {
         ptx.try_send(Err(IngestError::Ended)).unwrap();
         drop(ptx);
         let (ltx, lrx) = std::sync::mpsc::sync_channel(64);
-        run("t".into(), EncodeSettings::default(), prx, tx, Some(ltx));
+        run("t".into(), EncodeSettings::default(), prx, tx, Some(ltx), None);
         let Some(Ok(SourceEvent::Params { video, .. })) = rx.blocking_recv() else { panic!("no params first") };
         assert_eq!((video.width, video.height, video.codec), (96, 64, kw_media::Codec::H264));
         let mut last = -1;

@@ -99,7 +99,7 @@ async fn basic_is_never_answered_after_digest_worked() {
     let seen = script.authorizations.lock().unwrap().clone();
     assert!(!seen.iter().any(|a| a.starts_with("Basic") || a == &basic_value()), "the password went out: {seen:?}");
     for e in errors {
-        assert!(e.is_auth() && e.to_string().contains("Basic login after Digest"), "{e}");
+        assert!(matches!(e, IngestError::Auth(_)) && e.to_string().contains("Basic login after Digest"), "{e}");
     }
 }
 

@@ -20,6 +20,10 @@
 //! put it (reqwest would drop the `Authorization` header, but the retry after the other host's 401 would
 //! answer its challenge with the password), and the fix is to configure the camera's real address.
 //!
+//! HTTPS: the system's certificate authorities, or exactly the certificate the admin accepted for this
+//! camera (`tls_fingerprint`, see `kw_camtls`); a refused certificate is [`IngestError::Certificate`] with
+//! its fingerprint, never a generic connection error.
+//!
 //! A session: the first request answers [`Source::connect`]; a fetcher task then reads pictures and hands
 //! them to the encoder thread through a small queue (full queue: the picture is dropped, so a slow encoder
 //! never backs up the camera), and the encoder yields `Params` then `Frame`s. Errors are sorted into
@@ -31,6 +35,7 @@ pub mod stream;
 
 pub use encode::EncodeSettings;
 
+use super::still::CameraStill;
 use super::{redact, CameraAddr, ConnectFuture, IngestError, LumaSender, Source, SourceEvent, SourceStream};
 use kw_camauth::{Credentials, Login, Refusal};
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
@@ -79,29 +84,38 @@ struct Inner {
     /// The URL without credentials, for logs.
     label: String,
     auth: Mutex<Login>,
+    /// The last TLS handshake (a refused certificate is explained as such).
+    tls_seen: kw_camtls::Seen,
 }
 
 pub struct HttpSource {
     inner: Arc<Inner>,
     settings: EncodeSettings,
     luma: Mutex<Option<LumaSender>>,
+    /// The camera's last JPEG, for `snapshot.jpg` (served as the camera sent it).
+    still: Arc<CameraStill>,
 }
 
 impl HttpSource {
     pub fn new(addr: CameraAddr, settings: EncodeSettings) -> Result<Self, IngestError> {
-        let client = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
             .user_agent(format!("keepwatch/{}", env!("CARGO_PKG_VERSION")))
             .pool_max_idle_per_host(1)
-            .redirect(same_origin_redirects())
-            .build()
-            .map_err(|e| IngestError::Unsupported(format!("cannot set up HTTP: {e}")))?;
+            .redirect(same_origin_redirects());
+        if addr.url.scheme() == "https" {
+            // The system's authorities, or the camera's pinned certificate (self-signed cameras).
+            builder = builder.use_preconfigured_tls(addr.tls_config());
+        }
+        let client = builder.build().map_err(|e| IngestError::Unsupported(format!("cannot set up HTTP: {e}")))?;
+        let tls_seen = addr.tls_seen.clone();
         let auth = Login::new(Credentials::from_parts(addr.username.as_deref(), addr.password.as_deref()));
         let label = redact(&addr.url);
         Ok(HttpSource {
-            inner: Arc::new(Inner { client, url: addr.url, label, auth: Mutex::new(auth) }),
+            inner: Arc::new(Inner { client, url: addr.url, label, auth: Mutex::new(auth), tls_seen }),
             settings,
             luma: Mutex::new(None),
+            still: Arc::new(CameraStill::default()),
         })
     }
 }
@@ -150,7 +164,10 @@ impl Inner {
             }
             let resp = match tokio::time::timeout(timeout.unwrap_or(ANSWER_TIMEOUT), req.send()).await {
                 Err(_) => return Err(IngestError::Unreachable("no answer in time".into())),
-                Ok(r) => r.map_err(classify)?,
+                Ok(r) => r.map_err(|e| match self.tls_seen.refused() {
+                    Some(refused) => IngestError::Certificate(refused.to_string()),
+                    None => classify(e),
+                })?,
             };
             let status = resp.status();
             if status == reqwest::StatusCode::UNAUTHORIZED {
@@ -230,16 +247,20 @@ impl Source for HttpSource {
             let guard = AbortOnDrop(fetcher.abort_handle());
             let (tx, rx) = mpsc::channel(16);
             let luma = self.luma.lock().unwrap_or_else(|p| p.into_inner()).clone();
-            let (settings, label) = (self.settings, inner.label.clone());
+            let (settings, label, still) = (self.settings, inner.label.clone(), self.still.clone());
             std::thread::Builder::new()
                 .name("mjpeg-encode".into())
-                .spawn(move || encode::run(label, settings, prx, tx, luma))
+                .spawn(move || encode::run(label, settings, prx, tx, luma, Some(still)))
                 .map_err(|e| IngestError::Protocol(format!("cannot start the encoder thread: {e}")))?;
             let events = futures::stream::unfold((rx, guard), |(mut rx, guard)| async move {
                 rx.recv().await.map(|ev: Result<SourceEvent, IngestError>| (ev, (rx, guard)))
             });
             Ok(Box::pin(events) as SourceStream)
         })
+    }
+
+    fn still(&self) -> Option<Arc<CameraStill>> {
+        Some(self.still.clone())
     }
 
     fn luma_tap(&self, tx: LumaSender) -> bool {

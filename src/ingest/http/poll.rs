@@ -48,6 +48,31 @@ async fn read_capped(mut r: reqwest::Response, max: usize) -> Result<Bytes, Inge
     Ok(body.freeze())
 }
 
+/// A camera's snapshot page asked once per request (an ONVIF camera's GetSnapshotUri for `snapshot.jpg`):
+/// the same login, caps and JPEG check as the poller's requests.
+pub struct SnapshotPage(Arc<Inner>);
+
+impl SnapshotPage {
+    pub fn new(addr: crate::ingest::CameraAddr) -> Result<Self, IngestError> {
+        let source = super::HttpSource::new(addr, super::EncodeSettings::default())?;
+        Ok(SnapshotPage(source.inner))
+    }
+
+    /// One JPEG, within [`REQUEST_TIMEOUT`] (twice: the login may take a round of its own).
+    pub async fn jpeg(&self) -> Result<Bytes, IngestError> {
+        let fetch = async {
+            let r = self.0.get(Some(REQUEST_TIMEOUT)).await?;
+            read_capped(r, MAX_PICTURE).await
+        };
+        match tokio::time::timeout(REQUEST_TIMEOUT * 2, fetch).await {
+            Err(_) => Err(IngestError::Timeout(REQUEST_TIMEOUT * 2)),
+            Ok(Ok(b)) if b.starts_with(&[0xFF, 0xD8]) => Ok(b),
+            Ok(Ok(_)) => Err(IngestError::Protocol("the snapshot page answered with something not a JPEG".into())),
+            Ok(Err(e)) => Err(e),
+        }
+    }
+}
+
 /// Fetches snapshots until the session is dropped or the camera keeps failing. `first` is the answer to
 /// the request that opened the session (its body is the first picture).
 pub(super) async fn run(

@@ -1,5 +1,7 @@
 //! `[[cameras]]`, `[cameras.motion]` and `[cameras.encode]`: what to record from where, how to detect
-//! motion, and how to encode cameras that send JPEG pictures.
+//! motion, and how to encode cameras that send JPEG pictures. `[cameras.objects]` is in [`super::objects`].
+
+use std::path::Path;
 
 use crate::model::{CameraConfig, EncodeConfig, MotionConfig, Zone, ZoneKind};
 use crate::reader::{Ctx, Field, Section};
@@ -7,8 +9,22 @@ use crate::secrets::UrlParts;
 
 use super::{check_url, unique_name};
 
-const CAMERA_KEYS: [&str; 11] =
-    ["name", "url", "sub_url", "username", "password", "record", "max_size", "max_age", "motion", "encode", "onvif"];
+const CAMERA_KEYS: [&str; 14] = [
+    "name",
+    "url",
+    "sub_url",
+    "username",
+    "password",
+    "record",
+    "max_size",
+    "max_age",
+    "motion",
+    "encode",
+    "onvif",
+    "tls_fingerprint",
+    "objects",
+    "restream_anonymous",
+];
 /// `[cameras.onvif]`: keepwatch's extension for `onvif://` cameras.
 const ONVIF_KEYS: [&str; 1] = ["events"];
 const ENCODE_KEYS: [&str; 4] = ["fps", "bitrate", "width", "height"];
@@ -26,7 +42,7 @@ pub(super) struct Cameras {
     pub names: Vec<String>,
 }
 
-pub(super) fn parse_cameras<'a>(ctx: &mut Ctx<'a>, field: &Field<'a>) -> Cameras {
+pub(super) fn parse_cameras<'a>(ctx: &mut Ctx<'a>, field: &Field<'a>, base: &Path) -> Cameras {
     let mut out = Cameras::default();
     let mut seen = Vec::new();
     for section in ctx.tables(field) {
@@ -35,14 +51,19 @@ pub(super) fn parse_cameras<'a>(ctx: &mut Ctx<'a>, field: &Field<'a>) -> Cameras
                 out.names.push(name);
             }
         }
-        if let Some(camera) = parse_camera(ctx, &section, &mut seen) {
+        if let Some(camera) = parse_camera(ctx, &section, &mut seen, base) {
             out.configs.push(camera);
         }
     }
     out
 }
 
-fn parse_camera<'a>(ctx: &mut Ctx<'a>, section: &Section<'a>, seen: &mut Vec<(String, usize)>) -> Option<CameraConfig> {
+fn parse_camera<'a>(
+    ctx: &mut Ctx<'a>,
+    section: &Section<'a>,
+    seen: &mut Vec<(String, usize)>,
+    base: &Path,
+) -> Option<CameraConfig> {
     section.check_keys(ctx, &CAMERA_KEYS);
     let name = section.require(ctx, "name").and_then(|f| unique_name(ctx, &f, seen, "camera"));
     let url = section.require(ctx, "url").and_then(|f| stream_url(ctx, &f));
@@ -91,7 +112,39 @@ fn parse_camera<'a>(ctx: &mut Ctx<'a>, section: &Section<'a>, seen: &mut Vec<(St
     if let Some(encode) = section.get("encode").and_then(|f| ctx.section(&f)) {
         camera.encode = parse_encode(ctx, &encode);
     }
+    if let Some(field) = section.get("tls_fingerprint") {
+        if let Some(text) = ctx.string(&field) {
+            match fingerprint(text) {
+                Some(f) => camera.tls_fingerprint = Some(f),
+                None => ctx.error(
+                    &field.span,
+                    &field.path,
+                    "must be \"sha256:\" and 64 hex digits (the certificate fingerprint the camera form shows)",
+                ),
+            }
+        }
+    }
+    if let Some(objects) = section.get("objects").and_then(|f| ctx.section(&f)) {
+        camera.objects = super::objects::parse_objects(ctx, &objects, base);
+    }
+    if camera.record == crate::model::RecordMode::Objects && !camera.objects.enabled {
+        let why = "record = \"objects\" needs object detection: add [cameras.objects] with enabled = true";
+        ctx.error(&section.key_span("record"), &section.key_path("record"), why);
+    }
+    if let Some(field) = section.get("restream_anonymous") {
+        camera.restream_anonymous = ctx.bool(&field).unwrap_or(false);
+    }
     (name.is_some() && url.is_some()).then_some(camera)
+}
+
+/// A `tls_fingerprint` in its one spelling (`sha256:` + 64 lowercase hex digits); colons between the pairs
+/// and upper case, as browsers and `openssl x509 -fingerprint` show them, are accepted.
+fn fingerprint(text: &str) -> Option<String> {
+    let t = text.trim();
+    let hex = t.strip_prefix("sha256:").or_else(|| t.strip_prefix("SHA256:"))?;
+    let digits: String = hex.chars().filter(|&c| c != ':').collect();
+    (hex.len() <= 128 && digits.len() == 64 && digits.chars().all(|c| c.is_ascii_hexdigit()))
+        .then(|| format!("sha256:{}", digits.to_ascii_lowercase()))
 }
 
 fn stream_url<'a>(ctx: &mut Ctx<'a>, field: &Field<'a>) -> Option<&'a str> {

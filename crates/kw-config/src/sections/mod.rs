@@ -5,6 +5,9 @@
 
 mod camera;
 mod notify;
+mod objects;
+mod restream;
+mod offsite;
 mod server;
 
 use std::path::{Path, PathBuf};
@@ -17,7 +20,7 @@ use crate::reader::{Ctx, Field, Section};
 use crate::secrets::{redacted_url, UrlParts};
 
 /// Top-level keys.
-const ROOT_KEYS: [&str; 5] = ["server", "storage", "cameras", "notify", "alerts"];
+const ROOT_KEYS: [&str; 8] = ["server", "storage", "cameras", "notify", "alerts", "objects", "restream", "offsite"];
 /// Keys of `[alerts]`.
 const ALERTS_KEYS: [&str; 2] = ["schedule", "public_url"];
 
@@ -36,12 +39,21 @@ pub(crate) fn parse_config(text: &str, file: &Path) -> Result<Config, ConfigErro
     let storage_section = root.get("storage").and_then(|f| ctx.section(&f));
     let storage = server::parse_storage(&mut ctx, storage_section.as_ref(), &base);
     let cameras = match root.get("cameras") {
-        Some(field) => camera::parse_cameras(&mut ctx, &field),
+        Some(field) => camera::parse_cameras(&mut ctx, &field, &base),
         None => camera::Cameras::default(),
     };
     let notify = match root.get("notify") {
         Some(field) => notify::parse_notifiers(&mut ctx, &field, &cameras.names),
         None => Vec::new(),
+    };
+    let offsite = match root.get("offsite") {
+        Some(field) => offsite::parse_offsite(&mut ctx, &field, &cameras.names, &base),
+        None => Vec::new(),
+    };
+
+    let restream = match root.get("restream").and_then(|f| ctx.section(&f)) {
+        Some(section) => restream::parse_restream(&mut ctx, &section),
+        None => crate::model::RestreamConfig::default(),
     };
 
     let mut alerts = crate::model::AlertsConfig::default();
@@ -69,8 +81,13 @@ pub(crate) fn parse_config(text: &str, file: &Path) -> Result<Config, ConfigErro
         }
     }
 
+    let objects = match root.get("objects").and_then(|f| ctx.section(&f)) {
+        Some(section) => objects::parse_budget(&mut ctx, &section),
+        None => crate::model::ObjectsBudget::default(),
+    };
+
     if ctx.diagnostics.is_empty() {
-        Ok(Config { server, storage, cameras: cameras.configs, notify, alerts })
+        Ok(Config { server, storage, cameras: cameras.configs, notify, alerts, objects, restream, offsite })
     } else {
         let mut diagnostics = ctx.diagnostics;
         diagnostics.sort_by_key(|d| d.line);

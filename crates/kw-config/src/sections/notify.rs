@@ -5,8 +5,20 @@ use crate::reader::{Ctx, Field, Section};
 
 use super::{check_url, unique_name};
 
-const NOTIFY_KEYS: [&str; 11] =
-    ["name", "kind", "target", "cameras", "events", "cooldown", "discovery_prefix", "commands", "secret", "from", "to"];
+const NOTIFY_KEYS: [&str; 12] = [
+    "name",
+    "kind",
+    "target",
+    "cameras",
+    "events",
+    "cooldown",
+    "discovery_prefix",
+    "commands",
+    "secret",
+    "from",
+    "to",
+    "labels",
+];
 
 /// Keys that only make sense for one kind.
 const KIND_KEYS: [(&str, NotifyKind); 5] = [
@@ -65,6 +77,7 @@ fn parse_notify<'a>(
         secret: None,
         from: None,
         to: Vec::new(),
+        labels: None,
     };
     if let Some(field) = section.get("cameras") {
         notify.cameras = Some(camera_list(ctx, &field, cameras));
@@ -75,6 +88,9 @@ fn parse_notify<'a>(
             ctx.error(&field.span, &field.path, "must name at least one event (leave the key out for all)");
         }
         notify.events = Some(events.iter().filter_map(|e| ctx.keyword(e)).collect());
+    }
+    if let Some(field) = section.get("labels") {
+        notify.labels = super::objects::label_list(ctx, &field);
     }
     if let Some(field) = section.get("cooldown") {
         notify.cooldown = ctx.duration(&field).unwrap_or(DEFAULT_COOLDOWN);
@@ -113,7 +129,7 @@ fn parse_notify<'a>(
 }
 
 /// `cameras = [...]`: each entry must name a camera from `[[cameras]]`.
-fn camera_list<'a>(ctx: &mut Ctx<'a>, field: &Field<'a>, cameras: &[String]) -> Vec<String> {
+pub(super) fn camera_list<'a>(ctx: &mut Ctx<'a>, field: &Field<'a>, cameras: &[String]) -> Vec<String> {
     let list = ctx.string_list(field);
     if list.is_empty() && ctx.diagnostics.iter().all(|d| d.key != field.path) {
         ctx.error(&field.span, &field.path, "must name at least one camera (leave the key out for all)");

@@ -92,6 +92,10 @@ fn decide(tx: &Connection, n: &NotifyConfig, e: &Enqueue) -> Result<Decision> {
     if !n.wants_event(crate::event::notify_event(ev.kind)) {
         return Ok(Decision::OtherKind);
     }
+    // Labels filter motion only: a camera going offline or a full disk has no labels and always goes out.
+    if ev.kind.is_motion() && !n.wants_labels(ev.labels.iter().map(|l| l.label.as_str())) {
+        return Ok(Decision::OtherLabels);
+    }
     if n.kind == NotifyKind::Mqtt {
         // A state mirror, not an alert: every phase, whatever the mode or cooldown (see `mode`).
         return Ok(Decision::Queued);
@@ -317,6 +321,7 @@ mod tests {
             secret: None,
             from: None,
             to: Vec::new(),
+            labels: None,
         }
     }
 
@@ -329,6 +334,7 @@ mod tests {
             end: None,
             score: 1.0,
             region: None,
+            labels: Vec::new(),
         };
         let e = Enqueue {
             ev: &ev,

@@ -118,7 +118,14 @@ impl Email {
         let text = if row.test {
             test_text(ctx.language, &self.name)
         } else {
-            alert_text(ctx.language, row.kind, row.phase, &row.camera, &local_time(row.ev_start, &ctx.tz))
+            alert_text(
+                ctx.language,
+                row.kind,
+                row.phase,
+                &row.camera,
+                &local_time(row.ev_start, &ctx.tz),
+                &crate::event::payload_labels(&row.payload),
+            )
         };
         let mut body = text.message.clone();
         if ctx.base_url.is_some() && !row.test {
@@ -160,6 +167,7 @@ mod tests {
             secret: None,
             from: None,
             to: vec!["me@example.org".into()],
+            labels: None,
         }
     }
 

@@ -175,6 +175,7 @@ pub(crate) fn test_row(cfg: &NotifyConfig, ctx: &Ctx) -> Row {
         end: None,
         score: 1.0,
         region: None,
+        labels: Vec::new(),
     };
     let key = format!("test-{now}-{}", cfg.name);
     let mut payload: serde_json::Value =

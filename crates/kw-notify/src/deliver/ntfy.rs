@@ -28,7 +28,14 @@ impl Ntfy {
         let text = if row.test {
             test_text(ctx.language, &self.name)
         } else {
-            alert_text(ctx.language, row.kind, row.phase, &row.camera, &local_time(row.ev_start, &ctx.tz))
+            alert_text(
+                ctx.language,
+                row.kind,
+                row.phase,
+                &row.camera,
+                &local_time(row.ev_start, &ctx.tz),
+                &crate::event::payload_labels(&row.payload),
+            )
         };
         let (tags, priority) = match (row.kind, row.phase) {
             (EventKind::Motion | EventKind::CameraMotion, Phase::Start) => ("rotating_light", "4"),

@@ -6,6 +6,7 @@
 //! |---|---|---|
 //! | `keepwatch/status` | `online`, or `offline` (the last will, so HA greys entities out when keepwatch dies) | yes |
 //! | `keepwatch/<camera>/motion` | `ON` while a motion or camera-motion event goes on, else `OFF` | yes |
+//! | `keepwatch/<camera>/object/<label>` | `ON` while a motion event in which object detection saw `<label>` (`person`) goes on, else `OFF`; announced (a `binary_sensor`, class `occupancy`) when the label is first seen | yes |
 //! | `keepwatch/<camera>/snapshot` | the latest event JPEG (HA `camera` entity) | yes |
 //! | `keepwatch/<camera>/event` | the event JSON with `phase` and `dedup_key`, any kind (also the motion sensor's attributes) | yes |
 //! | `keepwatch/<camera>/recording`, `…/motion_detection` | switch states `ON`/`OFF` | yes |
@@ -136,7 +137,10 @@ fn entity_configs(prefix: &str, camera: &str, remove: bool, commands: bool) -> V
             }
             let mut p = json!({
                 "unique_id": format!("keepwatch_{cam}_{object}"),
+                // Home Assistant before 2025.10 reads `object_id`; newer releases want `default_entity_id`
+                // and ignore `object_id` from 2026.4. Both, so entity ids never change.
                 "object_id": format!("{cam}_{object}"),
+                "default_entity_id": default_entity_id(component, &format!("{cam}_{object}")),
                 "availability_topic": STATUS_TOPIC,
                 "payload_available": "online",
                 "payload_not_available": "offline",
@@ -174,12 +178,53 @@ fn entity_configs(prefix: &str, camera: &str, remove: bool, commands: bool) -> V
         .collect()
 }
 
+/// `keepwatch/<camera>/object/<label>`: whether an event with that label goes on.
+pub fn label_topic(camera: &str, label: &str) -> String {
+    camera_topic(camera, &format!("object/{}", topic_name(label)))
+}
+
+/// Discovery `(topic, payload)` of a camera's per-label occupancy sensor ("front-door Person").
+pub fn label_discovery(prefix: &str, camera: &str, label: &str) -> (String, String) {
+    let (cam, obj) = (topic_name(camera), topic_name(label));
+    let mut name: String = label.chars().take(64).collect();
+    if let Some(first) = name.get(..1) {
+        name = first.to_uppercase() + &name[1..];
+    }
+    let p = json!({
+        "name": name,
+        "unique_id": format!("keepwatch_{cam}_object_{obj}"),
+        "object_id": format!("{cam}_{obj}"),
+        "default_entity_id": default_entity_id("binary_sensor", &format!("{cam}_{obj}")),
+        "device_class": "occupancy",
+        "state_topic": label_topic(camera, label),
+        "payload_on": "ON",
+        "payload_off": "OFF",
+        "json_attributes_topic": camera_topic(camera, "event"),
+        "availability_topic": STATUS_TOPIC,
+        "payload_available": "online",
+        "payload_not_available": "offline",
+        "device": {"identifiers": [format!("keepwatch_{cam}")], "name": camera, "manufacturer": "keepwatch", "model": "Camera"},
+        "origin": {"name": "keepwatch", "sw_version": env!("CARGO_PKG_VERSION")},
+    });
+    (format!("{prefix}/binary_sensor/keepwatch_{cam}/object_{obj}/config"), p.to_string())
+}
+
+/// The entity id Home Assistant made from `object_id` (`domain.slug`: it slugified the object id, so a
+/// camera `front-door` gave `binary_sensor.front_door_motion`), spelled out for `default_entity_id`, whose
+/// value must already be a valid entity id.
+fn default_entity_id(component: &str, object_id: &str) -> String {
+    let slug: String =
+        object_id.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' }).collect();
+    format!("{component}.{slug}")
+}
+
 /// Discovery of the mode `select` on the `keepwatch` device.
 pub fn mode_discovery(prefix: &str) -> (String, String) {
     let p = json!({
         "name": "Alert mode",
         "unique_id": "keepwatch_mode",
         "object_id": "keepwatch_mode",
+        "default_entity_id": "select.keepwatch_mode",
         "icon": "mdi:shield-home",
         "command_topic": MODE_SET_TOPIC,
         "state_topic": MODE_TOPIC,
@@ -307,17 +352,38 @@ mod tests {
     use super::*;
 
     #[test]
+    fn label_sensors_are_occupancy_per_camera_and_label() {
+        assert_eq!(label_topic("front-door", "person"), "keepwatch/front-door/object/person");
+        assert_eq!(label_topic("door", "traffic light"), "keepwatch/door/object/traffic_light");
+        let (topic, payload) = label_discovery("homeassistant", "front-door", "person");
+        assert_eq!(topic, "homeassistant/binary_sensor/keepwatch_front-door/object_person/config");
+        let v: serde_json::Value = serde_json::from_str(&payload).unwrap();
+        assert_eq!((v["name"].as_str(), v["device_class"].as_str()), (Some("Person"), Some("occupancy")));
+        assert_eq!(v["state_topic"], "keepwatch/front-door/object/person");
+        assert_eq!(v["device"]["identifiers"][0], "keepwatch_front-door");
+    }
+
+    #[test]
     fn discovery_payloads() {
         let d = discovery("homeassistant", "front-door", false, true);
         assert_eq!(d.len(), 6);
         assert_eq!(d[0].0, "homeassistant/binary_sensor/keepwatch_front-door/motion/config");
         let v: serde_json::Value = serde_json::from_str(&d[0].1).unwrap();
         assert_eq!(v["unique_id"], "keepwatch_front-door_motion");
+        // Home Assistant 2025.10+ reads default_entity_id, older ones object_id: the same entity id.
+        assert_eq!(v["object_id"], "front-door_motion");
+        assert_eq!(v["default_entity_id"], "binary_sensor.front_door_motion");
         assert_eq!(v["state_topic"], "keepwatch/front-door/motion");
         assert_eq!(v["device"]["identifiers"][0], "keepwatch_front-door");
         assert_eq!(d[3].0, "homeassistant/switch/keepwatch_front-door/motion_detection/config");
         let sw: serde_json::Value = serde_json::from_str(&d[3].1).unwrap();
         assert_eq!(sw["command_topic"], "keepwatch/front-door/motion_detection/set");
+        assert_eq!(sw["default_entity_id"], "switch.front_door_motion_detection");
+        let mode: serde_json::Value = serde_json::from_str(&mode_discovery("homeassistant").1).unwrap();
+        assert_eq!(
+            (mode["object_id"].as_str(), mode["default_entity_id"].as_str()),
+            (Some("keepwatch_mode"), Some("select.keepwatch_mode"))
+        );
         // The read-only form is cleared.
         assert_eq!(d[4], ("homeassistant/binary_sensor/keepwatch_front-door/recording/config".into(), String::new()));
         assert!(discovery("ha", "x", true, true).iter().all(|(_, p)| p.is_empty()));
@@ -372,6 +438,7 @@ mod tests {
             secret: None,
             from: None,
             to: Vec::new(),
+            labels: None,
         };
         let o = options(&cfg, "id".into(), true).unwrap();
         assert_eq!(o.broker_address(), ("127.0.0.1".to_string(), 1883));

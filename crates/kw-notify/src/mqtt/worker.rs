@@ -15,8 +15,8 @@ use tokio::sync::Notify;
 
 use super::conn::Conn;
 use super::{
-    camera_topic, client_id, discovery, mode_discovery, on_off, options, parse_command, switch_leaf, MqttCommand,
-    DEFAULT_DISCOVERY_PREFIX, MODE_SET_TOPIC, MODE_TOPIC, ROOT, STATUS_TOPIC,
+    camera_topic, client_id, discovery, label_discovery, label_topic, mode_discovery, on_off, options, parse_command,
+    switch_leaf, MqttCommand, DEFAULT_DISCOVERY_PREFIX, MODE_SET_TOPIC, MODE_TOPIC, ROOT, STATUS_TOPIC,
 };
 use crate::db::{outbox, Db, Row};
 use crate::event::Phase;
@@ -37,7 +37,12 @@ struct Mirror {
     motion: HashMap<String, HashSet<i64>>,
     snapshot: HashMap<String, Bytes>,
     event: HashMap<String, String>,
+    /// (camera, label) → motion events with that label going on.
+    labels: HashMap<(String, String), HashSet<i64>>,
 }
+
+/// The most (camera, label) sensors one worker keeps (labels are bounded per event; this bounds the sum).
+const MAX_LABEL_SENSORS: usize = 1024;
 
 impl Mirror {
     fn apply(&mut self, row: &Row) {
@@ -52,6 +57,35 @@ impl Mirror {
                 Phase::End => set.remove(&row.event_id),
             };
         }
+    }
+
+    /// The label sensors `row` changes, with their new state (a start with labels turns them on; an end
+    /// turns off what it had turned on).
+    fn apply_labels(&mut self, row: &Row) -> Vec<((String, String), bool)> {
+        if !row.kind.is_motion() {
+            return Vec::new();
+        }
+        let mut changed = Vec::new();
+        match row.phase {
+            Phase::Start => {
+                for label in crate::event::payload_labels(&row.payload) {
+                    let key = (row.camera.clone(), label);
+                    if !self.labels.contains_key(&key) && self.labels.len() >= MAX_LABEL_SENSORS {
+                        continue;
+                    }
+                    self.labels.entry(key.clone()).or_default().insert(row.event_id);
+                    changed.push((key, true));
+                }
+            }
+            Phase::End => {
+                for (key, set) in self.labels.iter_mut().filter(|(k, _)| k.0 == row.camera) {
+                    if set.remove(&row.event_id) {
+                        changed.push((key.clone(), !set.is_empty()));
+                    }
+                }
+            }
+        }
+        changed
     }
 
     fn motion_on(&self, camera: &str) -> bool {
@@ -212,6 +246,14 @@ impl Session<'_> {
         for camera in cameras {
             self.conn.publish(&camera_topic(&camera, "motion"), true, on_off(self.mirror.motion_on(&camera))).await?;
         }
+        let labels: Vec<((String, String), bool)> =
+            self.mirror.labels.iter().map(|(k, s)| (k.clone(), !s.is_empty())).collect();
+        let prefix = self.cfg.discovery_prefix.clone().unwrap_or_else(|| DEFAULT_DISCOVERY_PREFIX.to_string());
+        for ((camera, label), on) in labels {
+            let (topic, payload) = label_discovery(&prefix, &camera, &label);
+            self.conn.publish(&topic, true, payload).await?;
+            self.conn.publish(&label_topic(&camera, &label), true, on_off(on)).await?;
+        }
         Ok(())
     }
 
@@ -235,7 +277,9 @@ impl Session<'_> {
     }
 
     async fn publish_row(&mut self, row: &Row) -> Result<(), String> {
+        let known: HashSet<(String, String)> = self.mirror.labels.keys().cloned().collect();
         self.mirror.apply(row);
+        let labels = self.mirror.apply_labels(row);
         if let Some(jpeg) = &row.jpeg {
             self.conn.publish(&camera_topic(&row.camera, "snapshot"), true, Bytes::from(jpeg.clone())).await?;
         }
@@ -243,6 +287,14 @@ impl Session<'_> {
         if row.kind.is_motion() {
             let on = self.mirror.motion_on(&row.camera);
             self.conn.publish(&camera_topic(&row.camera, "motion"), true, on_off(on)).await?;
+        }
+        let prefix = self.cfg.discovery_prefix.clone().unwrap_or_else(|| DEFAULT_DISCOVERY_PREFIX.to_string());
+        for ((camera, label), on) in labels {
+            if !known.contains(&(camera.clone(), label.clone())) {
+                let (topic, payload) = label_discovery(&prefix, &camera, &label);
+                self.conn.publish(&topic, true, payload).await?;
+            }
+            self.conn.publish(&label_topic(&camera, &label), true, on_off(on)).await?;
         }
         self.conn.flush(FLUSH_TIMEOUT).await
     }

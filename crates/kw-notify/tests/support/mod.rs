@@ -38,6 +38,7 @@ pub fn notifier(name: &str, kind: NotifyKind, target: &str) -> NotifyConfig {
         secret: None,
         from: None,
         to: Vec::new(),
+        labels: None,
     }
 }
 
@@ -51,6 +52,7 @@ pub fn event(id: i64, camera: &str, kind: EventKind) -> Event {
         end: None,
         score: 0.8,
         region: Some([0.1, 0.2, 0.3, 0.4]),
+        labels: Vec::new(),
     }
 }
 

@@ -72,6 +72,30 @@ impl ReadAt for LocalReader {
     }
 }
 
+/// Most threads listing camera directories at once.
+const LIST_THREADS: usize = 4;
+
+/// Lists one camera directory (`name` is its file name) into `out`.
+fn list_dir(cam_name: &str, path: &Path, out: &mut Vec<Listed>) -> io::Result<()> {
+    let entries = match fs::read_dir(path) {
+        Ok(e) => e,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()), // removed meanwhile
+        Err(e) => return Err(e),
+    };
+    for f in entries {
+        let f = f?;
+        let name = format!("{cam_name}/{}", f.file_name().to_string_lossy());
+        let meta = match f.metadata() {
+            Ok(m) => m,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
+        let key = if meta.is_file() { SegmentKey::parse(&name) } else { None };
+        out.push(Listed { name, key, size: meta.len() });
+    }
+    Ok(())
+}
+
 impl SegmentBackend for LocalDir {
     fn location(&self, key: &SegmentKey) -> PathBuf {
         self.path(key)
@@ -117,6 +141,7 @@ impl SegmentBackend for LocalDir {
 
     fn list(&self) -> io::Result<Vec<Listed>> {
         let mut out = Vec::new();
+        let mut dirs = Vec::new();
         for cam in fs::read_dir(&self.root)? {
             let cam = cam?;
             let cam_name = cam.file_name().to_string_lossy().into_owned();
@@ -124,24 +149,50 @@ impl SegmentBackend for LocalDir {
                 out.push(Listed { name: cam_name, key: None, size: cam.metadata()?.len() });
                 continue;
             }
-            let entries = match fs::read_dir(cam.path()) {
-                Ok(e) => e,
-                Err(e) if e.kind() == io::ErrorKind::NotFound => continue, // removed meanwhile
-                Err(e) => return Err(e),
-            };
-            for f in entries {
-                let f = f?;
-                let name = format!("{cam_name}/{}", f.file_name().to_string_lossy());
-                let meta = match f.metadata() {
-                    Ok(m) => m,
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-                    Err(e) => return Err(e),
-                };
-                let key = if meta.is_file() { SegmentKey::parse(&name) } else { None };
-                out.push(Listed { name, key, size: meta.len() });
-            }
+            dirs.push((cam_name, cam.path()));
         }
-        out.sort_by(|a, b| a.key.cmp(&b.key).then_with(|| a.name.cmp(&b.name)));
+        // A month of 16 cameras is ~700k files, each needing a stat for its size: camera directories are
+        // listed on a few threads at once (start-up recovery waits for this).
+        let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).clamp(1, LIST_THREADS);
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let (next, dirs) = (&next, &dirs);
+        let lists: Vec<io::Result<Vec<Listed>>> = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..threads.min(dirs.len()))
+                .map(|_| {
+                    scope.spawn(move || -> io::Result<Vec<Listed>> {
+                        let mut mine = Vec::new();
+                        loop {
+                            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            let Some((name, path)) = dirs.get(i) else { break };
+                            list_dir(name, path, &mut mine)?;
+                        }
+                        Ok(mine)
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .map(|w| w.join().unwrap_or_else(|_| Err(io::Error::other("listing panicked"))))
+                .collect()
+        });
+        for l in lists {
+            out.extend(l?);
+        }
+        out.sort_unstable_by(|a, b| a.key.cmp(&b.key).then_with(|| a.name.cmp(&b.name)));
+        Ok(out)
+    }
+
+    fn list_camera(&self, camera_id: i64) -> io::Result<Vec<SegmentKey>> {
+        let entries = match fs::read_dir(self.root.join(camera_id.to_string())) {
+            Ok(e) => e,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(e),
+        };
+        let mut out = Vec::new();
+        for f in entries {
+            let name = format!("{camera_id}/{}", f?.file_name().to_string_lossy());
+            out.extend(SegmentKey::parse(&name));
+        }
         Ok(out)
     }
 

@@ -39,9 +39,23 @@ impl SegmentKey {
         let (camera, file) = name.split_once('/')?;
         let stem = file.strip_suffix(".kws")?;
         let (run, seq) = stem.split_once('-')?;
-        let key = SegmentKey { camera_id: camera.parse().ok()?, run_id: run.parse().ok()?, seq: seq.parse().ok()? };
         // Only the canonical spelling counts (no "+1", no leading zeros): name() must give it back.
-        (key.name() == name).then_some(key)
+        Some(SegmentKey { camera_id: canonical(camera)?, run_id: canonical(run)?, seq: canonical(seq)? })
+    }
+}
+
+/// A decimal number as [`SegmentKey::name`] writes it: digits (a `-` first for negatives), no leading
+/// zeros, no `+`. Checked by hand because recovery parses every file name of the store.
+fn canonical<T: std::str::FromStr>(s: &str) -> Option<T> {
+    let digits = s.strip_prefix('-').unwrap_or(s);
+    let ok = !digits.is_empty()
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && (digits == "0" || !digits.starts_with('0'))
+        && !(s.starts_with('-') && digits == "0");
+    if ok {
+        s.parse().ok()
+    } else {
+        None
     }
 }
 
@@ -88,6 +102,10 @@ pub trait SegmentBackend: Send + Sync {
     fn delete(&self, key: &SegmentKey) -> io::Result<bool>;
     /// Every stored object.
     fn list(&self) -> io::Result<Vec<Listed>>;
+    /// The segments of one camera (names only; no sizes), in no particular order.
+    fn list_camera(&self, camera_id: i64) -> io::Result<Vec<SegmentKey>> {
+        Ok(self.list()?.into_iter().filter_map(|l| l.key).filter(|k| k.camera_id == camera_id).collect())
+    }
     /// Bytes available to the store, `None` when unknown or unlimited.
     fn free_space(&self) -> io::Result<Option<u64>>;
 }
@@ -101,7 +119,19 @@ mod tests {
         let k = SegmentKey { camera_id: 3, run_id: 17, seq: 0 };
         assert_eq!(k.name(), "3/17-0.kws");
         assert_eq!(SegmentKey::parse("3/17-0.kws"), Some(k));
-        for bad in ["3/17-0.mp4", "x/17-0.kws", "3/17.kws", "3/017-0.kws", "3/+17-0.kws", "3/17-0.kws/x"] {
+        let neg = SegmentKey { camera_id: -3, run_id: 17, seq: 0 };
+        assert_eq!(SegmentKey::parse(&neg.name()), Some(neg));
+        for bad in [
+            "3/17-0.mp4",
+            "x/17-0.kws",
+            "3/17.kws",
+            "3/017-0.kws",
+            "3/+17-0.kws",
+            "3/17-0.kws/x",
+            "-0/1-2.kws",
+            "3/1-00.kws",
+            "3/1--2.kws",
+        ] {
             assert_eq!(SegmentKey::parse(bad), None, "{bad}");
         }
     }

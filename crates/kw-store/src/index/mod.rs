@@ -124,6 +124,11 @@ pub trait IndexBackend: Send + Sync {
     fn segment(&self, run_id: i64, seq: u32) -> Result<Option<SegmentRow>, StoreError>;
     /// A camera's segments overlapping `[start, end)`, ordered by start.
     fn segments(&self, camera_id: i64, start: WallMicros, end: WallMicros) -> Result<Vec<SegmentRow>, StoreError>;
+    /// Every row of a camera as (id, key, bytes), in no particular order: what recovery compares with the
+    /// files. Backends should answer it without reading whole rows (each carries a frame index blob).
+    fn segment_sizes(&self, camera_id: i64) -> Result<Vec<(i64, SegmentKey, u64)>, StoreError> {
+        Ok(self.segments(camera_id, i64::MIN, i64::MAX)?.into_iter().map(|r| (r.id, r.key(), r.bytes)).collect())
+    }
     /// The frame index blob of a segment.
     fn frame_index(&self, segment_id: i64) -> Result<Option<Vec<u8>>, StoreError>;
     /// Up to `limit` oldest segments (by start), of one camera or of all.

@@ -13,6 +13,7 @@ use kw_media::{RunInfo, StreamParams, WallMicros};
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension, Row};
 
 use super::{migrations, CameraStats, IndexBackend, NewProtection, NewSegment, Protection, SegmentRow};
+use crate::backend::SegmentKey;
 use crate::error::StoreError;
 
 pub(super) const SEG_COLS: &str = r#"id, camera_id, run_id, seq, start, "end", bytes, video_frames, has_loss"#;
@@ -358,6 +359,41 @@ impl IndexBackend for SqliteIndex {
                ORDER BY start, id"#
         );
         self.rows(&sql, params![camera_id, start, end, low])
+    }
+
+    fn segment_sizes(&self, camera_id: i64) -> Result<Vec<(i64, SegmentKey, u64)>, StoreError> {
+        // Two scans of covering indexes (the unique (run_id, seq) index per run, and segments_camera_span),
+        // joined by id here: a month of rows, each with a blob of several kB, is never read.
+        let conn = self.conn();
+        let mut bytes = std::collections::HashMap::new();
+        {
+            let mut stmt = conn
+                .prepare_cached("SELECT id, bytes FROM segments INDEXED BY segments_camera_span WHERE camera_id = ?1")
+                .map_err(|e| self.err(e))?;
+            let mut rows = stmt.query([camera_id]).map_err(|e| self.err(e))?;
+            while let Some(r) = rows.next().map_err(|e| self.err(e))? {
+                let (id, b): (i64, i64) = (r.get(0).map_err(|e| self.err(e))?, r.get(1).map_err(|e| self.err(e))?);
+                bytes.insert(id, u64::try_from(b).unwrap_or(0));
+            }
+        }
+        let mut out = Vec::with_capacity(bytes.len());
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT s.run_id, s.seq, s.id FROM runs r JOIN segments s ON s.run_id = r.id WHERE r.camera_id = ?1",
+            )
+            .map_err(|e| self.err(e))?;
+        let mut rows = stmt.query([camera_id]).map_err(|e| self.err(e))?;
+        while let Some(r) = rows.next().map_err(|e| self.err(e))? {
+            let run_id: i64 = r.get(0).map_err(|e| self.err(e))?;
+            let seq: u32 = r.get(1).map_err(|e| self.err(e))?;
+            let id: i64 = r.get(2).map_err(|e| self.err(e))?;
+            // A row of this camera's run filed under another camera (recovery repairs that elsewhere) has no
+            // entry in `bytes`: it is left out like the other camera's rows.
+            if let Some(&b) = bytes.get(&id) {
+                out.push((id, SegmentKey { camera_id, run_id, seq }, b));
+            }
+        }
+        Ok(out)
     }
 
     fn frame_index(&self, segment_id: i64) -> Result<Option<Vec<u8>>, StoreError> {

@@ -9,6 +9,7 @@
 //   phone) it jumps to the edge, old buffer is trimmed, and a closed connection reconnects with back-off.
 
 import { h } from './dom.js';
+import { startWebrtc, webrtcWanted } from './webrtc.js';
 
 const MS = window.ManagedMediaSource || window.MediaSource;
 const MAX_LAG = 2.0;
@@ -61,6 +62,7 @@ export class LivePlayer {
     if (this.forcedSub && this.mode !== 'snap') own.push(['badge-info', this.t('player.sub'), 'sub']);
     if (this.mode === 'snap') own.push(['badge-warn', this.t('player.snapshots'), 'snapshots']);
     if (this.mode === 'hls') own.push(['badge-info', 'HLS', 'hls']);
+    if (this.mode === 'webrtc') own.push(['badge-info', 'WebRTC', 'webrtc']);
     this.badges.replaceChildren(...[...this.extraBadges, ...own].map(([cls, text, id]) =>
       h('span', { class: `badge ${cls}`, dataset: id ? { testid: `badge-${id}` } : null }, text)));
   }
@@ -73,7 +75,8 @@ export class LivePlayer {
   start() {
     this.stopped = false;
     document.addEventListener('visibilitychange', this.onVisible);
-    if (MS) this.connect();
+    if (webrtcWanted(this.cam, this.stream)) this.tryWebrtc();
+    else if (MS) this.connect();
     else if (this.video.canPlayType('application/vnd.apple.mpegurl')) this.startHls();
     else this.startSnapshots();
     this.watchdog = setInterval(() => this.check(), 1000);
@@ -86,10 +89,43 @@ export class LivePlayer {
     clearTimeout(this.reconnectTimer);
     clearTimeout(this.snapTimer);
     this.closeWs();
+    this.closeRtc();
     this.resetMse();
     this.video.removeAttribute('src');
     try { this.video.load(); } catch (_) { /* detached */ }
     this.box.remove();
+  }
+
+  // --- WebRTC (first choice) ------------------------------------------------------------------------------
+
+  /** WebRTC first; anything that keeps it from showing a picture within 6 s falls back to MSE/HLS. */
+  async tryWebrtc() {
+    this.mode = 'webrtc';
+    this.paintBadges();
+    this.spin.hidden = false;
+    const fallback = () => {
+      this.closeRtc();
+      this.video.srcObject = null;
+      if (this.stopped) return;
+      this.rtcFailed = true;
+      if (MS) this.connect();
+      else if (this.video.canPlayType('application/vnd.apple.mpegurl')) this.startHls();
+      else this.startSnapshots();
+    };
+    try {
+      this.rtc = await startWebrtc(this.video, this.cam.name, this.stream, fallback);
+    } catch (_) {
+      fallback();
+      return;
+    }
+    if (this.stopped) { this.closeRtc(); return; }
+    this.video.play().catch(() => {});
+    this.rtcTimer = setTimeout(() => { if (this.mode === 'webrtc' && this.video.readyState < 2) fallback(); }, 6000);
+  }
+
+  closeRtc() {
+    clearTimeout(this.rtcTimer);
+    if (this.rtc) { const r = this.rtc; this.rtc = null; r.close(); }
   }
 
   // --- WebSocket + MSE ------------------------------------------------------------------------------------

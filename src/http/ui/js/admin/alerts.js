@@ -1,6 +1,8 @@
 // admin/alerts.js — alert settings (#/settings/alerts, admins): the alert mode as three big buttons, the
-// home-mode schedule and public address, and the configured notifiers with their delivery counts, a "send
-// test" button each, and add / edit / delete (the editor is admin/notifiers.js).
+// home-mode schedule and public address, the configured notifiers with their delivery counts, a "send test"
+// button each, and add / edit / delete (the editor is admin/notifiers.js), and the off-site targets
+// ([[offsite]]) with their health (from /api/system): working or failing since when, what waits, the last
+// error.
 //
 // Why it is shaped this way:
 // - Notifiers live in the config file ([[notify]]); the page edits them through the API, which writes the
@@ -55,6 +57,13 @@ const strings = {
     'alerts.testing': 'Sending…',
     'alerts.testOk': 'Test sent: {result}',
     'alerts.testFailed': 'Test failed: {error}',
+    'alerts.offsite': 'Off-site copies',
+    'alerts.offsiteNone': 'No off-site targets. Add an [[offsite]] section to the config file (S3 or WebDAV) to keep encrypted copies of event clips elsewhere.',
+    'alerts.offsite.ok': 'working',
+    'alerts.offsite.failing': 'failing',
+    'alerts.offsite.idle': 'nothing sent yet',
+    'alerts.offsiteCounts': '{queued} waiting · {objects} sent ({bytes} MB) since start',
+    'alerts.offsiteFailing': 'Failing since {since}: {error}',
   },
   de: {
     ...formStrings.de,
@@ -96,6 +105,13 @@ const strings = {
     'alerts.testing': 'Wird gesendet…',
     'alerts.testOk': 'Test gesendet: {result}',
     'alerts.testFailed': 'Test fehlgeschlagen: {error}',
+    'alerts.offsite': 'Externe Sicherung',
+    'alerts.offsiteNone': 'Keine externen Ziele. Fügen Sie der Konfigurationsdatei einen Abschnitt [[offsite]] hinzu (S3 oder WebDAV), um verschlüsselte Kopien der Ereignisclips anderswo aufzubewahren.',
+    'alerts.offsite.ok': 'funktioniert',
+    'alerts.offsite.failing': 'Fehler',
+    'alerts.offsite.idle': 'noch nichts gesendet',
+    'alerts.offsiteCounts': '{queued} wartend · {objects} gesendet ({bytes} MB) seit dem Start',
+    'alerts.offsiteFailing': 'Fehler seit {since}: {error}',
   },
 };
 
@@ -194,6 +210,19 @@ function notifierCard(ctx, n, view) {
     result);
 }
 
+function offsiteCard(ctx, o) {
+  const { t } = ctx;
+  const tone = o.status === 'failing' ? 'bad' : o.status === 'ok' ? 'ok' : 'warn';
+  return h('div', { class: 'adm-card', 'data-testid': `offsite-${o.name}` },
+    h('div', { class: 'adm-row' }, h('strong', null, o.name), badge(t(`alerts.offsite.${o.status}`), tone, 'offsite-state')),
+    h('div', { class: 'adm-muted' }, t('alerts.offsiteCounts', { queued: o.queued, objects: o.uploaded_objects,
+      bytes: (o.uploaded_bytes / 1e6).toFixed(1) })),
+    o.failing_since
+      ? h('div', { class: 'adm-err', 'data-testid': 'offsite-error' },
+        t('alerts.offsiteFailing', { since: new Date(o.failing_since).toLocaleString(), error: o.last_error || '' }))
+      : null);
+}
+
 export default {
   path: 'settings/alerts',
   nav: 'nav.alerts',
@@ -203,12 +232,14 @@ export default {
     const { t } = ctx;
     const mode = modeSection(ctx);
     const list = h('div', { class: 'adm-list', 'data-testid': 'notifier-list' });
+    const offsite = h('div', { class: 'adm-list', 'data-testid': 'offsite-list' });
     const listPart = h('div', null, mode.node, h('div', { 'data-testid': 'alerts-settings-slot' }),
       h('section', { class: 'adm-form' },
         h('div', { class: 'adm-bar' }, h('h3', null, t('alerts.notifiers')),
           h('button', { type: 'button', class: 'btn btn-primary adm-primary', 'data-testid': 'notifier-add',
             onclick: () => view.edit(null) }, t('alerts.add'))),
-        list));
+        list),
+      h('section', { class: 'adm-form' }, h('h3', null, t('alerts.offsite')), offsite));
     const formPart = h('div', { hidden: true });
     const host = h('div', { class: 'adm', 'data-testid': 'page-admin-alerts' }, h('h2', null, t('alerts.title')), listPart, formPart);
     root.append(host);
@@ -217,13 +248,17 @@ export default {
         formPart.hidden = true;
         formPart.replaceChildren();
         listPart.hidden = false;
-        const [m, notifiers, settings] = await Promise.all([ctx.api('/api/mode'), ctx.api('/api/notifiers'),
-          ctx.api('/api/alerts')]);
+        const [m, notifiers, settings, system] = await Promise.all([ctx.api('/api/mode'), ctx.api('/api/notifiers'),
+          ctx.api('/api/alerts'), ctx.api('/api/system')]);
         mode.show(m.mode);
         listPart.querySelector('[data-testid=alerts-settings-slot]').replaceChildren(settingsSection(ctx, settings));
         list.replaceChildren();
         if (!notifiers.length) list.append(h('p', { class: 'adm-muted', 'data-testid': 'notifier-none' }, t('alerts.none')));
         for (const n of notifiers) list.append(notifierCard(ctx, n, view));
+        const targets = system.offsite || [];
+        offsite.replaceChildren();
+        if (!targets.length) offsite.append(h('p', { class: 'adm-muted', 'data-testid': 'offsite-none' }, t('alerts.offsiteNone')));
+        for (const o of targets) offsite.append(offsiteCard(ctx, o));
       },
       async edit(name) {
         listPart.hidden = true;

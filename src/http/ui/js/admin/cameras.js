@@ -40,6 +40,21 @@ const strings = {
     'cams.record.continuous': 'Continuous',
     'cams.record.motion': 'On motion',
     'cams.record.off': 'Off',
+    'cams.record.objects': 'When objects are seen',
+    'cams.section.objects': 'Object detection',
+    'cams.f.objects': 'Look for people, vehicles and animals where motion is (uses more CPU)',
+    'cams.f.track': 'Objects that count',
+    'cams.f.minScore': 'Minimum certainty',
+    'cams.f.alertOn': 'Alert on',
+    'cams.alertOn.objects': 'Objects only',
+    'cams.alertOn.motion': 'Any motion',
+    'cams.f.maxPerSecond': 'Checks per second at most',
+    'cams.l.person': 'Person',
+    'cams.l.car': 'Vehicle',
+    'cams.l.dog': 'Dog',
+    'cams.l.cat': 'Cat',
+    'cams.l.bird': 'Bird',
+    'cams.f.model': 'Own model: {model}',
     'cams.newTitle': 'New camera',
     'cams.editTitle': 'Camera "{name}"',
     'cams.f.name': 'Name',
@@ -82,10 +97,17 @@ const strings = {
     'cams.probe.protocol': 'The camera answered in a way keepwatch does not understand',
     'cams.probe.timeout': 'No picture within 10 seconds',
     'cams.probe.bad_url': 'Invalid address',
+    'cams.probe.refused': 'Cannot test these settings',
     'cams.probe.failed': 'Connection failed',
     'cams.probe.noSnapshot': 'No preview picture: {why}',
     'cams.probe.subOk': 'Sub-stream: {codec} · {res}',
     'cams.probe.subBad': 'Sub-stream failed: {why}',
+    'cams.probe.certificate': 'The camera’s HTTPS certificate is not trusted',
+    'cams.tls.seen': 'The camera presented this certificate (SHA-256 fingerprint). Compare it with the one on the camera’s own page if you can; trust it only if it is your camera’s.',
+    'cams.tls.trust': 'Trust this certificate',
+    'cams.tls.trusted': 'Certificate trusted for this camera; save to keep it.',
+    'cams.f.tls': 'Trusted HTTPS certificate',
+    'cams.f.tlsHint': 'Only for cameras with their own (self-signed) certificate: keepwatch then trusts exactly this one and refuses any other. Test the connection to see it; empty: the system’s certificate authorities decide.',
   },
   de: {
     ...formStrings.de,
@@ -106,6 +128,21 @@ const strings = {
     'cams.record.continuous': 'Durchgehend',
     'cams.record.motion': 'Bei Bewegung',
     'cams.record.off': 'Aus',
+    'cams.record.objects': 'Wenn Objekte erkannt werden',
+    'cams.section.objects': 'Objekterkennung',
+    'cams.f.objects': 'Nach Personen, Fahrzeugen und Tieren suchen, wo Bewegung ist (braucht mehr CPU)',
+    'cams.f.track': 'Zählende Objekte',
+    'cams.f.minScore': 'Mindestsicherheit',
+    'cams.f.alertOn': 'Benachrichtigen bei',
+    'cams.alertOn.objects': 'Nur Objekten',
+    'cams.alertOn.motion': 'Jeder Bewegung',
+    'cams.f.maxPerSecond': 'Höchstens Prüfungen pro Sekunde',
+    'cams.l.person': 'Person',
+    'cams.l.car': 'Fahrzeug',
+    'cams.l.dog': 'Hund',
+    'cams.l.cat': 'Katze',
+    'cams.l.bird': 'Vogel',
+    'cams.f.model': 'Eigenes Modell: {model}',
     'cams.newTitle': 'Neue Kamera',
     'cams.editTitle': 'Kamera „{name}“',
     'cams.f.name': 'Name',
@@ -148,10 +185,17 @@ const strings = {
     'cams.probe.protocol': 'Die Kamera antwortet auf eine Weise, die keepwatch nicht versteht',
     'cams.probe.timeout': 'Kein Bild innerhalb von 10 Sekunden',
     'cams.probe.bad_url': 'Ungültige Adresse',
+    'cams.probe.refused': 'Diese Einstellungen lassen sich nicht testen',
     'cams.probe.failed': 'Verbindung fehlgeschlagen',
     'cams.probe.noSnapshot': 'Kein Vorschaubild: {why}',
     'cams.probe.subOk': 'Substream: {codec} · {res}',
     'cams.probe.subBad': 'Substream fehlgeschlagen: {why}',
+    'cams.probe.certificate': 'Dem HTTPS-Zertifikat der Kamera wird nicht vertraut',
+    'cams.tls.seen': 'Die Kamera hat dieses Zertifikat vorgelegt (SHA-256-Fingerabdruck). Vergleichen Sie ihn nach Möglichkeit mit dem auf der Seite der Kamera; vertrauen Sie ihm nur, wenn er zu Ihrer Kamera gehört.',
+    'cams.tls.trust': 'Diesem Zertifikat vertrauen',
+    'cams.tls.trusted': 'Zertifikat für diese Kamera als vertrauenswürdig übernommen; zum Behalten speichern.',
+    'cams.f.tls': 'Vertrauenswürdiges HTTPS-Zertifikat',
+    'cams.f.tlsHint': 'Nur für Kameras mit eigenem (selbstsigniertem) Zertifikat: keepwatch vertraut dann genau diesem und lehnt jedes andere ab. „Verbindung testen“ zeigt es; leer: die Zertifizierungsstellen des Systems entscheiden.',
   },
 };
 
@@ -206,23 +250,28 @@ function blankConfig() {
     max_size: null, max_age: null,
     motion: { enabled: true, sensitivity: 0.5, min_duration: '1s', pre_roll: '5s', post_roll: '10s',
       keyframes_only: false, zones: [] },
+    objects: { enabled: false, track: [...OBJECT_LABELS], min_score: 0.45, alert_on: 'objects', max_per_second: 2 },
   };
 }
+
+const OBJECT_LABELS = ['person', 'car', 'dog', 'cat', 'bird'];
 
 async function renderForm(host, ctx, view, name) {
   const { t } = ctx;
   const isNew = name === null;
   const cfg = isNew ? blankConfig() : await ctx.api(`/api/cameras/${encodeURIComponent(name)}/config`);
   cfg.motion = { ...blankConfig().motion, ...(cfg.motion || {}) };
+  cfg.objects = { ...blankConfig().objects, ...(cfg.objects || {}) };
   const zones = (cfg.motion.zones || []).map((z) => ({ ...z, points: z.points.map((p) => [...p]) }));
 
   const nameIn = textInput('cam-name', cfg.name, { disabled: !isNew, required: true, pattern: '[a-z0-9-]+', maxlength: 64 });
   const urlIn = textInput('cam-url', cfg.url, { required: true, inputmode: 'url', placeholder: 'rtsp://192.168.1.20:554/stream1' });
   const subIn = textInput('cam-sub-url', cfg.sub_url, { inputmode: 'url' });
   const userIn = textInput('cam-username', cfg.username);
+  const tlsIn = textInput('cam-tls-fingerprint', cfg.tls_fingerprint, { placeholder: 'sha256:…' });
   const password = secretField({ label: t('cams.f.password'), testid: 'cam-password', errKey: 'password',
     isSet: cfg.has_password, clearLabel: t('cams.f.passwordClear') });
-  const recordSel = select('cam-record', ['continuous', 'motion', 'off'].map((m) => [m, t(`cams.record.${m}`)]),
+  const recordSel = select('cam-record', ['continuous', 'motion', 'off', 'objects'].map((m) => [m, t(`cams.record.${m}`)]),
     cfg.record || 'continuous');
   const ageIn = textInput('cam-max-age', cfg.max_age, { placeholder: '7d' });
   const sizeIn = textInput('cam-max-size', cfg.max_size, { placeholder: '50GB' });
@@ -237,6 +286,16 @@ async function renderForm(host, ctx, view, name) {
   const preIn = textInput('cam-pre-roll', cfg.motion.pre_roll, { placeholder: '5s' });
   const postIn = textInput('cam-post-roll', cfg.motion.post_roll, { placeholder: '10s' });
   const keyOnlyIn = checkbox('cam-keyframes-only', cfg.motion.keyframes_only);
+  const objectsIn = checkbox('cam-objects', cfg.objects.enabled);
+  const labelIns = OBJECT_LABELS.map((l) => [l, checkbox(`cam-track-${l}`, cfg.objects.track.includes(l))]);
+  const scoreOut = h('output', null, num.format(cfg.objects.min_score));
+  const scoreIn = h('input', { type: 'range', min: 0.05, max: 1, step: 0.05, 'data-testid': 'cam-min-score',
+    'aria-label': t('cams.f.minScore'), value: String(cfg.objects.min_score),
+    oninput: () => { scoreOut.textContent = num.format(Number(scoreIn.value)); } });
+  const alertOnSel = select('cam-alert-on', ['objects', 'motion'].map((a) => [a, t(`cams.alertOn.${a}`)]),
+    cfg.objects.alert_on || 'objects');
+  const rateIn = h('input', { type: 'number', min: 0.1, max: 30, step: 0.1, 'data-testid': 'cam-max-per-second',
+    value: String(cfg.objects.max_per_second) });
 
   // Test connection.
   const probe = testResult('cam-probe');
@@ -256,12 +315,17 @@ async function renderForm(host, ctx, view, name) {
     if (userIn.value.trim()) body.username = userIn.value.trim();
     if (password.value()) body.password = password.value();
     else if (!isNew && password.keepsStored()) body.camera = cfg.name;
+    // What the field says, also when it was emptied ("": the system's authorities decide).
+    body.tls_fingerprint = tlsIn.value.trim();
     probe.busy(t('cams.testing'));
     let r;
     try {
       r = await ctx.api('/api/cameras/probe', { method: 'POST', body });
     } catch (e) {
-      r = { ok: false, kind: e.status === 400 ? 'bad_url' : null, error: e.message };
+      // A 400 is the server refusing this test (e.g. a stored password asked to go to a new address): show
+      // its own words, next to the field it names.
+      r = { ok: false, kind: e.status === 400 ? 'refused' : null, error: e.message };
+      if (e.status === 400 && e.field) setFieldError(form, e.field, e.message);
     }
     if (r.ok) {
       const codec = (r.codec || '').toUpperCase();
@@ -285,7 +349,23 @@ async function renderForm(host, ctx, view, name) {
       const headline = r.kind && t(`cams.probe.${r.kind}`) !== `cams.probe.${r.kind}`
         ? t(`cams.probe.${r.kind}`) : t('cams.probe.failed');
       probe.fail(headline, r.error, r.kind);
+      if (r.kind === 'certificate' && r.tls_fingerprint) probe.node.append(trustOffer(r.tls_fingerprint));
     }
+  }
+
+  // Trust on first use: the certificate the camera presented, offered to the admin to accept.
+  function trustOffer(fingerprint) {
+    const done = h('div', { class: 'adm-muted', role: 'status', 'data-testid': 'cam-tls-trusted' });
+    return h('div', { class: 'adm-tls', 'data-testid': 'cam-tls-offer' },
+      h('div', { class: 'adm-muted' }, t('cams.tls.seen')),
+      h('code', { 'data-testid': 'cam-tls-seen' }, fingerprint),
+      h('div', { class: 'adm-actions' },
+        actionButton(t('cams.tls.trust'), 'cam-tls-trust', async () => {
+          tlsIn.value = fingerprint;
+          done.textContent = t('cams.tls.trusted');
+          await runProbe();
+        })),
+      done);
   }
 
   const zoneEd = zoneEditor(zones, picture, !isNew && cfg.width && cfg.height ? [cfg.width, cfg.height] : null);
@@ -303,6 +383,7 @@ async function renderForm(host, ctx, view, name) {
         field(t('cams.f.username'), userIn, null, 'username'),
         password.field),
       password.clear,
+      field(t('cams.f.tls'), tlsIn, t('cams.f.tlsHint'), 'tls_fingerprint'),
       h('div', { class: 'adm-actions' }, testBtn),
       probe.node),
     fieldset(t('cams.section.recording'),
@@ -321,6 +402,15 @@ async function renderForm(host, ctx, view, name) {
       h('h3', null, t('cams.zones')),
       h('div', { class: 'adm-err', 'data-err': 'zones' }),
       zoneEd.node),
+    fieldset(t('cams.section.objects'),
+      checkLabel(objectsIn, t('cams.f.objects')),
+      field(t('cams.f.track'), h('div', { class: 'adm-check' },
+        labelIns.map(([l, box]) => checkLabel(box, t(`cams.l.${l}`)))), null, 'track'),
+      field(t('cams.f.minScore'), h('div', { class: 'adm-check' }, scoreIn, scoreOut), null, 'min_score'),
+      h('div', { class: 'adm-grid2' },
+        field(t('cams.f.alertOn'), alertOnSel, null, 'alert_on'),
+        field(t('cams.f.maxPerSecond'), rateIn, null, 'max_per_second')),
+      cfg.objects.model ? h('p', { class: 'muted' }, t('cams.f.model', { model: cfg.objects.model })) : null),
     h('div', { class: 'adm-actions' }, saveBtn,
       h('button', { type: 'button', class: 'btn', 'data-testid': 'cam-cancel', onclick: () => view.list() }, t('cams.cancel'))));
 
@@ -346,6 +436,7 @@ async function renderForm(host, ctx, view, name) {
         record: recordSel.value,
         max_age: ageIn.value.trim() || null,
         max_size: sizeIn.value.trim() || null,
+        tls_fingerprint: tlsIn.value.trim(),
         motion: {
           ...cfg.motion,
           enabled: motionIn.checked,
@@ -355,6 +446,15 @@ async function renderForm(host, ctx, view, name) {
           post_roll: postIn.value.trim() || null,
           keyframes_only: keyOnlyIn.checked,
           zones: zoneEd.zones().map((z) => ({ name: z.name, kind: z.kind, points: z.points })),
+        },
+        objects: {
+          enabled: objectsIn.checked,
+          // labels of a user's own model that this form does not list are kept
+          track: [...cfg.objects.track.filter((l) => !OBJECT_LABELS.includes(l)),
+            ...labelIns.filter(([, box]) => box.checked).map(([l]) => l)],
+          min_score: Number(scoreIn.value),
+          alert_on: alertOnSel.value,
+          max_per_second: Number(rateIn.value),
         },
       };
       const pw = password.value();

@@ -12,6 +12,11 @@
 import { h, svg } from '../dom.js';
 import { t } from '../i18n.js';
 
+// The server's caps (kw_config::Zone::MAX_PER_CAMERA and MAX_POINTS; a Rust test keeps them equal): the
+// editor stops at them instead of letting a user draw what the save would refuse.
+export const MAX_ZONES = 16;
+export const MAX_POINTS = 64;
+
 /** The editor's strings; the camera page spreads them into its own. */
 export const zoneStrings = {
   en: {
@@ -29,6 +34,8 @@ export const zoneStrings = {
     'cams.zones.exclude': 'Exclude',
     'cams.zones.kind': 'Zone kind',
     'cams.zones.delete': 'Delete zone',
+    'cams.zones.full': 'At most {n} zones per camera: delete one to draw another.',
+    'cams.zones.maxPoints': 'At most {n} points per zone: close the polygon.',
   },
   de: {
     'cams.zones': 'Bewegungszonen',
@@ -45,6 +52,8 @@ export const zoneStrings = {
     'cams.zones.exclude': 'Ausschließen',
     'cams.zones.kind': 'Art der Zone',
     'cams.zones.delete': 'Zone löschen',
+    'cams.zones.full': 'Höchstens {n} Zonen pro Kamera: löschen Sie eine, um eine weitere zu zeichnen.',
+    'cams.zones.maxPoints': 'Höchstens {n} Punkte pro Zone: schließen Sie das Vieleck.',
   },
 };
 
@@ -65,7 +74,9 @@ export function zoneEditor(zones, picture, size) {
   stage.style.aspectRatio = `${vw} / ${vh}`;
   const status = h('div', { class: 'adm-muted', 'data-testid': 'zone-status' });
   const list = h('div', { class: 'adm-form', 'data-testid': 'zone-list' });
-  const newBtn = h('button', { type: 'button', class: 'btn', 'data-testid': 'zone-new', onclick: () => { drawing = []; redraw(); } },
+  const full = () => zones.length >= MAX_ZONES;
+  const newBtn = h('button', { type: 'button', class: 'btn', 'data-testid': 'zone-new',
+    onclick: () => { if (!full()) drawing = []; redraw(); } },
     t('cams.zones.new'));
   const closeBtn = h('button', { type: 'button', class: 'btn btn-primary adm-primary', 'data-testid': 'zone-close', onclick: () => closePolygon() },
     t('cams.zones.close'));
@@ -119,6 +130,7 @@ export function zoneEditor(zones, picture, size) {
 
   surface.addEventListener('click', (ev) => {
     if (dragged || ev.target.closest?.('[data-handle]')) { dragged = false; return; }
+    if (!drawing && full()) { redraw(); return; }
     if (!drawing) drawing = [];
     const r = surface.getBoundingClientRect();
     const p = [round((ev.clientX - r.left) / r.width), round((ev.clientY - r.top) / r.height)];
@@ -127,12 +139,12 @@ export function zoneEditor(zones, picture, size) {
       const [fx, fy] = drawing[0];
       if (Math.hypot((fx - p[0]) * r.width, (fy - p[1]) * r.height) < 14) { closePolygon(); return; }
     }
-    drawing.push(p);
+    if (drawing.length < MAX_POINTS) drawing.push(p);
     redraw();
   });
 
   function closePolygon() {
-    if (!drawing || drawing.length < 3) return;
+    if (!drawing || drawing.length < 3 || full()) return;
     let n = zones.length + 1;
     while (zones.some((z) => z.name === `zone-${n}`)) n++;
     zones.push({ name: `zone-${n}`, kind: 'include', points: drawing });
@@ -164,7 +176,13 @@ export function zoneEditor(zones, picture, size) {
       drawing.forEach(([x, y], i) => surface.append(svg('circle', { cx: x * vw, cy: y * vh, r: i === 0 ? 12 : 8,
         fill: i === 0 ? '#fd3' : '#fff', stroke: '#000', 'stroke-width': 2, 'vector-effect': 'non-scaling-stroke' })));
     }
-    status.textContent = drawing ? t('cams.zones.drawing', { n: drawing.length }) : '';
+    if (drawing) {
+      status.textContent = drawing.length >= MAX_POINTS ? t('cams.zones.maxPoints', { n: MAX_POINTS })
+        : t('cams.zones.drawing', { n: drawing.length });
+    } else {
+      status.textContent = full() ? t('cams.zones.full', { n: MAX_ZONES }) : '';
+    }
+    newBtn.disabled = full();
     closeBtn.hidden = !drawing;
     closeBtn.disabled = !drawing || drawing.length < 3;
     undoBtn.hidden = !drawing;
