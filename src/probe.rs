@@ -237,11 +237,11 @@ mod tests {
         assert!(!held.load(std::sync::atomic::Ordering::SeqCst), "the turn is given back after the decode");
 
         let refused: WaitForTurn<'_> = Box::pin(async { Err("the server is busy with snapshot decodes".to_owned()) });
-        let r = probe(CAM, None, None, PROBE_TIMEOUT, Some(refused)).await;
+        let r = probe(CAM, Login::default(), PROBE_TIMEOUT, Some(refused)).await;
         assert!(r.ok && r.snapshot.is_none(), "{r:?}");
         assert_eq!(r.snapshot_error.as_deref(), Some("the server is busy with snapshot decodes"));
 
-        let r = probe(CAM, None, None, PROBE_TIMEOUT, None).await;
+        let r = probe(CAM, Login::default(), PROBE_TIMEOUT, None).await;
         assert!(r.ok && r.snapshot.is_none() && r.snapshot_error.is_none(), "{r:?}");
     }
 
