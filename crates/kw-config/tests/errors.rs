@@ -350,3 +350,12 @@ fn alerts_section() {
     assert_eq!(cfg.alerts.public_url.as_deref(), Some("https://nvr.example.org"));
     assert_eq!(kw_config::parse_schedule(cfg.alerts.schedule.as_deref().unwrap()).unwrap().len(), 2);
 }
+
+#[test]
+fn bad_storage_index() {
+    assert_error("[storage]\nindex = \"mysql://kw:pw@db/x\"\n", 2, "storage.index", "expected \"sqlite\" or a URL");
+    assert!(!errors("[storage]\nindex = \"mysql://kw:pw@db/x\"\n").contains(":pw@"), "no password in messages");
+    assert_error("[storage]\nindex = \"postgres://db.lan/x\"\n", 2, "storage.index", "names no user");
+    assert_error("[storage]\nindex = \"\"\n", 2, "storage.index", "");
+    assert_error("[storage]\nindex = 5\n", 2, "storage.index", "");
+}
