@@ -7,7 +7,7 @@
 //! running one when a change does not parse. Everything else (HTTP, alerts, retention, the cameras)
 //! reads the published [`Effective`] config.
 //!
-//! `[server]` and `[storage] path` apply at start only: the published config keeps the running ones
+//! `[server]` and `[storage] path` and `index` apply at start only: the published config keeps the running ones
 //! (with a warning when the file says otherwise), so what readers see is what runs.
 
 use kw_config::Config;
@@ -72,17 +72,23 @@ pub fn takes_in(running: &Config, file: &Config) -> bool {
     let mut f = file.clone();
     f.server = running.server.clone();
     f.storage.path = running.storage.path.clone();
+    f.storage.index = running.storage.index.clone();
     *running == f
 }
 
 /// `new` with the settings that apply only at start taken from `running`.
 fn pin_start_only(mut new: Config, running: &Config) -> Config {
-    if new.storage.path != running.storage.path || new.server != running.server || new.restream != running.restream {
-        tracing::warn!("[server], [restream] and [storage] path changes take effect after a restart");
+    if new.storage.path != running.storage.path
+        || new.storage.index != running.storage.index
+        || new.server != running.server
+        || new.restream != running.restream
+    {
+        tracing::warn!("[server], [restream] and [storage] path and index changes take effect after a restart");
     }
     new.server = running.server.clone();
     new.restream = running.restream.clone();
     new.storage.path = running.storage.path.clone();
+    new.storage.index = running.storage.index.clone();
     new
 }
 

@@ -114,3 +114,22 @@ fn the_index_works_again_after_the_server_restarts() {
     }
     assert_eq!(last, Some(Some(cam)));
 }
+
+#[test]
+fn callable_and_droppable_on_an_async_worker_thread() {
+    let Some(pg) = TestCluster::start_or_skip() else { return };
+    let url = pg.new_database();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    // Opening, calling and dropping inside async code must neither panic nor deadlock (the blocking
+    // `postgres` crate would panic here: it starts a runtime inside a runtime).
+    let cams = rt.block_on(async {
+        let ix = PgIndex::open(&url, Uuid::new_v4(), short()).unwrap();
+        ix.camera_id("a").unwrap();
+        let cams = ix.cameras().unwrap();
+        drop(ix);
+        cams
+    });
+    assert_eq!(cams.len(), 1);
+    let ix = PgIndex::open(&url, Uuid::new_v4(), short());
+    assert!(ix.is_err(), "another store id is refused, also here");
+}
