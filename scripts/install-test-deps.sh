@@ -4,7 +4,8 @@
 # Python bindings (camera stand-ins, tests/support/rtsp_server.py), mosquitto (MQTT
 # broker and clients), chromium with node and npm (browser tests: playwright-core), curl and openssl
 # (HTTP/TLS tests), nasm (openh264 builds its SIMD kernels with it when present: MJPEG cameras'
-# JPEG → H.264 encoding costs about 1.6x less CPU).
+# JPEG → H.264 encoding costs about 1.6x less CPU), postgresql-15 (the PostgreSQL segment index's tests start
+# a throwaway cluster of their own from /usr/lib/postgresql/15/bin; see crates/kw-store-pg/src/testing.rs).
 #
 # Idempotent and non-interactive: runs `apt-get update` once, and only when something
 # is missing, then installs only the missing packages. Debian/Ubuntu only.
@@ -28,6 +29,7 @@ PACKAGES=(
   curl
   openssl
   nasm
+  postgresql-15
 )
 
 die() {
@@ -68,11 +70,11 @@ else
   export DEBIAN_FRONTEND=noninteractive
   log="$(mktemp)"
   trap 'rm -f "$log"' EXIT
-  if ! "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq >"$log" 2>&1; then
+  if ! "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 update -qq >"$log" 2>&1; then
     cat "$log" >&2
     die "apt-get update failed"
   fi
-  if ! "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+  if ! "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq \
       --no-install-recommends \
       -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
       "${missing[@]}" >"$log" 2>&1; then
@@ -88,6 +90,10 @@ fi
 for tool in ffmpeg ffprobe mosquitto mosquitto_pub mosquitto_sub chromium node npm; do
   command -v "$tool" >/dev/null 2>&1 || die "$tool not found on PATH after installation"
 done
+[ -x /usr/lib/postgresql/15/bin/initdb ] && [ -x /usr/lib/postgresql/15/bin/pg_ctl ] \
+  || die "PostgreSQL 15's initdb/pg_ctl not found in /usr/lib/postgresql/15/bin"
+# initdb and the server refuse root: the tests run them as this user.
+id -u postgres >/dev/null 2>&1 || die "no postgres user (it comes with the postgresql-15 package)"
 # The tests run the RTSP server with Debian's interpreter, not whatever python3 is on PATH.
 /usr/bin/python3 - <<'EOF' || die "GStreamer RTSP server Python bindings are not usable by /usr/bin/python3"
 import gi
