@@ -32,6 +32,7 @@ mod onvif_camera;
 mod record_rtsp;
 mod reliability;
 mod restream;
+mod storage_pg;
 mod ui_admin;
 mod ui_e2e;
 mod users_cli;
