@@ -39,7 +39,8 @@ fn records_into_postgres_recovers_after_kill_and_exports() {
     let report = format!("{}{}", String::from_utf8_lossy(&r.stdout), String::from_utf8_lossy(&r.stderr));
     assert!(r.status.success(), "check is not clean:\n{report}");
     let spans = spans(&config, "cam");
-    let (s, e) = *spans.iter().filter(|(s, _)| *s < killed_at).max_by_key(|(s, _)| *s).expect("recorded before the kill");
+    let (s, e) =
+        *spans.iter().filter(|(s, _)| *s < killed_at).max_by_key(|(s, _)| *s).expect("recorded before the kill");
     assert!(killed_at - e <= 2_000_000, "lost {} ms before the kill ({spans:?})", (killed_at - e) / 1000);
     let out = dir.path().join("before-kill.mp4");
     let r = export(&config, "cam", s, e, &out);

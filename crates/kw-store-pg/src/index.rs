@@ -56,9 +56,8 @@ fn read_rows(rows: &[Row]) -> Result<Vec<SegmentRow>, Fail> {
 /// later ids the database assigns never collide with it.
 async fn bump_sequence(c: &impl tokio_postgres::GenericClient, table: &str) -> Result<(), Fail> {
     // `table` is one of our own constant names, never outside input.
-    let sql = format!(
-        "SELECT setval(pg_get_serial_sequence('{table}', 'id'), GREATEST((SELECT max(id) FROM {table}), 1))"
-    );
+    let sql =
+        format!("SELECT setval(pg_get_serial_sequence('{table}', 'id'), GREATEST((SELECT max(id) FROM {table}), 1))");
     c.query_one(&sql, &[]).await?;
     Ok(())
 }
@@ -87,9 +86,8 @@ impl PgIndex {
         }
         let v: i64 = self.call(move |pool| async move {
             let c = pool.get().await?;
-            let r = c
-                .query_one(r#"SELECT max("end" - start) FROM segments WHERE camera_id = $1"#, &[&camera_id])
-                .await?;
+            let r =
+                c.query_one(r#"SELECT max("end" - start) FROM segments WHERE camera_id = $1"#, &[&camera_id]).await?;
             Ok(get::<Option<i64>>(&r, 0)?.unwrap_or(0).max(0))
         })?;
         self.longest.lock().unwrap_or_else(|e| e.into_inner()).insert(camera_id, v);
@@ -115,7 +113,8 @@ impl PgIndex {
     }
 
     fn decode_run(run_id: i64, anchor: i64, video: &[u8], audio: Option<&[u8]>) -> Result<RunInfo, Fail> {
-        let bad = |which: &str, e: kw_media::ParamsError| Fail::Corrupt(format!("run {run_id} {which} parameters: {e}"));
+        let bad =
+            |which: &str, e: kw_media::ParamsError| Fail::Corrupt(format!("run {run_id} {which} parameters: {e}"));
         let video = StreamParams::decode(video).map_err(|e| bad("video", e))?;
         let audio = audio.map(StreamParams::decode).transpose().map_err(|e| bad("audio", e))?;
         Ok(RunInfo { video, audio, wall_anchor: anchor })
@@ -135,8 +134,12 @@ impl IndexBackend for PgIndex {
             if let Some(r) = c.query_opt(FIND, &[&name]).await? {
                 return get(&r, 0);
             }
-            let added =
-                c.query_opt("INSERT INTO cameras (name) VALUES ($1) ON CONFLICT (name) DO NOTHING RETURNING id", &[&name]).await?;
+            let added = c
+                .query_opt(
+                    "INSERT INTO cameras (name) VALUES ($1) ON CONFLICT (name) DO NOTHING RETURNING id",
+                    &[&name],
+                )
+                .await?;
             match added {
                 Some(r) => get(&r, 0),
                 // Another process added it in between.
@@ -222,7 +225,10 @@ impl IndexBackend for PgIndex {
         self.call(move |pool| async move {
             let c = pool.get().await?;
             let row = c
-                .query_opt("SELECT camera_id, wall_anchor, video_params, audio_params FROM runs WHERE id = $1", &[&run_id])
+                .query_opt(
+                    "SELECT camera_id, wall_anchor, video_params, audio_params FROM runs WHERE id = $1",
+                    &[&run_id],
+                )
                 .await?;
             let Some(r) = row else { return Ok(None) };
             let video: Vec<u8> = get(&r, 2)?;
@@ -320,7 +326,9 @@ impl IndexBackend for PgIndex {
                 format!("SELECT {SEG_COLS} FROM segments WHERE camera_id = $1 ORDER BY start, id LIMIT $2"),
                 vec![c, limit],
             ),
-            None => self.segment_rows(format!("SELECT {SEG_COLS} FROM segments ORDER BY start, id LIMIT $1"), vec![limit]),
+            None => {
+                self.segment_rows(format!("SELECT {SEG_COLS} FROM segments ORDER BY start, id LIMIT $1"), vec![limit])
+            }
         }
     }
 
@@ -366,7 +374,8 @@ impl IndexBackend for PgIndex {
             let mut c = pool.get().await?;
             let tx = c.transaction().await?;
             tx.execute("DELETE FROM segments WHERE id = ANY($1)", &[&ids]).await?;
-            tx.execute("INSERT INTO garbage (path) SELECT unnest($1::TEXT[]) ON CONFLICT DO NOTHING", &[&names]).await?;
+            tx.execute("INSERT INTO garbage (path) SELECT unnest($1::TEXT[]) ON CONFLICT DO NOTHING", &[&names])
+                .await?;
             tx.commit().await?;
             Ok(())
         })?;

@@ -124,11 +124,8 @@ impl PgIndex {
             .enable_time()
             .build()
             .map_err(|e| index_err(format!("cannot start the database driver's thread: {e}")))?;
-        let manager = Manager::from_config(
-            target.config,
-            NoTls,
-            ManagerConfig { recycling_method: RecyclingMethod::Fast, ..Default::default() },
-        );
+        let manager =
+            Manager::from_config(target.config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
         let pool = Pool::builder(manager)
             .max_size(opts.pool_size.max(1))
             .wait_timeout(Some(opts.wait_timeout))

@@ -78,8 +78,7 @@ impl TestCluster {
                 return Err(describe("chown postgres (is there a postgres user?)", &o));
             }
         }
-        let mut cluster =
-            TestCluster { dir, bin, port: 0, as_postgres, next_db: std::sync::atomic::AtomicU32::new(0) };
+        let mut cluster = TestCluster { dir, bin, port: 0, as_postgres, next_db: std::sync::atomic::AtomicU32::new(0) };
         let data = cluster.data();
         let o = cluster
             .command("initdb")
@@ -196,7 +195,11 @@ impl TestCluster {
         }
         let log = std::fs::read_to_string(self.dir.path().join("log")).unwrap_or_default();
         let tail: Vec<&str> = log.lines().rev().take(10).collect();
-        Err(format!("{}; log: {}", describe("pg_ctl start", &o), tail.into_iter().rev().collect::<Vec<_>>().join(" | ")))
+        Err(format!(
+            "{}; log: {}",
+            describe("pg_ctl start", &o),
+            tail.into_iter().rev().collect::<Vec<_>>().join(" | ")
+        ))
     }
 }
 

@@ -77,9 +77,10 @@ fn a_statement_over_the_timeout_fails_and_the_index_goes_on() {
     let cam = ix.camera_id("a").unwrap();
     // Another session holds a lock on the cameras table for 8 s: our insert waits, then gives up.
     let locker = std::thread::scope(|s| {
-        let h = s.spawn(|| pg.psql(&db, "BEGIN; LOCK TABLE cameras IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(8); COMMIT;"));
+        let h =
+            s.spawn(|| pg.psql(&db, "BEGIN; LOCK TABLE cameras IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(8); COMMIT;"));
         std::thread::sleep(Duration::from_secs(3));
-        let e = ix.camera_id("b").err().expect("the lock outlasts the timeouts");
+        let e = ix.camera_id("b").expect_err("the lock outlasts the timeouts");
         assert!(matches!(e, StoreError::Index { .. }), "{e}");
         h.join().unwrap()
     });
@@ -95,7 +96,7 @@ fn the_index_works_again_after_the_server_restarts() {
     let ix = PgIndex::open(&url, Uuid::new_v4(), short()).unwrap();
     let cam = ix.camera_id("a").unwrap();
     pg.stop().unwrap();
-    let e = ix.find_camera("a").err().expect("server down");
+    let e = ix.find_camera("a").expect_err("server down");
     assert!(matches!(e, StoreError::Index { .. }), "{e}");
     pg.restart().unwrap();
     // The pool drops the dead connections and makes new ones.

@@ -168,7 +168,8 @@ fn check_index(text: &str) -> Result<StorageIndex, String> {
         return Ok(StorageIndex::Embedded);
     }
     let lower = text.get(..13).unwrap_or(text).to_ascii_lowercase();
-    let Some(rest) = ["postgres://", "postgresql://"].iter().find_map(|p| lower.starts_with(p).then(|| &text[p.len()..]))
+    let Some(rest) =
+        ["postgres://", "postgresql://"].iter().find_map(|p| lower.starts_with(p).then(|| &text[p.len()..]))
     else {
         return Err(format!("{EXPECTED}, found {:?}", crate::redacted_url(text)));
     };
@@ -200,7 +201,9 @@ mod tests {
         assert_eq!(check_index(ok), Ok(StorageIndex::Postgres(ok.into())));
         assert!(check_index("PostgreSQL://kw@127.0.0.1/nvr").is_ok());
         assert!(check_index("postgres://kw@[::1]/nvr").is_ok());
-        for bad in ["mysql://kw:pw@h/d", "postgres://h/d", "postgres://kw:pw@/d", "postgres://kw:pw@h/d e", "/var/lib/x"] {
+        for bad in
+            ["mysql://kw:pw@h/d", "postgres://h/d", "postgres://kw:pw@/d", "postgres://kw:pw@h/d e", "/var/lib/x"]
+        {
             let e = check_index(bad).unwrap_err();
             assert!(!e.contains(":pw@"), "{bad}: {e}");
         }

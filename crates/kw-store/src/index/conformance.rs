@@ -10,8 +10,11 @@ use kw_media::{Codec, RunInfo, StreamParams};
 
 use super::{IndexBackend, NewSegment, SegmentRow};
 
+/// One behaviour check, run against a fresh index.
+pub type Check = fn(&dyn IndexBackend);
+
 /// Every check, by name. Run each against a fresh index.
-pub const CHECKS: &[(&str, fn(&dyn IndexBackend))] = &[
+pub const CHECKS: &[(&str, Check)] = &[
     ("cameras_runs_segments_garbage", cameras_runs_segments_garbage),
     ("explicit_ids_do_not_collide", explicit_ids_do_not_collide),
     ("range_queries_are_half_open", range_queries_are_half_open),
@@ -51,7 +54,17 @@ pub fn run_info(audio: bool) -> RunInfo {
 
 /// A segment row of 100 bytes and 3 frames.
 pub fn seg(camera_id: i64, run_id: i64, seq: u32, start: i64, end: i64) -> NewSegment {
-    NewSegment { camera_id, run_id, seq, start, end, bytes: 100, video_frames: 3, has_loss: false, frame_index: vec![1, 0] }
+    NewSegment {
+        camera_id,
+        run_id,
+        seq,
+        start,
+        end,
+        bytes: 100,
+        video_frames: 3,
+        has_loss: false,
+        frame_index: vec![1, 0],
+    }
 }
 
 /// The basic life of rows: cameras, runs, segments (insert, replace, query), garbage, recovered ids.
@@ -133,8 +146,9 @@ pub fn explicit_ids_do_not_collide(ix: &dyn IndexBackend) {
 pub fn range_queries_are_half_open(ix: &dyn IndexBackend) {
     let c = ix.camera_id("c").unwrap();
     let r = ix.insert_run(c, &run_info(false)).unwrap();
-    let short: Vec<SegmentRow> =
-        (0..10u32).map(|i| ix.upsert_segment(&seg(c, r, i, i64::from(i) * 10, i64::from(i) * 10 + 10)).unwrap()).collect();
+    let short: Vec<SegmentRow> = (0..10u32)
+        .map(|i| ix.upsert_segment(&seg(c, r, i, i64::from(i) * 10, i64::from(i) * 10 + 10)).unwrap())
+        .collect();
     assert_eq!(ix.segments(c, 20, 30).unwrap(), vec![short[2].clone()]);
     assert_eq!(ix.segments(c, 19, 31).unwrap(), short[1..4].to_vec());
     assert_eq!(ix.segments(c, 100, 200).unwrap(), vec![]);
@@ -183,7 +197,8 @@ pub fn wide_values_round_trip(ix: &dyn IndexBackend) {
 pub fn delete_to_garbage_many(ix: &dyn IndexBackend) {
     let c = ix.camera_id("c").unwrap();
     let r = ix.insert_run(c, &run_info(false)).unwrap();
-    let rows: Vec<SegmentRow> = (0..50u32).map(|i| ix.upsert_segment(&seg(c, r, i, i64::from(i), i64::from(i) + 1)).unwrap()).collect();
+    let rows: Vec<SegmentRow> =
+        (0..50u32).map(|i| ix.upsert_segment(&seg(c, r, i, i64::from(i), i64::from(i) + 1)).unwrap()).collect();
     ix.delete_to_garbage(&rows[..30]).unwrap();
     // Again, overlapping: rows already gone and names already listed are fine.
     ix.delete_to_garbage(&rows[20..40]).unwrap();
