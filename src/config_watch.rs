@@ -106,10 +106,12 @@ mod tests {
         let initial = kw_config::load(&path).unwrap();
         let (mut w, rx) = ConfigWatcher::new(&path, initial);
         assert!(w.poll().is_none(), "unchanged");
-        std::fs::write(&path, BASE.replace("/srv/a", "/srv/b").replace("8080", "9090") + "max_size = \"1GB\"\n")
-            .unwrap();
+        let changed = BASE.replace("/srv/a", "/srv/b").replace("8080", "9090")
+            + "max_size = \"1GB\"\nindex = \"postgres://kw@db/kw\"\n";
+        std::fs::write(&path, changed).unwrap();
         let new = w.poll().expect("a valid change is published");
         assert_eq!(new.storage.path, Path::new("/srv/a"), "the store in use stays");
+        assert_eq!(new.storage.index, kw_config::StorageIndex::Embedded, "so does its index");
         assert_eq!(new.server.listen.port(), 8080);
         assert_eq!(new.storage.max_size, Some(1_000_000_000));
         assert!(Arc::ptr_eq(&rx.borrow(), &new));
