@@ -73,6 +73,7 @@ pub fn takes_in(running: &Config, file: &Config) -> bool {
     f.server = running.server.clone();
     f.storage.path = running.storage.path.clone();
     f.storage.index = running.storage.index.clone();
+    f.storage.index_password_file = running.storage.index_password_file.clone();
     *running == f
 }
 
@@ -80,6 +81,7 @@ pub fn takes_in(running: &Config, file: &Config) -> bool {
 fn pin_start_only(mut new: Config, running: &Config) -> Config {
     if new.storage.path != running.storage.path
         || new.storage.index != running.storage.index
+        || new.storage.index_password_file != running.storage.index_password_file
         || new.server != running.server
         || new.restream != running.restream
     {
@@ -89,6 +91,7 @@ fn pin_start_only(mut new: Config, running: &Config) -> Config {
     new.restream = running.restream.clone();
     new.storage.path = running.storage.path.clone();
     new.storage.index = running.storage.index.clone();
+    new.storage.index_password_file = running.storage.index_password_file.clone();
     new
 }
 

@@ -126,7 +126,11 @@ fn open_store(cfg: &kw_config::Config, create: Create, expected: Option<Uuid>) -
     match &cfg.storage.index {
         StorageIndex::Embedded => Store::open(path, create, expected),
         StorageIndex::Postgres(url) => Store::open_with_index(path, create, expected, |_, id| {
-            let index = kw_store_pg::PgIndex::open(url, id, kw_store_pg::PgOptions::default())?;
+            let opts = kw_store_pg::PgOptions {
+                password_file: cfg.storage.index_password_file.clone(),
+                ..kw_store_pg::PgOptions::default()
+            };
+            let index = kw_store_pg::PgIndex::open(url, id, opts)?;
             tracing::info!(index = %index.location(), "segment index on PostgreSQL");
             Ok(Box::new(index) as Box<dyn IndexBackend>)
         }),

@@ -5,7 +5,7 @@
 
 use crate::support;
 use crate::support::keepwatch::*;
-use kw_store_pg::testing::TestCluster;
+use kw_store_pg::testing::{TestCluster, PASSWORD};
 use std::time::Duration;
 
 const SYNTHETIC: &str = "demo://synthetic?width=320&height=180&fps=25&gop=1";
@@ -14,10 +14,13 @@ const SYNTHETIC: &str = "demo://synthetic?width=320&height=180&fps=25&gop=1";
 fn records_into_postgres_recovers_after_kill_and_exports() {
     support::require_tools(&["ffmpeg", "ffprobe"]);
     let Some(pg) = TestCluster::start_or_skip() else { return };
-    let url = pg.new_database();
-    let db = url.rsplit('/').next().unwrap().to_string();
+    let db = pg.new_database().rsplit('/').next().unwrap().to_string();
     let dir = tempfile::tempdir().unwrap();
-    let config = write_config(dir.path(), &format!("index = \"{url}\""), &camera("cam", SYNTHETIC, ""));
+    // The password from a file (the URL has none); it never reaches the log.
+    let pw = dir.path().join("pg-password");
+    std::fs::write(&pw, format!("{PASSWORD}\n")).unwrap();
+    let storage = format!("index = \"{}\"\nindex_password_file = \"pg-password\"", pg.url_without_password(&db));
+    let config = write_config(dir.path(), &storage, &camera("cam", SYNTHETIC, ""));
 
     let mut kw = Keepwatch::start(&config);
     kw.expect_line(&["segment index on PostgreSQL", &db], Duration::from_secs(30));
@@ -32,6 +35,7 @@ fn records_into_postgres_recovers_after_kill_and_exports() {
     kw.expect_streaming(&["cam"], Duration::from_secs(30));
     kw.stop_ok();
     assert!(!kw.log_text().contains("panicked"), "{}", kw.log_text());
+    assert!(!kw.log_text().contains(PASSWORD), "the password reached the log");
     let rows: u32 = pg.psql(&db, "SELECT count(*) FROM segments").unwrap().parse().unwrap();
     assert!(rows >= 2, "{rows} segment rows in PostgreSQL");
 
@@ -50,7 +54,8 @@ fn records_into_postgres_recovers_after_kill_and_exports() {
 
     // Another store may not use the same database (each would take the other's rows for lost data).
     let other = tempfile::tempdir().unwrap();
-    let other_config = write_config(other.path(), &format!("index = \"{url}\""), &camera("cam", SYNTHETIC, ""));
+    let other_config =
+        write_config(other.path(), &format!("index = \"{}\"", pg.url(&db)), &camera("cam", SYNTHETIC, ""));
     let mut refused = Keepwatch::start(&other_config);
     refused.expect_line(&["own database"], Duration::from_secs(30));
     support::wait::until("the second store's keepwatch to give up", Duration::from_secs(30), || !refused.is_running());

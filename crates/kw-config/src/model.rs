@@ -161,6 +161,9 @@ pub struct StorageConfig {
     pub max_age: Option<Duration>,
     /// `index`: where the segment index lives (default: the SQLite file in `path`).
     pub index: StorageIndex,
+    /// `index_password_file`: a file holding the PostgreSQL index's password (only with a `postgres://`
+    /// index whose URL has none), resolved against the config file's directory.
+    pub index_password_file: Option<PathBuf>,
 }
 
 /// `storage.index`: the database of the segment index. Only the segment index moves: users, sessions, API
@@ -171,7 +174,7 @@ pub enum StorageIndex {
     #[default]
     Embedded,
     /// A PostgreSQL database, `postgres://user[:password]@host[:port]/database` as written (the password may
-    /// also come from `KEEPWATCH_PG_PASSWORD`). `Debug` hides the password.
+    /// also come from `index_password_file` or `KEEPWATCH_PG_PASSWORD`). `Debug` hides the password.
     Postgres(String),
 }
 

@@ -358,4 +358,5 @@ fn bad_storage_index() {
     assert_error("[storage]\nindex = \"postgres://db.lan/x\"\n", 2, "storage.index", "names no user");
     assert_error("[storage]\nindex = \"\"\n", 2, "storage.index", "");
     assert_error("[storage]\nindex = 5\n", 2, "storage.index", "");
+    assert_error("[storage]\nindex_password_file = \"p\"\n", 2, "storage.index_password_file", "only with a postgres");
 }

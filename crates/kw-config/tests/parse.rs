@@ -209,8 +209,12 @@ fn storage_index_postgres_or_sqlite() {
     let config = parse(&format!("[storage]\nindex = \"{url}\"\n"), Path::new("/etc/kw.toml")).unwrap();
     assert_eq!(config.storage.index, kw_config::StorageIndex::Postgres(url.into()));
     assert!(!format!("{config:?}").contains("s3cret"), "Debug hides the password");
+    let text = format!("[storage]\nindex = \"{url}\"\nindex_password_file = \"pg.pass\"\n");
+    let config = parse(&text, Path::new("/etc/kw/kw.toml")).unwrap();
+    assert_eq!(config.storage.index_password_file, Some(PathBuf::from("/etc/kw/pg.pass")));
     let config = parse("[storage]\nindex = \"sqlite\"\n", Path::new("/etc/kw.toml")).unwrap();
     assert_eq!(config.storage.index, kw_config::StorageIndex::Embedded);
     // The example documents the key (commented out: the default is the embedded index).
     assert!(example_config().lines().any(|l| l.starts_with("# index = \"postgres://")));
+    assert!(example_config().lines().any(|l| l.starts_with("# index_password_file = ")));
 }

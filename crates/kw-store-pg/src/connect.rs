@@ -12,10 +12,12 @@
 //! first step needs. A URL asking for TLS (`sslmode=require`) is refused at open with a message instead of
 //! silently talking in the clear; TLS is a later addition.
 //!
-//! The password comes from the URL (`postgres://user:secret@host/db`) or, when the URL has none, from the
+//! The password comes from the URL (`postgres://user:secret@host/db`); when the URL has none, from the file
+//! [`PgOptions::password_file`] (its first line; a file others may read is warned about), else from the
 //! environment variable [`PASSWORD_ENV`]. It is never logged: [`Target::location`] leaves it out, and
 //! messages are built from that.
 
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -40,6 +42,8 @@ pub struct PgOptions {
     pub wait_timeout: Duration,
     /// One call of the index as a whole (waiting, connecting, all its statements); past it the call fails.
     pub call_timeout: Duration,
+    /// A file holding the password, used when the URL has none (before [`PASSWORD_ENV`]).
+    pub password_file: Option<PathBuf>,
 }
 
 impl Default for PgOptions {
@@ -50,6 +54,7 @@ impl Default for PgOptions {
             statement_timeout: Duration::from_secs(30),
             wait_timeout: Duration::from_secs(30),
             call_timeout: Duration::from_secs(90),
+            password_file: None,
         }
     }
 }
@@ -66,8 +71,31 @@ pub fn is_postgres_url(url: &str) -> bool {
     lower.starts_with("postgres://") || lower.starts_with("postgresql://")
 }
 
-/// Parses `url`, takes the password from the URL or from `env_password` (the value of [`PASSWORD_ENV`]),
-/// and applies `opts`' timeouts. Errors never quote the URL (it may hold a password).
+/// The first line of password file `path` (bounded; a file others may read is warned about).
+pub(crate) fn read_password_file(path: &Path) -> Result<String, String> {
+    use std::io::Read;
+    use std::os::unix::fs::PermissionsExt;
+    let f = std::fs::File::open(path).map_err(|e| format!("cannot read the password file {}: {e}", path.display()))?;
+    if f.metadata().is_ok_and(|m| m.permissions().mode() & 0o077 != 0) {
+        tracing::warn!("the password file {} can be read by other users; make it 0600", path.display());
+    }
+    let mut text = String::new();
+    f.take(MAX_TEXT as u64 + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| format!("cannot read the password file {}: {e}", path.display()))?;
+    if text.len() > MAX_TEXT {
+        return Err(format!("the password file {} is longer than {MAX_TEXT} bytes", path.display()));
+    }
+    let line = text.lines().next().unwrap_or("").to_string();
+    if line.is_empty() {
+        return Err(format!("the password file {} is empty", path.display()));
+    }
+    Ok(line)
+}
+
+/// Parses `url`, takes the password from the URL, else from `opts.password_file`, else from `env_password`
+/// (the value of [`PASSWORD_ENV`]), and applies `opts`' timeouts. Errors never quote the URL (it may hold a
+/// password).
 pub(crate) fn target(url: &str, env_password: Option<String>, opts: &PgOptions) -> Result<Target, String> {
     if url.len() > MAX_TEXT {
         return Err(format!("the index URL is longer than {MAX_TEXT} bytes"));
@@ -89,7 +117,9 @@ pub(crate) fn target(url: &str, env_password: Option<String>, opts: &PgOptions) 
             .into());
     }
     if config.get_password().is_none() {
-        if let Some(p) = env_password.filter(|p| !p.is_empty()) {
+        if let Some(file) = &opts.password_file {
+            config.password(read_password_file(file)?);
+        } else if let Some(p) = env_password.filter(|p| !p.is_empty()) {
             if p.len() > MAX_TEXT {
                 return Err(format!("{PASSWORD_ENV} is longer than {MAX_TEXT} bytes"));
             }
@@ -164,6 +194,24 @@ mod tests {
         assert_eq!(x.config.get_password(), Some(&b"inurl"[..]));
         let x = t("postgres://kw@h/d", Some("")).unwrap();
         assert_eq!(x.config.get_password(), None);
+    }
+
+    #[test]
+    fn password_from_a_file_before_the_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("pw");
+        std::fs::write(&file, "from file\nsecond line\n").unwrap();
+        let opts = PgOptions { password_file: Some(file.clone()), ..PgOptions::default() };
+        let x = target("postgres://kw@h/d", Some("fromenv".into()), &opts).unwrap();
+        assert_eq!(x.config.get_password(), Some(&b"from file"[..]));
+        let x = target("postgres://kw:inurl@h/d", None, &opts).unwrap();
+        assert_eq!(x.config.get_password(), Some(&b"inurl"[..]));
+        std::fs::write(&file, "\n").unwrap();
+        assert!(target("postgres://kw@h/d", None, &opts).err().unwrap().contains("is empty"));
+        std::fs::write(&file, "x".repeat(MAX_TEXT + 10)).unwrap();
+        assert!(target("postgres://kw@h/d", None, &opts).err().unwrap().contains("longer than"));
+        let missing = PgOptions { password_file: Some(dir.path().join("none")), ..PgOptions::default() };
+        assert!(target("postgres://kw@h/d", None, &missing).err().unwrap().contains("cannot read the password file"));
     }
 
     #[test]

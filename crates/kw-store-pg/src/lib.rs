@@ -20,7 +20,7 @@
 //! each call as a whole have timeouts ([`PgOptions`]); past them a call returns [`StoreError::Index`], and the
 //! recorder reports it like any store error. Nothing panics on what the server sends.
 //!
-//! **Secrets.** The password comes from the URL or [`PASSWORD_ENV`]; messages and logs name the database by
+//! **Secrets.** The password comes from the URL, a file ([`PgOptions::password_file`]) or [`PASSWORD_ENV`]; messages and logs name the database by
 //! [`PgIndex::location`], which never holds it. No TLS yet (see [`connect`]).
 //!
 //! Only the store's tables live here for now: users, sessions, API tokens, events and the alert outbox stay in
@@ -109,7 +109,7 @@ fn describe(e: &tokio_postgres::Error) -> String {
 }
 
 impl PgIndex {
-    /// Connects to the database at `url` (password from the URL or [`PASSWORD_ENV`]), migrates its schema
+    /// Connects to the database at `url` (password from the URL, `opts.password_file` or [`PASSWORD_ENV`]), migrates its schema
     /// and claims it for store `store_id` (a database holding another store's index is refused).
     pub fn open(url: &str, store_id: uuid::Uuid, opts: PgOptions) -> Result<PgIndex, StoreError> {
         let env_password = std::env::var(PASSWORD_ENV).ok();

@@ -4,7 +4,9 @@
 //! mock would only repeat our assumptions. Debian's `postgresql-15` (installed by
 //! `scripts/install-test-deps.sh`) gives `initdb` and `pg_ctl` in `/usr/lib/postgresql/15/bin` (or the
 //! directory in `KW_PG_BIN`). The cluster lives in a temporary directory, listens on a free 127.0.0.1 port
-//! with its socket in that directory, trusts local logins (loopback only), runs without fsync, and is stopped
+//! with its socket in that directory, asks TCP logins for a password (SCRAM; the superuser `postgres` has
+//! [`PASSWORD`], so the index's real login path is what the tests use) and trusts logins through its own
+//! socket (the helper's `psql`), runs without fsync, and is stopped
 //! by [`Drop`]: only the server this helper started. `initdb` and the server refuse to run as root, so as root
 //! they run as the `postgres` user through `runuser`.
 //!
@@ -16,6 +18,9 @@ use std::process::{Command, Output};
 
 /// Default place of the PostgreSQL 15 programs on Debian.
 pub const DEFAULT_BIN: &str = "/usr/lib/postgresql/15/bin";
+
+/// The password of the superuser `postgres` over TCP.
+pub const PASSWORD: &str = "kw-test-pw";
 
 /// A running throwaway cluster; stopped and deleted when dropped.
 pub struct TestCluster {
@@ -80,11 +85,15 @@ impl TestCluster {
         }
         let mut cluster = TestCluster { dir, bin, port: 0, as_postgres, next_db: std::sync::atomic::AtomicU32::new(0) };
         let data = cluster.data();
+        let pwfile = cluster.dir.path().join("pwfile");
+        std::fs::write(&pwfile, format!("{PASSWORD}\n")).map_err(|e| format!("password file: {e}"))?;
         let o = cluster
             .command("initdb")
             .arg("-D")
             .arg(&data)
-            .args(["-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"])
+            .arg(format!("--pwfile={}", pwfile.display()))
+            .args(["-U", "postgres", "--auth-local=trust", "--auth-host=scram-sha-256"])
+            .args(["-E", "UTF8", "--locale=C.UTF-8", "--no-sync"])
             .output()
             .map_err(|e| format!("initdb: {e}"))?;
         if !o.status.success() {
@@ -128,8 +137,13 @@ impl TestCluster {
         self.dir.path()
     }
 
-    /// The URL of database `db` as the superuser `postgres` (no password: loopback logins are trusted).
+    /// The URL of database `db` as the superuser `postgres`, with its password.
     pub fn url(&self, db: &str) -> String {
+        format!("postgres://postgres:{PASSWORD}@127.0.0.1:{}/{db}", self.port)
+    }
+
+    /// [`TestCluster::url`] without the password (to give it some other way).
+    pub fn url_without_password(&self, db: &str) -> String {
         format!("postgres://postgres@127.0.0.1:{}/{db}", self.port)
     }
 
@@ -137,7 +151,8 @@ impl TestCluster {
     pub fn psql(&self, db: &str, sql: &str) -> Result<String, String> {
         let o = self
             .command("psql")
-            .args(["-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-U", "postgres"])
+            .args(["-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-U", "postgres", "-h"])
+            .arg(self.dir.path())
             .args(["-p", &self.port.to_string(), "-d", db, "-c", sql])
             .output()
             .map_err(|e| format!("psql: {e}"))?;

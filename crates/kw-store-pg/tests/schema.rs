@@ -134,3 +134,23 @@ fn callable_and_droppable_on_an_async_worker_thread() {
     let ix = PgIndex::open(&url, Uuid::new_v4(), short());
     assert!(ix.is_err(), "another store id is refused, also here");
 }
+
+#[test]
+fn password_from_the_url_or_a_file_and_a_wrong_one_refused_without_quoting_it() {
+    let Some(pg) = TestCluster::start_or_skip() else { return };
+    let url = pg.new_database();
+    let db = url.rsplit('/').next().unwrap().to_string();
+    let id = Uuid::new_v4();
+    PgIndex::open(&url, id, short()).expect("the password in the URL");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("pw");
+    std::fs::write(&file, format!("{}\n", kw_store_pg::testing::PASSWORD)).unwrap();
+    let opts = PgOptions { password_file: Some(file.clone()), ..short() };
+    let ix = PgIndex::open(&pg.url_without_password(&db), id, opts.clone()).expect("the password from the file");
+    assert_eq!(ix.cameras().unwrap(), vec![]);
+    std::fs::write(&file, "wrong-pw-123\n").unwrap();
+    let e = PgIndex::open(&pg.url_without_password(&db), id, opts).err().expect("a wrong password is refused");
+    let msg = e.to_string();
+    assert!(matches!(e, StoreError::Index { .. }) && msg.contains("password authentication failed"), "{msg}");
+    assert!(!msg.contains("wrong-pw-123") && !msg.contains(kw_store_pg::testing::PASSWORD), "{msg}");
+}

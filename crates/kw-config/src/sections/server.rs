@@ -25,7 +25,7 @@ const SERVER_KEYS: [&str; 11] = [
 ];
 /// Largest count the limits accept (far above what any descriptor limit allows).
 const MAX_COUNT: i64 = 1_000_000;
-const STORAGE_KEYS: [&str; 4] = ["path", "max_size", "max_age", "index"];
+const STORAGE_KEYS: [&str; 5] = ["path", "max_size", "max_age", "index", "index_password_file"];
 /// Longest `storage.index` URL accepted.
 const MAX_INDEX_URL: usize = 4096;
 
@@ -129,6 +129,7 @@ pub(super) fn parse_storage<'a>(ctx: &mut Ctx<'a>, section: Option<&Section<'a>>
         max_size: None,
         max_age: None,
         index: StorageIndex::Embedded,
+        index_password_file: None,
     };
     let Some(section) = section else {
         return storage;
@@ -155,6 +156,15 @@ pub(super) fn parse_storage<'a>(ctx: &mut Ctx<'a>, section: Option<&Section<'a>>
         if let Some(text) = ctx.non_empty_string(&field) {
             if let Some(index) = ctx.check(&field, check_index(text)) {
                 storage.index = index;
+            }
+        }
+    }
+    if let Some(field) = section.get("index_password_file") {
+        if let Some(text) = ctx.non_empty_string(&field) {
+            if matches!(storage.index, StorageIndex::Postgres(_)) {
+                storage.index_password_file = Some(resolve(base, text));
+            } else {
+                ctx.error(&field.span, &field.path, "only with a postgres:// index");
             }
         }
     }
