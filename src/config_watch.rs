@@ -8,7 +8,7 @@
 //! look at once. Everything else (HTTP, alerts, retention, the cameras)
 //! reads the published [`Effective`] config.
 //!
-//! `[server]` and `[storage] path` apply at start only: the published config keeps the running ones
+//! `[server]` and `[storage] path` and `index` apply at start only: the published config keeps the running ones
 //! (with a warning when the file says otherwise), so what readers see is what runs.
 
 use kw_config::Config;
@@ -104,17 +104,26 @@ pub fn takes_in(running: &Config, file: &Config) -> bool {
     let mut f = file.clone();
     f.server = running.server.clone();
     f.storage.path = running.storage.path.clone();
+    f.storage.index = running.storage.index.clone();
+    f.storage.index_password_file = running.storage.index_password_file.clone();
     *running == f
 }
 
 /// `new` with the settings that apply only at start taken from `running`.
 fn pin_start_only(mut new: Config, running: &Config) -> Config {
-    if new.storage.path != running.storage.path || new.server != running.server || new.restream != running.restream {
-        tracing::warn!("[server], [restream] and [storage] path changes take effect after a restart");
+    if new.storage.path != running.storage.path
+        || new.storage.index != running.storage.index
+        || new.storage.index_password_file != running.storage.index_password_file
+        || new.server != running.server
+        || new.restream != running.restream
+    {
+        tracing::warn!("[server], [restream] and [storage] path and index changes take effect after a restart");
     }
     new.server = running.server.clone();
     new.restream = running.restream.clone();
     new.storage.path = running.storage.path.clone();
+    new.storage.index = running.storage.index.clone();
+    new.storage.index_password_file = running.storage.index_password_file.clone();
     new
 }
 
@@ -132,10 +141,12 @@ mod tests {
         let initial = kw_config::load(&path).unwrap();
         let (mut w, rx) = ConfigWatcher::new(&path, initial);
         assert!(w.poll().is_none(), "unchanged");
-        std::fs::write(&path, BASE.replace("/srv/a", "/srv/b").replace("8080", "9090") + "max_size = \"1GB\"\n")
-            .unwrap();
+        let changed = BASE.replace("/srv/a", "/srv/b").replace("8080", "9090")
+            + "max_size = \"1GB\"\nindex = \"postgres://kw@db/kw\"\n";
+        std::fs::write(&path, changed).unwrap();
         let new = w.poll().expect("a valid change is published");
         assert_eq!(new.storage.path, Path::new("/srv/a"), "the store in use stays");
+        assert_eq!(new.storage.index, kw_config::StorageIndex::Embedded, "so does its index");
         assert_eq!(new.server.listen.port(), 8080);
         assert_eq!(new.storage.max_size, Some(1_000_000_000));
         assert!(Arc::ptr_eq(&rx.borrow(), &new));

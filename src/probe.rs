@@ -209,7 +209,8 @@ mod tests {
 
     #[tokio::test]
     async fn the_synthetic_camera_probes_with_a_picture() {
-        let r = probe(CAM, Login::default(), PROBE_TIMEOUT, Some(Box::pin(async { Ok(Box::new(()) as DecodeTurn) }))).await;
+        let r =
+            probe(CAM, Login::default(), PROBE_TIMEOUT, Some(Box::pin(async { Ok(Box::new(()) as DecodeTurn) }))).await;
         assert!(r.ok, "{r:?}");
         assert_eq!((r.codec.as_deref(), r.width, r.height), (Some("h264"), Some(320), Some(180)));
         assert!(r.snapshot.as_deref().unwrap_or_default().starts_with("data:image/jpeg;base64,/9j/"));

@@ -7,9 +7,13 @@
 //! how to start afresh on purpose (delete the id file).
 //!
 //! Files made here are private like the store's own (0600): the id file and `run.lock`.
+//!
+//! The segment index is the SQLite file in the store directory unless `[storage] index` names a PostgreSQL
+//! database (`kw-store-pg`); the segment files, the marker and the lock stay in the directory either way.
 
 use crate::Failure;
-use kw_store::{Create, Store, StoreError};
+use kw_config::StorageIndex;
+use kw_store::{Create, IndexBackend, Store, StoreError};
 use std::path::{Path, PathBuf};
 use uuid::Uuid;
 
@@ -116,11 +120,28 @@ pub fn open_for_run(config: &Path, cfg: &kw_config::Config) -> Result<Store, Fai
     Ok(store)
 }
 
+/// Opens the store at `[storage] path` with the index `[storage] index` names.
+fn open_store(cfg: &kw_config::Config, create: Create, expected: Option<Uuid>) -> Result<Store, StoreError> {
+    let path = &cfg.storage.path;
+    match &cfg.storage.index {
+        StorageIndex::Embedded => Store::open(path, create, expected),
+        StorageIndex::Postgres(url) => Store::open_with_index(path, create, expected, |_, id| {
+            let opts = kw_store_pg::PgOptions {
+                password_file: cfg.storage.index_password_file.clone(),
+                ..kw_store_pg::PgOptions::default()
+            };
+            let index = kw_store_pg::PgIndex::open(url, id, opts)?;
+            tracing::info!(index = %index.location(), "segment index on PostgreSQL");
+            Ok(Box::new(index) as Box<dyn IndexBackend>)
+        }),
+    }
+}
+
 fn open_or_create(config: &Path, cfg: &kw_config::Config) -> Result<Store, Failure> {
     let path = cfg.storage.path.clone();
     let expected = remembered(config)?;
     let create = if expected.is_some() { Create::Never } else { Create::IfMissing };
-    let store = Store::open(&path, create, expected).map_err(|e| explain(e, &path, config, expected))?;
+    let store = open_store(cfg, create, expected).map_err(|e| explain(e, &path, config, expected))?;
     if expected.is_none() {
         let f = id_file(config);
         let write = |f: &Path| -> std::io::Result<()> {
@@ -145,7 +166,7 @@ fn open_or_create(config: &Path, cfg: &kw_config::Config) -> Result<Store, Failu
 pub fn open_existing(config: &Path, cfg: &kw_config::Config) -> Result<Store, Failure> {
     let path = cfg.storage.path.clone();
     let expected = remembered(config)?;
-    let store = Store::open(&path, Create::Never, expected).map_err(|e| explain(e, &path, config, expected))?;
+    let store = open_store(cfg, Create::Never, expected).map_err(|e| explain(e, &path, config, expected))?;
     store.follow_other_writers();
     Ok(store)
 }

@@ -90,7 +90,11 @@ fn crates_keep_their_dependency_rules() {
         if *c != "kw-notify" {
             never(c, "kw-notify", "only the binary wires alerts");
         }
+        if *c != "kw-store-pg" {
+            never(c, "kw-store-pg", "only the binary chooses the PostgreSQL index");
+        }
     }
+    never("kw-store-pg", "kw-config", "the binary maps the config to the PostgreSQL index");
     assert!(broken.is_empty(), "dependency rules broken (see ARCHITECTURE.md):\n{}", broken.join("\n"));
 }
 

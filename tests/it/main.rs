@@ -38,6 +38,7 @@ mod ptz;
 mod record_rtsp;
 mod reliability;
 mod restream;
+mod storage_pg;
 mod ui_admin;
 mod ui_alerts;
 mod ui_camera_tls;

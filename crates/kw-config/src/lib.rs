@@ -40,7 +40,7 @@ pub use error::{ConfigError, Diagnostic};
 pub use model::{
     AlertOn, AlertsConfig, CameraConfig, Config, EncodeConfig, Language, MotionConfig, NotifyConfig, NotifyEvent,
     NotifyKind, ObjectsBudget, ObjectsConfig, OnvifConfig, RecordMode, RestreamConfig, ServerConfig, StorageConfig,
-    TlsConfig, Zone, ZoneKind, DEFAULT_COOLDOWN, DEFAULT_LISTEN, DEFAULT_STORAGE_PATH,
+    StorageIndex, TlsConfig, Zone, ZoneKind, DEFAULT_COOLDOWN, DEFAULT_LISTEN, DEFAULT_STORAGE_PATH,
 };
 pub use net::IpNet;
 pub use offsite::{OffsiteConfig, OffsiteWhat};

@@ -161,6 +161,32 @@ pub struct StorageConfig {
     pub max_size: Option<u64>,
     /// `max_age`: recordings older than this are deleted; `None` means kept until space runs out.
     pub max_age: Option<Duration>,
+    /// `index`: where the segment index lives (default: the SQLite file in `path`).
+    pub index: StorageIndex,
+    /// `index_password_file`: a file holding the PostgreSQL index's password (only with a `postgres://`
+    /// index whose URL has none), resolved against the config file's directory.
+    pub index_password_file: Option<PathBuf>,
+}
+
+/// `storage.index`: the database of the segment index. Only the segment index moves: users, sessions, API
+/// tokens, events and the alert outbox stay in the SQLite file in the store directory.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub enum StorageIndex {
+    /// The SQLite file in the store directory (`index = "sqlite"`, or no `index` at all).
+    #[default]
+    Embedded,
+    /// A PostgreSQL database, `postgres://user[:password]@host[:port]/database` as written (the password may
+    /// also come from `index_password_file` or `KEEPWATCH_PG_PASSWORD`). `Debug` hides the password.
+    Postgres(String),
+}
+
+impl std::fmt::Debug for StorageIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StorageIndex::Embedded => f.write_str("Embedded"),
+            StorageIndex::Postgres(url) => f.debug_tuple("Postgres").field(&crate::redacted_url(url)).finish(),
+        }
+    }
 }
 
 /// Default `storage.path`, relative to the config file's directory.

@@ -428,3 +428,13 @@ fn offsite_targets() {
     assert!(t.wants_event(kw_config::NotifyEvent::Motion) && !t.wants_event(kw_config::NotifyEvent::Storage));
     assert_eq!(t.credentials_env().0, "KEEPWATCH_OFFSITE_B2_KEY");
 }
+
+#[test]
+fn bad_storage_index() {
+    assert_error("[storage]\nindex = \"mysql://kw:pw@db/x\"\n", 2, "storage.index", "expected \"sqlite\" or a URL");
+    assert!(!errors("[storage]\nindex = \"mysql://kw:pw@db/x\"\n").contains(":pw@"), "no password in messages");
+    assert_error("[storage]\nindex = \"postgres://db.lan/x\"\n", 2, "storage.index", "names no user");
+    assert_error("[storage]\nindex = \"\"\n", 2, "storage.index", "");
+    assert_error("[storage]\nindex = 5\n", 2, "storage.index", "");
+    assert_error("[storage]\nindex_password_file = \"p\"\n", 2, "storage.index_password_file", "only with a postgres");
+}

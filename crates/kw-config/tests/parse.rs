@@ -22,6 +22,7 @@ fn empty_file_means_defaults() {
     assert_eq!(config.storage.path, PathBuf::from("/etc/keepwatch/keepwatch-data"));
     assert_eq!(config.storage.max_size, None);
     assert_eq!(config.storage.max_age, None);
+    assert_eq!(config.storage.index, kw_config::StorageIndex::Embedded);
     assert!(config.cameras.is_empty() && config.notify.is_empty());
 }
 
@@ -210,4 +211,20 @@ fn load_reads_files() {
     std::fs::write(&path, "[storage]\npath = \"store\"\n").unwrap();
     let config = kw_config::load(&path).unwrap();
     assert_eq!(config.storage.path, dir.path().join("store"));
+}
+
+#[test]
+fn storage_index_postgres_or_sqlite() {
+    let url = "postgres://keepwatch:s3cret@127.0.0.1:5433/nvr";
+    let config = parse(&format!("[storage]\nindex = \"{url}\"\n"), Path::new("/etc/kw.toml")).unwrap();
+    assert_eq!(config.storage.index, kw_config::StorageIndex::Postgres(url.into()));
+    assert!(!format!("{config:?}").contains("s3cret"), "Debug hides the password");
+    let text = format!("[storage]\nindex = \"{url}\"\nindex_password_file = \"pg.pass\"\n");
+    let config = parse(&text, Path::new("/etc/kw/kw.toml")).unwrap();
+    assert_eq!(config.storage.index_password_file, Some(PathBuf::from("/etc/kw/pg.pass")));
+    let config = parse("[storage]\nindex = \"sqlite\"\n", Path::new("/etc/kw.toml")).unwrap();
+    assert_eq!(config.storage.index, kw_config::StorageIndex::Embedded);
+    // The example documents the key (commented out: the default is the embedded index).
+    assert!(example_config().lines().any(|l| l.starts_with("# index = \"postgres://")));
+    assert!(example_config().lines().any(|l| l.starts_with("# index_password_file = ")));
 }

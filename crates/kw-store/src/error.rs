@@ -47,6 +47,11 @@ pub enum StoreError {
         source: rusqlite::Error,
     },
 
+    /// An error of an index database other than the embedded SQLite one (a server such as PostgreSQL):
+    /// `location` names it without secrets (`postgres://user@host:port/db`), `what` says what failed.
+    #[error("index database {location}: {what}")]
+    Index { location: String, what: String },
+
     /// A file or index entry holds data that cannot be right.
     #[error("{} is damaged: {what}", path.display())]
     Corrupt { path: PathBuf, what: String },

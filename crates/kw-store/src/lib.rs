@@ -102,8 +102,6 @@ mod testutil {
 
     use std::io;
 
-    use kw_media::{Codec, RunInfo, StreamParams};
-
     use crate::backend::ReadAt;
 
     /// An in-memory segment.
@@ -118,30 +116,5 @@ mod testutil {
         }
     }
 
-    /// H.264 video and, when asked, 8 kHz G.711 audio, anchored at 2024-01-01.
-    pub fn run_info(audio: bool) -> RunInfo {
-        RunInfo {
-            video: StreamParams {
-                codec: Codec::H264,
-                timescale: 90_000,
-                width: 1280,
-                height: 720,
-                sample_rate: 0,
-                channels: 0,
-                extra: vec![1, 0x64, 0, 0x1f, 0xff, 0xe1],
-                rfc6381: "avc1.64001f".into(),
-            },
-            audio: audio.then(|| StreamParams {
-                codec: Codec::Pcmu,
-                timescale: 8_000,
-                width: 0,
-                height: 0,
-                sample_rate: 8_000,
-                channels: 1,
-                extra: vec![],
-                rfc6381: "ulaw".into(),
-            }),
-            wall_anchor: 1_704_067_200_000_000,
-        }
-    }
+    pub use crate::index::conformance::run_info;
 }

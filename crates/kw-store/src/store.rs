@@ -95,6 +95,20 @@ impl Store {
     /// Opens the store in `dir`. See [`Create`] for when a store is created; `expected_id`, when
     /// given, must match the store's id (it is also the id a newly created store gets).
     pub fn open(dir: &Path, create: Create, expected_id: Option<Uuid>) -> Result<Store, StoreError> {
+        Store::open_with_index(dir, create, expected_id, |dir, _| {
+            Ok(Box::new(SqliteIndex::open(&dir.join(INDEX_FILE))?) as Box<dyn IndexBackend>)
+        })
+    }
+
+    /// Like [`Store::open`], but the index is the one `open_index` opens (PostgreSQL, say) instead of the
+    /// SQLite file in the directory. It is called with the directory and the store's id once the directory
+    /// has proven to be the right store (so a wrong disk never reaches the index), and only then.
+    pub fn open_with_index(
+        dir: &Path,
+        create: Create,
+        expected_id: Option<Uuid>,
+        open_index: impl FnOnce(&Path, Uuid) -> Result<Box<dyn IndexBackend>, StoreError>,
+    ) -> Result<Store, StoreError> {
         let not_a_store = |reason: &str| StoreError::NotAStore { path: dir.to_path_buf(), reason: reason.into() };
         let exists = match std::fs::metadata(dir) {
             Ok(m) if m.is_dir() => true,
@@ -142,10 +156,10 @@ impl Store {
                 return Err(StoreError::WrongStore { path: dir.to_path_buf(), found: marker.store_id, expected });
             }
         }
-        let index = SqliteIndex::open(&dir.join(INDEX_FILE))?;
+        let index = open_index(dir, marker.store_id)?;
         let seg_dir = dir.join(SEGMENTS_DIR);
         let segs = LocalDir::new(seg_dir.clone()).map_err(|e| io_err(&seg_dir, e))?;
-        let mut store = Store::from_backends(marker.store_id, Box::new(index), Box::new(segs));
+        let mut store = Store::from_backends(marker.store_id, index, Box::new(segs));
         let reserve = Reserve { path: dir.join(RESERVE_FILE) };
         if let Err(e) = reserve.ensure() {
             tracing::warn!("cannot reserve space for freeing space on a full disk: {e}");

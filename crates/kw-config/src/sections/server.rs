@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use crate::model::{ServerConfig, StorageConfig, TlsConfig, DEFAULT_STORAGE_PATH};
+use crate::model::{ServerConfig, StorageConfig, StorageIndex, TlsConfig, DEFAULT_STORAGE_PATH};
 use crate::net::IpNet;
 use crate::reader::{Ctx, Field, Section};
 
@@ -25,7 +25,9 @@ const SERVER_KEYS: [&str; 11] = [
 ];
 /// Largest count the limits accept (far above what any descriptor limit allows).
 const MAX_COUNT: i64 = 1_000_000;
-const STORAGE_KEYS: [&str; 3] = ["path", "max_size", "max_age"];
+const STORAGE_KEYS: [&str; 5] = ["path", "max_size", "max_age", "index", "index_password_file"];
+/// Longest `storage.index` URL accepted.
+const MAX_INDEX_URL: usize = 4096;
 
 pub(super) fn parse_server<'a>(ctx: &mut Ctx<'a>, section: &Section<'a>, base: &Path) -> ServerConfig {
     section.check_keys(ctx, &SERVER_KEYS);
@@ -122,7 +124,13 @@ fn check_timezone(text: &str) -> Result<&str, String> {
 }
 
 pub(super) fn parse_storage<'a>(ctx: &mut Ctx<'a>, section: Option<&Section<'a>>, base: &Path) -> StorageConfig {
-    let mut storage = StorageConfig { path: resolve(base, DEFAULT_STORAGE_PATH), max_size: None, max_age: None };
+    let mut storage = StorageConfig {
+        path: resolve(base, DEFAULT_STORAGE_PATH),
+        max_size: None,
+        max_age: None,
+        index: StorageIndex::Embedded,
+        index_password_file: None,
+    };
     let Some(section) = section else {
         return storage;
     };
@@ -144,12 +152,75 @@ pub(super) fn parse_storage<'a>(ctx: &mut Ctx<'a>, section: Option<&Section<'a>>
             ctx.error(&field.span, &field.path, "must be greater than 0 (leave it out for no limit)");
         }
     }
+    if let Some(field) = section.get("index") {
+        if let Some(text) = ctx.non_empty_string(&field) {
+            if let Some(index) = ctx.check(&field, check_index(text)) {
+                storage.index = index;
+            }
+        }
+    }
+    if let Some(field) = section.get("index_password_file") {
+        if let Some(text) = ctx.non_empty_string(&field) {
+            if matches!(storage.index, StorageIndex::Postgres(_)) {
+                storage.index_password_file = Some(resolve(base, text));
+            } else {
+                ctx.error(&field.span, &field.path, "only with a postgres:// index");
+            }
+        }
+    }
     storage
+}
+
+/// `storage.index`: `"sqlite"` or a `postgres://user@host/database` URL. Messages never quote a password.
+fn check_index(text: &str) -> Result<StorageIndex, String> {
+    const EXPECTED: &str = "expected \"sqlite\" or a URL such as \"postgres://keepwatch@db.example/keepwatch\"";
+    if text == "sqlite" {
+        return Ok(StorageIndex::Embedded);
+    }
+    let lower = text.get(..13).unwrap_or(text).to_ascii_lowercase();
+    let Some(rest) =
+        ["postgres://", "postgresql://"].iter().find_map(|p| lower.starts_with(p).then(|| &text[p.len()..]))
+    else {
+        return Err(format!("{EXPECTED}, found {:?}", crate::redacted_url(text)));
+    };
+    if text.len() > MAX_INDEX_URL {
+        return Err(format!("the URL is longer than {MAX_INDEX_URL} bytes"));
+    }
+    if text.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!("{EXPECTED}; the URL holds a space or control character"));
+    }
+    let authority = rest.split(['/', '?']).next().unwrap_or("");
+    let (userinfo, host) = authority.rsplit_once('@').unwrap_or(("", authority));
+    if host.is_empty() || host.starts_with(':') {
+        return Err(format!("{EXPECTED}; the URL names no host"));
+    }
+    if userinfo.split(':').next().unwrap_or("").is_empty() {
+        return Err(format!("{EXPECTED}; the URL names no user (postgres://USER@host/database)"));
+    }
+    Ok(StorageIndex::Postgres(text.to_string()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn index_urls() {
+        assert_eq!(check_index("sqlite"), Ok(StorageIndex::Embedded));
+        let ok = "postgres://kw:pw@db.lan:5433/nvr?application_name=x";
+        assert_eq!(check_index(ok), Ok(StorageIndex::Postgres(ok.into())));
+        assert!(check_index("PostgreSQL://kw@127.0.0.1/nvr").is_ok());
+        assert!(check_index("postgres://kw@[::1]/nvr").is_ok());
+        for bad in
+            ["mysql://kw:pw@h/d", "postgres://h/d", "postgres://kw:pw@/d", "postgres://kw:pw@h/d e", "/var/lib/x"]
+        {
+            let e = check_index(bad).unwrap_err();
+            assert!(!e.contains(":pw@"), "{bad}: {e}");
+        }
+        assert!(check_index(&format!("postgres://kw@h/{}", "d".repeat(5000))).is_err());
+        let debug = format!("{:?}", StorageIndex::Postgres("postgres://kw:hunter2@h/d".into()));
+        assert!(!debug.contains("hunter2"), "{debug}");
+    }
 
     #[test]
     fn timezones() {

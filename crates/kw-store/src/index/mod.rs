@@ -5,6 +5,9 @@
 //! retention deletes first) live in [`crate::Store`]; a backend only stores and queries rows. The
 //! trait speaks in the store's own types, so nothing SQL-specific leaks out of the backend.
 
+#[cfg(any(test, feature = "test-support"))]
+#[doc(hidden)]
+pub mod conformance;
 mod migrations;
 mod sqlite;
 mod sqlite_protect;

@@ -514,39 +514,13 @@ mod tests {
     }
 
     #[test]
-    fn cameras_runs_segments_garbage() {
-        let dir = tempfile::tempdir().unwrap();
-        let ix = SqliteIndex::open(&dir.path().join("i.sqlite3")).unwrap();
-        let a = ix.camera_id("a").unwrap();
-        assert_eq!(ix.camera_id("a").unwrap(), a);
-        let b = ix.camera_id("b").unwrap();
-        assert_ne!(a, b);
-        assert_eq!(ix.find_camera("zz").unwrap(), None);
-        let run = run_info(true);
-        let r = ix.insert_run(a, &run).unwrap();
-        assert_eq!(ix.run(r).unwrap(), Some((a, run.clone())));
-        let s0 = ix.upsert_segment(&seg(a, r, 0, 0, 10)).unwrap();
-        let s1 = ix.upsert_segment(&seg(a, r, 1, 10, 20)).unwrap();
-        let s1b = ix.upsert_segment(&NewSegment { bytes: 200, ..seg(a, r, 1, 10, 21) }).unwrap();
-        assert_eq!(s1b.id, s1.id);
-        assert_eq!(s1b.bytes, 200);
-        assert_eq!(ix.segments(a, 10, 11).unwrap(), vec![s1b.clone()]);
-        assert_eq!(ix.segments(a, 9, 11).unwrap(), vec![s0.clone(), s1b.clone()]);
-        assert_eq!(ix.segments(a, 21, 30).unwrap(), vec![]);
-        assert_eq!(ix.oldest_segments(None, 1).unwrap(), vec![s0.clone()]);
-        let stats = ix.camera_stats().unwrap();
-        assert_eq!(stats[0].bytes, 300);
-        assert_eq!(stats[1].segments, 0);
-        ix.delete_to_garbage(std::slice::from_ref(&s0)).unwrap();
-        assert_eq!(ix.garbage().unwrap(), vec![s0.key().name()]);
-        ix.remove_garbage(&s0.key().name()).unwrap();
-        assert!(ix.garbage().unwrap().is_empty());
-        // A segment of an unknown run is refused (foreign keys are on).
-        assert!(ix.upsert_segment(&seg(a, 999, 0, 0, 1)).is_err());
-        ix.ensure_camera(42, "a").unwrap();
-        assert_eq!(ix.cameras().unwrap().iter().find(|c| c.0 == 42).unwrap().1, "a-1");
-        ix.insert_run_with_id(77, 42, &run).unwrap();
-        assert_eq!(ix.run(77).unwrap().unwrap().0, 42);
+    fn conformance() {
+        for (name, check) in crate::index::conformance::CHECKS {
+            let dir = tempfile::tempdir().unwrap();
+            let ix = SqliteIndex::open(&dir.path().join("i.sqlite3")).unwrap();
+            eprintln!("conformance check {name}");
+            check(&ix);
+        }
     }
 
     #[test]
