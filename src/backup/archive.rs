@@ -100,8 +100,12 @@ fn append<W: Write>(tar: &mut tar::Builder<W>, name: &str, len: u64, data: impl 
     tar.append_data(&mut h, name, data)
 }
 
+/// What may follow the last member in a backup's tar: its end blocks and record padding (tar pads to 10 KiB).
+const MAX_TRAILING: u64 = 64 * 1024;
+
 /// Reads the archive at `file`, checking the manifest and every member's size and hash, and writes the
 /// members into `dir` (which the caller made, private) under their own names. Returns the manifest.
+
 pub fn extract(file: &Path, dir: &Path) -> Result<Manifest, ArchiveError> {
     let f = std::fs::File::open(file)?;
     let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(std::io::BufReader::new(f)));
@@ -142,6 +146,13 @@ pub fn extract(file: &Path, dir: &Path) -> Result<Manifest, ArchiveError> {
         if !seen.contains_key(name) {
             return Err(ArchiveError::Damaged(format!("{name} is missing (a truncated copy?)")));
         }
+    }
+    // The gzip trailer (CRC and length) comes after the tar's end blocks: read to it, so a copy cut in its
+    // last bytes is refused too. Only tar padding may be left, so the read is bounded.
+    let mut rest = tar.into_inner().take(MAX_TRAILING + 1);
+    let left = std::io::copy(&mut rest, &mut std::io::sink()).map_err(damaged)?;
+    if left > MAX_TRAILING {
+        return Err(ArchiveError::Damaged("data after the archive's end".into()));
     }
     Ok(manifest)
 }

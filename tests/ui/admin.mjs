@@ -355,13 +355,8 @@ run(async (browser) => {
     await addCamera(page);
     await wrongPassword(page);
     await zoneAndFieldError(page);
-    // zoneCap and probeRefused (issue 12) are not run yet: zoneCap times out waiting for the editor's picture
-    // when it reopens the camera form; fix the step before enabling them (the caps are checked by
-    // http::ui::tests::the_zone_editor_knows_the_servers_caps meanwhile).
-    if (process.env.KW_UI_NEW_STEPS) {
-      await zoneCap(page);
-      await probeRefused(page);
-    }
+    await zoneCap(page);
+    await probeRefused(page);
     await deleteCamera(page);
     await alerts(page);
     await users(page);

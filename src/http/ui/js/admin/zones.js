@@ -57,6 +57,10 @@ export const zoneStrings = {
   },
 };
 
+/** How often and how far apart the editor asks again for a snapshot that failed. */
+const PICTURE_RETRIES = 10;
+const PICTURE_RETRY_MS = 1500;
+
 /**
  * The editor for `zones` (the config's `[{name, kind, points}]`, edited in place) over `picture` (a URL, or
  * null until setPicture()) of `size` ([w, h], or null: the picture's natural size). Answers `node`,
@@ -85,8 +89,13 @@ export function zoneEditor(zones, picture, size) {
   const cancelBtn = h('button', { type: 'button', class: 'btn', 'data-testid': 'zone-cancel', onclick: () => { drawing = null; redraw(); } },
     t('cams.zones.cancel'));
 
+  // A camera that has just restarted (after a save) has no picture for a few seconds: its snapshot is asked
+  // for again, a bounded number of times, while the editor is on the page.
+  let pictureTry = 0;
   function setPicture(src, sz) {
     if (!src) return;
+    const mine = ++pictureTry;
+    let tries = 0;
     img.onload = () => {
       const w = sz ? sz[0] : img.naturalWidth;
       const ht = sz ? sz[1] : img.naturalHeight;
@@ -98,7 +107,15 @@ export function zoneEditor(zones, picture, size) {
       }
       placeholder.hidden = true;
     };
-    img.onerror = () => { placeholder.hidden = false; };
+    img.onerror = () => {
+      placeholder.hidden = false;
+      if (src.startsWith('data:') || tries >= PICTURE_RETRIES) return;
+      tries += 1;
+      setTimeout(() => {
+        if (mine !== pictureTry || (tries > 1 && !stage.isConnected)) return;
+        img.src = `${src}${src.includes('?') ? '&' : '?'}retry=${tries}`;
+      }, PICTURE_RETRY_MS);
+    };
     img.src = src;
   }
 
