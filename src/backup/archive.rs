@@ -105,7 +105,6 @@ const MAX_TRAILING: u64 = 64 * 1024;
 
 /// Reads the archive at `file`, checking the manifest and every member's size and hash, and writes the
 /// members into `dir` (which the caller made, private) under their own names. Returns the manifest.
-
 pub fn extract(file: &Path, dir: &Path) -> Result<Manifest, ArchiveError> {
     let f = std::fs::File::open(file)?;
     let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(std::io::BufReader::new(f)));

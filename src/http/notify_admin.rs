@@ -437,10 +437,11 @@ mod tests {
 
     #[test]
     fn stored_passwords_stay_with_their_address() {
-        let stored = Some("mqtt://ha:s3cret@10.0.0.5:1883");
-        let shown = kw_config::redacted_url(stored.unwrap());
+        let url = "mqtt://ha:s3cret@10.0.0.5:1883";
+        let stored = Some(url);
+        let shown = kw_config::redacted_url(url);
         assert_eq!(shown, "mqtt://ha:***@10.0.0.5:1883");
-        assert_eq!(merge_target(stored, &shown, None).unwrap(), stored.unwrap());
+        assert_eq!(merge_target(stored, &shown, None).unwrap(), url);
         // Same address, another path or user: the password is kept.
         assert_eq!(merge_target(stored, "mqtt://ha:***@10.0.0.5", None).unwrap(), "mqtt://ha:s3cret@10.0.0.5");
         // Another host with *** is refused; a new password is fine.

@@ -47,8 +47,7 @@ fn a_self_signed_camera_is_trusted_on_first_use_and_a_changed_certificate_is_ref
     assert!(!std::fs::read_to_string(&config).unwrap().contains("porch"));
 
     // Saved with the accepted fingerprint (the colon spelling is taken too): it records.
-    let colons = first.fingerprint[7..]
-        .as_bytes()
+    let colons = first.fingerprint.as_bytes()[7..]
         .chunks(2)
         .map(|p| std::str::from_utf8(p).unwrap().to_ascii_uppercase())
         .collect::<Vec<_>>()

@@ -104,10 +104,13 @@ impl Refused {
 
 /// The last handshake's certificate and verdict, shared between a client's verifier and its owner.
 #[derive(Clone, Default, Debug)]
-pub struct Seen(Arc<Mutex<Option<(Fingerprint, Option<Refused>)>>>);
+pub struct Seen(Arc<Mutex<Option<Verdict>>>);
+
+/// A certificate seen and, when it was refused, why.
+type Verdict = (Fingerprint, Option<Refused>);
 
 impl Seen {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Option<(Fingerprint, Option<Refused>)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Verdict>> {
         self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -262,8 +265,7 @@ mod tests {
         let text = f.to_string();
         assert!(text.starts_with("sha256:") && text.len() == 7 + 64, "{text}");
         assert_eq!(text.parse::<Fingerprint>(), Ok(f));
-        let colons: String = text[7..]
-            .as_bytes()
+        let colons: String = text.as_bytes()[7..]
             .chunks(2)
             .map(|p| std::str::from_utf8(p).unwrap().to_ascii_uppercase())
             .collect::<Vec<_>>()

@@ -39,7 +39,7 @@ fn closed(s: &mut TcpStream) -> bool {
 }
 
 #[test]
-#[ignore = "long reliability run: scripts/reliability.sh fd"]
+#[ignore = "long reliability run: bench/reliability/run fd"]
 fn a_connection_flood_under_a_low_file_limit_leaves_no_gap() {
     support::require_tools(&["ffmpeg", "ffprobe", "prlimit"]);
     let run_for = secs_env("KW_FD_SECS", 300);

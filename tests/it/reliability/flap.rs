@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 const CAMERAS: [&str; 4] = ["cam0", "cam1", "cam2", "cam3"];
 
 #[test]
-#[ignore = "long reliability run: scripts/reliability.sh flap"]
+#[ignore = "long reliability run: bench/reliability/run flap"]
 fn four_cameras_flapping_leave_exact_gaps_and_leak_nothing() {
     support::require_tools(&["ffmpeg", "ffprobe"]);
     let run_for = secs_env("KW_FLAP_SECS", 600);

@@ -12,7 +12,7 @@ use std::time::Duration;
 const CAMERAS: [&str; 4] = ["cam0", "cam1", "cam2", "cam3"];
 
 #[test]
-#[ignore = "long reliability run: scripts/reliability.sh kill"]
+#[ignore = "long reliability run: bench/reliability/run kill"]
 fn kill_nine_while_recording_four_cameras() {
     support::require_tools(&["ffmpeg", "ffprobe"]);
     let cycles: usize = env_or("KW_KILL_CYCLES", 50);

@@ -96,7 +96,7 @@ fn viewer(addr: SocketAddr, camera: String, token: String, stop: Arc<AtomicBool>
 }
 
 #[test]
-#[ignore = "long reliability run: scripts/reliability.sh load"]
+#[ignore = "long reliability run: bench/reliability/run load"]
 fn sixteen_cameras_record_without_loss_under_viewers_downloads_and_snapshots() {
     support::require_tools(&["ffmpeg", "ffprobe"]);
     let run_for = secs_env("KW_LOAD_SECS", 600);
