@@ -209,7 +209,8 @@ mod tests {
 
     #[tokio::test]
     async fn the_synthetic_camera_probes_with_a_picture() {
-        let r = probe(CAM, Login::default(), PROBE_TIMEOUT, Some(Box::pin(async { Ok(Box::new(()) as DecodeTurn) }))).await;
+        let r =
+            probe(CAM, Login::default(), PROBE_TIMEOUT, Some(Box::pin(async { Ok(Box::new(()) as DecodeTurn) }))).await;
         assert!(r.ok, "{r:?}");
         assert_eq!((r.codec.as_deref(), r.width, r.height), (Some("h264"), Some(320), Some(180)));
         assert!(r.snapshot.as_deref().unwrap_or_default().starts_with("data:image/jpeg;base64,/9j/"));
@@ -237,11 +238,11 @@ mod tests {
         assert!(!held.load(std::sync::atomic::Ordering::SeqCst), "the turn is given back after the decode");
 
         let refused: WaitForTurn<'_> = Box::pin(async { Err("the server is busy with snapshot decodes".to_owned()) });
-        let r = probe(CAM, None, None, PROBE_TIMEOUT, Some(refused)).await;
+        let r = probe(CAM, Login::default(), PROBE_TIMEOUT, Some(refused)).await;
         assert!(r.ok && r.snapshot.is_none(), "{r:?}");
         assert_eq!(r.snapshot_error.as_deref(), Some("the server is busy with snapshot decodes"));
 
-        let r = probe(CAM, None, None, PROBE_TIMEOUT, None).await;
+        let r = probe(CAM, Login::default(), PROBE_TIMEOUT, None).await;
         assert!(r.ok && r.snapshot.is_none() && r.snapshot_error.is_none(), "{r:?}");
     }
 

@@ -6,8 +6,8 @@
 mod camera;
 mod notify;
 mod objects;
-mod restream;
 mod offsite;
+mod restream;
 mod server;
 
 use std::path::{Path, PathBuf};
