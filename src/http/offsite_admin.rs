@@ -243,16 +243,34 @@ fn apply_form(st: &Shared, old: Option<&OffsiteConfig>, form: &OffsiteForm) -> R
     Ok((edit, creds))
 }
 
-/// Saves `edit` (in place of `existing`) and, with it, the credentials file a `Write` asks for.
+/// The credentials file of `o` when it is the one the API writes for it (`offsite-<name>.toml` beside the
+/// config): only that one is removed when the target stops using it.
+fn our_file(st: &Shared, o: &OffsiteConfig) -> Option<PathBuf> {
+    let ours = std::path::absolute(credentials_path(st, &o.name)).ok()?;
+    o.credentials_file.clone().filter(|f| *f == ours)
+}
+
+fn remove_file(file: &std::path::Path) {
+    if let Err(e) = std::fs::remove_file(file) {
+        tracing::warn!("cannot remove {}: {e}", file.display());
+    }
+}
+
+/// Saves `edit` (in place of `old`) and, with it, the credentials file a `Write` asks for; the file the API
+/// wrote for `old` goes when the target no longer uses it (renamed with new credentials, or none).
 async fn save(
     st: &Shared,
-    existing: Option<String>,
+    old: Option<&OffsiteConfig>,
     edit: &OffsiteEdit,
     creds: Creds,
     by: &str,
 ) -> Result<(), ApiError> {
     let path = credentials_path(st, &edit.name);
     let wrote = matches!(creds, Creds::Write(..));
+    let existing = old.map(|o| o.name.clone());
+    let stale = old.and_then(|o| our_file(st, o));
+    let dir = st.config_path.parent().map(std::path::Path::to_path_buf).unwrap_or_default();
+    let used = edit.credentials_file.as_ref().and_then(|f| std::path::absolute(dir.join(f)).ok());
     let (e, by) = (edit.clone(), by.to_owned());
     edit_config(st, move |doc| {
         doc.upsert_offsite(existing.as_deref(), &e).map_err(field_error)?;
@@ -260,6 +278,9 @@ async fn save(
             // Only after the entry passed its check: a refused edit writes nothing.
             kw_config::write_atomically(&path, kw_config::credentials_toml(key, secret).as_bytes())
                 .map_err(|err| ApiError::internal(format!("{}: {err}", path.display())))?;
+        }
+        if let Some(file) = stale.filter(|f| Some(f) != used.as_ref()) {
+            remove_file(&file);
         }
         let action = if existing.is_some() { "changed" } else { "added" };
         tracing::info!(offsite = %e.name, by = %by, credentials = wrote, "off-site target {action} through the API");
@@ -337,7 +358,7 @@ pub async fn update(
     let form = parse_form(body)?;
     let old = stored(&st, &name).ok_or_else(|| ApiError::not_found(format!("no off-site target {name:?}")))?;
     let (edit, creds) = apply_form(&st, Some(&old), &form)?;
-    save(&st, Some(name), &edit, creds, &p.name).await?;
+    save(&st, Some(&old), &edit, creds, &p.name).await?;
     Ok(Json(answer(&st, &edit)?))
 }
 
@@ -352,14 +373,12 @@ pub async fn remove(
 ) -> Result<StatusCode, ApiError> {
     require_admin(&p)?;
     let old = stored(&st, &name).ok_or_else(|| ApiError::not_found(format!("no off-site target {name:?}")))?;
-    let ours = std::path::absolute(credentials_path(&st, &name)).ok();
+    let ours = our_file(&st, &old);
     let by = p.name.clone();
     edit_config(&st, move |doc| {
         doc.remove_offsite(&name).map_err(config_error)?;
-        if let Some(file) = old.credentials_file.as_ref().filter(|f| Some(f.as_path()) == ours.as_deref()) {
-            if let Err(e) = std::fs::remove_file(file) {
-                tracing::warn!("cannot remove {}: {e}", file.display());
-            }
+        if let Some(file) = ours {
+            remove_file(&file);
         }
         tracing::info!(offsite = %name, by = %by, "off-site target removed through the API");
         Ok(())

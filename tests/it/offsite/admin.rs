@@ -158,13 +158,21 @@ fn targets_edited_and_tested_through_the_api() {
     let t = api.test("s3", Some(&with(json!({"endpoint": format!("http://127.0.0.1:{}", support::free_port())}))));
     assert_eq!((t["ok"].as_bool(), t["kind"].as_str()), (Some(false), Some("unreachable")), "{t}");
 
+    // Renamed with new credentials: they move to the new name's file, the old one goes.
+    let r = api.call("PUT", "/api/offsite/s3", Some(&with(json!({"name": "house"}))));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let renamed = dir.path().join("offsite-house.toml");
+    assert!(!creds_file.exists() && mode(&renamed) == 0o600, "the credentials did not move with the name");
+    let t = api.test("house", None);
+    assert_eq!(t["ok"], true, "{t}");
+
     // Deleted: gone from the file, the list, and its credentials file with it.
-    assert_eq!(api.call("DELETE", "/api/offsite/s3", None).status, 204);
-    assert_eq!(api.call("DELETE", "/api/offsite/s3", None).status, 404);
+    assert_eq!(api.call("DELETE", "/api/offsite/house", None).status, 204);
+    assert_eq!(api.call("DELETE", "/api/offsite/house", None).status, 404);
     assert_eq!(api.call("GET", "/api/offsite", None).json(), json!([]));
     let text = std::fs::read_to_string(&config).unwrap();
     assert!(!text.contains("[[offsite]]") && text.contains("# the house"), "{text}");
-    assert!(!creds_file.exists(), "the credentials file outlived its target");
+    assert!(!renamed.exists(), "the credentials file outlived its target");
 
     // The secret never left the credentials file.
     for body in &api.bodies {
