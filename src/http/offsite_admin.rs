@@ -445,7 +445,11 @@ pub async fn test(
                 cfg.credentials_file = None;
                 (cfg, None)
             }
-            Ok((cfg, Creds::Keep)) => (cfg, None),
+            Ok((mut cfg, Creds::Keep)) => {
+                // The stored file as resolved against the config's directory (the check alone knows none).
+                cfg.credentials_file = old.as_ref().and_then(|o| o.credentials_file.clone());
+                (cfg, None)
+            }
             Err(e) => return Ok(Json(failed("invalid", e.message, e.field))),
         }
     };

@@ -127,6 +127,10 @@ fn targets_edited_and_tested_through_the_api() {
         admin_api.get_json("/api/system")["offsite"].as_array().is_some_and(|a| a.iter().any(|o| o["name"] == "s3"))
     });
 
+    // The form as typed with the stored credentials (none typed) works too.
+    let t = api.test("s3", Some(&with(json!({"key": null, "secret": null, "what": "both"}))));
+    assert_eq!(t["ok"], true, "{t}");
+
     // A wrong secret, typed into the form: named as an authentication failure.
     let t = api.test("s3", Some(&with(json!({"secret": "not-the-secret-1"}))));
     assert_eq!((t["ok"].as_bool(), t["kind"].as_str()), (Some(false), Some("auth")), "{t}");
