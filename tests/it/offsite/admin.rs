@@ -6,7 +6,7 @@
 use super::keygen;
 use crate::support::api::{Api, Resp};
 use crate::support::keepwatch::*;
-use crate::support::offsite_targets::SeaweedS3;
+use crate::support::offsite_targets::{SeaweedS3, WebDav};
 use crate::support::{self, browser};
 use serde_json::{json, Value};
 use std::os::unix::fs::PermissionsExt;
@@ -186,6 +186,35 @@ fn targets_edited_and_tested_through_the_api() {
     assert!(!log.contains(&s3.secret_key) && !log.contains("not-the-secret-1"), "a secret in the log:\n{log}");
     drop(kw);
     drop(s3);
+}
+
+#[test]
+fn webdav_target_tested_through_the_api() {
+    let dir = tempfile::tempdir().unwrap();
+    let dav = WebDav::start(&dir.path().join("dav"));
+    let (_identity, recipient) = keygen(dir.path());
+    let config = write_config(dir.path(), "", &porch());
+    let admin = create_token(&config, "a", "admin", None);
+    let kw = Keepwatch::start(&config);
+    let api = kw.api().with_bearer(&admin);
+    let form = |password: &str| {
+        json!({"name": "nas", "target": format!("webdav://127.0.0.1:{}/dav/keepwatch", dav.port),
+            "key": dav.user, "secret": password, "recipients": [recipient]})
+    };
+    let test = |f: &Value| {
+        let r = api.post("/api/offsite/nas/test", f);
+        assert_eq!(r.status, 200, "{}", r.text());
+        let v = r.json();
+        assert!(!r.text().contains(&dav.password), "the password in an answer: {v}");
+        v
+    };
+    let t = test(&form(&dav.password));
+    assert_eq!(t["ok"], true, "{t}");
+    let t = test(&form("not-the-password"));
+    assert_eq!((t["ok"].as_bool(), t["kind"].as_str()), (Some(false), Some("auth")), "{t}");
+    // The probe left nothing behind.
+    assert!(dav.files().iter().all(|(n, _)| !n.contains("keepwatch-test-")), "{:?}", dav.files());
+    drop(kw);
 }
 
 #[test]
