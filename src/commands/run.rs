@@ -166,7 +166,7 @@ fn open_offsite(index_file: &Path, cfg: &Config) -> Result<crate::offsite::Handl
         .map_err(|e| Failure::runtime(format!("cannot open the off-site queue in {}: {e}", index_file.display())))?;
     let spool = cfg.storage.path.join(OFFSITE_SPOOL);
     kw_offsite::worker::spool_dir(&spool).map_err(|e| Failure::runtime(e.to_string()))?;
-    Ok(crate::offsite::Handle { health: kw_offsite::Health::default(), queue })
+    Ok(crate::offsite::Handle { health: kw_offsite::Health::default(), queue, reopen: Default::default() })
 }
 
 /// The soft limit on open files above which it is not raised (some code still walks every descriptor).

@@ -29,6 +29,7 @@ pub mod live;
 pub mod media;
 pub mod metrics;
 pub mod notify_admin;
+pub mod offsite_admin;
 pub mod protected;
 pub mod ptz;
 pub mod server;
@@ -257,6 +258,9 @@ pub fn app(state: Shared) -> Router {
         .routes(routes!(notify_admin::get_alerts, notify_admin::put_alerts))
         .routes(routes!(notify_admin::test))
         .routes(routes!(alerts::test_notifier))
+        .routes(routes!(offsite_admin::get_all, offsite_admin::add))
+        .routes(routes!(offsite_admin::update, offsite_admin::remove))
+        .routes(routes!(offsite_admin::test))
         .routes(routes!(events::list))
         .routes(routes!(events::snapshot))
         .routes(routes!(protected::list, protected::add))

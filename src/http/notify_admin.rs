@@ -27,9 +27,9 @@ use utoipa::ToSchema;
 /// What a secret looks like in an answer.
 const SHOWN: &str = "***";
 /// Most cameras, event kinds or recipients a form may list.
-const MAX_LIST: usize = 256;
+pub(super) const MAX_LIST: usize = 256;
 /// Longest text a form field may hold.
-const MAX_TEXT: usize = 2048;
+pub(super) const MAX_TEXT: usize = 2048;
 
 /// A notifier's settings as the editor shows them (never a password or secret).
 #[derive(Serialize, ToSchema)]
@@ -89,13 +89,13 @@ pub struct AlertSettings {
     pub public_url: Option<String>,
 }
 
-/// The answer of a test: always 200.
+/// The answer of a test: always 200 (a notifier's, and an off-site target's round trip).
 #[derive(Serialize, ToSchema)]
 pub struct NotifierTest {
     pub ok: bool,
     /// What the delivery answered.
     pub result: Option<String>,
-    /// `auth`, `tls`, `unreachable`, `timeout`, `invalid` or `failed`
+    /// `auth`, `tls`, `unreachable`, `timeout`, `invalid`, `failed`, or (off-site) `bucket`
     pub kind: Option<String>,
     /// The exact error.
     pub error: Option<String>,
@@ -183,14 +183,16 @@ fn merge_target(stored: Option<&str>, typed: &str, password: Option<&str>) -> Re
     Ok(target)
 }
 
-fn text(field: &str, v: &Option<String>) -> Result<Option<String>, ApiError> {
+/// A trimmed text field, bounded; empty is none. Shared with the off-site editor.
+pub(super) fn text(field: &str, v: &Option<String>) -> Result<Option<String>, ApiError> {
     match v.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         Some(s) if s.len() > MAX_TEXT => Err(ApiError::bad_field(field, format!("{field}: at most {MAX_TEXT} bytes"))),
         s => Ok(s.map(str::to_owned)),
     }
 }
 
-fn list(field: &str, v: &Option<Vec<String>>) -> Result<Option<Vec<String>>, ApiError> {
+/// A list field, bounded in count and length, entries trimmed and empty ones dropped.
+pub(super) fn list(field: &str, v: &Option<Vec<String>>) -> Result<Option<Vec<String>>, ApiError> {
     match v {
         Some(l) if l.len() > MAX_LIST => {
             Err(ApiError::bad_field(field, format!("{field}: at most {MAX_LIST} entries")))
@@ -339,7 +341,8 @@ pub async fn remove(
 }
 
 /// What kind of failure a delivery error is, for the editor's headline (the exact message goes with it).
-fn classify(message: &str) -> &'static str {
+/// The off-site editor classifies through this too.
+pub(super) fn classify(message: &str) -> &'static str {
     let m = message.to_ascii_lowercase();
     let any = |words: &[&str]| words.iter().any(|w| m.contains(w));
     if any(&["certificate", "tls", "handshake", "ssl", "x509"]) {

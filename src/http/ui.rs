@@ -47,6 +47,7 @@ pub const FILES: &[(&str, &[u8])] = ui_files![
     "js/admin/cameras.js",
     "js/admin/alerts.js",
     "js/admin/notifiers.js",
+    "js/admin/offsite.js",
     "js/admin/users.js",
 ];
 

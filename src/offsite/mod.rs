@@ -37,6 +37,9 @@ const CHECK_EVERY: Duration = Duration::from_secs(30);
 pub struct Handle {
     pub health: Health,
     pub queue: Queue,
+    /// Nudged when a target's credentials file was rewritten (the entry itself may be unchanged): every
+    /// worker starts again and reads its credentials anew.
+    pub reopen: Arc<Notify>,
 }
 
 /// What the daemon hands this module.
@@ -82,6 +85,12 @@ pub async fn run(mut p: Parts) {
                     break;
                 }
                 cfg = p.config.borrow_and_update().clone();
+                apply(&p, &mut workers, &cfg);
+            }
+            _ = p.handle.reopen.notified() => {
+                for (_, r) in workers.drain() {
+                    r.task.abort();
+                }
                 apply(&p, &mut workers, &cfg);
             }
             _ = check.tick() => {

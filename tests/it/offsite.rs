@@ -3,7 +3,10 @@
 //! must upload each event's clip and picture encrypted, `keepwatch offsite fetch` must bring back exactly
 //! the MP4 `keepwatch export` makes for the event's range with pre- and post-roll, and nothing that
 //! reaches the target may be an MP4 or (with `hide_names`) name the camera. The WebDAV test also takes
-//! the target away mid-event and restarts keepwatch before it returns: nothing may be lost.
+//! the target away mid-event and restarts keepwatch before it returns: nothing may be lost. [`admin`]
+//! edits targets through the API and the web UI against the same real SeaweedFS.
+
+mod admin;
 
 use crate::support::keepwatch::*;
 use crate::support::offsite_targets::{SeaweedS3, WebDav};

@@ -96,6 +96,9 @@ impl SeaweedS3 {
                 &format!("-metricsPort={metrics}"),
                 "-webdav=false",
                 "-admin.ui=false",
+                // Fixed ports by default (8181, 9101): off, so several instances can run at once.
+                "-s3.port.iceberg=0",
+                "-s3.port.lance=0",
             ])
             .stdin(Stdio::null())
             .stdout(out.try_clone().unwrap())

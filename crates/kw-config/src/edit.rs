@@ -1,13 +1,17 @@
 //! Changing the config file the way a careful person would: in place, keeping comments, order and layout.
 //!
-//! The web UI and admin API add, change and remove cameras (and, in [`notify`], notifiers and `[alerts]`)
-//! through [`ConfigDoc`]. Every change is applied to a
+//! The web UI and admin API add, change and remove cameras (and, in [`notify`], notifiers and `[alerts]`;
+//! in [`offsite`], off-site targets; [`named`] holds what those lists of named tables share) through
+//! [`ConfigDoc`]. Every change is applied to a
 //! copy and validated before it is kept, and [`ConfigDoc::save`] validates again and replaces the file
 //! atomically, so a failed edit or a crash never leaves an invalid or half-written config behind.
 
+mod named;
 mod notify;
+mod offsite;
 
 pub use notify::NotifierEdit;
+pub use offsite::OffsiteEdit;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -86,24 +90,10 @@ impl ConfigDoc {
     /// when the camera does not exist or when a notifier would be left with an empty list.
     pub fn remove_camera(&mut self, name: &str) -> Result<(), ConfigError> {
         self.edit(|doc| {
-            let Some(index) = find_camera(doc, name) else {
+            if find_camera(doc, name).is_none() {
                 return Err(ConfigError::NoSuchCamera(name.to_string()));
-            };
-            let root = doc.as_table_mut();
-            let now_empty = match root.get_mut("cameras") {
-                Some(Item::ArrayOfTables(array)) => {
-                    array.remove(index);
-                    array.is_empty()
-                }
-                Some(Item::Value(Value::Array(array))) => {
-                    array.remove(index);
-                    array.is_empty()
-                }
-                _ => false,
-            };
-            if now_empty {
-                root.remove("cameras");
             }
+            named::remove(doc, "cameras", "camera", name)?;
             remove_from_notifiers(doc, name);
             Ok(())
         })
@@ -169,12 +159,7 @@ fn camera_name(table: &Table) -> Result<String, ConfigError> {
 
 /// Position of the camera called `name`.
 fn find_camera(doc: &DocumentMut, name: &str) -> Option<usize> {
-    let named = |t: &dyn TableLike| t.get("name").and_then(Item::as_str) == Some(name);
-    match doc.get("cameras")? {
-        Item::ArrayOfTables(array) => array.iter().position(|t| named(t)),
-        Item::Value(Value::Array(array)) => array.iter().position(|v| v.as_inline_table().is_some_and(|t| named(t))),
-        _ => None,
-    }
+    named::find(doc, "cameras", name)
 }
 
 /// Merges `table` into the camera called `existing`, or appends it when `existing` is `None`.
@@ -206,19 +191,21 @@ fn set_camera(doc: &mut DocumentMut, existing: Option<&str>, table: Table) -> Re
     Ok(())
 }
 
-/// Calls `f` on every notifier's `cameras` array.
+/// Calls `f` on every notifier's and off-site target's `cameras` array.
 fn for_each_notify_camera_list(doc: &mut DocumentMut, mut f: impl FnMut(&mut toml_edit::Array)) {
     let mut visit = |t: &mut dyn TableLike| {
         if let Some(list) = t.get_mut("cameras").and_then(Item::as_array_mut) {
             f(list);
         }
     };
-    match doc.get_mut("notify") {
-        Some(Item::ArrayOfTables(array)) => array.iter_mut().for_each(|t| visit(t)),
-        Some(Item::Value(Value::Array(array))) => {
-            array.iter_mut().filter_map(Value::as_inline_table_mut).for_each(|t| visit(t))
+    for key in ["notify", "offsite"] {
+        match doc.get_mut(key) {
+            Some(Item::ArrayOfTables(array)) => array.iter_mut().for_each(|t| visit(t)),
+            Some(Item::Value(Value::Array(array))) => {
+                array.iter_mut().filter_map(Value::as_inline_table_mut).for_each(|t| visit(t))
+            }
+            _ => {}
         }
-        _ => {}
     }
 }
 

@@ -35,7 +35,8 @@ mod units;
 
 use std::path::Path;
 
-pub use edit::{ConfigDoc, NotifierEdit};
+pub use atomic::write_atomically;
+pub use edit::{ConfigDoc, NotifierEdit, OffsiteEdit};
 pub use error::{ConfigError, Diagnostic};
 pub use model::{
     AlertOn, AlertsConfig, CameraConfig, Config, EncodeConfig, Language, MotionConfig, NotifyConfig, NotifyEvent,
@@ -43,7 +44,7 @@ pub use model::{
     StorageIndex, TlsConfig, Zone, ZoneKind, DEFAULT_COOLDOWN, DEFAULT_LISTEN, DEFAULT_STORAGE_PATH,
 };
 pub use net::IpNet;
-pub use offsite::{OffsiteConfig, OffsiteWhat};
+pub use offsite::{credentials_toml, OffsiteConfig, OffsiteWhat};
 pub use schedule::{parse_schedule, Window as ScheduleWindow};
 pub use secrets::{percent_encode, redacted_url, SourceUrl};
 pub use templates::{demo_config, example_config};

@@ -69,6 +69,14 @@ impl OffsiteConfig {
     }
 }
 
+/// The text of a `credentials_file`: `key = "..."` and `secret = "..."`, quoted as TOML wants.
+pub fn credentials_toml(key: &str, secret: &str) -> String {
+    let mut doc = toml_edit::DocumentMut::new();
+    doc.insert("key", toml_edit::value(key));
+    doc.insert("secret", toml_edit::value(secret));
+    doc.to_string()
+}
+
 /// `offsite.what`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum OffsiteWhat {

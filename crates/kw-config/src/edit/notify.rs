@@ -7,11 +7,10 @@
 
 use std::fmt;
 
-use toml_edit::{value, Array, ArrayOfTables, DocumentMut, Item, Table, TableLike, Value};
+use toml_edit::{value, Item, Table, TableLike, Value};
 
-use super::ConfigDoc;
+use super::{named, ConfigDoc};
 use crate::error::ConfigError;
-use crate::merge::merge_table;
 use crate::model::NotifyConfig;
 use crate::secrets::redacted_url;
 use crate::units::format_duration;
@@ -59,21 +58,7 @@ impl NotifierEdit {
     /// Checks this notifier on its own, by the config's rules (`cameras` are the camera names it may list),
     /// and returns it as a config holding it would. Errors name the key as `notify[0].<key>`.
     pub fn validate(&self, cameras: &[String]) -> Result<NotifyConfig, ConfigError> {
-        let mut doc = DocumentMut::new();
-        let mut cams = ArrayOfTables::new();
-        for c in cameras {
-            let mut t = Table::new();
-            t.insert("name", value(c.as_str()));
-            t.insert("url", value("rtsp://127.0.0.1/check"));
-            cams.push(t);
-        }
-        if !cams.is_empty() {
-            doc.insert("cameras", Item::ArrayOfTables(cams));
-        }
-        let mut notify = ArrayOfTables::new();
-        notify.push(self.table());
-        doc.insert("notify", Item::ArrayOfTables(notify));
-        let cfg = crate::sections::parse_config(&doc.to_string(), std::path::Path::new("keepwatch.toml"))?;
+        let cfg = named::validate_alone(cameras, "notify", self.table())?;
         cfg.notify.into_iter().next().ok_or_else(|| ConfigError::Edit("the notifier did not survive its check".into()))
     }
 
@@ -83,29 +68,17 @@ impl NotifierEdit {
         t.insert("name", value(self.name.as_str()));
         t.insert("kind", value(self.kind.as_str()));
         t.insert("target", value(self.target.as_str()));
-        if let Some(c) = &self.cameras {
-            t.insert("cameras", value(c.iter().map(String::as_str).collect::<Array>()));
-        }
-        if let Some(e) = &self.events {
-            t.insert("events", value(e.iter().map(String::as_str).collect::<Array>()));
-        }
-        if let Some(c) = &self.cooldown {
-            t.insert("cooldown", value(c.as_str()));
-        }
-        if let Some(p) = &self.discovery_prefix {
-            t.insert("discovery_prefix", value(p.as_str()));
-        }
+        named::insert_list(&mut t, "cameras", self.cameras.as_ref());
+        named::insert_list(&mut t, "events", self.events.as_ref());
+        named::insert_text(&mut t, "cooldown", self.cooldown.as_ref());
+        named::insert_text(&mut t, "discovery_prefix", self.discovery_prefix.as_ref());
         if let Some(c) = self.commands {
             t.insert("commands", value(c));
         }
-        if let Some(s) = &self.secret {
-            t.insert("secret", value(s.as_str()));
-        }
-        if let Some(f) = &self.from {
-            t.insert("from", value(f.as_str()));
-        }
+        named::insert_text(&mut t, "secret", self.secret.as_ref());
+        named::insert_text(&mut t, "from", self.from.as_ref());
         if !self.to.is_empty() {
-            t.insert("to", value(self.to.iter().map(String::as_str).collect::<Array>()));
+            named::insert_list(&mut t, "to", Some(&self.to));
         }
         t
     }
@@ -128,59 +101,12 @@ impl ConfigDoc {
     /// position kept; keys the edit leaves unset are removed; a new `name` renames it).
     pub fn upsert_notifier(&mut self, existing: Option<&str>, n: &NotifierEdit) -> Result<(), ConfigError> {
         let table = n.table();
-        self.edit(|doc| {
-            let index = match existing {
-                Some(name) => Some(find_notifier(doc, name).ok_or_else(|| no_such(name))?),
-                None => None,
-            };
-            let root = doc.as_table_mut();
-            match (root.get_mut("notify"), index) {
-                (None, _) => {
-                    let mut array = ArrayOfTables::new();
-                    array.push(table);
-                    root.insert("notify", Item::ArrayOfTables(array));
-                }
-                (Some(Item::ArrayOfTables(array)), Some(i)) => {
-                    if let Some(old) = array.get_mut(i) {
-                        merge_table(old, &table, None, false);
-                    }
-                }
-                (Some(Item::ArrayOfTables(array)), None) => array.push(table),
-                (Some(Item::Value(Value::Array(array))), Some(i)) => {
-                    if let Some(old) = array.get_mut(i).and_then(Value::as_inline_table_mut) {
-                        merge_table(old, &table, None, true);
-                    }
-                }
-                (Some(Item::Value(Value::Array(array))), None) => {
-                    array.push(Value::InlineTable(table.into_inline_table()))
-                }
-                (Some(_), _) => return Err(ConfigError::Edit("`notify` is not a list of tables".to_string())),
-            }
-            Ok(())
-        })
+        self.edit(|doc| named::upsert(doc, "notify", "notifier", existing, table))
     }
 
     /// Removes the notifier called `name`.
     pub fn remove_notifier(&mut self, name: &str) -> Result<(), ConfigError> {
-        self.edit(|doc| {
-            let index = find_notifier(doc, name).ok_or_else(|| no_such(name))?;
-            let root = doc.as_table_mut();
-            let now_empty = match root.get_mut("notify") {
-                Some(Item::ArrayOfTables(array)) => {
-                    array.remove(index);
-                    array.is_empty()
-                }
-                Some(Item::Value(Value::Array(array))) => {
-                    array.remove(index);
-                    array.is_empty()
-                }
-                _ => false,
-            };
-            if now_empty {
-                root.remove("notify");
-            }
-            Ok(())
-        })
+        self.edit(|doc| named::remove(doc, "notify", "notifier", name))
     }
 
     /// Sets `[alerts] schedule` and `public_url` (`None` removes the key); an `[alerts]` table left empty
@@ -224,20 +150,6 @@ fn set_string(t: &mut dyn TableLike, key: &str, v: Option<&str>) {
         (_, None) => {
             t.remove(key);
         }
-    }
-}
-
-fn no_such(name: &str) -> ConfigError {
-    ConfigError::Edit(format!("no notifier {name:?} in the config"))
-}
-
-/// Position of the notifier called `name`.
-fn find_notifier(doc: &DocumentMut, name: &str) -> Option<usize> {
-    let named = |t: &dyn TableLike| t.get("name").and_then(Item::as_str) == Some(name);
-    match doc.get("notify")? {
-        Item::ArrayOfTables(array) => array.iter().position(|t| named(t)),
-        Item::Value(Value::Array(array)) => array.iter().position(|v| v.as_inline_table().is_some_and(|t| named(t))),
-        _ => None,
     }
 }
 

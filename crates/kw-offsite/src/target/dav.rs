@@ -122,6 +122,17 @@ impl Dav {
         }
     }
 
+    /// One PUT of a small object into the base collection (the probe).
+    pub(super) async fn put_small(&self, name: &str, data: Vec<u8>) -> Result<(), OffsiteError> {
+        self.mkcol(&self.base).await?;
+        let r = self.request(Method::PUT, &self.url(name)).body(data).send().await.map_err(terr)?;
+        if r.status().is_success() {
+            Ok(())
+        } else {
+            Err(terr(format!("PUT {name}: {}", r.status())))
+        }
+    }
+
     async fn propfind(&self, url: &str) -> Result<Vec<Entry>, OffsiteError> {
         const BODY: &str = "<?xml version=\"1.0\"?><d:propfind xmlns:d=\"DAV:\"><d:prop><d:resourcetype/>\
             <d:getcontentlength/><d:getlastmodified/></d:prop></d:propfind>";

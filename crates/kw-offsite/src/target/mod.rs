@@ -42,7 +42,11 @@ pub enum Target {
 impl Target {
     /// Builds the client for `cfg` (reads its credentials; contacts nothing yet).
     pub fn open(cfg: &OffsiteConfig) -> Result<Target, OffsiteError> {
-        let creds = credentials(cfg)?;
+        Target::open_with(cfg, credentials(cfg)?)
+    }
+
+    /// Like [`Target::open`] with the credentials given (a setting tested before it is saved).
+    pub fn open_with(cfg: &OffsiteConfig, creds: Option<(String, String)>) -> Result<Target, OffsiteError> {
         let scheme = cfg.target.split("://").next().unwrap_or_default().to_ascii_lowercase();
         match scheme.as_str() {
             "s3" => Ok(Target::S3(s3::S3::open(cfg, creds)?)),
@@ -84,6 +88,23 @@ impl Target {
         }
     }
 
+    /// A round trip that proves the target works as configured: a small object encrypted to `recipients`
+    /// is written under a name of its own and removed again. Returns the object's name.
+    pub async fn probe(&self, recipients: &[String]) -> Result<String, OffsiteError> {
+        let rs = crate::crypt::recipients(recipients)?;
+        let (_, data) = crate::crypt::encrypt(&rs, Vec::new(), |w| {
+            std::io::Write::write_all(w, b"keepwatch off-site test\n")
+                .map_err(|e| OffsiteError::io("encrypting the probe", e))
+        })?;
+        let name = format!("keepwatch-test-{}.age", uuid::Uuid::new_v4().simple());
+        match self {
+            Target::S3(t) => t.put_small(&name, data).await?,
+            Target::Dav(t) => t.put_small(&name, data).await?,
+        }
+        self.delete(&name).await?;
+        Ok(name)
+    }
+
     /// Removes `name` (gone already is fine).
     pub async fn delete(&self, name: &str) -> Result<(), OffsiteError> {
         check_name(name)?;
@@ -109,7 +130,7 @@ fn check_name(name: &str) -> Result<(), OffsiteError> {
 }
 
 /// (key, secret) from the credentials file or the environment; `None` when neither has any.
-fn credentials(cfg: &OffsiteConfig) -> Result<Option<(String, String)>, OffsiteError> {
+pub fn credentials(cfg: &OffsiteConfig) -> Result<Option<(String, String)>, OffsiteError> {
     if let Some(path) = &cfg.credentials_file {
         let meta = std::fs::metadata(path).map_err(|e| OffsiteError::io(path.display(), e))?;
         if meta.len() > 64 * 1024 {

@@ -128,6 +128,12 @@ impl S3 {
         Ok(())
     }
 
+    /// One PUT of a small object (the probe).
+    pub(super) async fn put_small(&self, name: &str, data: Vec<u8>) -> Result<(), OffsiteError> {
+        self.store.put(&self.path(name), PutPayload::from(data)).await.map_err(|e| err(&self.label, e))?;
+        Ok(())
+    }
+
     /// An upload the target no longer knows (expired, aborted) is forgotten, so the next try starts anew.
     async fn forget_if_gone(&self, job: &Job, queue: &Queue, e: object_store::Error) -> OffsiteError {
         let text = e.to_string();

@@ -1,25 +1,27 @@
 // admin/alerts.js — alert settings (#/settings/alerts, admins): the alert mode as three big buttons, the
 // home-mode schedule and public address, the configured notifiers with their delivery counts, a "send test"
 // button each, and add / edit / delete (the editor is admin/notifiers.js), and the off-site targets
-// ([[offsite]]) with their health (from /api/system): working or failing since when, what waits, the last
-// error.
+// ([[offsite]], from /api/offsite) with their health (from /api/system): working or failing since when, what
+// waits, the last error; each with test / edit / delete, and an "add" (the editor is admin/offsite.js).
 //
 // Why it is shaped this way:
-// - Notifiers live in the config file ([[notify]]); the page edits them through the API, which writes the
-//   file (comments kept) and answers a bad value with the field it concerns.
+// - Notifiers and off-site targets live in the config file ([[notify]], [[offsite]]); the page edits them
+//   through the API, which writes the file (comments kept) and answers a bad value with the field it concerns.
 // - "Send test" shows the server's answer right on the notifier's card: the delivery's result, or the
 //   failure (502 with the reason), which is what someone setting up MQTT or ntfy needs to see.
 // - The mode is also in the top bar; here it gets big buttons with a line saying what each one does.
 
 import { h } from '../dom.js';
 import { formStrings, actionButton, badge, deleteButton, field, textInput, formError, submitButton,
-  onSubmit } from './forms.js';
+  onSubmit, testResult } from './forms.js';
 import { notifierStrings, renderNotifierForm } from './notifiers.js';
+import { offsiteStrings, renderOffsiteForm, runOffsiteTest } from './offsite.js';
 
 const strings = {
   en: {
     ...formStrings.en,
     ...notifierStrings.en,
+    ...offsiteStrings.en,
     'alerts.add': 'Add notifier',
     'alerts.edit': 'Edit',
     'alerts.delete': 'Delete',
@@ -58,7 +60,10 @@ const strings = {
     'alerts.testOk': 'Test sent: {result}',
     'alerts.testFailed': 'Test failed: {error}',
     'alerts.offsite': 'Off-site copies',
-    'alerts.offsiteNone': 'No off-site targets. Add an [[offsite]] section to the config file (S3 or WebDAV) to keep encrypted copies of event clips elsewhere.',
+    'alerts.offsiteNone': 'No off-site targets. Add one (S3 or WebDAV) to keep encrypted copies of event clips elsewhere.',
+    'alerts.offsiteAdd': 'Add target',
+    'alerts.offsiteDeleteConfirm': 'Delete off-site target "{name}"? Copies already on it stay there; copies waiting for it are not sent.',
+    'alerts.offsiteDeleted': 'Off-site target "{name}" deleted',
     'alerts.offsite.ok': 'working',
     'alerts.offsite.failing': 'failing',
     'alerts.offsite.idle': 'nothing sent yet',
@@ -68,6 +73,7 @@ const strings = {
   de: {
     ...formStrings.de,
     ...notifierStrings.de,
+    ...offsiteStrings.de,
     'alerts.add': 'Benachrichtigung hinzufügen',
     'alerts.edit': 'Bearbeiten',
     'alerts.delete': 'Löschen',
@@ -106,7 +112,10 @@ const strings = {
     'alerts.testOk': 'Test gesendet: {result}',
     'alerts.testFailed': 'Test fehlgeschlagen: {error}',
     'alerts.offsite': 'Externe Sicherung',
-    'alerts.offsiteNone': 'Keine externen Ziele. Fügen Sie der Konfigurationsdatei einen Abschnitt [[offsite]] hinzu (S3 oder WebDAV), um verschlüsselte Kopien der Ereignisclips anderswo aufzubewahren.',
+    'alerts.offsiteNone': 'Keine externen Ziele. Fügen Sie eines hinzu (S3 oder WebDAV), um verschlüsselte Kopien der Ereignisclips anderswo aufzubewahren.',
+    'alerts.offsiteAdd': 'Ziel hinzufügen',
+    'alerts.offsiteDeleteConfirm': 'Externes Ziel „{name}“ löschen? Kopien darauf bleiben dort; wartende Kopien werden nicht mehr gesendet.',
+    'alerts.offsiteDeleted': 'Externes Ziel „{name}“ gelöscht',
     'alerts.offsite.ok': 'funktioniert',
     'alerts.offsite.failing': 'Fehler',
     'alerts.offsite.idle': 'noch nichts gesendet',
@@ -210,17 +219,32 @@ function notifierCard(ctx, n, view) {
     result);
 }
 
-function offsiteCard(ctx, o) {
+/** One off-site target: its settings `o` (GET /api/offsite) and health `health` (/api/system; none yet for a
+ * target just added). */
+function offsiteCard(ctx, o, health, view) {
   const { t } = ctx;
-  const tone = o.status === 'failing' ? 'bad' : o.status === 'ok' ? 'ok' : 'warn';
+  const hl = health || { status: 'idle', queued: 0, uploaded_objects: 0, uploaded_bytes: 0 };
+  const tone = hl.status === 'failing' ? 'bad' : hl.status === 'ok' ? 'ok' : 'warn';
+  const result = testResult(`offsite-test-${o.name}`);
   return h('div', { class: 'adm-card', 'data-testid': `offsite-${o.name}` },
-    h('div', { class: 'adm-row' }, h('strong', null, o.name), badge(t(`alerts.offsite.${o.status}`), tone, 'offsite-state')),
-    h('div', { class: 'adm-muted' }, t('alerts.offsiteCounts', { queued: o.queued, objects: o.uploaded_objects,
-      bytes: (o.uploaded_bytes / 1e6).toFixed(1) })),
-    o.failing_since
+    h('div', { class: 'adm-row' }, h('strong', null, o.name), badge(t(`alerts.offsite.${hl.status}`), tone, 'offsite-state')),
+    h('div', { class: 'adm-muted', 'data-testid': 'offsite-target' }, o.target),
+    h('div', { class: 'adm-muted' }, t('alerts.offsiteCounts', { queued: hl.queued, objects: hl.uploaded_objects,
+      bytes: (hl.uploaded_bytes / 1e6).toFixed(1) })),
+    hl.failing_since
       ? h('div', { class: 'adm-err', 'data-testid': 'offsite-error' },
-        t('alerts.offsiteFailing', { since: new Date(o.failing_since).toLocaleString(), error: o.last_error || '' }))
-      : null);
+        t('alerts.offsiteFailing', { since: new Date(hl.failing_since).toLocaleString(), error: hl.last_error || '' }))
+      : null,
+    h('div', { class: 'adm-actions' },
+      actionButton(t('of.test'), `offsite-test-${o.name}`, () => runOffsiteTest(ctx, o.name, undefined, result)),
+      h('button', { type: 'button', class: 'btn', 'data-testid': `offsite-edit-${o.name}`, onclick: () => view.editOffsite(o) },
+        t('alerts.edit')),
+      deleteButton(t('alerts.delete'), `offsite-delete-${o.name}`, t('alerts.offsiteDeleteConfirm', { name: o.name }), async () => {
+        await ctx.api(`/api/offsite/${encodeURIComponent(o.name)}`, { method: 'DELETE' });
+        ctx.toast(t('alerts.offsiteDeleted', { name: o.name }), 'ok');
+        view.list();
+      })),
+    result.node);
 }
 
 export default {
@@ -239,7 +263,11 @@ export default {
           h('button', { type: 'button', class: 'btn btn-primary adm-primary', 'data-testid': 'notifier-add',
             onclick: () => view.edit(null) }, t('alerts.add'))),
         list),
-      h('section', { class: 'adm-form' }, h('h3', null, t('alerts.offsite')), offsite));
+      h('section', { class: 'adm-form' },
+        h('div', { class: 'adm-bar' }, h('h3', null, t('alerts.offsite')),
+          h('button', { type: 'button', class: 'btn btn-primary adm-primary', 'data-testid': 'offsite-add',
+            onclick: () => view.editOffsite(null) }, t('alerts.offsiteAdd'))),
+        offsite));
     const formPart = h('div', { hidden: true });
     const host = h('div', { class: 'adm', 'data-testid': 'page-admin-alerts' }, h('h2', null, t('alerts.title')), listPart, formPart);
     root.append(host);
@@ -248,23 +276,29 @@ export default {
         formPart.hidden = true;
         formPart.replaceChildren();
         listPart.hidden = false;
-        const [m, notifiers, settings, system] = await Promise.all([ctx.api('/api/mode'), ctx.api('/api/notifiers'),
-          ctx.api('/api/alerts'), ctx.api('/api/system')]);
+        const [m, notifiers, settings, system, targets] = await Promise.all([ctx.api('/api/mode'),
+          ctx.api('/api/notifiers'), ctx.api('/api/alerts'), ctx.api('/api/system'), ctx.api('/api/offsite')]);
         mode.show(m.mode);
         listPart.querySelector('[data-testid=alerts-settings-slot]').replaceChildren(settingsSection(ctx, settings));
         list.replaceChildren();
         if (!notifiers.length) list.append(h('p', { class: 'adm-muted', 'data-testid': 'notifier-none' }, t('alerts.none')));
         for (const n of notifiers) list.append(notifierCard(ctx, n, view));
-        const targets = system.offsite || [];
+        const health = new Map((system.offsite || []).map((o) => [o.name, o]));
         offsite.replaceChildren();
         if (!targets.length) offsite.append(h('p', { class: 'adm-muted', 'data-testid': 'offsite-none' }, t('alerts.offsiteNone')));
-        for (const o of targets) offsite.append(offsiteCard(ctx, o));
+        for (const o of targets) offsite.append(offsiteCard(ctx, o, health.get(o.name), view));
       },
-      async edit(name) {
+      edit(name) {
+        return view.form(() => renderNotifierForm(formPart, ctx, name, () => view.list()));
+      },
+      editOffsite(cfg) {
+        return view.form(() => renderOffsiteForm(formPart, ctx, cfg, () => view.list()));
+      },
+      async form(render) {
         listPart.hidden = true;
         formPart.hidden = false;
         try {
-          await renderNotifierForm(formPart, ctx, name, () => view.list());
+          await render();
         } catch (e) {
           formPart.replaceChildren(h('div', { class: 'adm-err', role: 'alert' }, e.message || String(e)));
         }

@@ -68,6 +68,22 @@ export function select(testid, choices, value, attrs) {
     choices.map(([v, text]) => h('option', { value: v }, text)));
 }
 
+/** A labelled group of controls (not a <label>: it holds several check boxes) with its error slot. */
+export function group(label, node, errKey) {
+  return h('div', { class: 'adm-field' }, h('span', null, label), node,
+    h('div', { class: 'adm-err', 'data-err': errKey, 'data-testid': `err-${errKey}` }));
+}
+
+/** Check boxes for `all` values (test ids `prefix-VALUE`), ticked where `chosen` (null: none ticked = all)
+ * has them; `value()` answers the ticked ones, or null when none is. */
+export function checks(prefix, all, chosen, label = (v) => v) {
+  const boxes = all.map((v) => [v, checkbox(`${prefix}-${v}`, !!chosen && chosen.includes(v))]);
+  return {
+    node: h('div', { class: 'adm-checks' }, boxes.map(([v, b]) => checkLabel(b, label(v)))),
+    value: () => { const on = boxes.filter(([, b]) => b.checked).map(([v]) => v); return on.length ? on : null; },
+  };
+}
+
 /** A group of fields with a heading (`<fieldset>` + `<legend>`). */
 export function fieldset(legend, ...children) {
   return h('fieldset', null, h('legend', null, legend), children);

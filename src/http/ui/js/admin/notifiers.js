@@ -13,7 +13,7 @@
 
 import { h } from '../dom.js';
 import { field, textInput, checkbox, checkLabel, select, fieldset, secretField, formError, setFieldError,
-  submitButton, onSubmit, actionButton, testResult } from './forms.js';
+  submitButton, onSubmit, actionButton, testResult, group, checks } from './forms.js';
 
 const KINDS = ['mqtt', 'webhook', 'email', 'ntfy'];
 const EVENTS = ['motion', 'camera-motion', 'camera-offline', 'storage'];
@@ -106,21 +106,6 @@ const NAME_RE = /^[a-z0-9-]{1,64}$/;
 function blank() {
   return { name: '', kind: 'mqtt', target: '', has_password: false, has_secret: false, cameras: null,
     events: null, cooldown: '30s', discovery_prefix: null, commands: false, from: null, to: [] };
-}
-
-/** A labelled group of controls (not a <label>: it holds several check boxes) with its error slot. */
-function group(label, node, errKey) {
-  return h('div', { class: 'adm-field' }, h('span', null, label), node,
-    h('div', { class: 'adm-err', 'data-err': errKey, 'data-testid': `err-${errKey}` }));
-}
-
-/** Check boxes for `all` values, ticked where `chosen` (null: none ticked = all) has them. */
-function checks(prefix, all, chosen, label = (v) => v) {
-  const boxes = all.map((v) => [v, checkbox(`${prefix}-${v}`, !!chosen && chosen.includes(v))]);
-  return {
-    node: h('div', { class: 'adm-checks' }, boxes.map(([v, b]) => checkLabel(b, label(v)))),
-    value: () => { const on = boxes.filter(([, b]) => b.checked).map(([v]) => v); return on.length ? on : null; },
-  };
 }
 
 /** Renders the form into `host`; `done()` goes back to the list. */
