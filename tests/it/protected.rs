@@ -84,3 +84,41 @@ fn a_protected_event_survives_retention_on_a_tiny_store_until_removed() {
     assert_eq!(api.delete(&format!("/api/protected/{id}")).status, 404);
     assert!(api.get_json("/api/protected").as_array().unwrap().is_empty());
 }
+
+/// The same from the browser: an admin keeps an event from the events list and a range from the camera
+/// view's export panel (tests/ui/protect.mjs); both protections then exist with their notes.
+#[test]
+fn keep_this_clip_in_a_browser() {
+    crate::support::browser::ensure_npm();
+    let tmp = tempfile::tempdir().unwrap();
+    let cam = camera(
+        "yard",
+        "demo://synthetic?width=160&height=96&fps=10&period=8&appear=1&visible=2&gop=1",
+        "[cameras.motion]\nenabled = true\nmin_duration = \"0.3s\"",
+    );
+    let config = write_config(tmp.path(), "", &cam);
+    add_user(&config, "root", "admin", None, "root-password-1");
+    let admin = create_token(&config, "admin", "admin", None);
+    let kw = Keepwatch::start(&config);
+    let api = kw.api().with_bearer(&admin);
+    let ev = wait::until_some("a finished motion event", Duration::from_secs(60), || {
+        let list = api.get_json("/api/events?camera=yard&kind=motion");
+        list.as_array()?.iter().find(|e| !e["end"].is_null()).cloned()
+    });
+    crate::support::browser::run_node(
+        "protect.mjs",
+        &[
+            ("BASE_URL", kw.base_url(Duration::from_secs(30))),
+            ("ADMIN_USER", "root".into()),
+            ("ADMIN_PASSWORD", "root-password-1".into()),
+            ("CAMERA", "yard".into()),
+            ("EVENT_ID", ev["id"].to_string()),
+        ],
+        Duration::from_secs(120),
+    );
+    let list = api.get_json("/api/protected");
+    let list = list.as_array().unwrap();
+    assert_eq!(list.len(), 2, "{list:?}");
+    assert!(list.iter().any(|p| p["event"] == ev["id"] && p["note"] == "from the list"), "{list:?}");
+    assert!(list.iter().any(|p| p["event"].is_null() && p["note"] == "from the range" && p["camera"] == "yard"));
+}
