@@ -112,7 +112,57 @@ pub(super) struct Pipeline {
     costs: Costs,
 }
 
+/// What a decoded picture is analysed with, borrowed from the [`Pipeline`] beside its decoder (pictures
+/// come out of the decoder while it is borrowed, so these cannot be reached through `self` then).
+struct Analysis<'a> {
+    objects: Option<&'a crate::objects::Hook>,
+    detector: &'a mut Detector,
+    costs: &'a mut Costs,
+    control: &'a Control,
+    last_t: WallMicros,
+    last_picture_t: WallMicros,
+}
+
+impl Analysis<'_> {
+    /// Runs the detector on a decoded picture at `t` (skipped when not after the last analysed one);
+    /// answers its verdict and, when it is the best picture so far, a copy of it.
+    fn picture(&mut self, t: WallMicros, p: &Picture<'_>) -> Option<(kw_motion::Output, Option<I420>)> {
+        let Analysis { objects, detector, costs, control, last_t, last_picture_t } = self;
+        let (last_t, last_picture_t) = (*last_t, *last_picture_t);
+        control.decoded.fetch_add(1, Ordering::SeqCst);
+        if t <= last_t {
+            return None; // decoded again as a reference, or a repeated time: analysed already
+        }
+        let (w, h) = p.dimensions();
+        let (luma, stride) = p.luma();
+        let at = Instant::now();
+        let out = detector.push(luma, stride, w, h, t);
+        costs.detect += at.elapsed();
+        let out = out.map_err(|e| tracing::debug!("motion: frame not analysed: {e}")).ok()?;
+        if let (Some(objects), Some(region)) = (objects, out.region) {
+            objects.offer(t, p, Some([region.x, region.y, region.w, region.h]));
+        }
+        let at = Instant::now();
+        let raw = (out.best && t.saturating_sub(last_picture_t) >= PICTURE_EVERY).then(|| p.to_i420());
+        costs.picture += at.elapsed();
+        Some((out, raw))
+    }
+}
+
 impl Pipeline {
+    /// The decoder and, beside it, what analyses its pictures.
+    fn split(&mut self) -> (Option<&mut H264Decoder>, Analysis<'_>) {
+        let an = Analysis {
+            objects: self.s.objects.as_ref(),
+            detector: &mut self.detector,
+            costs: &mut self.costs,
+            control: &self.control,
+            last_t: self.last_t,
+            last_picture_t: self.last_picture_t,
+        };
+        (self.decoder.as_mut(), an)
+    }
+
     pub(super) fn new(s: Settings, sink: EventSink, signal: Arc<MotionSignal>, control: Arc<Control>) -> Pipeline {
         let detector = Detector::new(s.detector.clone(), ANALYSIS.0, ANALYSIS.1);
         Pipeline {
@@ -277,25 +327,16 @@ impl Pipeline {
     /// back), then every frame that follows.
     fn key_frame(&mut self, run: &RunInfo, f: &Frame) {
         let t = run.video_wall(f.pts);
-        let Some(decoder) = self.decoder.as_mut() else { return };
         let before = (!self.s.keyframes_only).then(|| self.detector.clone());
         let started = Instant::now();
         let analysis_before = self.costs.detect + self.costs.picture;
+        let (Some(decoder), mut an) = self.split() else { return };
         let mut out = None;
         // The key frame's picture comes out of the push (no reordering: Baseline) or of the drain (held back
         // for reordering in the other profiles).
         let mut result = match decoder.push(&f.data, true, f.pts) {
             Ok(Some(p)) if p.tag() == f.pts => {
-                out = Self::picture(
-                    self.s.objects.as_ref(),
-                    &mut self.detector,
-                    &mut self.costs,
-                    &self.control,
-                    self.last_t,
-                    self.last_picture_t,
-                    t,
-                    &p,
-                );
+                out = an.picture(t, &p);
                 Ok(())
             }
             Ok(_) => Ok(()),
@@ -305,16 +346,7 @@ impl Pipeline {
             loop {
                 match decoder.drain() {
                     Ok(Some(p)) if p.tag() == f.pts => {
-                        out = Self::picture(
-                            self.s.objects.as_ref(),
-                            &mut self.detector,
-                            &mut self.costs,
-                            &self.control,
-                            self.last_t,
-                            self.last_picture_t,
-                            t,
-                            &p,
-                        );
+                        out = an.picture(t, &p);
                     }
                     Ok(Some(_)) => {}
                     Ok(None) => break,
@@ -372,23 +404,14 @@ impl Pipeline {
     /// Feeds one frame to the decoder (full mode) and analyses the picture that comes out, if any.
     fn decode(&mut self, run: &RunInfo, f: &Frame) {
         let t = run.video_wall(f.pts);
-        let Some(decoder) = self.decoder.as_mut() else { return };
+        let (Some(decoder), mut an) = self.split() else { return };
         let started = Instant::now();
         let result = decoder.push(&f.data, f.key, f.pts);
-        self.costs.decode += started.elapsed();
+        an.costs.decode += started.elapsed();
         let got = match result {
             Ok(Some(p)) => {
                 let pt = run.video_wall(p.tag());
-                let seen = Self::picture(
-                    self.s.objects.as_ref(),
-                    &mut self.detector,
-                    &mut self.costs,
-                    &self.control,
-                    self.last_t,
-                    self.last_picture_t,
-                    pt,
-                    &p,
-                );
+                let seen = an.picture(pt, &p);
                 seen.map(|(out, raw)| (pt, out, raw))
             }
             Ok(None) => None,
@@ -407,24 +430,14 @@ impl Pipeline {
     fn finish_decoding(&mut self) {
         let Some(run) = self.run.clone() else { return };
         loop {
-            let Some(decoder) = self.decoder.as_mut() else { return };
+            let (Some(decoder), mut an) = self.split() else { return };
             let started = Instant::now();
             let next = decoder.drain();
-            self.costs.decode += started.elapsed();
+            an.costs.decode += started.elapsed();
             let got = match next {
                 Ok(Some(p)) => {
                     let pt = run.video_wall(p.tag());
-                    Self::picture(
-                        self.s.objects.as_ref(),
-                        &mut self.detector,
-                        &mut self.costs,
-                        &self.control,
-                        self.last_t,
-                        self.last_picture_t,
-                        pt,
-                        &p,
-                    )
-                    .map(|(out, raw)| (pt, out, raw))
+                    an.picture(pt, &p).map(|(out, raw)| (pt, out, raw))
                 }
                 Ok(None) => return,
                 Err(e) => {
@@ -436,38 +449,6 @@ impl Pipeline {
                 self.after_picture(pt, out, raw);
             }
         }
-    }
-
-    /// Runs the detector on a decoded picture at `t` (skipped when not after the last analysed one);
-    /// answers its verdict and, when it is the best picture so far, a copy of it.
-    #[allow(clippy::too_many_arguments)] // the fields it needs, borrowed apart from the rest of `self`
-    fn picture(
-        objects: Option<&crate::objects::Hook>,
-        detector: &mut Detector,
-        costs: &mut Costs,
-        control: &Control,
-        last_t: WallMicros,
-        last_picture_t: WallMicros,
-        t: WallMicros,
-        p: &Picture<'_>,
-    ) -> Option<(kw_motion::Output, Option<I420>)> {
-        control.decoded.fetch_add(1, Ordering::SeqCst);
-        if t <= last_t {
-            return None; // decoded again as a reference, or a repeated time: analysed already
-        }
-        let (w, h) = p.dimensions();
-        let (luma, stride) = p.luma();
-        let at = Instant::now();
-        let out = detector.push(luma, stride, w, h, t);
-        costs.detect += at.elapsed();
-        let out = out.map_err(|e| tracing::debug!("motion: frame not analysed: {e}")).ok()?;
-        if let (Some(objects), Some(region)) = (objects, out.region) {
-            objects.offer(t, p, Some([region.x, region.y, region.w, region.h]));
-        }
-        let at = Instant::now();
-        let raw = (out.best && t.saturating_sub(last_picture_t) >= PICTURE_EVERY).then(|| p.to_i420());
-        costs.picture += at.elapsed();
-        Some((out, raw))
     }
 
     /// The detector's verdict on a decoded picture: events, and whether to go on decoding every frame.

@@ -14,23 +14,7 @@ use std::time::Duration;
 #[test]
 fn ptz_moves_and_presets_reach_the_camera_with_the_right_grants() {
     support::require_tools(&["ffmpeg"]);
-    let clip = support::clip(&ClipSpec::h264());
-    let rtsp = RtspServer::start(&[("main", &clip)], None);
-    let spec = |maker| Spec {
-        maker,
-        user: "admin".into(),
-        password: "ptz-secret-1".into(),
-        rtsp_main: rtsp.url("main"),
-        rtsp_sub: rtsp.url("main"),
-        clock_offset_s: 0,
-    };
-    let h = OnvifDevice::start(spec(Maker::H));
-    let d = OnvifDevice::start(spec(Maker::D));
-    let dir = tempfile::tempdir().unwrap();
-    let quiet = "[cameras.motion]\nenabled = false\n\n[cameras.onvif]\nevents = false\n";
-    let mut cams = camera("dome", &format!("onvif://admin:ptz-secret-1@127.0.0.1:{}", h.port), quiet);
-    cams += &camera("fixed", &format!("onvif://admin:ptz-secret-1@127.0.0.1:{}", d.port), quiet);
-    let config = write_config(dir.path(), "", &cams);
+    let (_rtsp, h, d, _dir, config) = two_cameras("ptz-secret-1");
     let c = config.to_str().unwrap();
     let admin_token = create_token(&config, "admin", "admin", None);
     let viewer_token = create_token(&config, "viewer", "viewer", None);
@@ -114,23 +98,7 @@ fn ptz_moves_and_presets_reach_the_camera_with_the_right_grants() {
 fn ptz_controls_in_a_browser() {
     support::require_tools(&["ffmpeg"]);
     support::browser::ensure_npm();
-    let clip = support::clip(&ClipSpec::h264());
-    let rtsp = RtspServer::start(&[("main", &clip)], None);
-    let spec = |maker| Spec {
-        maker,
-        user: "admin".into(),
-        password: "ptz-secret-2".into(),
-        rtsp_main: rtsp.url("main"),
-        rtsp_sub: rtsp.url("main"),
-        clock_offset_s: 0,
-    };
-    let h = OnvifDevice::start(spec(Maker::H));
-    let d = OnvifDevice::start(spec(Maker::D));
-    let dir = tempfile::tempdir().unwrap();
-    let quiet = "[cameras.motion]\nenabled = false\n\n[cameras.onvif]\nevents = false\n";
-    let mut cams = camera("dome", &format!("onvif://admin:ptz-secret-2@127.0.0.1:{}", h.port), quiet);
-    cams += &camera("fixed", &format!("onvif://admin:ptz-secret-2@127.0.0.1:{}", d.port), quiet);
-    let config = write_config(dir.path(), "", &cams);
+    let (_rtsp, h, d, _dir, config) = two_cameras("ptz-secret-2");
     add_user(&config, "root", "admin", None, "root-password-1");
     let kw = Keepwatch::start(&config);
     let base = kw.base_url(Duration::from_secs(30));
@@ -174,4 +142,27 @@ fn ptz_controls_in_a_browser() {
         "the drag to the right was not sent: {calls:#?}"
     );
     assert!(d.ptz_calls().is_empty());
+}
+
+/// The test camera with PTZ (`dome`, maker H) and one without (`fixed`, maker D), both streaming one RTSP
+/// clip and logging in with `password`, in a config with motion and ONVIF events off.
+fn two_cameras(password: &str) -> (RtspServer, OnvifDevice, OnvifDevice, tempfile::TempDir, std::path::PathBuf) {
+    let clip = support::clip(&ClipSpec::h264());
+    let rtsp = RtspServer::start(&[("main", &clip)], None);
+    let spec = |maker| Spec {
+        maker,
+        user: "admin".into(),
+        password: password.into(),
+        rtsp_main: rtsp.url("main"),
+        rtsp_sub: rtsp.url("main"),
+        clock_offset_s: 0,
+    };
+    let h = OnvifDevice::start(spec(Maker::H));
+    let d = OnvifDevice::start(spec(Maker::D));
+    let dir = tempfile::tempdir().unwrap();
+    let quiet = "[cameras.motion]\nenabled = false\n\n[cameras.onvif]\nevents = false\n";
+    let mut cams = camera("dome", &format!("onvif://admin:{password}@127.0.0.1:{}", h.port), quiet);
+    cams += &camera("fixed", &format!("onvif://admin:{password}@127.0.0.1:{}", d.port), quiet);
+    let config = write_config(dir.path(), "", &cams);
+    (rtsp, h, d, dir, config)
 }
