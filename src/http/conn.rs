@@ -45,7 +45,7 @@ struct Entry {
     exempt: bool,
     accepted: Instant,
     phase: Phase,
-    /// Told to close (shed); no longer counted.
+    /// Told to close (shed); no longer counted, but its socket is open until its task drops it.
     shed: bool,
     /// Wakes the connection's task when its phase changes or it is shed.
     signal: Arc<Notify>,
@@ -88,6 +88,8 @@ struct Inner {
     clients: HashMap<IpAddr, Client>,
     /// Counted connections (shed ones are not).
     total: usize,
+    /// Shed connections whose task has not dropped its socket yet: descriptors still held.
+    closing: usize,
     requests: usize,
     stats: Stats,
 }
@@ -151,6 +153,7 @@ impl Inner {
         e.signal.notify_one();
         let client = e.client;
         self.total -= 1;
+        self.closing += 1;
         self.drop_client_conn(client);
     }
 
@@ -220,10 +223,21 @@ impl Tracker {
 
     /// Counts a connection just accepted from `client`, shedding an older one when a cap is reached; `None`
     /// (refused) when every connection over the cap is busy.
+    ///
+    /// A shed connection keeps its descriptor until its task has dropped it; under a fast flood those tasks
+    /// can lag behind the accept loop. So at most [`Tracker::closing_allowance`] shed connections may be
+    /// waiting to close: past that a new connection is refused (closed at once) instead of shedding another,
+    /// and the descriptors HTTP holds stay within its budget (the recorder's reserve is never touched).
     pub fn admit(&self, client: IpAddr) -> Option<ConnGuard> {
         let exempt = self.limits.trusted_proxies.iter().any(|n| n.contains(client));
         let mut g = self.lock();
-        if !exempt && g.clients.get(&client).is_some_and(|c| c.conns >= self.limits.connections_per_client) {
+        let over_client =
+            !exempt && g.clients.get(&client).is_some_and(|c| c.conns >= self.limits.connections_per_client);
+        if (over_client || g.total >= self.limits.connections) && g.closing >= self.closing_allowance() {
+            g.stats.refused += 1;
+            return None;
+        }
+        if over_client {
             let Some(v) = g.victim(Some(client)) else {
                 g.stats.refused += 1;
                 return None;
@@ -255,6 +269,12 @@ impl Tracker {
         Some(ConnGuard { handle: ConnHandle { tracker: self.clone(), id, signal } })
     }
 
+    /// Shed connections that may wait for their task to close them before new ones are refused instead: a
+    /// sixteenth of the connection cap, at least 8 (sized with the cap from the descriptor budget).
+    fn closing_allowance(&self) -> usize {
+        (self.limits.connections / 16).max(8)
+    }
+
     /// Counted connections, and requests in flight.
     pub fn load(&self) -> (usize, usize) {
         let g = self.lock();
@@ -270,7 +290,9 @@ impl Tracker {
         let mut g = self.lock();
         g.unqueue(id);
         if let Some(e) = g.conns.remove(&id) {
-            if !e.shed {
+            if e.shed {
+                g.closing -= 1;
+            } else {
                 g.total -= 1;
                 g.drop_client_conn(e.client);
             }
@@ -458,6 +480,25 @@ mod tests {
         assert_eq!(conns[2].handle().wake(), Wake::Never);
         drop(newest);
         assert_eq!(t.take_stats(), Stats { shed_idle: 1, refused: 1, ..Stats::default() });
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn shed_connections_still_open_hold_back_more_shedding() {
+        let t = Tracker::new(limits(16, 16, 8, 8));
+        let mut held: Vec<_> = (0..16).map(|_| t.admit(ip(1)).unwrap()).collect();
+        // Each new one sheds an older one; their tasks have not closed them yet.
+        let mut newer: Vec<_> = (0..8).map(|_| t.admit(ip(1)).unwrap()).collect();
+        assert!(held[..8].iter().all(shed) && !shed(&held[8]));
+        assert!(t.admit(ip(1)).is_none(), "eight sockets are still closing: refuse, do not shed a ninth");
+        assert!(!shed(&held[8]));
+        // One closes: room to shed one more.
+        drop(held.remove(0));
+        newer.push(t.admit(ip(1)).unwrap());
+        assert!(shed(&held[7]), "the ninth oldest went now");
+        assert!(t.admit(ip(2)).is_none());
+        let stats = t.take_stats();
+        assert_eq!((stats.shed_fresh, stats.refused), (9, 2), "{stats:?}");
+        assert_eq!(t.load().0, 16);
     }
 
     #[tokio::test(start_paused = true)]
