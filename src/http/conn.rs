@@ -90,6 +90,8 @@ struct Inner {
     total: usize,
     /// Shed connections whose task has not dropped its socket yet: descriptors still held.
     closing: usize,
+    /// The last refusal was for connections still closing (see [`Tracker::closing_backlog`]).
+    backlog: bool,
     requests: usize,
     stats: Stats,
 }
@@ -226,8 +228,9 @@ impl Tracker {
     ///
     /// A shed connection keeps its descriptor until its task has dropped it; under a fast flood those tasks
     /// can lag behind the accept loop. So at most [`Tracker::closing_allowance`] shed connections may be
-    /// waiting to close: past that a new connection is refused (closed at once) instead of shedding another,
-    /// and the descriptors HTTP holds stay within its budget (the recorder's reserve is never touched).
+    /// waiting to close: past that a new connection is refused (the server waits a moment for closes first,
+    /// then closes it at once) instead of shedding another, and the descriptors HTTP holds stay within its
+    /// budget (the recorder's reserve is never touched).
     pub fn admit(&self, client: IpAddr) -> Option<ConnGuard> {
         let exempt = self.limits.trusted_proxies.iter().any(|n| n.contains(client));
         let mut g = self.lock();
@@ -235,8 +238,10 @@ impl Tracker {
             !exempt && g.clients.get(&client).is_some_and(|c| c.conns >= self.limits.connections_per_client);
         if (over_client || g.total >= self.limits.connections) && g.closing >= self.closing_allowance() {
             g.stats.refused += 1;
+            g.backlog = true;
             return None;
         }
+        g.backlog = false;
         if over_client {
             let Some(v) = g.victim(Some(client)) else {
                 g.stats.refused += 1;
@@ -270,9 +275,17 @@ impl Tracker {
     }
 
     /// Shed connections that may wait for their task to close them before new ones are refused instead: a
-    /// sixteenth of the connection cap, at least 8 (sized with the cap from the descriptor budget).
+    /// quarter of the connection cap, at least 8 (the cap is two thirds of HTTP's descriptor budget, so
+    /// this fits in the third kept for files of requests in flight, which a flood of half-sent requests
+    /// does not use).
     fn closing_allowance(&self) -> usize {
-        (self.limits.connections / 16).max(8)
+        (self.limits.connections / 4).max(8)
+    }
+
+    /// Whether the last refusal was only because shed connections are still closing (waiting a moment may
+    /// let the next connection in).
+    pub fn closing_backlog(&self) -> bool {
+        self.lock().backlog
     }
 
     /// Counted connections, and requests in flight.

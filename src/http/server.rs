@@ -116,7 +116,7 @@ pub async fn run(
                 continue;
             }
         };
-        let Some(guard) = tracker.admit(peer.ip()) else {
+        let Some(guard) = admit(&tracker, peer.ip()).await else {
             refuse(tcp, tls.is_some());
             continue;
         };
@@ -147,6 +147,27 @@ fn builder(tracker: &Tracker) -> Builder {
         .keep_alive_timeout(Duration::from_secs(20))
         .max_concurrent_streams(u32::try_from(limits.requests_per_client).unwrap_or(u32::MAX));
     b
+}
+
+/// How long the accept loop waits, at most, for shed connections to finish closing before it refuses a new
+/// one (in steps of [`CLOSING_STEP`]). Meanwhile further connections wait in the kernel's backlog, which
+/// holds no descriptor of ours: a flood is slowed down, and the owner's connection still gets in.
+const CLOSING_WAIT: Duration = Duration::from_millis(100);
+const CLOSING_STEP: Duration = Duration::from_millis(5);
+
+/// [`Tracker::admit`], giving connections that are still closing a moment to go when they are what stands
+/// in the way.
+async fn admit(tracker: &Tracker, client: std::net::IpAddr) -> Option<ConnGuard> {
+    let t0 = tokio::time::Instant::now();
+    loop {
+        if let Some(g) = tracker.admit(client) {
+            return Some(g);
+        }
+        if !tracker.closing_backlog() || t0.elapsed() >= CLOSING_WAIT {
+            return None;
+        }
+        tokio::time::sleep(CLOSING_STEP).await;
+    }
 }
 
 /// Errors of `accept` that mean the process or system is out of descriptors or memory.
