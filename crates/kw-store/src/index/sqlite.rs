@@ -497,21 +497,8 @@ impl IndexBackend for SqliteIndex {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::index::conformance::seg;
     use crate::testutil::run_info;
-
-    fn seg(camera_id: i64, run_id: i64, seq: u32, start: i64, end: i64) -> NewSegment {
-        NewSegment {
-            camera_id,
-            run_id,
-            seq,
-            start,
-            end,
-            bytes: 100,
-            video_frames: 3,
-            has_loss: false,
-            frame_index: vec![1, 0],
-        }
-    }
 
     #[test]
     fn conformance() {
