@@ -6,23 +6,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use common::*;
-use kw_store::{Retention, SegmentRow, Store};
-
-/// Writes `n` one-second segments of `len`-byte frames for `camera`, starting at `anchor`.
-fn seconds(store: &Store, camera: &str, anchor: i64, n: u32, len: usize) -> Vec<SegmentRow> {
-    let run = run_info(anchor, false);
-    let run_id = store.begin_run(camera, &run).unwrap();
-    (0..n)
-        .map(|seq| {
-            let first = i64::from(seq) * 25 * FRAME;
-            write_segment(store, camera, run_id, seq, &run, &gop(first, 25, len), Some(first + 25 * FRAME))
-        })
-        .collect()
-}
-
-fn exists(store: &Store, r: &SegmentRow) -> bool {
-    store.segment_location(&r.key()).exists()
-}
+use kw_store::Retention;
 
 #[test]
 fn max_size_counts_open_writers_and_deletes_oldest_first() {

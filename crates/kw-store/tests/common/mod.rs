@@ -103,3 +103,20 @@ pub fn read_back(store: &Store, row: &SegmentRow) -> Vec<Frame> {
         })
         .collect()
 }
+
+/// Writes `n` one-second segments of `len`-byte frames for `camera`, starting at `anchor`.
+pub fn seconds(store: &Store, camera: &str, anchor: i64, n: u32, len: usize) -> Vec<SegmentRow> {
+    let run = run_info(anchor, false);
+    let run_id = store.begin_run(camera, &run).unwrap();
+    (0..n)
+        .map(|seq| {
+            let first = i64::from(seq) * 25 * FRAME;
+            write_segment(store, camera, run_id, seq, &run, &gop(first, 25, len), Some(first + 25 * FRAME))
+        })
+        .collect()
+}
+
+/// Whether the segment file of `r` is still on disk.
+pub fn exists(store: &Store, r: &SegmentRow) -> bool {
+    store.segment_location(&r.key()).exists()
+}
