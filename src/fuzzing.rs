@@ -90,3 +90,27 @@ pub fn signed_link(path: &str, query: &str, extra: &str) {
         assert!(!key.verify(&format!("{p}x"), Some(q), 1_900_000_000), "another path must not open");
     }
 }
+
+/// A backup archive as `keepwatch restore` reads it (a foreign, damaged or hostile file): never panics, and
+/// what it accepts holds exactly the members its manifest lists, each of the listed size and hash, written
+/// inside the target directory and nowhere else.
+pub fn backup_archive(data: &[u8]) {
+    use crate::backup::archive;
+    let Ok(scratch) = tempfile::tempdir() else { return };
+    let dir = scratch.path().join("into");
+    if std::fs::create_dir(&dir).is_err() {
+        return;
+    }
+    let result = archive::extract_from(data, &dir);
+    let outside: Vec<_> =
+        std::fs::read_dir(scratch.path()).map(|d| d.flatten().map(|e| e.file_name()).collect()).unwrap_or_default();
+    assert_eq!(outside, vec![std::ffi::OsString::from("into")], "the archive wrote outside its directory");
+    if let Ok(manifest) = result {
+        for (name, entry) in &manifest.files {
+            let got = archive::entry_of(&dir.join(name)).expect("an accepted member was written");
+            assert_eq!(&got, entry, "{name} differs from its manifest entry");
+        }
+        let written = std::fs::read_dir(&dir).map(|d| d.count()).unwrap_or(0);
+        assert_eq!(written, manifest.files.len(), "members written that the manifest does not list");
+    }
+}

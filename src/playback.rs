@@ -135,19 +135,32 @@ pub fn build(store: &Store, camera: &str, start: WallMicros, end: WallMicros) ->
     let mut audio: Vec<SampleIn> = Vec::new();
     let mut sources: Vec<SegmentRow> = Vec::with_capacity(segs.len());
     let mut covered_end = start;
-    // Runs never overlap in time when the clocks behave; a run that starts (or, after a wall-clock step,
-    // overlaps) within one frame interval of the run before it loses its frames up to its next key frame, so
-    // decode times stay monotonic and at least a frame apart for players.
+    // Runs never overlap in time when the clocks behave, but a camera that ends its stream and is called
+    // again at once (BYE, then a new session within a frame interval) can start its new run a few tens of
+    // milliseconds before the old one's last frame ends: the first frame of a session arrives later than
+    // the frames after it, and the run's wall anchor is that arrival. Such a run is moved later by the
+    // overlap (at most two frame intervals), so decode times stay monotonic and no frame is lost. A larger
+    // overlap (a wall-clock step) drops the new run's frames up to its next key frame after the old run.
     let mut prev_run: Option<i64> = None;
     let mut video_floor = i64::MIN;
     let mut need_key = false;
+    let mut shift: i64 = 0;
     for seg in segs {
         if prev_run.is_some_and(|r| r != seg.run_id) {
-            // The next run must begin at least one frame interval after the last frame of this one.
             let n = video_wall.len();
-            let last_interval = if n >= 2 { video_wall[n - 1] - video_wall[n - 2] } else { 0 };
-            video_floor = video_wall.last().map(|w| w + last_interval.max(0) - 1).unwrap_or(i64::MIN);
-            need_key = true;
+            let last_interval = if n >= 2 { (video_wall[n - 1] - video_wall[n - 2]).max(0) } else { 0 };
+            // The latest presentation among the last frames (B-frames present out of decode order).
+            let latest = video_wall[n.saturating_sub(8)..].iter().copied().max();
+            shift = 0;
+            if let Some(latest) = latest {
+                let overlap = latest + last_interval - seg.start;
+                if overlap > 0 && overlap <= 2 * last_interval {
+                    shift = overlap;
+                } else if overlap > 0 {
+                    video_floor = latest + last_interval - 1;
+                    need_key = true;
+                }
+            }
         }
         prev_run = Some(seg.run_id);
         let run = match runs.get(&seg.run_id) {
@@ -161,12 +174,12 @@ pub fn build(store: &Store, camera: &str, start: WallMicros, end: WallMicros) ->
         let vdesc = desc_index(&mut vdescs, seg.run_id, &run.video);
         let adesc = run.audio.as_ref().map(|a| desc_index(&mut adescs, seg.run_id, a));
         let source = sources.len() as u32;
-        covered_end = covered_end.max(seg.end.min(end));
+        covered_end = covered_end.max((seg.end + shift).min(end));
         for fr in store.frames(&seg)? {
             let data = DataRef { source, offset: fr.data_offset };
             match fr.stream {
                 StreamKind::Video => {
-                    let wall = run.wall_anchor + ticks_to_micros(fr.pts, VIDEO_TIMESCALE);
+                    let wall = run.wall_anchor + ticks_to_micros(fr.pts, VIDEO_TIMESCALE) + shift;
                     if need_key {
                         if wall <= video_floor || !fr.key {
                             continue;
@@ -179,7 +192,7 @@ pub fn build(store: &Store, camera: &str, start: WallMicros, end: WallMicros) ->
                 }
                 StreamKind::Audio => {
                     let (Some(desc), Some(a)) = (adesc, run.audio.as_ref()) else { continue };
-                    let wall = run.wall_anchor + ticks_to_micros(fr.pts, a.timescale);
+                    let wall = run.wall_anchor + ticks_to_micros(fr.pts, a.timescale) + shift;
                     if wall < start || wall >= end {
                         continue;
                     }
@@ -302,6 +315,46 @@ pub(crate) mod tests {
             w.finish(Some((i64::from(seq) + 1) * 10 * TICKS)).unwrap();
         }
         (store, all)
+    }
+
+    /// Ten 10 fps frames of a new run anchored at `anchor` (key frames at 0 and 5), tagged with `tag`.
+    fn run_of_ten(store: &Store, anchor: WallMicros, tag: u8) {
+        let info = RunInfo { wall_anchor: anchor, ..run() };
+        let run_id = store.begin_run("cam", &info).unwrap();
+        let mut w = store.create_segment("cam", run_id, 0, &info).unwrap();
+        for i in 0..10i64 {
+            let data = Bytes::from(vec![0, 0, 0, 3, 0x65, tag, i as u8]);
+            let f = Frame { stream: StreamKind::Video, pts: i * TICKS, key: i % 5 == 0, loss_before: false, data };
+            w.append(&f).unwrap();
+        }
+        w.finish(Some(10 * TICKS)).unwrap();
+    }
+
+    fn frames_in(p: &Playable, tag: u8) -> usize {
+        let mut out = Vec::new();
+        p.write_to(&mut out, |_| {}).unwrap();
+        (0..10u8).filter(|i| out.windows(3).any(|w| w == [0x65, tag, *i])).count()
+    }
+
+    #[test]
+    fn a_session_that_starts_just_before_the_last_one_ends_is_moved_later_not_cut() {
+        // BYE, then the next session at once: its anchor (its first frame's arrival) lies 30 ms inside the
+        // last frame of the session before.
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), Create::IfMissing, None).unwrap();
+        run_of_ten(&store, T0, 1);
+        run_of_ten(&store, T0 + 970_000, 2);
+        let p = build(&store, "cam", T0, T0 + 3_000_000).unwrap();
+        assert_eq!((frames_in(&p, 1), frames_in(&p, 2)), (10, 10), "every frame of both sessions");
+        assert_eq!(p.end, T0 + 2_000_000, "the second session moved 30 ms later");
+        // A wall-clock step back by half a second is no such thing: the new run starts at its key frame
+        // after the old run's end.
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), Create::IfMissing, None).unwrap();
+        run_of_ten(&store, T0, 1);
+        run_of_ten(&store, T0 + 500_000, 2);
+        let p = build(&store, "cam", T0, T0 + 3_000_000).unwrap();
+        assert_eq!((frames_in(&p, 1), frames_in(&p, 2)), (10, 5));
     }
 
     #[test]

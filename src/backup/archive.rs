@@ -106,8 +106,12 @@ const MAX_TRAILING: u64 = 64 * 1024;
 /// Reads the archive at `file`, checking the manifest and every member's size and hash, and writes the
 /// members into `dir` (which the caller made, private) under their own names. Returns the manifest.
 pub fn extract(file: &Path, dir: &Path) -> Result<Manifest, ArchiveError> {
-    let f = std::fs::File::open(file)?;
-    let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(std::io::BufReader::new(f)));
+    extract_from(std::io::BufReader::new(std::fs::File::open(file)?), dir)
+}
+
+/// [`extract`] of bytes from any reader (the fuzz target reads from memory).
+pub fn extract_from(from: impl Read, dir: &Path) -> Result<Manifest, ArchiveError> {
+    let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(from));
     let damaged = |e: std::io::Error| ArchiveError::Damaged(e.to_string());
     let mut entries = tar.entries().map_err(|e| ArchiveError::Foreign(e.to_string()))?;
     let first = match entries.next() {

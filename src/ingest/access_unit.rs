@@ -10,6 +10,11 @@
 //! is the first of its picture: `first_mb_in_slice == 0`, `first_slice_segment_in_pic_flag`), whatever
 //! the marker bit said.
 //!
+//! The RTSP client (retina, which keepwatch asks for parameter sets on every key frame) puts the stream's
+//! parameter sets before *each* piece that holds an IDR slice, so a later slice of a key picture arrives
+//! as SPS, PPS, slice: those repeated parameter sets are dropped when the slice is joined (parameter sets
+//! between the slices of one picture would begin a new access unit for any decoder).
+//!
 //! The price is one frame interval of latency: a picture is complete only when the next one begins (or
 //! the session ends: [`AccessUnits::flush`]). Joining is bounded: past [`MAX_SLICES`] pieces or
 //! [`MAX_BYTES`] the picture is passed on as it is.
@@ -42,12 +47,13 @@ impl AccessUnits {
     pub fn push(&mut self, f: SourceFrame) -> Option<SourceFrame> {
         if let Some((first, data, pieces)) = self.held.as_mut() {
             let len = data.as_ref().map_or(first.data.len(), Vec::len);
-            let continues = f.ts == first.ts
-                && !begins_access_unit(self.codec, &f.data)
+            let rest = if f.ts == first.ts { &f.data[leading_parameter_sets(self.codec, &f.data)..] } else { &[][..] };
+            let continues = !rest.is_empty()
+                && !begins_access_unit(self.codec, rest)
                 && *pieces < MAX_SLICES
-                && len + f.data.len() <= MAX_BYTES;
+                && len + rest.len() <= MAX_BYTES;
             if continues {
-                data.get_or_insert_with(|| first.data.to_vec()).extend_from_slice(&f.data);
+                data.get_or_insert_with(|| first.data.to_vec()).extend_from_slice(rest);
                 *pieces += 1;
                 first.loss |= f.loss;
                 self.joined += 1;
@@ -67,6 +73,22 @@ impl AccessUnits {
         }
         Some(f)
     }
+}
+
+/// How many bytes at the start of a piece are parameter sets (SPS/PPS; VPS/SPS/PPS in H.265).
+fn leading_parameter_sets(codec: Codec, data: &[u8]) -> usize {
+    let mut len = 0;
+    for n in nal::iter_avc(data) {
+        let param = match codec {
+            Codec::H265 => matches!(nal::h265_type(n), 32..=34),
+            _ => matches!(nal::h264_type(n), 7 | 8),
+        };
+        if !param {
+            break;
+        }
+        len += 4 + n.len();
+    }
+    len
 }
 
 /// Whether a piece (length-prefixed NAL units) begins a new access unit: its first NAL unit that decides
@@ -148,6 +170,22 @@ mod tests {
         assert_eq!(second.data, avc(&[P_FIRST, P_LATER]));
         assert_eq!(au.joined, 3);
         assert!(au.flush().is_none());
+    }
+
+    #[test]
+    fn parameter_sets_repeated_before_each_idr_slice_are_dropped_when_joined() {
+        // What retina hands over for a live555 camera's 3-slice key picture: SPS and PPS before every piece.
+        let mut au = AccessUnits::new(Codec::H264);
+        assert!(au.push(frame(0, true, avc(&[SPS, PPS, IDR_FIRST]))).is_none());
+        assert!(au.push(frame(0, true, avc(&[SPS, PPS, IDR_LATER]))).is_none());
+        assert!(au.push(frame(0, true, avc(&[SPS, PPS, IDR_LATER]))).is_none());
+        let key = au.push(frame(3600, false, avc(&[P_FIRST]))).expect("the key picture is complete");
+        assert_eq!(key.data, avc(&[SPS, PPS, IDR_FIRST, IDR_LATER, IDR_LATER]));
+        // A new key picture with the same timestamp, and parameter sets alone, still begin their own.
+        let mut au = AccessUnits::new(Codec::H264);
+        au.push(frame(0, true, avc(&[SPS, PPS, IDR_FIRST])));
+        assert!(au.push(frame(0, true, avc(&[SPS, PPS, IDR_FIRST]))).is_some());
+        assert!(au.push(frame(0, true, avc(&[SPS, PPS]))).is_some());
     }
 
     #[test]

@@ -108,7 +108,7 @@ pub fn es_clip(spec: &EsSpec) -> PathBuf {
         }
         return path;
     }
-    cached_clip(&spec.file_name(), |tmp| {
+    let clip = cached_clip(&spec.file_name(), |tmp| {
         let gop = spec.fps;
         let mut cmd = Command::new("ffmpeg");
         cmd.args(["-nostdin", "-hide_banner", "-v", "error", "-y", "-f", "lavfi", "-i"]);
@@ -129,7 +129,37 @@ pub fn es_clip(spec: &EsSpec) -> PathBuf {
         }
         cmd.arg(tmp);
         cmd
-    })
+    });
+    if spec.bframes {
+        write_presentation_order(&clip);
+    }
+    clip
+}
+
+/// `<clip>.pts`: the presentation index of each picture in decode order (what the test server sends as RTP
+/// time), from ffprobe's `coded_picture_number` of the frames in presentation order.
+fn write_presentation_order(clip: &Path) {
+    let sidecar = PathBuf::from(format!("{}.pts", clip.display()));
+    if sidecar.exists() {
+        return;
+    }
+    let out = Command::new("ffprobe")
+        .args(["-v", "error", "-show_entries", "frame=coded_picture_number", "-of", "csv=p=0"])
+        .arg(clip)
+        .output()
+        .expect("run ffprobe");
+    let coded: Vec<usize> =
+        String::from_utf8_lossy(&out.stdout).lines().filter_map(|l| l.split(',').next()?.trim().parse().ok()).collect();
+    let mut presentation = vec![0usize; coded.len()];
+    for (shown, &c) in coded.iter().enumerate() {
+        if let Some(p) = presentation.get_mut(c) {
+            *p = shown;
+        }
+    }
+    let text: String = presentation.iter().map(|p| format!("{p}\n")).collect();
+    let tmp = sidecar.with_extension(format!("pts.{}.tmp", std::process::id()));
+    std::fs::write(&tmp, text).expect("write the presentation order");
+    std::fs::rename(&tmp, &sidecar).expect("rename the presentation order");
 }
 
 /// An Annex B stream without the parameter sets that follow the first ones (a camera that sends them once).
@@ -170,7 +200,8 @@ fn keep_first_parameter_sets(data: &[u8], h265: bool) -> Vec<u8> {
 /// An audio file for the server: `aac` (ADTS, 16 kHz mono) or `pcmu` (8 kHz mono 16-bit WAV, which live555
 /// sends as G.711 µ-law). `seconds` long.
 pub fn audio_clip(kind: &str, seconds: u32) -> PathBuf {
-    let name = format!("es{ES_RECIPE}-tone-{kind}-{seconds}s.{}", if kind == "aac" { "aac" } else { "wav" });
+    // live555 reads a WAV file only when its `data` chunk follows `fmt ` (no LIST chunk: `-bitexact`).
+    let name = format!("es{ES_RECIPE}-tone-{kind}-{seconds}s.{}", if kind == "aac" { "aac" } else { "bare.wav" });
     cached_clip(&name, |tmp| {
         let mut cmd = Command::new("ffmpeg");
         cmd.args(["-nostdin", "-hide_banner", "-v", "error", "-y", "-f", "lavfi", "-i"]);
@@ -179,7 +210,7 @@ pub fn audio_clip(kind: &str, seconds: u32) -> PathBuf {
             cmd.args(["-c:a", "aac", "-b:a", "48k", "-ac", "1", "-f", "adts"]);
         } else {
             cmd.args(["sine=frequency=440:sample_rate=8000", "-t", &seconds.to_string()]);
-            cmd.args(["-c:a", "pcm_s16le", "-ac", "1", "-f", "wav"]);
+            cmd.args(["-c:a", "pcm_s16le", "-ac", "1", "-map_metadata", "-1", "-bitexact", "-f", "wav"]);
         }
         cmd.arg(tmp);
         cmd

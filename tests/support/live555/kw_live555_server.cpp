@@ -42,6 +42,9 @@ struct Elementary {
   std::vector<Nal> nals;
   bool h265 = false;
   std::vector<unsigned char> vps, sps, pps;
+  // Presentation index of each picture (in decode order), from `<clip>.pts` when the clip has B-frames:
+  // RTP timestamps are presentation times, so a B-frame stream's go back and forth as a camera's do.
+  std::vector<unsigned> presentation;
 
   unsigned type(const Nal& n) const {
     unsigned char b = data[n.offset];
@@ -94,6 +97,9 @@ struct Elementary {
       }
       nals.push_back(n);
     }
+    std::ifstream order(std::string(path) + ".pts");
+    unsigned p;
+    while (order >> p) presentation.push_back(p);
     return !nals.empty() && !sps.empty() && !pps.empty() && (!h265 || !vps.empty());
   }
 };
@@ -141,8 +147,10 @@ class NalSource : public FramedSource {
     }
     memcpy(fTo, &es_.data[n.offset], size);
     fFrameSize = size;
-    double due = n.picture / fps_;
-    int64_t us = (int64_t)start_.tv_usec + (int64_t)(due * 1e6);
+    // A B-frame stream's presentation runs two pictures behind its decoding, as an encoder's does.
+    bool reordered = n.picture < es_.presentation.size();
+    double shown = reordered ? (es_.presentation[n.picture] + 2) / fps_ : n.picture / fps_;
+    int64_t us = (int64_t)start_.tv_usec + (int64_t)(shown * 1e6);
     fPresentationTime.tv_sec = start_.tv_sec + (time_t)(us / 1000000);
     fPresentationTime.tv_usec = (suseconds_t)(us % 1000000);
     fDurationInMicroseconds = 0;
