@@ -2,9 +2,10 @@
 # The camera compatibility matrix (tests/it/compat_matrix.rs) run once, its per-cell table written to
 # bench/results/compat-<UTC time>.md with the machine's load. The matrix needs live555, which this builds
 # from the PyPI sdist `liblivemedia` 1.0.5 on first use (scripts/build-live555.sh; cached under the cargo
-# target directory). CI runs the same test (`cargo test --test it compat_matrix::`), so this script is for
-# recording results, and for the cells CI skips (`--ignored`: B-frame snapshots, until issue 20 item 2).
-# Usage: scripts/compat-matrix.sh [--ignored]
+# target directory). This script is for
+# recording results: CI runs only the replayed live555 capture (the whole matrix is `#[ignore]`: it builds
+# live555 and records 17 cameras).
+# Usage: scripts/compat-matrix.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 stamp=$(date -u +%Y-%m-%dT%H%M%SZ)
@@ -20,7 +21,10 @@ KW_MATRIX_TABLE=$table cargo test --test it compat_matrix:: -- --include-ignored
   echo "Server: live555 2024.06.26 (PyPI liblivemedia 1.0.5) with tests/support/live555/kw_live555_server.cpp;"
   echo "clips 640x360 25 fps 6 s (x264/x265 via ffmpeg $(ffmpeg -version | head -1 | cut -d' ' -f3))."
   echo "Each cell: the first recorded session exported with \`keepwatch export\`, its decoded frames' MD5s"
-  echo "(\`ffmpeg -f framemd5\`) located as a contiguous run in the clip's; the next session's start after BYE."
+  echo "(\`ffmpeg -f framemd5\`) located as a contiguous run in the clip's (sessions that share a span are split"
+  echo "where the clip's first frame comes again); the next session after BYE; audio: the share of the clip's"
+  echo "audio found as one run in the first session (AAC byte for byte, G.711 within its quantisation); a"
+  echo "snapshot in the middle of the session; motion state in /api/cameras and an event raised."
   echo "Machine: $(nproc) cores, shared with other builds; load average before: $load_before, after: $(cut -d' ' -f1-3 /proc/loadavg)."
   echo "Test exit status: $status"
   echo

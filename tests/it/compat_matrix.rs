@@ -55,6 +55,7 @@ struct Outcome {
     next_session_gap_ms: Option<i64>,
     audio: String,
     snapshot: String,
+    motion: String,
     problems: Vec<String>,
 }
 
@@ -127,8 +128,8 @@ fn live555_matrix_records_every_cell_frame_exact() {
     assert!(!log.contains("panicked"), "{log}");
 
     let mut table = String::from(
-        "| cell | transport | frames recorded / clip | contiguous at | next session after | audio | snapshot | result |\n\
-         |---|---|---|---|---|---|---|---|\n",
+        "| cell | transport | frames recorded / clip | contiguous at | next session after | audio | snapshot | motion | result |\n\
+         |---|---|---|---|---|---|---|---|---|\n",
     );
     let mut failures = Vec::new();
     let find =
@@ -139,9 +140,19 @@ fn live555_matrix_records_every_cell_frame_exact() {
         if counted as f64 > most_frames {
             o.problems.push(format!("/api/cameras counts {counted} frames, more than the camera sent"));
         }
+        // Motion: the clip moves all the time, so an H.264 cell raises an event with every frame decoded;
+        // an H.265 cell says why it cannot (no H.265 decoder).
+        let motion = find(c.name)["motion"].as_str().unwrap_or_default().to_owned();
+        let event = log.contains(&format!("motion started camera={} ", c.name));
+        let motion_ok =
+            if c.spec.codec == "h264" { motion == "on" && event } else { motion.starts_with("unavailable") };
+        if !motion_ok {
+            o.problems.push(format!("motion {motion:?}, event raised: {event}"));
+        }
+        o.motion = if event { format!("{motion}, event") } else { motion };
         let ok = o.problems.is_empty();
         table += &format!(
-            "| {} | {} | {}/{} | {} | {} | {} | {} | {} |\n",
+            "| {} | {} | {}/{} | {} | {} | {} | {} | {} | {} |\n",
             c.name,
             if c.udp { "UDP (server refuses TCP)" } else { "TCP" },
             o.frames,
@@ -154,6 +165,7 @@ fn live555_matrix_records_every_cell_frame_exact() {
             }),
             o.audio,
             o.snapshot,
+            o.motion,
             if ok { "ok".to_owned() } else { o.problems.join("; ") }
         );
         if !ok {
@@ -166,13 +178,13 @@ fn live555_matrix_records_every_cell_frame_exact() {
     let mp2t_text = mp2t.to_string();
     let mp2t_ok = mp2t_text.contains("not supported") && mp2t["reconnects"].as_u64().unwrap_or(99) <= 2;
     table += &format!(
-        "| mp2t (unsupported) | TCP | - | - | - | - | - | {} |\n",
+        "| mp2t (unsupported) | TCP | - | - | - | - | - | - | {} |\n",
         if mp2t_ok { "ok: refused, retried after 60 s".to_owned() } else { format!("FAILED: {mp2t_text}") }
     );
     let silent_spans = spans(&config, "silent");
     let silent_ok = log.contains("camera=silent") && log.contains("sent nothing for 10 s") && !silent_spans.is_empty();
     table += &format!(
-        "| silent after 3 s | TCP | - | - | - | - | - | {} |\n",
+        "| silent after 3 s | TCP | - | - | - | - | - | - | {} |\n",
         if silent_ok { "ok: timed out, reconnected" } else { "FAILED" }
     );
     if !mp2t_ok {
@@ -253,7 +265,21 @@ fn judge(c: &Cell, config: &Path, dir: &Path, snap: &Option<(u16, bool)>) -> Out
             if seconds < f64::from(c.spec.seconds) - 1.0 {
                 o.problems.push(format!("only {seconds:.1} s of audio"));
             }
-            format!("{want} {seconds:.1} s")
+            // The first session's audio is the camera's for all but its last second: AAC byte for byte, G.711 within
+            // its quantisation.
+            let clip = live555::audio_clip(kind, c.spec.seconds);
+            let (same, whole) = if kind == "aac" {
+                let source = live555::aac_payload(&clip, true);
+                (live555::bytes_run_in(&source, &live555::aac_payload(&out, false)), source.len())
+            } else {
+                let source = live555::audio_samples(&clip);
+                (live555::g711_run_in(&source, &samples), source.len() / 2)
+            };
+            let part = same as f64 / whole.max(1) as f64;
+            if part < 1.0 - 1.0 / f64::from(c.spec.seconds) {
+                o.problems.push(format!("only {:.0} % of the audio is the camera's", part * 100.0));
+            }
+            format!("{want} {seconds:.1} s, {:.0} % the camera's", part * 100.0)
         }
     };
     o.snapshot = match (snap, c.spec.codec, c.spec.bframes) {

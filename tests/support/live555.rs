@@ -201,15 +201,16 @@ fn keep_first_parameter_sets(data: &[u8], h265: bool) -> Vec<u8> {
 /// sends as G.711 µ-law). `seconds` long.
 pub fn audio_clip(kind: &str, seconds: u32) -> PathBuf {
     // live555 reads a WAV file only when its `data` chunk follows `fmt ` (no LIST chunk: `-bitexact`).
-    let name = format!("es{ES_RECIPE}-tone-{kind}-{seconds}s.{}", if kind == "aac" { "aac" } else { "bare.wav" });
+    // Noise, not a tone: every packet differs, so a run of packets can be found in the source unambiguously.
+    let name = format!("es{ES_RECIPE}-noise-{kind}-{seconds}s.{}", if kind == "aac" { "aac" } else { "wav" });
     cached_clip(&name, |tmp| {
         let mut cmd = Command::new("ffmpeg");
         cmd.args(["-nostdin", "-hide_banner", "-v", "error", "-y", "-f", "lavfi", "-i"]);
         if kind == "aac" {
-            cmd.args(["sine=frequency=440:sample_rate=16000", "-t", &seconds.to_string()]);
+            cmd.args(["anoisesrc=sample_rate=16000:seed=7:amplitude=0.3", "-t", &seconds.to_string()]);
             cmd.args(["-c:a", "aac", "-b:a", "48k", "-ac", "1", "-f", "adts"]);
         } else {
-            cmd.args(["sine=frequency=440:sample_rate=8000", "-t", &seconds.to_string()]);
+            cmd.args(["anoisesrc=sample_rate=8000:seed=7:amplitude=0.3", "-t", &seconds.to_string()]);
             cmd.args(["-c:a", "pcm_s16le", "-ac", "1", "-map_metadata", "-1", "-bitexact", "-f", "wav"]);
         }
         cmd.arg(tmp);
@@ -254,6 +255,41 @@ pub fn audio_samples(path: &Path) -> Vec<u8> {
         Duration::from_secs(300),
     );
     out.stdout
+}
+
+/// AAC frames without ADTS headers, concatenated: of the server's ADTS file (`source`) or of an export.
+pub fn aac_payload(path: &Path, source: bool) -> Vec<u8> {
+    let mut cmd = Command::new("ffmpeg");
+    cmd.args(["-nostdin", "-v", "error", "-i"]).arg(path).args(["-map", "0:a:0", "-c:a", "copy"]);
+    if source {
+        cmd.args(["-bsf:a", "aac_adtstoasc"]);
+    }
+    run_with_timeout(cmd.args(["-f", "data", "-"]), Duration::from_secs(300)).stdout
+}
+
+/// How many bytes from the start of `got` are, byte for byte, a contiguous run of `source` (located by
+/// its first 256 bytes).
+pub fn bytes_run_in(source: &[u8], got: &[u8]) -> usize {
+    let probe = &got[..got.len().min(256)];
+    if probe.is_empty() {
+        return 0;
+    }
+    let Some(at) = source.windows(probe.len()).position(|w| w == probe) else { return 0 };
+    source[at..].iter().zip(got).take_while(|(a, b)| a == b).count()
+}
+
+/// How many samples from the start of `got` (s16le) are a contiguous run of `source`'s within G.711's
+/// quantisation (live555 converts the WAV to µ-law with its own table, so the bytes need not be ffmpeg's).
+pub fn g711_run_in(source: &[u8], got: &[u8]) -> usize {
+    let samples = |b: &[u8]| b.chunks_exact(2).map(|c| i32::from(i16::from_le_bytes([c[0], c[1]]))).collect::<Vec<_>>();
+    let (src, got) = (samples(source), samples(got));
+    let close = |a: i32, b: i32| (a - b).abs() <= a.abs() / 8 + 64;
+    let probe = got.len().min(64);
+    if probe == 0 || src.len() < probe {
+        return 0;
+    }
+    let Some(at) = (0..=src.len() - probe).find(|&i| (0..probe).all(|k| close(src[i + k], got[k]))) else { return 0 };
+    src[at..].iter().zip(&got).take_while(|(a, b)| close(**a, **b)).count()
 }
 
 /// Where `run` sits inside `source` as a contiguous run, if it does.
