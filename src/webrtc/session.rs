@@ -22,6 +22,8 @@ use crate::hub::{Hub, MediaEvent, Start};
 
 /// Hub events queued for one viewer before the hub skips it ahead.
 const QUEUE: usize = 256;
+/// How long after connecting a session may go without an H.264 section it can send on.
+const NO_VIDEO_AFTER: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// An accepted offer, ready to run.
 pub struct Offer {
@@ -42,12 +44,15 @@ impl Offer {
         let offer = SdpOffer::from_sdp_string(offer).map_err(|e| StartError::BadOffer(format!("not SDP: {e}")))?;
         let audio = run.audio.as_ref().map(|a| a.codec).filter(|c| matches!(c, Codec::Pcmu | Codec::Pcma));
         let provider = Arc::new(str0m::crypto::from_feature_flags());
+        // G.711 is always accepted, even for a camera without it (nothing is sent then): an audio section
+        // with no codec at all is answered as `m=audio 0 …` with an empty format list, which Chromium
+        // refuses as unparseable SDP, failing the whole session.
         let mut rtc = RtcConfig::new()
             .set_crypto_provider(provider)
             .clear_codecs()
             .enable_h264(true)
-            .enable_pcmu(audio == Some(Codec::Pcmu), false)
-            .enable_pcma(audio == Some(Codec::Pcma), false)
+            .enable_pcmu(true, false)
+            .enable_pcma(true, false)
             .build(Instant::now());
         let socket = UdpSocket::bind(SocketAddr::new(local_ip, 0))
             .await
@@ -66,6 +71,7 @@ impl Offer {
         let mut video: Option<(Mid, Pt)> = None;
         let mut audio: Option<(Mid, Pt)> = None;
         let mut mids: Vec<(Mid, MediaKind)> = Vec::new();
+        let mut connected: Option<Instant> = None;
         let started = Instant::now();
         let mut buf = vec![0u8; 2048];
         let mut frame = Vec::with_capacity(256 * 1024);
@@ -81,26 +87,35 @@ impl Offer {
                     Ok(Output::Transmit(t)) => {
                         let _ = self.socket.send_to(&t.contents, t.destination).await;
                     }
-                    Ok(Output::Event(e)) => match e {
-                        Event::MediaAdded(m) => mids.push((m.mid, m.kind)),
-                        Event::Connected => {
-                            video = pick(&mut self.rtc, &mids, MediaKind::Video);
-                            audio = self.audio.and_then(|_| pick(&mut self.rtc, &mids, MediaKind::Audio));
-                            if video.is_none() {
-                                return "the browser accepted no H.264 video".into();
+                    Ok(Output::Event(e)) => {
+                        match e {
+                            Event::MediaAdded(m) => mids.push((m.mid, m.kind)),
+                            Event::Connected => connected = Some(Instant::now()),
+                            Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
+                                return "the viewer disconnected".into();
                             }
-                            media = Some(hub.subscribe(crate::live::queue_for(&hub, QUEUE), Start::LastKeyFrame));
+                            _ => {}
                         }
-                        Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
-                            return "the viewer disconnected".into();
+                        // str0m may announce the media sections after `Connected`: start sending once both
+                        // are known.
+                        if connected.is_some() && media.is_none() {
+                            video = pick(&mut self.rtc, &mids, Want::Video);
+                            if video.is_some() {
+                                audio = self.audio.and_then(|c| pick(&mut self.rtc, &mids, Want::Audio(c)));
+                                media = Some(hub.subscribe(crate::live::queue_for(&hub, QUEUE), Start::LastKeyFrame));
+                            }
                         }
-                        _ => {}
-                    },
+                    }
                     Err(e) => return format!("WebRTC error: {e}"),
                 }
             };
-            if media.is_none() && started.elapsed() > CONNECT_TIMEOUT {
-                return "the viewer never connected".into();
+            if media.is_none() {
+                if connected.is_some_and(|t| t.elapsed() > NO_VIDEO_AFTER) {
+                    return "the browser accepted no H.264 video".into();
+                }
+                if started.elapsed() > CONNECT_TIMEOUT {
+                    return "the viewer never connected".into();
+                }
             }
             let wait = tokio::time::Instant::from_std(deadline.max(Instant::now()));
             let input = tokio::select! {
@@ -164,8 +179,20 @@ impl Offer {
     }
 }
 
-/// The mid and payload type to send `kind` with: H.264 in packetization mode 1 for video, G.711 for audio.
-fn pick(rtc: &mut Rtc, mids: &[(Mid, MediaKind)], kind: MediaKind) -> Option<(Mid, Pt)> {
+/// What a session sends: the video, or the camera's G.711 audio.
+#[derive(Clone, Copy)]
+enum Want {
+    Video,
+    Audio(Codec),
+}
+
+/// The mid and payload type to send with: H.264 in packetization mode 1 for video, the camera's own G.711
+/// for audio.
+fn pick(rtc: &mut Rtc, mids: &[(Mid, MediaKind)], want: Want) -> Option<(Mid, Pt)> {
+    let kind = match want {
+        Want::Video => MediaKind::Video,
+        Want::Audio(_) => MediaKind::Audio,
+    };
     for (mid, k) in mids {
         if *k != kind {
             continue;
@@ -173,9 +200,10 @@ fn pick(rtc: &mut Rtc, mids: &[(Mid, MediaKind)], kind: MediaKind) -> Option<(Mi
         let Some(w) = rtc.writer(*mid) else { continue };
         let pt = w.payload_params().find(|p| {
             let spec = p.spec();
-            match kind {
-                MediaKind::Video => spec.codec == RtcCodec::H264 && spec.format.packetization_mode.unwrap_or(0) == 1,
-                MediaKind::Audio => matches!(spec.codec, RtcCodec::PCMU | RtcCodec::PCMA),
+            match want {
+                Want::Video => spec.codec == RtcCodec::H264 && spec.format.packetization_mode.unwrap_or(0) == 1,
+                Want::Audio(Codec::Pcma) => spec.codec == RtcCodec::PCMA,
+                Want::Audio(_) => spec.codec == RtcCodec::PCMU,
             }
         });
         if let Some(p) = pt {

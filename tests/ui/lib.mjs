@@ -13,7 +13,10 @@ const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 
 export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync',
-  '--autoplay-policy=no-user-gesture-required'];
+  '--autoplay-policy=no-user-gesture-required',
+  // WebRTC on loopback (the tests' keepwatch listens on 127.0.0.1): Chromium leaves loopback interfaces out of
+  // ICE unless told, and hides host addresses behind mDNS names keepwatch cannot resolve.
+  '--allow-loopback-in-peer-connection', '--disable-features=WebRtcHideLocalIpsWithMdns'];
 
 /** Launches Chromium; the caller closes it. */
 export async function launch() {

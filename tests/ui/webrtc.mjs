@@ -20,6 +20,30 @@ async function advances(page, what) {
   }, [VIDEO, t0], `${what}: video.currentTime advances`, 30000);
 }
 
+/** What each peer connection says about its transport and inbound media (for a failure's message). */
+async function rtcStats(page) {
+  return page.evaluate(async () => {
+    const out = [];
+    for (const pc of window.__pcs) {
+      const stats = await pc.getStats();
+      const keep = [];
+      stats.forEach((s) => {
+        if (['inbound-rtp', 'candidate-pair', 'transport', 'codec'].includes(s.type)) {
+          const { type, kind, state, packetsReceived, bytesReceived, framesReceived, framesDecoded, keyFramesDecoded,
+            packetsLost, nackCount, pliCount, firCount, mimeType, sdpFmtpLine, dtlsState, iceState, nominated,
+            decoderImplementation } = s;
+          keep.push({ type, kind, state, packetsReceived, bytesReceived, framesReceived, framesDecoded, keyFramesDecoded,
+            packetsLost, nackCount, pliCount, firCount, mimeType, sdpFmtpLine, dtlsState, iceState, nominated,
+            decoderImplementation });
+        }
+      });
+      out.push({ connection: pc.connectionState, ice: pc.iceConnectionState, stats: keep,
+        offer: pc.localDescription && pc.localDescription.sdp, answer: pc.remoteDescription && pc.remoteDescription.sdp });
+    }
+    return out;
+  });
+}
+
 run(async (browser) => {
   const page = await newPage(browser);
   // Keep every RTCPeerConnection the page makes, to read its statistics.
@@ -28,12 +52,25 @@ run(async (browser) => {
     window.__pcs = [];
     window.RTCPeerConnection = function (...a) { const pc = new Orig(...a); window.__pcs.push(pc); return pc; };
     window.RTCPeerConnection.prototype = Orig.prototype;
+    const setRemote = Orig.prototype.setRemoteDescription;
+    window.__answers = [];
+    Orig.prototype.setRemoteDescription = function (d) {
+      const rec = { sdp: d && d.sdp };
+      window.__answers.push(rec);
+      return setRemote.call(this, d).catch((e) => { rec.error = String(e); throw e; });
+    };
   });
   await login(page, process.env.ADMIN_USER, process.env.ADMIN_PASSWORD);
   await page.goto(`${BASE_URL}/#/camera/${CAMERA}`);
-  await page.getByTestId('badge-webrtc').waitFor({ timeout: 20000 });
-  await advances(page, 'WebRTC');
-  const decoded = await page.evaluate(async () => {
+  try {
+    await page.getByTestId('badge-webrtc').waitFor({ timeout: 20000 });
+    await advances(page, 'WebRTC');
+  } catch (e) {
+    log(`WebRTC statistics: ${JSON.stringify(await rtcStats(page))}`);
+    throw e;
+  }
+  // currentTime of a MediaStream runs whether or not a frame came: count decoded frames too.
+  const framesDecoded = () => page.evaluate(async () => {
     let n = 0;
     for (const pc of window.__pcs) {
       const stats = await pc.getStats();
@@ -41,7 +78,16 @@ run(async (browser) => {
     }
     return n;
   });
+  let decoded = 0;
+  for (let i = 0; i < 40 && decoded <= 10; i++) {
+    await page.waitForTimeout(500);
+    decoded = await framesDecoded();
+  }
   log(`frames decoded over WebRTC: ${decoded}`);
+  if (decoded <= 10) {
+    log(`WebRTC statistics: ${JSON.stringify(await rtcStats(page))}`);
+    log(`answers: ${JSON.stringify(await page.evaluate(() => window.__answers))}`);
+  }
   assert(decoded > 10, `getStats() shows ${decoded} decoded frames`);
   // A frame is really drawn: copy it into a canvas and look for a picture that is not all one colour.
   const spread = await page.$eval(VIDEO, (v) => {

@@ -1,16 +1,15 @@
 // webrtc.js — the WebRTC (WHEP) live path the player tries first. Why: it is the lowest-latency picture a
 // browser can show (no MSE buffer, no fragments): the server sends the camera's own H.264 over RTP. When
 // it cannot start (no RTCPeerConnection, an H.265 stream, a network that blocks UDP, the server refusing),
-// the caller falls back to the WebSocket/MSE path, then HLS. Not yet the default: in headless Chromium the
-// session connects but no frame is decoded yet (issue 15); turn it on for a browser with
-// localStorage 'kw.webrtc' = 'on'.
+// the caller falls back to the WebSocket/MSE path, then HLS. It is the default; a browser can be kept on the
+// WebSocket/MSE path with localStorage 'kw.webrtc' = 'off'.
 
 import { api } from './core.js';
 
 /** Whether to try WebRTC for a camera stream at all. */
 export function webrtcWanted(cam, stream) {
   if (!window.RTCPeerConnection) return false;
-  try { if (localStorage.getItem('kw.webrtc') !== 'on') return false; } catch (_) { return false; }
+  try { if (localStorage.getItem('kw.webrtc') === 'off') return false; } catch (_) { /* no storage: default */ }
   // H.265 main streams cannot go this way; their H.264 sub-stream can.
   return stream === 'sub' || cam.codec !== 'h265';
 }
