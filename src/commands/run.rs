@@ -40,6 +40,13 @@ pub(super) async fn serve(
     limits.log(&budget);
     let bound = crate::http::bind(cfg.server.listen)?;
     let restream = cfg.restream.listen.map(crate::restream::bind).transpose().map_err(Failure::runtime)?;
+    let restream_tls = match (cfg.restream.tls_listen, &cfg.server.tls) {
+        (Some(addr), Some(tls)) => {
+            let acceptor = crate::http::server::tls_acceptor_for(tls, &[]).map_err(Failure::runtime)?;
+            Some((crate::restream::bind(addr).map_err(Failure::runtime)?, acceptor))
+        }
+        _ => None,
+    };
     let store = open_store(&config, &cfg).await?;
     let clock: SharedClock = Arc::new(SystemClock);
     let index_file = cfg.storage.path.join(kw_store::INDEX_FILE);
@@ -90,8 +97,10 @@ pub(super) async fn serve(
     let state = Arc::new(crate::http::AppState::new(parts, &index_file, config.clone())?);
     warn_without_users(&state, &config).await?;
     let handle = crate::http::server::Handle::new();
-    let restream_task =
-        restream.map(|l| tokio::spawn(crate::restream::serve(l, state.clone(), cfg.restream.max_clients)));
+    let slots = Arc::new(tokio::sync::Semaphore::new(cfg.restream.max_clients));
+    let restream_task = restream.map(|l| tokio::spawn(crate::restream::serve(l, state.clone(), slots.clone(), None)));
+    let restream_tls_task =
+        restream_tls.map(|(l, tls)| tokio::spawn(crate::restream::serve(l, state.clone(), slots.clone(), Some(tls))));
     let server = tokio::spawn(crate::http::serve(bound, cfg.server.tls.clone(), state, handle.clone()));
     tokio::pin!(server);
     apply(&mut cameras, &alerts, &watcher.current());
@@ -142,7 +151,7 @@ pub(super) async fn serve(
     }
     tracing::info!("shutting down: finishing open segments");
     handle.graceful_shutdown(crate::http::SHUTDOWN_GRACE);
-    if let Some(t) = &restream_task {
+    for t in restream_task.iter().chain(&restream_tls_task) {
         t.abort();
     }
     retention_task.abort();

@@ -60,8 +60,13 @@ impl Handle {
     }
 }
 
-/// TLS settings loaded from PEM files, ready to accept with.
+/// TLS settings loaded from PEM files, ready to accept HTTP with (ALPN h2, http/1.1).
 pub fn tls_acceptor(t: &kw_config::TlsConfig) -> Result<tokio_rustls::TlsAcceptor, String> {
+    tls_acceptor_for(t, &[b"h2", b"http/1.1"])
+}
+
+/// TLS settings loaded from PEM files, offering the ALPN protocols `alpn` (none: whatever the client says).
+pub fn tls_acceptor_for(t: &kw_config::TlsConfig, alpn: &[&[u8]]) -> Result<tokio_rustls::TlsAcceptor, String> {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
     let certs = CertificateDer::pem_file_iter(&t.cert)
@@ -78,7 +83,7 @@ pub fn tls_acceptor(t: &kw_config::TlsConfig) -> Result<tokio_rustls::TlsAccepto
         .with_no_client_auth()
         .with_single_cert(certs, key)
         .map_err(|e| format!("certificate {} / key {}: {e}", t.cert.display(), t.key.display()))?;
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
     Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
 }
 

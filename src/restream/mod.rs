@@ -7,7 +7,11 @@
 //! (framing, paths, Transport, SDP, RTP) live in `kw-restream`; this module owns sockets, logins and
 //! caps. Off unless `[restream] listen` is set.
 //!
-//! Bounds: `[restream] max_clients` connections at once (more are closed at accept); a connection must
+//! RTSPS: `[restream] tls_listen` serves the same over TLS with the web server's certificate (no ALPN), so
+//! passwords and tokens do not cross the network readable.
+//!
+//! Bounds: `[restream] max_clients` connections at once, both listeners together (more are closed at
+//! accept); a TLS handshake must finish within `server.header_timeout`; a connection must
 //! send its first request within `server.header_timeout` and may idle at most `server.idle_timeout`
 //! before PLAY; playing clients count as live viewers (`server.max_live_viewers`, per user too); a
 //! request is at most 8 KiB of headers and 4 KiB of body; a client that stops reading for
@@ -41,8 +45,14 @@ pub fn bind(addr: SocketAddr) -> Result<std::net::TcpListener, String> {
     Ok(l)
 }
 
-/// Accepts players until the task is dropped.
-pub async fn serve(listener: std::net::TcpListener, st: Shared, max_clients: usize) {
+/// Accepts players until the task is dropped; with `tls`, over TLS (RTSPS: the handshake must finish within
+/// `server.header_timeout`). Both listeners share `slots` (`[restream] max_clients`).
+pub async fn serve(
+    listener: std::net::TcpListener,
+    st: Shared,
+    slots: Arc<Semaphore>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+) {
     let listener = match TcpListener::from_std(listener) {
         Ok(l) => l,
         Err(e) => {
@@ -50,10 +60,10 @@ pub async fn serve(listener: std::net::TcpListener, st: Shared, max_clients: usi
             return;
         }
     };
+    let scheme = if tls.is_some() { "rtsps" } else { "rtsp" };
     if let Ok(addr) = listener.local_addr() {
-        tracing::info!("restream: serving cameras on rtsp://{addr}/<camera>");
+        tracing::info!("restream: serving cameras on {scheme}://{addr}/<camera>");
     }
-    let slots = Arc::new(Semaphore::new(max_clients));
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(x) => x,
@@ -65,14 +75,25 @@ pub async fn serve(listener: std::net::TcpListener, st: Shared, max_clients: usi
             }
         };
         let Ok(permit) = slots.clone().try_acquire_owned() else {
-            tracing::warn!(client = %peer, "restream: refused a connection ({max_clients} clients already, [restream] max_clients)");
+            tracing::warn!(client = %peer, "restream: refused a connection (clients at [restream] max_clients)");
             drop(stream);
             continue;
         };
         let _ = stream.set_nodelay(true);
         let st = st.clone();
+        let tls = tls.clone();
         tokio::spawn(async move {
-            session::run(stream, peer, st).await;
+            match tls {
+                None => session::run(stream, peer, st).await,
+                Some(acceptor) => {
+                    let limit = st.config.borrow().server.header_timeout;
+                    match tokio::time::timeout(limit, acceptor.accept(stream)).await {
+                        Ok(Ok(tls)) => session::run(tls, peer, st).await,
+                        Ok(Err(e)) => tracing::debug!(client = %peer, "restream: TLS handshake failed: {e}"),
+                        Err(_) => tracing::debug!(client = %peer, "restream: TLS handshake timed out"),
+                    }
+                }
+            }
             drop(permit);
         });
     }

@@ -20,8 +20,7 @@ use kw_restream::framing::{Framer, FramingError, Item};
 use kw_restream::rtp::{sender_report, Packetizer};
 use kw_restream::{interleaved_channels, sdp, target, Target};
 use rtsp_types::{headers, Method, Request, Response, StatusCode, Version};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 
 use crate::http::Shared;
@@ -82,7 +81,11 @@ struct Conn {
     requests: u64,
 }
 
-pub(super) async fn run(stream: TcpStream, peer: SocketAddr, st: Shared) {
+/// What a player's bytes travel over: TCP, or TLS over TCP (RTSPS).
+pub(super) trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
+
+pub(super) async fn run(stream: impl Stream, peer: SocketAddr, st: Shared) {
     let mut conn = Conn { st, peer, auth: None, session: None, skip: 0, requests: 0 };
     match conn.serve(stream).await {
         Ok(()) => tracing::debug!(client = %peer, "restream: connection closed"),
@@ -98,7 +101,7 @@ async fn recv(playing: &mut Option<Playing>) -> Option<MediaEvent> {
 }
 
 impl Conn {
-    async fn serve(&mut self, mut stream: TcpStream) -> Result<(), String> {
+    async fn serve(&mut self, mut stream: impl Stream) -> Result<(), String> {
         let cfg = self.st.config.borrow().server.clone();
         let mut buf = BytesMut::with_capacity(4096);
         let mut framer = Framer::default();
@@ -521,7 +524,7 @@ fn answer_bytes(a: &Answer) -> Vec<u8> {
     v
 }
 
-async fn write(stream: &mut TcpStream, bytes: &[u8]) -> Result<(), String> {
+async fn write(stream: &mut impl Stream, bytes: &[u8]) -> Result<(), String> {
     match tokio::time::timeout(super::WRITE_STALL, stream.write_all(bytes)).await {
         Ok(Ok(())) => Ok(()),
         Ok(Err(e)) => Err(e.to_string()),

@@ -196,3 +196,45 @@ fn restream_answers_bad_requests_and_bounds() {
         .starts_with("RTSP/1.0 200")));
     kw.stop_ok();
 }
+
+/// RTSPS (`[restream] tls_listen`): the same server over TLS with the web server's certificate; ffprobe and
+/// ffmpeg read the camera through it with a token, and plain RTSP on the TLS port gets nowhere.
+#[test]
+fn restream_over_tls_with_the_servers_certificate() {
+    support::require_tools(&["ffmpeg", "ffprobe", "openssl"]);
+    let clip = support::clip(&ClipSpec::h264());
+    let cams = RtspServer::start(&[("cam", &clip)], None);
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let out = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2"])
+        .args(["-subj", "/CN=keepwatch-test", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "openssl: {}", String::from_utf8_lossy(&out.stderr));
+    let port = support::free_port();
+    let config = write_config(dir.path(), "", &camera("cam", &cams.url("cam"), ""));
+    let text = std::fs::read_to_string(&config).unwrap();
+    let text = text.replace("[server]\n", "[server]\ntls_cert = \"cert.pem\"\ntls_key = \"key.pem\"\n")
+        + &format!("\n[restream]\ntls_listen = \"127.0.0.1:{port}\"\n");
+    std::fs::write(&config, text).unwrap();
+    let token = create_token(&config, "ha", "viewer", Some("cam"));
+    let mut kw = Keepwatch::start(&config);
+    kw.expect_streaming(&["cam"], Duration::from_secs(60));
+    kw.expect_log("restream: serving cameras on rtsps://", Duration::from_secs(10));
+    let url = format!("rtsps://ha:{token}@127.0.0.1:{port}/cam");
+    let probe = support::ffprobe_json(&url);
+    assert_eq!(support::codecs_of(&probe, "video"), vec!["h264"], "{probe}");
+    let copied = dir.path().join("copy.mp4");
+    let r = copy(&url, None, 3, &copied);
+    assert!(r.status.success(), "ffmpeg over RTSPS: {}", String::from_utf8_lossy(&r.stderr));
+    assert!(support::ffmpeg_decode_errors(&copied).trim().is_empty());
+    // Plain RTSP on the TLS port: no RTSP answer.
+    let plain = rtsp_request(port, "OPTIONS", "/cam", None);
+    assert!(!plain.starts_with("RTSP/1.0"), "{plain}");
+    kw.stop_ok();
+    assert!(!kw.log_text().contains(&token), "the token must not be logged");
+}

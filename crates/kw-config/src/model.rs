@@ -56,6 +56,9 @@ impl Default for ObjectsBudget {
 pub struct RestreamConfig {
     /// `listen`, e.g. `0.0.0.0:8554`; `None` (the default) leaves the RTSP server off.
     pub listen: Option<SocketAddr>,
+    /// `tls_listen`, e.g. `0.0.0.0:8322`: the same server over TLS (RTSPS) with `[server]`'s certificate
+    /// (`tls_cert`/`tls_key`, which it needs); `None` (the default): no RTSPS.
+    pub tls_listen: Option<SocketAddr>,
     /// `max_clients`: RTSP connections at once, all users together (default 64). Playing clients also
     /// count as live viewers against `server.max_live_viewers` and `max_live_viewers_per_user`.
     pub max_clients: usize,
@@ -66,7 +69,7 @@ pub const DEFAULT_RESTREAM_MAX_CLIENTS: usize = 64;
 
 impl Default for RestreamConfig {
     fn default() -> Self {
-        RestreamConfig { listen: None, max_clients: DEFAULT_RESTREAM_MAX_CLIENTS }
+        RestreamConfig { listen: None, tls_listen: None, max_clients: DEFAULT_RESTREAM_MAX_CLIENTS }
     }
 }
 

@@ -51,3 +51,17 @@ fn restore_points_the_storage_path_at_the_new_store_keeping_the_rest() {
     doc.set_storage_path("/srv/s").unwrap();
     assert!(doc.to_string().contains("[storage]\npath = \"/srv/s\""), "{doc}");
 }
+
+#[test]
+fn rtsps_listens_only_with_the_servers_certificate() {
+    let path = Path::new("/etc/keepwatch/keepwatch.toml");
+    let tls = "[server]\ntls_cert = \"cert.pem\"\ntls_key = \"key.pem\"\n\n";
+    let config =
+        parse(&format!("{tls}[restream]\nlisten = \"0.0.0.0:8554\"\ntls_listen = \"0.0.0.0:8322\"\n"), path).unwrap();
+    assert_eq!(config.restream.tls_listen, Some("0.0.0.0:8322".parse().unwrap()));
+    assert_eq!(config.restream.listen, Some("0.0.0.0:8554".parse().unwrap()));
+    let err = parse("[restream]\ntls_listen = \"0.0.0.0:8322\"\n", path).unwrap_err().to_string();
+    assert!(err.contains("tls_listen") && err.contains("tls_cert"), "{err}");
+    let err = parse(&format!("{tls}[restream]\ntls_listen = \"8322\"\n"), path).unwrap_err().to_string();
+    assert!(err.contains("0.0.0.0:8322"), "{err}");
+}

@@ -52,7 +52,7 @@ pub(crate) fn parse_config(text: &str, file: &Path) -> Result<Config, ConfigErro
     };
 
     let restream = match root.get("restream").and_then(|f| ctx.section(&f)) {
-        Some(section) => restream::parse_restream(&mut ctx, &section),
+        Some(section) => restream::parse_restream(&mut ctx, &section, server.tls.is_some()),
         None => crate::model::RestreamConfig::default(),
     };
 

@@ -1,5 +1,6 @@
 //! `[restream]`: keepwatch's own RTSP server, which hands every player the camera's stream so that the
-//! camera itself keeps only keepwatch's one session. Off unless `listen` is given.
+//! camera itself keeps only keepwatch's one session. Off unless `listen` is given; `tls_listen` serves it
+//! over TLS (RTSPS) with the web server's certificate.
 
 use std::net::SocketAddr;
 
@@ -7,17 +8,28 @@ use crate::model::RestreamConfig;
 use crate::reader::{Ctx, Section};
 
 /// Keys of `[restream]`.
-const RESTREAM_KEYS: [&str; 2] = ["listen", "max_clients"];
+const RESTREAM_KEYS: [&str; 3] = ["listen", "tls_listen", "max_clients"];
 
-pub(super) fn parse_restream<'a>(ctx: &mut Ctx<'a>, section: &Section<'a>) -> RestreamConfig {
+/// `server_tls`: whether `[server]` has a certificate (RTSPS needs it).
+pub(super) fn parse_restream<'a>(ctx: &mut Ctx<'a>, section: &Section<'a>, server_tls: bool) -> RestreamConfig {
     section.check_keys(ctx, &RESTREAM_KEYS);
     let mut out = RestreamConfig::default();
-    if let Some(field) = section.get("listen") {
+    for (key, example) in [("listen", 8554), ("tls_listen", 8322)] {
+        let Some(field) = section.get(key) else { continue };
         if let Some(text) = ctx.string(&field) {
             let parsed = text.parse::<SocketAddr>().map_err(|_| {
-                format!("expected an address and port such as \"0.0.0.0:8554\" or \"[::]:8554\", found {text:?}")
+                format!(
+                    "expected an address and port such as \"0.0.0.0:{example}\" or \"[::]:{example}\", found {text:?}"
+                )
             });
-            out.listen = ctx.check(&field, parsed);
+            let addr = ctx.check(&field, parsed);
+            if key == "listen" {
+                out.listen = addr;
+            } else if addr.is_some() && !server_tls {
+                ctx.error(&field.span, &field.path, "RTSPS needs a certificate: set tls_cert and tls_key in [server]");
+            } else {
+                out.tls_listen = addr;
+            }
         }
     }
     if let Some(field) = section.get("max_clients") {
