@@ -175,6 +175,13 @@ await run(async (browser) => {
   await advances(page, '[data-testid=stage] video[data-testid=live-video]', 0.5, 'camera live view');
   await page.getByTestId('zoom-5m').click();
   await page.waitForTimeout(300);
+  // The timeline narrowed to one object label asks for those events only, and back.
+  const labelled = page.waitForRequest((r) => r.url().includes('/api/events?') && r.url().includes('label=person'));
+  await page.getByTestId('tl-label').selectOption('person');
+  await labelled;
+  const all = page.waitForRequest((r) => r.url().includes('/api/events?') && !r.url().includes('label='));
+  await page.getByTestId('tl-label').selectOption('');
+  await all;
   // A minute back: wait until ~65 s are recorded, then go 60 s back.
   const wait = STARTED + 65000 - Date.now();
   if (wait > 0) await page.waitForTimeout(wait);

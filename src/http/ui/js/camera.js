@@ -20,6 +20,8 @@ export const PRE_ROLL = 5e3;
 const WINDOW_BEFORE = 2 * 60e3;
 const WINDOW_AFTER = 8 * 60e3;
 const SPEEDS = [1, 2, 4, 8];
+/** Object labels the timeline can be narrowed to (events where object detection saw one). */
+const LABELS = ['person', 'car', 'dog', 'cat', 'bird'];
 
 const strings = {
   en: {
@@ -66,6 +68,13 @@ const strings = {
     'tl.z3600000': '1 h',
     'tl.z900000': '15 min',
     'tl.z300000': '5 min',
+    'tl.labels': 'Events shown',
+    'tl.allEvents': 'All events',
+    'tl.l.person': 'Person',
+    'tl.l.car': 'Vehicle',
+    'tl.l.dog': 'Dog',
+    'tl.l.cat': 'Cat',
+    'tl.l.bird': 'Bird',
   },
   de: {
     ...ptzStrings.de,
@@ -111,6 +120,13 @@ const strings = {
     'tl.z3600000': '1 Std.',
     'tl.z900000': '15 Min.',
     'tl.z300000': '5 Min.',
+    'tl.labels': 'Gezeigte Ereignisse',
+    'tl.allEvents': 'Alle Ereignisse',
+    'tl.l.person': 'Person',
+    'tl.l.car': 'Fahrzeug',
+    'tl.l.dog': 'Hund',
+    'tl.l.cat': 'Katze',
+    'tl.l.bird': 'Vogel',
   },
 };
 
@@ -162,7 +178,7 @@ export default {
     }
     const enc = encodeURIComponent(name);
     const st = { mode: null, cursor: Date.now(), speed: 1, file: null, player: null, spans: [], events: [],
-      dataSeq: 0, download: null, left: false };
+      dataSeq: 0, download: null, left: false, label: '' };
 
     // --- layout ------------------------------------------------------------------------------------------
     const badges = h('span', { class: 'head-badges' });
@@ -213,6 +229,11 @@ export default {
         tl.setView(s, new Date(y, m - 1, d + 1).getTime());
       } });
     const spanLabel = h('span', { class: 'tl-span' });
+    // Only the events where object detection saw this (the event markers and previous/next event).
+    const labelSel = h('select', { class: 'tl-label', 'aria-label': t('tl.labels'), title: t('tl.labels'),
+      dataset: { testid: 'tl-label' }, onchange: () => { st.label = labelSel.value; loadData(tl.start, tl.end); } },
+    h('option', { value: '' }, t('tl.allEvents')),
+    LABELS.map((l) => h('option', { value: l }, t(`tl.l.${l}`))));
     const tools = h('div', { class: 'tl-tools' },
       h('button', { type: 'button', class: 'btn btn-icon', title: t('tl.earlier'), 'aria-label': t('tl.earlier'),
         dataset: { testid: 'tl-earlier' }, onclick: () => tl.pan(-0.5) }, icon(ICONS.left)),
@@ -227,7 +248,7 @@ export default {
           const c = st.cursor;
           tl.setView(c - z * 0.75, c + z * 0.25);
         } }, t(`tl.z${z}`)))),
-      dayInput, spanLabel);
+      dayInput, labelSel, spanLabel);
 
     const exportBox = buildExport();
     const head = h('div', { class: 'page-head' },
@@ -304,7 +325,8 @@ export default {
       try {
         const [spans, events] = await Promise.all([
           api(`/api/cameras/${enc}/recordings?start=${encodeURIComponent(from)}&end=${encodeURIComponent(to)}`),
-          api(`/api/events?camera=${enc}&start=${encodeURIComponent(from)}&end=${encodeURIComponent(to)}&limit=2000`),
+          api(`/api/events?camera=${enc}&start=${encodeURIComponent(from)}&end=${encodeURIComponent(to)}&limit=2000${
+            st.label ? `&label=${encodeURIComponent(st.label)}` : ''}`),
         ]);
         if (seq !== st.dataSeq || st.left) return;
         st.spans = spans.map((x) => ({ start: Date.parse(x.start), end: Date.parse(x.end) }));
