@@ -273,21 +273,8 @@ fn curl(args: &[&str]) -> (u16, String) {
 fn over_tls_the_cookie_is_host_bound_and_a_plain_http_origin_is_another_site() {
     support::require_tools(&["curl", "openssl"]);
     let tmp = tempfile::tempdir().unwrap();
-    let (cert, key) = (tmp.path().join("cert.pem"), tmp.path().join("key.pem"));
-    let out = Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2"])
-        .args(["-subj", "/CN=keepwatch-test", "-addext", "subjectAltName=IP:127.0.0.1"])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "openssl: {}", String::from_utf8_lossy(&out.stderr));
     let config = write_config(tmp.path(), "", "");
-    let text = std::fs::read_to_string(&config).unwrap();
-    std::fs::write(&config, text.replace("[server]\n", "[server]\ntls_cert = \"cert.pem\"\ntls_key = \"key.pem\"\n"))
-        .unwrap();
+    let cert = serve_tls(&config);
     add_user(&config, "admin", "admin", None, ADMIN_PW);
     let kw = Keepwatch::start(&config);
     let base = kw.base_url(Duration::from_secs(30));

@@ -395,21 +395,8 @@ fn brute_force_is_limited_per_address_not_per_user() {
 fn https_with_a_self_signed_certificate() {
     support::require_tools(&["curl", "openssl"]);
     let tmp = tempfile::tempdir().unwrap();
-    let (cert, key) = (tmp.path().join("cert.pem"), tmp.path().join("key.pem"));
-    let out = Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2"])
-        .args(["-subj", "/CN=keepwatch-test", "-addext", "subjectAltName=IP:127.0.0.1"])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "openssl: {}", String::from_utf8_lossy(&out.stderr));
     let config = write_config(tmp.path(), "", "");
-    let text = std::fs::read_to_string(&config).unwrap();
-    std::fs::write(&config, text.replace("[server]\n", "[server]\ntls_cert = \"cert.pem\"\ntls_key = \"key.pem\"\n"))
-        .unwrap();
+    let cert = serve_tls(&config);
     add_user(&config, "admin", "admin", None, ADMIN_PW);
     let kw = Keepwatch::start(&config);
     let base = kw.base_url(Duration::from_secs(30));

@@ -205,21 +205,11 @@ fn restream_over_tls_with_the_servers_certificate() {
     let clip = support::clip(&ClipSpec::h264());
     let cams = RtspServer::start(&[("cam", &clip)], None);
     let dir = tempfile::tempdir().unwrap();
-    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
-    let out = Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2"])
-        .args(["-subj", "/CN=keepwatch-test", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout"])
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "openssl: {}", String::from_utf8_lossy(&out.stderr));
     let port = support::free_port();
     let config = write_config(dir.path(), "", &camera("cam", &cams.url("cam"), ""));
-    let text = std::fs::read_to_string(&config).unwrap();
-    let text = text.replace("[server]\n", "[server]\ntls_cert = \"cert.pem\"\ntls_key = \"key.pem\"\n")
-        + &format!("\n[restream]\ntls_listen = \"127.0.0.1:{port}\"\n");
+    serve_tls(&config);
+    let text =
+        std::fs::read_to_string(&config).unwrap() + &format!("\n[restream]\ntls_listen = \"127.0.0.1:{port}\"\n");
     std::fs::write(&config, text).unwrap();
     let token = create_token(&config, "ha", "viewer", Some("cam"));
     let mut kw = Keepwatch::start(&config);

@@ -38,6 +38,27 @@ pub fn write_config(dir: &Path, extra_storage: &str, cameras: &str) -> PathBuf {
     path
 }
 
+/// Makes a self-signed certificate for 127.0.0.1 (`DIR/cert.pem`, `DIR/key.pem`, EC P-256, two days) and
+/// points `config`'s `[server]` at it (`tls_cert`, `tls_key`), so keepwatch serves HTTPS (and RTSPS where
+/// `[restream] tls_listen` is set). Returns the certificate's path (a client's CA file).
+pub fn serve_tls(config: &Path) -> PathBuf {
+    let dir = config.parent().expect("config dir");
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let out = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2"])
+        .args(["-subj", "/CN=keepwatch-test", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl");
+    assert!(out.status.success(), "openssl: {}", String::from_utf8_lossy(&out.stderr));
+    let text = std::fs::read_to_string(config).expect("read config");
+    let text = text.replacen("[server]\n", "[server]\ntls_cert = \"cert.pem\"\ntls_key = \"key.pem\"\n", 1);
+    std::fs::write(config, text).expect("write config");
+    cert
+}
+
 /// Runs the binary with `args` and `KEEPWATCH_LOG=log`, writing `stdin` to it (then closing it), and returns
 /// what it did, whatever its exit status. A command that exits before reading its input is fine.
 pub fn run_cli(args: &[&str], stdin: &str, log: &str) -> Output {
