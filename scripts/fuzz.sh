@@ -9,6 +9,7 @@
 #   scripts/fuzz.sh 3600       # an hour each
 #   FUZZ_TARGETS="nal jpeg" scripts/fuzz.sh 600
 #   FUZZ_RUNS=10000000 scripts/fuzz.sh   # a fixed number of executions per target instead of a time
+#   FUZZ_TIMEOUT=10 nice -n 19 scripts/fuzz.sh 600   # long, in the background of other work
 #
 # Needs cargo-fuzz (installed here when missing) and a nightly compiler; with only a stable toolchain it
 # sets RUSTC_BOOTSTRAP=1, which lets stable accept the sanitizer-coverage flags cargo-fuzz passes.
@@ -29,8 +30,10 @@ else
 fi
 
 targets="${FUZZ_TARGETS:-$(sed -n 's/^name = "\(.*\)"$/\1/p' fuzz/Cargo.toml | grep -v '^keepwatch-fuzz$')}"
-# Per-input limits: seconds of CPU and MB of memory one input may cost.
-timeout_s=2
+# Per-input limits: seconds (wall clock: libFuzzer's alarm) and MB of memory one input may cost. A long run
+# under `nice` on a busy machine can see a fast input stalled for seconds: give it more there
+# (FUZZ_TIMEOUT=10) and re-run any timeout found alone before believing it.
+timeout_s="${FUZZ_TIMEOUT:-2}"
 rss_mb=1024
 
 # One build for all targets; --sanitizer none: the targets are safe Rust (panics, timeouts and
