@@ -187,7 +187,19 @@ async fn decode(params: StreamParams, frame: bytes::Bytes, turn: WaitForTurn<'_>
 /// Connects and reads until the video parameters and the first video key frame have arrived.
 async fn first_key_frame(addr: CameraAddr) -> Result<(StreamParams, bool, bytes::Bytes), IngestError> {
     let source = ingest::source_for(addr)?;
-    let mut stream = source.connect().await?;
+    // A busy camera (or GStreamer's server while it prepares a stream another client just asked for)
+    // answers 503 Service Unavailable, which means "again in a moment": asked up to 3 more times, half a
+    // second apart, within the probe's time limit.
+    let mut attempt = 0;
+    let mut stream = loop {
+        match source.connect().await {
+            Err(IngestError::Protocol(m)) if m.contains("503") && attempt < 3 => {
+                attempt += 1;
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            r => break r?,
+        }
+    };
     let mut params: Option<(StreamParams, bool)> = None;
     while let Some(ev) = stream.next().await {
         match ev? {
