@@ -122,7 +122,7 @@ impl Cameras {
             Some(s) => (looking && motion.is_some()).then_some(s),
             None => detecting.then_some(&signal),
         };
-        let recorder = recording::start(c, &self.store, &self.clock, &main.hub, &stats, gate_signal);
+        let recorder = recording::start(c, &self.store, &self.clock, &main.hub, &stats, gate_signal, &signal);
         let main = main.run(c.name.clone(), source, &self.clock);
         tracing::info!(camera = %c.name, url = %kw_config::redacted_url(&c.url), "camera started");
         // Readers see motion as on (or unavailable, with why) only where keepwatch's own detector runs.

@@ -10,7 +10,9 @@ use kw_media::clock::SharedClock;
 use kw_store::Store;
 use std::sync::Arc;
 
-/// `detection`: the signal of the camera's motion detection, when some kind of it runs.
+/// `detection`: the signal that gates recording, when some kind of detection runs; `motion`: the camera's
+/// motion detection signal, which object detection depends on (H.265 without a sub-stream makes it
+/// unavailable, and then `record = "objects"` records everything, like `record = "motion"`).
 pub(super) fn start(
     c: &CameraConfig,
     store: &Arc<Store>,
@@ -18,10 +20,14 @@ pub(super) fn start(
     hub: &Hub,
     stats: &Arc<Stats>,
     detection: Option<&Arc<MotionSignal>>,
+    motion: &Arc<MotionSignal>,
 ) -> Option<std::thread::JoinHandle<()>> {
     let gate = match (c.record, detection) {
         (RecordMode::Off, _) => return None,
-        (RecordMode::Motion | RecordMode::Objects, Some(signal)) => Some(Gate::new(signal.clone(), c.motion.pre_roll)),
+        (RecordMode::Motion, Some(signal)) => Some(Gate::new(signal.clone(), c.motion.pre_roll)),
+        (RecordMode::Objects, Some(signal)) => {
+            Some(Gate::new(signal.clone(), c.motion.pre_roll).fed_by(motion.clone()))
+        }
         (RecordMode::Motion | RecordMode::Objects, None) => {
             tracing::warn!(camera = %c.name, "record = \"{}\" needs [cameras.motion] enabled = true: recording continuously", c.record);
             None

@@ -15,6 +15,9 @@ use std::time::Duration;
 
 pub struct Gate {
     signal: Arc<MotionSignal>,
+    /// For `record = "objects"`: the motion detection the object signal depends on; where that cannot run,
+    /// everything is recorded, as for `record = "motion"`.
+    feeds: Option<Arc<MotionSignal>>,
     pre_roll: Duration,
     buffer: VecDeque<Arc<Frame>>,
     newest_wall: i64,
@@ -30,7 +33,14 @@ pub(super) enum Verdict {
 
 impl Gate {
     pub fn new(signal: Arc<MotionSignal>, pre_roll: Duration) -> Gate {
-        Gate { signal, pre_roll, buffer: VecDeque::new(), newest_wall: i64::MIN }
+        Gate { signal, feeds: None, pre_roll, buffer: VecDeque::new(), newest_wall: i64::MIN }
+    }
+
+    /// A gate on a signal (object detection's) that is fed by `detection` (motion detection's): when that is
+    /// unavailable, the gate records everything.
+    pub fn fed_by(mut self, detection: Arc<MotionSignal>) -> Gate {
+        self.feeds = Some(detection);
+        self
     }
 
     /// Forgets the buffer (a new run, or frames were skipped).
@@ -43,7 +53,9 @@ impl Gate {
         if f.stream == StreamKind::Video {
             self.newest_wall = run.video_wall(f.pts);
         }
-        let active = self.signal.is_unavailable() || self.signal.record_until() >= self.newest_wall;
+        let active = self.signal.is_unavailable()
+            || self.feeds.as_ref().is_some_and(|d| d.is_unavailable())
+            || self.signal.record_until() >= self.newest_wall;
         if active {
             let mut out: Vec<Arc<Frame>> = self.buffer.drain(..).collect();
             out.push(f);
@@ -135,7 +147,12 @@ mod tests {
     fn unavailable_detection_records_everything() {
         let signal = Arc::new(MotionSignal::default());
         signal.set_unavailable(Some("H.265 without a sub-stream".into()));
-        let mut g = Gate::new(signal, Duration::from_secs(5));
+        let mut g = Gate::new(signal.clone(), Duration::from_secs(5));
+        assert_eq!(written(g.offer(&run(), frame(3), false)), vec![3]);
+        // `record = "objects"` on an H.265 camera without a sub-stream: the objects signal never fires, but
+        // the motion detection it depends on is unavailable, so everything is recorded too.
+        let objects = Arc::new(MotionSignal::default());
+        let mut g = Gate::new(objects, Duration::from_secs(5)).fed_by(signal);
         assert_eq!(written(g.offer(&run(), frame(3), false)), vec![3]);
     }
 }
