@@ -138,9 +138,19 @@ impl Analysis<'_> {
         let at = Instant::now();
         let out = detector.push(luma, stride, w, h, t);
         costs.detect += at.elapsed();
-        let out = out.map_err(|e| tracing::debug!("motion: frame not analysed: {e}")).ok()?;
-        if let (Some(objects), Some(region)) = (objects, out.region) {
-            objects.offer(t, p, Some([region.x, region.y, region.w, region.h]));
+        let mut out = out.map_err(|e| tracing::debug!("motion: frame not analysed: {e}")).ok()?;
+        if let Some(objects) = objects {
+            // An object recognised in pending motion starts the event now (the alert with it), not after
+            // `min_duration`; a sighting with nothing pending is dropped.
+            if objects.take_sighting() {
+                if let Some(started) = detector.confirm_pending(t) {
+                    out.events.push(started);
+                    out.phase = detector.phase();
+                }
+            }
+            if let Some(region) = out.region {
+                objects.offer(t, p, Some([region.x, region.y, region.w, region.h]));
+            }
         }
         let at = Instant::now();
         let raw = (out.best && t.saturating_sub(last_picture_t) >= PICTURE_EVERY).then(|| p.to_i420());

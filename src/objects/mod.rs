@@ -51,6 +51,9 @@ pub struct Hook {
     engine: Arc<Engine>,
     tx: SyncSender<Msg>,
     busy: Arc<AtomicBool>,
+    /// Set by the worker when it recognised an object while no event was open: the motion pipeline
+    /// confirms its pending motion at once (see [`Hook::take_sighting`]).
+    sighted: Arc<AtomicBool>,
     /// The camera's own spacing: no two offers accepted closer than this.
     every: Duration,
     last: Mutex<Option<Instant>>,
@@ -67,7 +70,8 @@ impl Hook {
     ) -> std::io::Result<Hook> {
         let (tx, rx) = sync_channel(QUEUE);
         let busy = Arc::new(AtomicBool::new(false));
-        let w = worker::Worker::new(c, engine.clone(), sink, record, busy.clone());
+        let sighted = Arc::new(AtomicBool::new(false));
+        let w = worker::Worker::new(c, engine.clone(), sink, record, busy.clone(), sighted.clone());
         std::thread::Builder::new().name(format!("objects-{}", c.name)).spawn(move || w.run(rx))?;
         let rate = c.objects.max_per_second.clamp(0.1, 30.0);
         Ok(Hook {
@@ -75,9 +79,17 @@ impl Hook {
             engine,
             tx,
             busy,
+            sighted,
             every: Duration::from_secs_f64(1.0 / rate),
             last: Mutex::new(None),
         })
+    }
+
+    /// Whether the worker recognised an object, while no event was open, since the last call: the motion
+    /// pipeline then starts the event without waiting for `min_duration`, so the alert goes out as soon as
+    /// the object is known.
+    pub fn take_sighting(&self) -> bool {
+        self.sighted.swap(false, Ordering::AcqRel)
     }
 
     /// A frame where motion was found (`region`: where, `[x, y, w, h]` in 0..1). Cheap when declined; when

@@ -35,6 +35,8 @@ pub(super) struct Worker {
     record: Option<Arc<MotionSignal>>,
     post_roll: Duration,
     busy: Arc<AtomicBool>,
+    /// Raised when an object is recognised while no event is open (the motion pipeline reads it).
+    sighted: Arc<AtomicBool>,
     tracker: Tracker,
     opts: DetectOptions,
     /// Where each live track was first seen.
@@ -51,6 +53,7 @@ impl Worker {
         sink: EventSink,
         record: Option<Arc<MotionSignal>>,
         busy: Arc<AtomicBool>,
+        sighted: Arc<AtomicBool>,
     ) -> Worker {
         let opts = DetectOptions {
             min_score: c.objects.min_score as f32,
@@ -66,6 +69,7 @@ impl Worker {
             record,
             post_roll: c.motion.post_roll,
             busy,
+            sighted,
             tracker: Tracker::new(TrackerConfig::default()),
             opts,
             first: HashMap::new(),
@@ -153,6 +157,7 @@ impl Worker {
         match &self.event {
             Some(open) => self.label(&open.clone(), &labels, &rgb),
             None => {
+                self.sighted.store(true, Ordering::Release);
                 self.pending.retain(|(at, _, _)| t.saturating_sub(*at) < PENDING_FOR);
                 // One picture per label is enough; the best one wins when the event starts.
                 for l in labels {

@@ -221,6 +221,12 @@ impl Detector {
         ev
     }
 
+    /// Confirms a pending motion episode at `t` because something in it was recognised (see
+    /// `episodes::Tracker::confirm`); `None` when nothing is pending.
+    pub fn confirm_pending(&mut self, t: Micros) -> Option<Event> {
+        self.tracker.confirm(t)
+    }
+
     /// Analyses one frame: the luma plane `luma` (`width`×`height`, rows `stride` bytes apart) at time `t`
     /// (µs). A time before the previous frame's starts a new timeline (any event ends first); the same time
     /// again, or a malformed plane, is an error and leaves the detector as it was.

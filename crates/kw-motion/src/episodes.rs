@@ -201,6 +201,22 @@ impl Tracker {
         step
     }
 
+    /// Something in the pending motion was recognised (an object detector saw a person, a car): the episode
+    /// is confirmed now, at `t`, instead of once its track has lasted `min_duration` — what moves is known
+    /// to matter, and waiting would only delay the alert. Its `start` stays the first moving frame. Nothing
+    /// happens in any other phase.
+    pub fn confirm(&mut self, t: Micros) -> Option<Event> {
+        if self.phase != Phase::Pending {
+            return None;
+        }
+        let o = self.open.as_mut()?;
+        self.phase = Phase::Active;
+        o.info.start = o.info.start.max(self.last_end);
+        o.last_update = t;
+        o.dirty = false;
+        Some(Event::Started { t, info: o.info })
+    }
+
     /// Ends whatever runs (stream over, time went back): an active event ends at the first quiet frame after
     /// its last motion, or at `t` if it was still moving; a pending one is dropped.
     pub fn finish(&mut self, t: Micros) -> Option<Event> {
@@ -253,6 +269,24 @@ mod tests {
             _ => Level::Blip,
         };
         moving(level, a * MS)
+    }
+
+    #[test]
+    fn a_recognised_object_confirms_pending_motion_at_once() {
+        let mut tr = tracker();
+        assert_eq!(tr.confirm(0), None, "nothing pending");
+        // Motion from 2.0 s; an object detector recognises it at 2.3 s, long before min_duration (1 s).
+        assert!(run(&mut tr, 2000, 2300, |ms| track(ms, 2000, 9000)).is_empty());
+        match tr.confirm(2300 * MS) {
+            Some(Event::Started { t, info }) => assert_eq!((t, info.start), (2300 * MS, 2000 * MS)),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(tr.phase(), Phase::Active);
+        assert_eq!(tr.confirm(2400 * MS), None, "already an event");
+        // The event then goes on and ends as any other: no second start when the track establishes.
+        let later = run(&mut tr, 2300, 15_000, |ms| track(ms, 2000, 9000));
+        assert!(later.iter().all(|e| !matches!(e, Event::Started { .. })), "{later:?}");
+        assert!(later.iter().any(|e| matches!(e, Event::Ended { .. })), "{later:?}");
     }
 
     #[test]
