@@ -13,7 +13,7 @@
 //!
 //! Addresses: the viewer's one ICE candidate is a host candidate on the address the browser reached the
 //! HTTP server at (so whatever route carried the offer carries the media), with a fresh UDP port per viewer.
-//! Behind NAT that address is not reachable from outside; see README ("WebRTC and NAT").
+//! Behind NAT that address is not reachable from outside; see README ("Live view over WebRTC, and NAT").
 //!
 //! Bounds: viewers count against the live-viewer caps (taken by the HTTP handler); at most
 //! [`MAX_SESSIONS`] WebRTC sessions at once; an offer is at most [`MAX_OFFER`] bytes; a session that has not
