@@ -438,3 +438,11 @@ fn bad_storage_index() {
     assert_error("[storage]\nindex = 5\n", 2, "storage.index", "");
     assert_error("[storage]\nindex_password_file = \"p\"\n", 2, "storage.index_password_file", "only with a postgres");
 }
+
+/// An input on which toml_edit's parser panics (found by fuzzing): an error naming the file, not a crash.
+#[test]
+fn a_file_the_toml_parser_panics_on_is_an_error() {
+    let text = include_str!("data/toml-edit-span-panic.toml");
+    let err = kw_config::parse(text, Path::new("/etc/keepwatch/keepwatch.toml")).unwrap_err().to_string();
+    assert!(err.contains("/etc/keepwatch/keepwatch.toml") && err.contains("invalid TOML"), "{err}");
+}

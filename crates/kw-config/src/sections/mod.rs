@@ -26,7 +26,20 @@ const ALERTS_KEYS: [&str; 2] = ["schedule", "public_url"];
 
 /// Parses and validates `text`, which came from (or will go to) `file`.
 pub(crate) fn parse_config(text: &str, file: &Path) -> Result<Config, ConfigError> {
-    let doc = Document::parse(text).map_err(|e| syntax_error(text, file, &e))?;
+    let doc = match guarded_parse(text) {
+        Ok(doc) => doc,
+        Err(Some(e)) => return Err(syntax_error(text, file, &e)),
+        Err(None) => {
+            return Err(ConfigError::Invalid(vec![Diagnostic {
+                file: file.to_path_buf(),
+                line: 1,
+                key: String::new(),
+                message: "invalid TOML: the TOML parser gave up on this file (look for a dotted key that extends \
+                          a value, or stray control characters)"
+                    .into(),
+            }]))
+        }
+    };
     let mut ctx = Ctx::new(text, file);
     let base = config_dir(file);
     let root = Section::root(doc.as_table());
@@ -93,6 +106,13 @@ pub(crate) fn parse_config(text: &str, file: &Path) -> Result<Config, ConfigErro
         diagnostics.sort_by_key(|d| d.line);
         Err(ConfigError::Invalid(diagnostics))
     }
+}
+
+/// toml_edit's parser with its panics turned into an error (`None`). toml_edit 0.23 panics ("all items have
+/// spans") on some malformed input — found by fuzzing the config parser (the input is in
+/// tests/data/toml-edit-span-panic.toml) — and a config file must never crash keepwatch.
+fn guarded_parse(text: &str) -> Result<Document<&str>, Option<toml_edit::TomlError>> {
+    std::panic::catch_unwind(|| Document::parse(text)).map_err(|_| None)?.map_err(Some)
 }
 
 fn syntax_error(text: &str, file: &Path, error: &toml_edit::TomlError) -> ConfigError {

@@ -137,7 +137,9 @@ pub fn credentials(cfg: &OffsiteConfig) -> Result<Option<(String, String)>, Offs
             return Err(OffsiteError::Config(format!("{}: too large for a credentials file", path.display())));
         }
         let text = std::fs::read_to_string(path).map_err(|e| OffsiteError::io(path.display(), e))?;
-        let doc: toml_edit::DocumentMut = text.parse().map_err(|_| {
+        // toml_edit can panic on some malformed input (see kw-config's guarded parse): caught, an error.
+        let parsed = std::panic::catch_unwind(|| text.parse::<toml_edit::DocumentMut>());
+        let doc = parsed.ok().and_then(Result::ok).ok_or_else(|| {
             OffsiteError::Config(format!("{}: expected key = \"...\" and secret = \"...\" (TOML)", path.display()))
         })?;
         let get = |k: &str| doc.get(k).and_then(|v| v.as_str()).map(str::to_owned);
