@@ -77,14 +77,26 @@ pub fn redacted_url(url: &str) -> String {
     let Some(parts) = UrlParts::split(url) else {
         return url.to_string();
     };
-    let userinfo = match parts.userinfo {
+    let (userinfo, password) = match parts.userinfo {
         Some(info) => match info.split_once(':') {
-            Some((user, _)) => format!("{user}:{REDACTED}@"),
-            None => format!("{info}@"),
+            Some((user, pw)) => (format!("{user}:{REDACTED}@"), Some(pw)),
+            None => (format!("{info}@"), None),
         },
-        None => String::new(),
+        None => (String::new(), None),
     };
-    format!("{}://{userinfo}{}{}", parts.scheme, parts.host, redact_query(parts.rest))
+    let mut rest = redact_query(parts.rest);
+    // The same password written into the path or query as well (cheap cameras take `…?pwd=` under names no
+    // list can know): every other copy goes too, as typed and percent-decoded. Short ones would blank
+    // out unrelated text, and are weak anyway.
+    if let Some(pw) = password.filter(|p| p.len() >= 4) {
+        let decoded = percent_decode(pw);
+        for form in [pw, decoded.as_str()] {
+            if form.len() >= 4 {
+                rest = rest.replace(form, REDACTED);
+            }
+        }
+    }
+    format!("{}://{userinfo}{}{rest}", parts.scheme, parts.host)
 }
 
 /// `path?query#fragment` with secret query values replaced.
@@ -172,6 +184,15 @@ mod tests {
         assert_eq!(redacted_url("mqtt://u:p@ss@host:1883"), "mqtt://u:***@host:1883");
         assert_eq!(redacted_url("not a url"), "not a url");
         assert_eq!(redacted_url(""), "");
+    }
+
+    #[test]
+    fn the_password_repeated_in_the_path_or_an_unknown_query_name_is_redacted_too() {
+        // Found by the config fuzz target: the userinfo's password was hidden, its copy in the path was not.
+        let shown = redacted_url("rtsp://admin:s3cr%40t@10.0.0.2/live/admin:s3cr%40t@x?loginpas=s3cr@t&q=1");
+        assert_eq!(shown, "rtsp://admin:***@10.0.0.2/live/admin:***@x?loginpas=***&q=1");
+        // Short passwords are left where they are elsewhere (they would blank out unrelated text).
+        assert_eq!(redacted_url("rtsp://a:ab@h/ab"), "rtsp://a:***@h/ab");
     }
 
     #[test]
