@@ -10,7 +10,7 @@
 //! is the first of its picture: `first_mb_in_slice == 0`, `first_slice_segment_in_pic_flag`), whatever
 //! the marker bit said.
 //!
-//! The RTSP client (retina, which keepwatch asks for parameter sets on every key frame) puts the stream's
+//! The RTSP client (retina, by its default `ParameterSetInsertion::EachKeyFrame`) puts the stream's
 //! parameter sets before *each* piece that holds an IDR slice, so a later slice of a key picture arrives
 //! as SPS, PPS, slice: those repeated parameter sets are dropped when the slice is joined (parameter sets
 //! between the slices of one picture would begin a new access unit for any decoder).
